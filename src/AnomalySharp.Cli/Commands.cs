@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
+using AnomalySharp.Data;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using Spectre.Console;
+
+namespace AnomalySharp.Cli;
+
+/// <summary>The `anomalysharp` command line: train, test, predict.</summary>
+internal sealed class Commands
+{
+    readonly RootCommand _root = new("AnomalySharp: unsupervised visual anomaly detection and localization (PaDiM, ...) on the CPU, offline.");
+
+    public static Commands Build()
+    {
+        var c = new Commands();
+        c._root.Subcommands.Add(c.TrainCommand());
+        c._root.Subcommands.Add(c.TestCommand());
+        c._root.Subcommands.Add(c.PredictCommand());
+        return c;
+    }
+
+    /// <summary>Parses and runs; a parse error or a user error is one line on stderr and exit code 2.</summary>
+    public int Run(string[] args)
+    {
+        var parsed = _root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine("error: " + parsed.Errors[0].Message + " (see --help)");
+            return 2;
+        }
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    static Option<string?> Opt(string name, string description) => new(name) { Description = description };
+    static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    Command TrainCommand()
+    {
+        var model = Opt("--model", $"model to fit: {string.Join(", ", ModelRegistry.Names)} (default padim, or the config file's model.name)");
+        var data = Opt("--data", "dataset root in the MVTec AD layout (train/good, test/<type>, ground_truth/<type>); default: the built-in synthetic dataset");
+        var normal = Opt("--normal-dir", "Folder layout: folder of normal images (with --abnormal-dir, optional --mask-dir)");
+        var abnormal = Opt("--abnormal-dir", "Folder layout: folder of abnormal images");
+        var masks = Opt("--mask-dir", "Folder layout: folder of masks for the abnormal images");
+        var synthetic = Opt("--synthetic", "kind of built-in synthetic data when no --data is given: texture (default) or object");
+        var config = Opt("--config", "YAML configuration (see configs/); keys not given keep their defaults");
+        var set = new Option<string[]>("--set") { Description = "override a config key: --set model.n_features=50 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var output = Opt("--output", "output folder (default runs/<model>-<time>)");
+        var seed = new Option<int?>("--seed") { Description = "random seed (default 42)" };
+        var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
+        var overwrite = Flag("--overwrite", "replace the output folder if it exists");
+        var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
+        var cmd = new Command("train", "fit a model on normal images, evaluate it, save it and write a report")
+            { model, data, normal, abnormal, masks, synthetic, config, set, output, seed, threads, overwrite, skipBad };
+        cmd.SetAction(p =>
+        {
+            var tree = ResolveConfig(p.GetValue(model), p.GetValue(config), p.GetValue(set) ?? Array.Empty<string>(),
+                p.GetValue(seed), p.GetValue(threads), p.GetValue(skipBad));
+            var dataset = ResolveDataset(p.GetValue(data), p.GetValue(normal), p.GetValue(abnormal), p.GetValue(masks), p.GetValue(synthetic), tree.GetInt("seed"));
+            string name = tree.GetString("model.name");
+            string outDir = p.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
+            Console.Error.WriteLine($"train {name} on {dataset.Description}: {dataset.Train.Count} training, {dataset.Test.Count} test images");
+            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Train(tree, dataset, outDir, p.GetValue(overwrite)));
+            PrintResults(results, Path.GetFullPath(outDir));
+            return 0;
+        });
+        return cmd;
+    }
+
+    Command TestCommand()
+    {
+        var modelPath = new Option<string>("--model-path") { Description = "a training output folder or its model.anomalysharp file", Required = true };
+        var data = Opt("--data", "dataset root (MVTec layout); default: the dataset recorded in the model");
+        var output = new Option<string>("--output") { Description = "output folder for results.json, images and report.html", Required = true };
+        var overwrite = Flag("--overwrite", "replace the output folder if it exists");
+        var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
+        var cmd = new Command("test", "re-evaluate a saved model with its saved thresholds") { modelPath, data, output, overwrite, skipBad };
+        cmd.SetAction(p =>
+        {
+            string? d = p.GetValue(data);
+            var dataset = d == null ? null : new MvtecDataset(d);
+            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Test(p.GetValue(modelPath)!, dataset, p.GetValue(output)!, p.GetValue(overwrite), p.GetValue(skipBad)));
+            PrintResults(results, Path.GetFullPath(p.GetValue(output)!));
+            return 0;
+        });
+        return cmd;
+    }
+
+    Command PredictCommand()
+    {
+        var modelPath = new Option<string>("--model-path") { Description = "a training output folder or its model.anomalysharp file", Required = true };
+        var input = new Option<string>("--input") { Description = "an image file or a folder of images", Required = true };
+        var output = new Option<string>("--output") { Description = "output folder: heatmaps/, masks/, predictions.jsonl", Required = true };
+        var overwrite = Flag("--overwrite", "replace the output folder if it exists");
+        var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
+        var cmd = new Command("predict", "score images with a saved model: heat maps, masks and one JSON line per image") { modelPath, input, output, overwrite, skipBad };
+        cmd.SetAction(p =>
+        {
+            var (n, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r).Predict(p.GetValue(modelPath)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(overwrite), p.GetValue(skipBad)));
+            Console.WriteLine(FormattableString.Invariant($"predicted {n} images in {seconds:0.0} s ({n / seconds:0.0} images/s) -> {Path.GetFullPath(p.GetValue(output)!)}"));
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>Defaults of the model, then the YAML file, then --seed/--threads/--skip-bad-images, then --set.</summary>
+    internal static ConfigTree ResolveConfig(string? model, string? configFile, IReadOnlyList<string> sets, int? seed, int? threads, bool skipBad)
+    {
+        ConfigTree? file = configFile == null ? null : ConfigTree.FromFile(configFile);
+        string name = model ?? (file != null && file.Has("model.name") ? file.GetString("model.name") : "padim");
+        var tree = ModelRegistry.Defaults(name);
+        if (file != null)
+        {
+            if (file.Has("model.name") && file.GetString("model.name") != name)
+                throw new AnomalySharpException($"{configFile}: model.name is '{file.GetString("model.name")}' but --model is '{name}'");
+            tree.Merge(file, configFile!);
+        }
+        if (seed != null) tree.Set($"seed={seed.Value.ToString(CultureInfo.InvariantCulture)}");
+        if (threads != null) tree.Set($"runtime.threads={threads.Value.ToString(CultureInfo.InvariantCulture)}");
+        if (skipBad) tree.Set("data.skip_bad_images=true");
+        foreach (string s in sets)
+        {
+            if (s.StartsWith("model.name=", StringComparison.Ordinal)) throw new AnomalySharpException("--set model.name is not allowed; use --model");
+            tree.Set(s);
+        }
+        return tree;
+    }
+
+    internal static IAnomalyDataset ResolveDataset(string? data, string? normal, string? abnormal, string? masks, string? synthetic, int seed)
+    {
+        if (data != null && (normal ?? abnormal ?? masks) != null)
+            throw new AnomalySharpException("--data (MVTec layout) and --normal-dir/--abnormal-dir (Folder layout) exclude each other");
+        if (data != null) return new MvtecDataset(data);
+        if (normal != null || abnormal != null)
+        {
+            if (normal == null || abnormal == null) throw new AnomalySharpException("the Folder layout needs both --normal-dir and --abnormal-dir");
+            return new FolderDataset(normal, abnormal, masks, seed: seed);
+        }
+        if (masks != null) throw new AnomalySharpException("--mask-dir needs --normal-dir and --abnormal-dir");
+        var options = new SyntheticDataset.Options(Kind: synthetic ?? "texture", Seed: seed);
+        return SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
+    }
+
+    static void PrintResults(JsonObject results, string outDir)
+    {
+        string[] keys = { "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test" };
+        var table = new Table().AddColumn("metric").AddColumn("value");
+        foreach (string k in keys)
+            if (results.ContainsKey(k)) table.AddRow(k, results[k]?.ToJsonString() ?? "null");
+        AnsiConsole.Write(table);
+        Console.WriteLine($"results: {Path.Combine(outDir, "results.json")}  report: {Path.Combine(outDir, "report.html")}");
+    }
+}

@@ -1,0 +1,28 @@
+namespace AnomalySharp.Configuration;
+
+/// <summary>The sections every model's configuration shares, with anomalib-like defaults.</summary>
+public static class SharedDefaults
+{
+    /// <summary>YAML text of the shared sections (a model section is appended per model).</summary>
+    public const string Yaml = """
+        seed: 42
+        data:
+          image_size: 256
+          batch_size: 16
+          skip_bad_images: false
+        postprocessing:
+          # Where the F1-adaptive thresholds and min-max statistics come from:
+          #   test    - the test set itself (anomalib's default)
+          #   holdout - a seeded fraction of the test set, which is then left out of the reported metrics
+          #   none    - the raw thresholds given below
+          validation: test
+          validation_fraction: 0.3
+          image_threshold: null
+          pixel_threshold: null
+        visualization:
+          save_images: true
+        runtime:
+          threads: 0
+
+        """;
+}

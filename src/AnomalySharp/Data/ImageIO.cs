@@ -1,0 +1,99 @@
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Data;
+
+/// <summary>
+/// Decoding and encoding with SkiaSharp. Any bit depth and channel layout that Skia reads (8- or 16-bit,
+/// grayscale, RGB, RGBA, palette; PNG, JPEG, BMP, WebP, GIF) comes out as 8-bit RGBA; grayscale is replicated
+/// into three channels. A truncated or unreadable file is an <see cref="AnomalySharpException"/> naming it.
+/// </summary>
+public static class ImageIO
+{
+    /// <summary>Largest accepted image, in pixels (guards against decompression bombs).</summary>
+    public const long MaxPixels = 100_000_000;
+
+    /// <summary>Decodes a file.</summary>
+    public static DecodedImage Decode(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new AnomalySharpException($"{path}: cannot read image file ({e.Message})", e); }
+        return Decode(bytes, path);
+    }
+
+    /// <summary>Decodes encoded bytes; <paramref name="name"/> is used in error messages.</summary>
+    public static DecodedImage Decode(byte[] bytes, string name)
+    {
+        if (bytes.Length == 0) throw new AnomalySharpException($"{name}: empty image file");
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data)
+            ?? throw new AnomalySharpException($"{name}: not a readable image (unknown or damaged format)");
+        var info = codec.Info;
+        if (info.Width <= 0 || info.Height <= 0) throw new AnomalySharpException($"{name}: image has no pixels");
+        if ((long)info.Width * info.Height > MaxPixels)
+            throw new AnomalySharpException($"{name}: image too large ({info.Width}x{info.Height} pixels, limit {MaxPixels})");
+        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        byte[] rgba = new byte[target.BytesSize];
+        unsafe
+        {
+            fixed (byte* ptr = rgba)
+            {
+                var result = codec.GetPixels(target, (IntPtr)ptr);
+                if (result == SKCodecResult.IncompleteInput || result == SKCodecResult.ErrorInInput)
+                    throw new AnomalySharpException($"{name}: image is truncated or damaged ({result})");
+                if (result != SKCodecResult.Success)
+                    throw new AnomalySharpException($"{name}: cannot decode image ({result})");
+            }
+        }
+        return new DecodedImage(info.Width, info.Height, rgba);
+    }
+
+    /// <summary>
+    /// An image as a float tensor [3,size,size], RGB in 0..1, resized with antialiased bilinear interpolation
+    /// (torchvision's Resize default).
+    /// </summary>
+    public static Tensor ToTensor(DecodedImage image, int size)
+    {
+        using var scope = NewDisposeScope();
+        var hwc = tensor(image.Rgba, new long[] { image.Height, image.Width, 4 });
+        var chw = hwc.narrow(2, 0, 3).permute(2, 0, 1).to_type(ScalarType.Float32).div_(255f).unsqueeze(0);
+        var resized = image.Width == size && image.Height == size
+            ? chw
+            : nn.functional.interpolate(chw, new long[] { size, size }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(0f, 1f);
+        return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A mask as a float tensor [1,size,size] of 0 and 1 (nearest-neighbour resize, white = defect).</summary>
+    public static Tensor MaskToTensor(DecodedImage mask, int size)
+    {
+        using var scope = NewDisposeScope();
+        var hwc = tensor(mask.Rgba, new long[] { mask.Height, mask.Width, 4 });
+        var gray = hwc.narrow(2, 0, 3).to_type(ScalarType.Float32).amax(new long[] { 2 }).gt(127f).to_type(ScalarType.Float32);
+        var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { size, size }, mode: InterpolationMode.Nearest);
+        return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Encodes RGBA bytes as PNG into a file.</summary>
+    public static void SavePng(string path, int width, int height, byte[] rgba)
+    {
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
+        using var image = SKImage.FromBitmap(bitmap);
+        using var encoded = image.Encode(SKEncodedImageFormat.Png, 100);
+        using var stream = File.Create(path);
+        encoded.SaveTo(stream);
+    }
+
+    /// <summary>An RGB float tensor [3,H,W] in 0..1 as RGBA bytes.</summary>
+    public static byte[] ToRgba(Tensor chw)
+    {
+        using var scope = NewDisposeScope();
+        var hwc = chw.clamp(0f, 1f).mul(255f).round().to_type(ScalarType.Byte).permute(1, 2, 0);
+        var alpha = full(new long[] { hwc.shape[0], hwc.shape[1], 1 }, (byte)255, dtype: ScalarType.Byte);
+        return cat(new[] { hwc, alpha }, 2).contiguous().data<byte>().ToArray();
+    }
+}

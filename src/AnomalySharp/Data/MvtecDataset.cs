@@ -1,0 +1,58 @@
+namespace AnomalySharp.Data;
+
+/// <summary>
+/// The MVTec AD layout: ROOT/train/good/*, ROOT/test/&lt;type&gt;/* and, optionally,
+/// ROOT/ground_truth/&lt;type&gt;/&lt;stem&gt;_mask.png for every defective test image.
+/// </summary>
+public sealed class MvtecDataset : IAnomalyDataset
+{
+    /// <inheritdoc />
+    public string Root { get; }
+    /// <inheritdoc />
+    public IReadOnlyList<AnomalySample> Train { get; }
+    /// <inheritdoc />
+    public IReadOnlyList<AnomalySample> Test { get; }
+    /// <inheritdoc />
+    public bool HasMasks { get; }
+    /// <inheritdoc />
+    public string Description => $"MVTec layout at {Root}";
+
+    /// <summary>Reads the layout; throws <see cref="AnomalySharpException"/> naming the folder or file that is wrong.</summary>
+    public MvtecDataset(string root)
+    {
+        Root = Path.GetFullPath(root);
+        if (!Directory.Exists(Root)) throw new AnomalySharpException($"data folder not found: {Root}");
+        string trainGood = Path.Combine(Root, "train", "good");
+        if (!Directory.Exists(trainGood))
+            throw new AnomalySharpException($"{Root}: no train/good folder (expected the MVTec AD layout: train/good, test/<type>, ground_truth/<type>)");
+        var train = ImageFiles.List(trainGood);
+        if (train.Count == 0) throw new AnomalySharpException($"{trainGood}: no images (png, jpg, bmp) in the training folder");
+        Train = train.Select(p => new AnomalySample(p, false, "good", null)).ToList();
+
+        string testRoot = Path.Combine(Root, "test");
+        if (!Directory.Exists(testRoot)) throw new AnomalySharpException($"{Root}: no test folder");
+        string gtRoot = Path.Combine(Root, "ground_truth");
+        HasMasks = Directory.Exists(gtRoot);
+        var test = new List<AnomalySample>();
+        foreach (string typeDir in Directory.GetDirectories(testRoot).OrderBy(d => d, StringComparer.Ordinal))
+        {
+            string type = Path.GetFileName(typeDir);
+            bool anomalous = type != "good";
+            foreach (string image in ImageFiles.List(typeDir))
+            {
+                string? mask = null;
+                if (anomalous && HasMasks)
+                {
+                    mask = Path.Combine(gtRoot, type, Path.GetFileNameWithoutExtension(image) + "_mask.png");
+                    if (!File.Exists(mask))
+                        throw new AnomalySharpException($"{image}: defective test image has no mask (expected {mask})");
+                }
+                test.Add(new AnomalySample(image, anomalous, type, mask));
+            }
+        }
+        if (test.Count == 0) throw new AnomalySharpException($"{testRoot}: no test images");
+        if (!test.Any(s => s.IsAnomalous)) throw new AnomalySharpException($"{testRoot}: no defective test images (only 'good'); metrics need both kinds");
+        if (!test.Any(s => !s.IsAnomalous)) throw new AnomalySharpException($"{testRoot}: no normal test images (test/good is missing or empty); metrics need both kinds");
+        Test = test;
+    }
+}

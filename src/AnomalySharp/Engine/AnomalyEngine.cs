@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
+using AnomalySharp.Data;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Export;
+using AnomalySharp.Metrics;
+using AnomalySharp.Models;
+using AnomalySharp.PostProcessing;
+using AnomalySharp.Visualization;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// The verbs: <see cref="Train"/> (fit, calibrate, evaluate, save, report), <see cref="Test"/> (re-evaluate a
+/// saved model) and <see cref="Predict"/> (score new images). Every verb writes its output folder atomically.
+/// </summary>
+public sealed class AnomalyEngine
+{
+    readonly IProgressReporter _progress;
+
+    /// <summary>Creates an engine that reports progress to <paramref name="progress"/>.</summary>
+    public AnomalyEngine(IProgressReporter? progress = null) { _progress = progress ?? NullProgress.Instance; }
+
+    /// <summary>Fits a model and evaluates it; writes results.json, the model file, images and report.html.</summary>
+    public JsonObject Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite)
+    {
+        using var staged = new StagedOutput(output, overwrite);
+        int threads = RunSettings.ApplyThreads(config);
+        manual_seed(config.GetInt("seed"));
+        var batcher = MakeBatcher(config);
+        using var model = ModelRegistry.Create(config);
+
+        var fitClock = Stopwatch.StartNew();
+        model.Fit(new FitData(dataset.Train.Count, () => batcher.Enumerate(dataset.Train, loadMasks: false)), _progress);
+        double fitSeconds = fitClock.Elapsed.TotalSeconds;
+        double fitPeak = MemoryMonitor.PeakResidentMb();
+
+        using var all = Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
+        var (validation, evaluation) = SplitForValidation(config, all);
+        NormalizationStats stats;
+        using (validation)
+            stats = Calibrate(config, validation ?? evaluation);
+        var trained = new TrainedModel(model, config, stats, dataset.Root); // shares `model`, disposed above
+        trained.Save(Path.Combine(staged.Path, ModelPackage.FileName));
+        File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
+
+        var results = Report(trained, evaluation, staged.Path, dataset, batcher);
+        results["fit_seconds"] = Round(fitSeconds);
+        results["fit_peak_memory_mb"] = Round(fitPeak);
+        results["predict_images_per_second"] = Round(all.Samples.Count / predictSeconds);
+        results["threads"] = threads;
+        results["n_train"] = dataset.Train.Count;
+        results["n_validation"] = validation?.Samples.Count ?? (config.GetString("postprocessing.validation") == "test" ? all.Samples.Count : 0);
+        results["validation"] = config.GetString("postprocessing.validation");
+        results["skipped_images"] = new JsonArray(batcher.Skipped.Select(s => (JsonNode)s).ToArray());
+        if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
+        results["peak_memory_mb"] = Round(MemoryMonitor.PeakResidentMb());
+        WriteJson(Path.Combine(staged.Path, "results.json"), results);
+        staged.Commit();
+        return results;
+    }
+
+    /// <summary>Re-evaluates a saved model with its saved thresholds on a dataset (by default the one it was trained on).</summary>
+    public JsonObject Test(string modelPath, IAnomalyDataset? dataset, string output, bool overwrite, bool skipBadImages = false)
+    {
+        using var trained = TrainedModel.Load(modelPath);
+        dataset ??= trained.DatasetRoot is { } root ? new MvtecDataset(root)
+            : throw new AnomalySharpException($"{modelPath}: the model records no dataset; give --data");
+        using var staged = new StagedOutput(output, overwrite);
+        int threads = RunSettings.ApplyThreads(trained.Config);
+        var batcher = MakeBatcher(trained.Config, skipBadImages);
+        using var all = Evaluate(trained.Model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
+        var results = Report(trained, all, staged.Path, dataset, batcher);
+        results["fit_seconds"] = null;
+        results["predict_images_per_second"] = Round(all.Samples.Count / predictSeconds);
+        results["threads"] = threads;
+        results["n_train"] = dataset.Train.Count;
+        results["skipped_images"] = new JsonArray(batcher.Skipped.Select(s => (JsonNode)s).ToArray());
+        results["peak_memory_mb"] = Round(MemoryMonitor.PeakResidentMb());
+        WriteJson(Path.Combine(staged.Path, "results.json"), results);
+        staged.Commit();
+        return results;
+    }
+
+    /// <summary>
+    /// Scores a file or every image in a folder, streaming in batches: writes heatmaps/NAME.png (the heat map over
+    /// the resized image), masks/NAME_mask.png (at the original size) and one JSON line per image in
+    /// predictions.jsonl. Returns (images, seconds).
+    /// </summary>
+    public (int Images, double Seconds) Predict(string modelPath, string input, string output, bool overwrite, bool skipBadImages = false)
+    {
+        List<string> files;
+        if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
+        else if (Directory.Exists(input)) files = ImageFiles.List(input);
+        else throw new AnomalySharpException($"input not found: {input}");
+        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images (png, jpg, bmp) to predict");
+        var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' ({string.Join(", ", duplicate.Select(Path.GetFileName))})");
+
+        using var trained = TrainedModel.Load(modelPath);
+        using var staged = new StagedOutput(output, overwrite);
+        RunSettings.ApplyThreads(trained.Config);
+        var batcher = MakeBatcher(trained.Config, skipBadImages);
+        Directory.CreateDirectory(Path.Combine(staged.Path, "heatmaps"));
+        Directory.CreateDirectory(Path.Combine(staged.Path, "masks"));
+        var clock = Stopwatch.StartNew();
+        int done = 0;
+        using (var lines = new StreamWriter(Path.Combine(staged.Path, "predictions.jsonl")))
+        using (var step = _progress.Start("predict", files.Count))
+        {
+            var samples = files.Select(f => new AnomalySample(f, false, "unknown", null)).ToList();
+            foreach (var batch in batcher.Enumerate(samples, loadMasks: false))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    var (maps, scores) = trained.PredictNormalized(batch.Images);
+                    var scoreValues = scores.data<float>().ToArray();
+                    for (int i = 0; i < batch.Samples.Count; i++)
+                    {
+                        string stem = Path.GetFileNameWithoutExtension(batch.Samples[i].ImagePath);
+                        var (w, h) = batch.OriginalSizes[i];
+                        var map = maps[i];
+                        var heat = batch.Images[i] * 0.5f + Visualization.ColorMap.Jet(map) * 0.5f;
+                        ImageIO.SavePng(Path.Combine(staged.Path, "heatmaps", stem + ".png"), (int)heat.shape[2], (int)heat.shape[1], ImageIO.ToRgba(heat));
+                        var full = nn.functional.interpolate(map.unsqueeze(0), new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false)[0];
+                        var maskRgb = full.ge(0.5).to_type(ScalarType.Float32).expand(3, h, w);
+                        ImageIO.SavePng(Path.Combine(staged.Path, "masks", stem + "_mask.png"), w, h, ImageIO.ToRgba(maskRgb));
+                        lines.WriteLine(new JsonObject
+                        {
+                            ["path"] = batch.Samples[i].ImagePath,
+                            ["score"] = Math.Round(scoreValues[i], 6),
+                            ["label"] = scoreValues[i] >= 0.5 ? "anomalous" : "normal",
+                            ["threshold"] = 0.5,
+                            ["raw_image_threshold"] = trained.Stats.ImageThreshold,
+                        }.ToJsonString());
+                    }
+                    lines.Flush();
+                }
+                done += batch.Samples.Count;
+                step.Advance(batch.Samples.Count);
+            }
+        }
+        foreach (var s in batcher.Skipped) _progress.Message("skipped: " + s);
+        staged.Commit();
+        return (done, clock.Elapsed.TotalSeconds);
+    }
+
+    static Batcher MakeBatcher(ConfigTree config, bool forceSkip = false) =>
+        new(config.GetInt("data.image_size", 32, 4096), config.GetInt("data.batch_size", 1, 1024),
+            forceSkip || config.GetBool("data.skip_bad_images"));
+
+    /// <summary>Predicts every test image and keeps what metrics and pictures need.</summary>
+    EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds)
+    {
+        var clock = Stopwatch.StartNew();
+        var kept = new List<AnomalySample>();
+        var images = new List<Tensor>(); var maps = new List<Tensor>(); var scores = new List<Tensor>(); var maskList = new List<Tensor>();
+        using (var step = _progress.Start("evaluate", samples.Count))
+        {
+            foreach (var batch in batcher.Enumerate(samples, masks))
+            {
+                using (batch)
+                using (var output = model.Predict(batch.Images))
+                {
+                    kept.AddRange(batch.Samples);
+                    images.Add(batch.Images.mul(255f).round_().to_type(ScalarType.Byte));
+                    maps.Add(output.Maps.detach().clone());
+                    scores.Add(output.Scores.detach().clone());
+                    if (masks) maskList.Add(batch.Masks!.to_type(ScalarType.Byte));
+                }
+                step.Advance(batch.Samples.Count);
+            }
+        }
+        seconds = clock.Elapsed.TotalSeconds;
+        if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
+        var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
+        var set = new EvaluationSet(kept, cat(images, 0), cat(maps, 0), cat(scores, 0), labels, masks ? cat(maskList, 0) : null);
+        foreach (var t in images.Concat(maps).Concat(scores).Concat(maskList)) t.Dispose();
+        return set;
+    }
+
+    /// <summary>(validation set or null when it is the whole test set, evaluation set).</summary>
+    static (EvaluationSet? Validation, EvaluationSet Evaluation) SplitForValidation(ConfigTree config, EvaluationSet all)
+    {
+        string mode = config.GetChoice("postprocessing.validation", "test", "holdout", "none");
+        if (mode != "holdout") return (null, all);
+        double fraction = config.GetDouble("postprocessing.validation_fraction", 0.05, 0.95);
+        var rng = new Random(config.GetInt("seed"));
+        var val = new List<int>(); var eval = new List<int>();
+        foreach (bool anomalous in new[] { false, true }) // stratified, so both parts hold both kinds
+        {
+            var idx = Enumerable.Range(0, all.Samples.Count).Where(i => all.Samples[i].IsAnomalous == anomalous).ToArray();
+            rng.Shuffle(idx);
+            int n = Math.Max(1, (int)Math.Round(idx.Length * fraction));
+            if (n >= idx.Length) throw new AnomalySharpException($"postprocessing.validation=holdout: too few {(anomalous ? "defective" : "normal")} test images ({idx.Length}) to hold some out");
+            val.AddRange(idx.Take(n)); eval.AddRange(idx.Skip(n));
+        }
+        val.Sort(); eval.Sort();
+        return (all.Subset(val), all.Subset(eval));
+    }
+
+    static NormalizationStats Calibrate(ConfigTree config, EvaluationSet set)
+    {
+        string mode = config.GetString("postprocessing.validation");
+        double? image = config.GetDoubleOrNull("postprocessing.image_threshold");
+        double? pixel = config.GetDoubleOrNull("postprocessing.pixel_threshold");
+        if (mode == "none" && (image is null || pixel is null))
+            throw new AnomalySharpException("postprocessing.validation=none needs postprocessing.image_threshold and postprocessing.pixel_threshold (raw values)");
+        return ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set.Maps, set.Masks, image, pixel);
+    }
+
+    /// <summary>Metrics, pictures and report for an evaluation set under fixed statistics.</summary>
+    JsonObject Report(TrainedModel trained, EvaluationSet set, string outDir, IAnomalyDataset dataset, Batcher batcher)
+    {
+        var stats = trained.Stats;
+        var metrics = MetricReport.Compute(set.Scores, set.Labels, set.Maps, set.Masks);
+        using var normScores = MinMaxNormalizer.NormalizeScores(set.Scores, stats);
+        var scoreValues = normScores.data<float>().ToArray();
+        var config = trained.Config;
+        var results = new JsonObject
+        {
+            ["model"] = trained.Model.Name,
+            ["backbone"] = config.Has("model.backbone") ? config.GetString("model.backbone") : null,
+            ["image_size"] = trained.ImageSize,
+            ["seed"] = config.GetInt("seed"),
+            ["dataset"] = dataset.Description,
+            ["n_test"] = set.Samples.Count,
+            ["image_auroc"] = Round(metrics.ImageAuroc),
+            ["image_f1max"] = Round(metrics.ImageF1Max),
+            ["image_aupr"] = Round(metrics.ImageAupr),
+            ["pixel_auroc"] = Round(metrics.PixelAuroc),
+            ["pixel_f1max"] = Round(metrics.PixelF1Max),
+            ["pixel_aupr"] = Round(metrics.PixelAupr),
+            ["aupr"] = Round(metrics.PixelAupr),
+            ["aupro"] = Round(metrics.Aupro),
+            ["image_threshold"] = stats.ImageThreshold,
+            ["pixel_threshold"] = stats.PixelThreshold,
+            ["image_accuracy_at_threshold"] = Round(Enumerable.Range(0, set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count),
+        };
+
+        var items = new List<ReportItem>();
+        bool saveImages = config.GetBool("visualization.save_images");
+        if (saveImages)
+        {
+            string imagesDir = Path.Combine(outDir, "images");
+            Directory.CreateDirectory(imagesDir);
+            using var step = _progress.Start("write images", set.Samples.Count);
+            for (int i = 0; i < set.Samples.Count; i++)
+            {
+                using var scope = NewDisposeScope();
+                var sample = set.Samples[i];
+                string file = $"{sample.DefectType}_{Path.GetFileNameWithoutExtension(sample.ImagePath)}.png";
+                var map = MinMaxNormalizer.NormalizeMaps(set.Maps[i], stats);
+                SampleRenderer.Save(Path.Combine(imagesDir, file), set.Images[i], map, set.Masks?[i]);
+                items.Add(new ReportItem(sample.Id, sample.DefectType, "images/" + file, sample.ImagePath, scoreValues[i], sample.IsAnomalous));
+                step.Advance(1);
+            }
+        }
+        else
+            items.AddRange(set.Samples.Select((s, i) => new ReportItem(s.Id, s.DefectType, "", s.ImagePath, scoreValues[i], s.IsAnomalous)));
+
+        var rows = results.Where(kv => kv.Value is JsonValue).Select(kv => (kv.Key, kv.Value!.ToJsonString().Trim('"'))).ToList();
+        HtmlReport.Write(Path.Combine(outDir, "report.html"), $"AnomalySharp — {trained.Model.Name} on {dataset.Root}", rows, items);
+        return results;
+    }
+
+    static double? Round(double? v) => v is null || double.IsNaN(v.Value) ? null : Math.Round(v.Value, 5);
+
+    static void WriteJson(string path, JsonObject obj) =>
+        File.WriteAllText(path, obj.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>Formats a number for messages.</summary>
+    public static string Format(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+}

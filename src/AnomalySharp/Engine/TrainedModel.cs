@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
+using AnomalySharp.Export;
+using AnomalySharp.Models;
+using AnomalySharp.PostProcessing;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// A fitted model with everything needed to use it: its configuration, thresholds and normalization statistics,
+/// and the dataset it was trained on. Saves to and loads from a <see cref="ModelPackage"/> file.
+/// </summary>
+public sealed class TrainedModel : IDisposable
+{
+    /// <summary>The fitted model.</summary>
+    public IAnomalyModel Model { get; }
+    /// <summary>The resolved configuration it was built from.</summary>
+    public ConfigTree Config { get; }
+    /// <summary>Thresholds and min/max statistics.</summary>
+    public NormalizationStats Stats { get; }
+    /// <summary>Root folder of the training dataset, or null.</summary>
+    public string? DatasetRoot { get; }
+    /// <summary>Input size (square) the model works at.</summary>
+    public int ImageSize => Config.GetInt("data.image_size");
+
+    /// <summary>Wraps a fitted model.</summary>
+    public TrainedModel(IAnomalyModel model, ConfigTree config, NormalizationStats stats, string? datasetRoot)
+    {
+        Model = model; Config = config; Stats = stats; DatasetRoot = datasetRoot;
+    }
+
+    /// <summary>Normalized maps [B,1,S,S] and scores [B] (0..1, threshold at 0.5) for images [B,3,S,S].</summary>
+    public (Tensor Maps, Tensor Scores) PredictNormalized(Tensor images)
+    {
+        using var raw = Model.Predict(images);
+        return (MinMaxNormalizer.NormalizeMaps(raw.Maps, Stats), MinMaxNormalizer.NormalizeScores(raw.Scores, Stats));
+    }
+
+    /// <summary>Writes the model file.</summary>
+    public void Save(string path)
+    {
+        var manifest = new JsonObject
+        {
+            ["library_version"] = typeof(TrainedModel).Assembly.GetName().Version?.ToString(),
+            ["model"] = Model.Name,
+            ["created_utc"] = DateTime.UtcNow.ToString("o"),
+            ["image_size"] = ImageSize,
+            ["config"] = JsonNode.Parse(Config.ToJson()),
+            ["normalization"] = new JsonObject
+            {
+                ["image_threshold"] = Stats.ImageThreshold, ["pixel_threshold"] = Stats.PixelThreshold,
+                ["image_min"] = Stats.ImageMin, ["image_max"] = Stats.ImageMax,
+                ["pixel_min"] = Stats.PixelMin, ["pixel_max"] = Stats.PixelMax,
+            },
+            ["dataset_root"] = DatasetRoot,
+        };
+        ModelPackage.Save(path, manifest, Model.GetState());
+    }
+
+    /// <summary>
+    /// Loads a model file, or the model file inside a training output folder. The result gives the same scores
+    /// as the model that was saved.
+    /// </summary>
+    public static TrainedModel Load(string path)
+    {
+        string file = Directory.Exists(path) ? Path.Combine(path, ModelPackage.FileName) : path;
+        var (manifest, tensors) = ModelPackage.Load(file);
+        try
+        {
+            var config = ConfigTree.FromJson(manifest["config"]!.ToJsonString());
+            var n = manifest["normalization"]!;
+            var stats = new NormalizationStats((double)n["image_threshold"]!, (double)n["pixel_threshold"]!,
+                (double)n["image_min"]!, (double)n["image_max"]!, (double)n["pixel_min"]!, (double)n["pixel_max"]!);
+            var model = ModelRegistry.Create(config);
+            model.LoadState(tensors);
+            return new TrainedModel(model, config, stats, (string?)manifest["dataset_root"]);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw new AnomalySharpException($"{file}: model file is damaged ({e.Message})", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
+}

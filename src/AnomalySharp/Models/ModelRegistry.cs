@@ -1,0 +1,45 @@
+using AnomalySharp.Configuration;
+using AnomalySharp.Models.Padim;
+
+namespace AnomalySharp.Models;
+
+/// <summary>The models known by name. A new model is one folder and one <see cref="Register"/> call.</summary>
+public static class ModelRegistry
+{
+    static readonly Dictionary<string, ModelDefinition> Models = new(StringComparer.Ordinal);
+
+    static ModelRegistry()
+    {
+        Register(new ModelDefinition("padim", PadimModel.DefaultsYaml, c => new PadimModel(c)));
+    }
+
+    /// <summary>Adds (or replaces) a model definition.</summary>
+    public static void Register(ModelDefinition definition)
+    {
+        lock (Models) Models[definition.Name] = definition;
+    }
+
+    /// <summary>Registered names, sorted.</summary>
+    public static IReadOnlyList<string> Names
+    {
+        get { lock (Models) return Models.Keys.Order(StringComparer.Ordinal).ToList(); }
+    }
+
+    /// <summary>The definition of a model; an unknown name is a user error listing the known ones.</summary>
+    public static ModelDefinition Get(string name)
+    {
+        lock (Models)
+            return Models.TryGetValue(name, out var d) ? d
+                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)})");
+    }
+
+    /// <summary>The complete default configuration of a model: shared sections plus its model section.</summary>
+    public static ConfigTree Defaults(string name)
+    {
+        var tree = ConfigTree.FromYaml(SharedDefaults.Yaml + Get(name).DefaultsYaml, $"built-in defaults of {name}");
+        return tree;
+    }
+
+    /// <summary>Creates an unfitted model for a configuration (its model.name picks the kind).</summary>
+    public static IAnomalyModel Create(ConfigTree config) => Get(config.GetString("model.name")).Create(config);
+}

@@ -1,0 +1,118 @@
+using AnomalySharp.Backbones;
+using AnomalySharp.Components;
+using AnomalySharp.Configuration;
+using AnomalySharp.Diagnostics;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Models.Padim;
+
+/// <summary>
+/// PaDiM (Defard et al. 2020): pretrained features of several layers, upsampled to the finest grid and
+/// concatenated, a seeded random subset of their channels, one Gaussian per patch position, Mahalanobis distance
+/// as the patch score, bilinear upsampling and a Gaussian blur as the anomaly map, its maximum as the image score.
+/// Fit streams: only running sums are kept, never the features of all images.
+/// </summary>
+public sealed class PadimModel : IAnomalyModel
+{
+    /// <summary>The model section of the default configuration.</summary>
+    public const string DefaultsYaml = """
+        model:
+          name: padim
+          backbone: resnet18
+          layers: [layer1, layer2, layer3]
+          n_features: 100
+          covariance_epsilon: 0.01
+          blur_sigma: 4.0
+        """;
+
+    readonly IFeatureExtractor _backbone;
+    readonly IReadOnlyList<string> _layers;
+    readonly int _nFeatures;
+    readonly double _epsilon;
+    readonly GaussianBlur2d _blur;
+    readonly MultivariateGaussian _gaussian = new();
+    Tensor _selected; // channel indices into the concatenated embedding, [n_features]
+
+    /// <inheritdoc />
+    public string Name => "padim";
+
+    /// <summary>Builds an unfitted model from a configuration.</summary>
+    public PadimModel(ConfigTree config)
+    {
+        config.GetChoice("model.backbone", "resnet18");
+        _backbone = PretrainedResNet18.Instance;
+        _layers = config.GetStringList("model.layers");
+        if (_layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        int total = _layers.Sum(_backbone.Channels);
+        _nFeatures = config.GetInt("model.n_features", 1, total);
+        _epsilon = config.GetDouble("model.covariance_epsilon", 0, 1e6);
+        _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
+        int seed = config.GetInt("seed");
+        var order = Enumerable.Range(0, total).ToArray();
+        new Random(seed).Shuffle(order);
+        _selected = tensor(order.Take(_nFeatures).Select(i => (long)i).ToArray()).DetachFromDisposeScope();
+    }
+
+    /// <summary>The embedding [B,n_features,P] of images: selected channels of all layers on the finest grid.</summary>
+    Tensor Embed(Tensor images, out long h, out long w)
+    {
+        using var scope = NewDisposeScope();
+        var features = _backbone.Extract(images, _layers);
+        long gh = h = features[0].shape[2], gw = w = features[0].shape[3];
+        var upsampled = features.Select(f => f.shape[2] == gh ? f
+            : nn.functional.interpolate(f, new long[] { gh, gw }, mode: InterpolationMode.Nearest)).ToArray();
+        var embedding = cat(upsampled, 1).index_select(1, _selected);
+        return embedding.flatten(2).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Fit(FitData data, IProgressReporter progress)
+    {
+        using var step = progress.Start("fit padim", data.Count);
+        foreach (var batch in data.Batches())
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+                _gaussian.Update(Embed(batch.Images, out _, out _));
+            step.Advance(batch.Samples.Count);
+        }
+        _gaussian.Finish(_epsilon);
+    }
+
+    /// <inheritdoc />
+    public AnomalyOutput Predict(Tensor images)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var embedding = Embed(images, out long gh, out long gw);
+        var patch = _gaussian.Mahalanobis(embedding).view(-1, 1, gh, gw);
+        var up = nn.functional.interpolate(patch, new long[] { images.shape[2], images.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
+        var maps = _blur.Forward(up);
+        var scores = maps.flatten(1).amax(new long[] { 1 });
+        return new AnomalyOutput(maps.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Tensor> GetState() => new Dictionary<string, Tensor>
+    {
+        ["selected_channels"] = _selected,
+        ["mean"] = _gaussian.Mean ?? throw new InvalidOperationException("padim is not fitted"),
+        ["inverse_covariance"] = _gaussian.InverseCovariance!,
+    };
+
+    /// <inheritdoc />
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        _selected.Dispose();
+        _selected = state["selected_channels"].DetachFromDisposeScope();
+        _gaussian.Load(state["mean"], state["inverse_covariance"]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _gaussian.Dispose();
+        _blur.Dispose();
+        _selected.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+using AnomalySharp.Data;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Visualization;
+
+/// <summary>
+/// Draws one test result as four panels side by side: the image, its ground-truth mask, the heat map over the
+/// image, and the image with the predicted region outlined in red (the true region in green).
+/// </summary>
+public static class SampleRenderer
+{
+    /// <summary>Renders to RGB [3,S,4S] in 0..1.</summary>
+    /// <param name="image">uint8 or float image [3,S,S] (float in 0..1).</param>
+    /// <param name="normalizedMap">Normalized anomaly map [1,S,S], threshold at 0.5.</param>
+    /// <param name="mask">Ground truth [1,S,S] of 0/1, or null.</param>
+    public static Tensor Render(Tensor image, Tensor normalizedMap, Tensor? mask)
+    {
+        using var scope = NewDisposeScope();
+        var img = image.dtype == ScalarType.Byte ? image.to_type(ScalarType.Float32) / 255f : image.to_type(ScalarType.Float32);
+        long h = img.shape[1], w = img.shape[2];
+        var gt = mask is null
+            ? full(new long[] { 3, h, w }, 0.15f)
+            : mask.to_type(ScalarType.Float32).expand(3, h, w);
+        var heat = img * 0.5f + ColorMap.Jet(normalizedMap) * 0.5f;
+        var predicted = normalizedMap.ge(0.5).to_type(ScalarType.Float32);
+        var outlined = img.clone();
+        if (mask is not null) outlined = Paint(outlined, ColorMap.Outline(mask.to_type(ScalarType.Float32)), 0f, 1f, 0f);
+        outlined = Paint(outlined, ColorMap.Outline(predicted), 1f, 0f, 0f);
+        var gap = ones(3, h, 4);
+        return cat(new[] { img, gap, gt, gap, heat, gap, outlined }, 2).MoveToOuterDisposeScope();
+    }
+
+    static Tensor Paint(Tensor rgb, Tensor where, float r, float g, float b)
+    {
+        var colour = tensor(new[] { r, g, b }).view(3, 1, 1);
+        return rgb * (1 - where) + colour * where;
+    }
+
+    /// <summary>Renders and writes a PNG.</summary>
+    public static void Save(string path, Tensor image, Tensor normalizedMap, Tensor? mask)
+    {
+        using var panels = Render(image, normalizedMap, mask);
+        ImageIO.SavePng(path, (int)panels.shape[2], (int)panels.shape[1], ImageIO.ToRgba(panels));
+    }
+}
