@@ -3,9 +3,8 @@ namespace AnomalySharp.Configuration;
 /// <summary>The sections every model's configuration shares, with anomalib-like defaults.</summary>
 public static class SharedDefaults
 {
-    /// <summary>YAML text of the shared sections (a model section is appended per model).</summary>
+    /// <summary>YAML text of the shared sections (they follow the seed and a model's own section).</summary>
     public const string Yaml = """
-        seed: 42
         data:
           image_size: 256
           batch_size: 16

@@ -36,23 +36,40 @@ public sealed class BinaryCurve : IDisposable
     {
         if (scores.numel() != labels.numel()) throw new ArgumentException("scores and labels differ in size");
         if (scores.numel() == 0) throw new ArgumentException("no scores");
+        // Millions of pixels: free each intermediate as soon as it is used, so the peak stays near three
+        // full-length tensors beyond the sort itself.
         using var scope = NewDisposeScope();
-        var s = scores.flatten().to_type(ScalarType.Float32);
         var y = labels.flatten().to_type(ScalarType.Bool);
-        var (sorted, order) = s.sort(descending: true);
+        Tensor sorted, order;
+        using (var s = scores.flatten().to_type(ScalarType.Float32)) (sorted, order) = s.sort(descending: true);
         var ySorted = y.index_select(0, order);
-        var positives = (positiveWeights is null ? ySorted.to_type(ScalarType.Float64)
-            : positiveWeights.flatten().to_type(ScalarType.Float64).index_select(0, order));
-        var tp = positives.cumsum(0);
-        var fp = ySorted.logical_not().to_type(ScalarType.Float64).cumsum(0);
+        Tensor tp;
+        using (var weights = positiveWeights is null ? ySorted.to_type(ScalarType.Int32)
+                   : positiveWeights.flatten().to_type(ScalarType.Float64).index_select(0, order))
+            tp = weights.cumsum(0, type: positiveWeights is null ? ScalarType.Int64 : ScalarType.Float64);
+        order.Dispose();
         long n = sorted.numel();
-        var last = ones(n, dtype: ScalarType.Bool);
-        if (n > 1) last.narrow(0, 0, n - 1).copy_(sorted.narrow(0, 0, n - 1).ne(sorted.narrow(0, 1, n - 1)));
+        // The last position of each run of equal scores is where a threshold's count is complete.
+        Tensor last;
+        using (var differs = sorted.narrow(0, 0, n - 1).ne(sorted.narrow(0, 1, n - 1)))
+            last = cat(new[] { differs, ones(1, dtype: ScalarType.Bool) });
         var idx = last.nonzero().flatten();
-        double pos = positiveWeights is null ? y.sum().to_type(ScalarType.Float64).item<double>() : tp[-1].item<double>();
+        last.Dispose();
+        Tensor fp;
+        if (positiveWeights is null)
+            fp = (idx + 1).to_type(ScalarType.Float64) - tp.index_select(0, idx).to_type(ScalarType.Float64);
+        else
+            using (var negatives = ySorted.logical_not().to_type(ScalarType.Int32))
+            using (var cumulative = negatives.cumsum(0, type: ScalarType.Int64))
+                fp = cumulative.index_select(0, idx).to_type(ScalarType.Float64);
+        ySorted.Dispose();
+        var tpAt = tp.index_select(0, idx).to_type(ScalarType.Float64);
+        tp.Dispose();
+        var thresholds = sorted.index_select(0, idx);
+        sorted.Dispose();
+        double pos = positiveWeights is null ? y.sum().to_type(ScalarType.Float64).item<double>() : tpAt[-1].item<double>();
         double neg = fp[-1].item<double>();
-        return new BinaryCurve(tp.index_select(0, idx).MoveToOuterDisposeScope(), fp.index_select(0, idx).MoveToOuterDisposeScope(),
-            sorted.index_select(0, idx).MoveToOuterDisposeScope(), pos, neg);
+        return new BinaryCurve(tpAt.MoveToOuterDisposeScope(), fp.MoveToOuterDisposeScope(), thresholds.MoveToOuterDisposeScope(), pos, neg);
     }
 
     /// <inheritdoc />

@@ -36,8 +36,7 @@ public static class ModelRegistry
     /// <summary>The complete default configuration of a model: shared sections plus its model section.</summary>
     public static ConfigTree Defaults(string name)
     {
-        var tree = ConfigTree.FromYaml(SharedDefaults.Yaml + Get(name).DefaultsYaml, $"built-in defaults of {name}");
-        return tree;
+        return ConfigTree.FromYaml("seed: 42\n" + Get(name).DefaultsYaml + "\n" + SharedDefaults.Yaml, $"built-in defaults of {name}");
     }
 
     /// <summary>Creates an unfitted model for a configuration (its model.name picks the kind).</summary>

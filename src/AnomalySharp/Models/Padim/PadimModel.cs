@@ -2,6 +2,7 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Engine;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.Padim;
@@ -19,6 +20,7 @@ public sealed class PadimModel : IAnomalyModel
         model:
           name: padim
           backbone: resnet18
+          backbone_engine: onnxruntime
           layers: [layer1, layer2, layer3]
           n_features: 100
           covariance_epsilon: 0.01
@@ -31,7 +33,7 @@ public sealed class PadimModel : IAnomalyModel
     readonly double _epsilon;
     readonly GaussianBlur2d _blur;
     readonly MultivariateGaussian _gaussian = new();
-    Tensor _selected; // channel indices into the concatenated embedding, [n_features]
+    Tensor _selected; // ascending channel indices into the concatenated layers, [n_features]
 
     /// <inheritdoc />
     public string Name => "padim";
@@ -39,8 +41,8 @@ public sealed class PadimModel : IAnomalyModel
     /// <summary>Builds an unfitted model from a configuration.</summary>
     public PadimModel(ConfigTree config)
     {
-        config.GetChoice("model.backbone", "resnet18");
-        _backbone = PretrainedResNet18.Instance;
+        _backbone = BackboneFactory.Get(config.GetChoice("model.backbone", "resnet18"),
+            config.GetChoice("model.backbone_engine", BackboneFactory.Engines), RunSettings.Threads(config));
         _layers = config.GetStringList("model.layers");
         if (_layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
         int total = _layers.Sum(_backbone.Channels);
@@ -50,18 +52,32 @@ public sealed class PadimModel : IAnomalyModel
         int seed = config.GetInt("seed");
         var order = Enumerable.Range(0, total).ToArray();
         new Random(seed).Shuffle(order);
-        _selected = tensor(order.Take(_nFeatures).Select(i => (long)i).ToArray()).DetachFromDisposeScope();
+        // Ascending, so selecting per layer and concatenating keeps this order (the order is irrelevant to the Gaussian).
+        _selected = tensor(order.Take(_nFeatures).Order().Select(i => (long)i).ToArray()).DetachFromDisposeScope();
     }
 
-    /// <summary>The embedding [B,n_features,P] of images: selected channels of all layers on the finest grid.</summary>
+    /// <summary>
+    /// The embedding [B,n_features,P] of images: the selected channels of all layers on the finest grid. Channels
+    /// are selected per layer before upsampling, so the full concatenation is never built.
+    /// </summary>
     Tensor Embed(Tensor images, out long h, out long w)
     {
         using var scope = NewDisposeScope();
         var features = _backbone.Extract(images, _layers);
         long gh = h = features[0].shape[2], gw = w = features[0].shape[3];
-        var upsampled = features.Select(f => f.shape[2] == gh ? f
-            : nn.functional.interpolate(f, new long[] { gh, gw }, mode: InterpolationMode.Nearest)).ToArray();
-        var embedding = cat(upsampled, 1).index_select(1, _selected);
+        var parts = new List<Tensor>();
+        long offset = 0;
+        foreach (var f in features)
+        {
+            long c = f.shape[1];
+            var inLayer = _selected.ge(offset).logical_and(_selected.lt(offset + c));
+            var local = _selected.masked_select(inLayer) - offset;
+            offset += c;
+            if (local.numel() == 0) continue;
+            var chosen = f.index_select(1, local);
+            parts.Add(chosen.shape[2] == gh ? chosen : nn.functional.interpolate(chosen, new long[] { gh, gw }, mode: InterpolationMode.Nearest));
+        }
+        var embedding = cat(parts, 1);
         return embedding.flatten(2).MoveToOuterDisposeScope();
     }
 

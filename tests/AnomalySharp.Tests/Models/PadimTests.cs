@@ -1,0 +1,66 @@
+using AnomalySharp.Data;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Tests.Models;
+
+public class PadimTests
+{
+    internal static MvtecDataset SmallSynthetic(string kind = "texture") =>
+        SyntheticDataset.Create(Path.Combine(Path.GetTempPath(), "anomalysharp-tests", $"synthetic-{kind}-small"),
+            new SyntheticDataset.Options(Kind: kind, Seed: 42, ImageSize: 128, TrainCount: 40, TestGoodCount: 10, TestDefectCountPerType: 6));
+
+    static AnomalySharp.Configuration.ConfigTree SmallConfig()
+    {
+        var config = ModelRegistry.Defaults("padim");
+        config.Set("data.image_size=128");
+        config.Set("visualization.save_images=false");
+        return config;
+    }
+
+    [Theory]
+    [InlineData("texture")]
+    [InlineData("object")]
+    public void DetectsAndLocatesSyntheticDefects(string kind)
+    {
+        var results = new AnomalyEngine().Train(SmallConfig(), SmallSynthetic(kind), Path.Combine(TestPaths.TempDir("padim"), "out"), false);
+        Assert.True((double)results["image_auroc"]! >= 0.95, results.ToJsonString());
+        Assert.True((double)results["pixel_auroc"]! >= 0.9, results.ToJsonString());
+        Assert.True((double)results["aupro"]! >= 0.7, results.ToJsonString());
+    }
+
+    [Fact]
+    public void SavedModelReloadsWithIdenticalScoresAndSameSeedGivesSameModel()
+    {
+        var ds = SmallSynthetic();
+        string dir = TestPaths.TempDir("padim-save");
+        var engine = new AnomalyEngine();
+        engine.Train(SmallConfig(), ds, Path.Combine(dir, "a"), false);
+        engine.Train(SmallConfig(), ds, Path.Combine(dir, "b"), false);
+        using var a = TrainedModel.Load(Path.Combine(dir, "a"));
+        using var b = TrainedModel.Load(Path.Combine(dir, "b"));
+        using var batch = new Batcher(128, 8).Enumerate(ds.Test.Take(8).ToList(), false).Single();
+        var (mapsA, scoresA) = a.PredictNormalized(batch.Images);
+        var (mapsB, scoresB) = b.PredictNormalized(batch.Images);
+        Assert.True(scoresA.eq(scoresB).all().item<bool>());
+        Assert.True(mapsA.eq(mapsB).all().item<bool>());
+        Assert.Equal(a.Stats, b.Stats);
+    }
+
+    [Fact]
+    public void FitMemoryDoesNotGrowWithTheNumberOfImages()
+    {
+        // The Gaussian keeps running sums only: its state is the same size after 8 or 40 images.
+        var ds = SmallSynthetic();
+        var config = SmallConfig();
+        using var small = ModelRegistry.Create(config);
+        using var large = ModelRegistry.Create(config);
+        var batcher = new Batcher(128, 8);
+        small.Fit(new FitData(8, () => batcher.Enumerate(ds.Train.Take(8).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
+        large.Fit(new FitData(40, () => batcher.Enumerate(ds.Train, false)), AnomalySharp.Diagnostics.NullProgress.Instance);
+        long Bytes(IAnomalyModel m) => m.GetState().Values.Sum(t => t.numel() * t.element_size());
+        Assert.Equal(Bytes(small), Bytes(large));
+        Assert.Equal(new long[] { 32 * 32, 100, 100 }, large.GetState()["inverse_covariance"].shape);
+    }
+}
