@@ -1,3 +1,4 @@
+using AnomalySharp.Components;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -183,9 +184,9 @@ public sealed class PretrainedResNet18 : IFeatureExtractor
                 Tensor y;
                 using (var h = block.Conv1.Forward(x).relu_()) y = block.Conv2.Forward(h);
                 if (block.Downsample != null)
-                    using (var identity = block.Downsample.Forward(x)) y.add_(identity);
+                    using (var identity = block.Downsample.Forward(x)) SafeOps.AddInPlace(y, identity);
                 else
-                    y.add_(x);
+                    SafeOps.AddInPlace(y, x);
                 y.relu_();
                 if (l == 0 || !ReferenceEquals(x, outs[l - 1])) x.Dispose();
                 x = y;

@@ -35,7 +35,7 @@ public sealed class MultivariateGaussian : IDisposable
             _outer = zeros(p, d, d, dtype: ScalarType.Float64).DetachFromDisposeScope();
         }
         var centered = x - _shift.unsqueeze(1);
-        _sum!.add_(centered.sum(new long[] { 1 }));
+        SafeOps.AddInPlace(_sum!, centered.sum(new long[] { 1 }));
         // Products of shifted values are small, so float32 matrix products lose nothing that matters; sums stay float64.
         var c32 = centered.to_type(ScalarType.Float32);
         long positions = c32.shape[0];
@@ -44,7 +44,7 @@ public sealed class MultivariateGaussian : IDisposable
             long len = Math.Min(256, positions - start);
             var part = c32.narrow(0, start, len);
             using var product = bmm(part.transpose(1, 2), part);
-            _outer!.narrow(0, start, len).add_(product);
+            SafeOps.AddInPlace(_outer!.narrow(0, start, len), product);
         }
         _count += x.shape[1];
     }
@@ -68,8 +68,8 @@ public sealed class MultivariateGaussian : IDisposable
                 long len = Math.Min(chunk, p - start);
                 var m = meanCentered.narrow(0, start, len);
                 var cov = _outer.narrow(0, start, len);                         // a view: updated in place
-                cov.sub_(m.unsqueeze(2) * m.unsqueeze(1) * _count).div_(_count - 1);
-                cov.diagonal(0, 1, 2).add_(epsilon);
+                SafeOps.SubtractInPlace(cov, m.unsqueeze(2) * m.unsqueeze(1) * _count).div_(_count - 1);
+                SafeOps.AddInPlace(cov.diagonal(0, 1, 2), epsilon);
                 inverse.narrow(0, start, len).copy_(linalg.inv(cov));
             }
         }

@@ -1,3 +1,4 @@
+using AnomalySharp.Components;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.PostProcessing;
@@ -11,7 +12,7 @@ public static class MinMaxNormalizer
         double range = max - min;
         if (!(range > 0)) range = 1; // a constant validation set: keep values centred on the threshold
         using var scope = NewDisposeScope();
-        return raw.sub(threshold).div_(range).add_(0.5).clamp_(0, 1).MoveToOuterDisposeScope();
+        return SafeOps.AddInPlace((raw - threshold).div_(range), 0.5).clamp_(0, 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Normalizes one value.</summary>
