@@ -20,6 +20,7 @@ for (int i = 0; i < args.Length; i++)
     if (args[i] == "--data") data = args[++i];
     else if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--quick") quick = true;
+    else if (args[i] == "--no-patchcore") { }
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 set_num_threads(threads);
@@ -89,4 +90,5 @@ var decodeFiles = test.Take(64).Select(s => s.ImagePath).ToList();
 var sw2 = Stopwatch.StartNew();
 foreach (var f in decodeFiles) ImageIO.ToTensor(ImageIO.Decode(f), 256).Dispose();
 Console.WriteLine($"| decode + resize to 256 (one thread) | {decodeFiles.Count / sw2.Elapsed.TotalSeconds:0} images/s |");
+if (!args.Contains("--no-patchcore")) PatchCoreBench.Run(ds, threads, quick);
 return 0;

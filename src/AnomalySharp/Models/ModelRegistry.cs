@@ -1,5 +1,6 @@
 using AnomalySharp.Configuration;
 using AnomalySharp.Models.Padim;
+using AnomalySharp.Models.PatchCore;
 
 namespace AnomalySharp.Models;
 
@@ -11,6 +12,7 @@ public static class ModelRegistry
     static ModelRegistry()
     {
         Register(new ModelDefinition("padim", PadimModel.DefaultsYaml, c => new PadimModel(c)));
+        Register(new ModelDefinition("patchcore", PatchCoreModel.DefaultsYaml, c => new PatchCoreModel(c)));
     }
 
     /// <summary>Adds (or replaces) a model definition.</summary>

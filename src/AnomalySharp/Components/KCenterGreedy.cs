@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using AnomalySharp.Diagnostics;
+
+namespace AnomalySharp.Components;
+
+/// <summary>
+/// Greedy k-center coreset selection (Sener &amp; Savarese 2018; PatchCore's subsampling): start from a seeded
+/// random point, then repeatedly add the point farthest from everything chosen so far. Each step is one sweep over
+/// all points that computes the distance to the newest centre, lowers each point's running minimum and finds the
+/// largest minimum — fused into a single pass over int8-quantized low-dimensional projections (a quarter of
+/// float32's memory traffic, which is what bounds this loop), split across all cores. Memory: the points and one
+/// int per point; never an N×N matrix.
+/// </summary>
+public static class KCenterGreedy
+{
+    /// <summary>
+    /// Quantizes float rows [N,dim] to int8 with one symmetric scale (max |value| → 127), flattened row-major.
+    /// Distances keep their order up to rounding.
+    /// </summary>
+    public static sbyte[] Quantize(TorchSharp.torch.Tensor rows)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        float max = rows.abs().max().item<float>();
+        float scale = max > 0 ? 127f / max : 1f;
+        var q = (rows * scale).round_().clamp_(-127, 127).to_type(TorchSharp.torch.ScalarType.Int8).contiguous();
+        return q.data<sbyte>().ToArray();
+    }
+
+    /// <summary>Selects <paramref name="count"/> distinct row indices of <paramref name="points"/> (n rows of <paramref name="dim"/> int8 values).</summary>
+    public static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress = null)
+    {
+        if (dim <= 0 || points.Length % dim != 0) throw new ArgumentException("points length must be a multiple of dim");
+        int n = points.Length / dim;
+        if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
+        var minDist = new int[n];
+        Array.Fill(minDist, int.MaxValue);
+        var selected = new int[count];
+        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
+        var localBest = new (int Index, int Value)[workers];
+        int current = new Random(seed).Next(n);
+        using var step = (progress ?? NullProgress.Instance).Start("coreset (k-center greedy)", count);
+        for (int s = 0; s < count; s++)
+        {
+            selected[s] = current;
+            int c = current;
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                long start = (long)n * w / workers, end = (long)n * (w + 1) / workers;
+                localBest[w] = Sweep(points, dim, c, minDist, (int)start, (int)end);
+            });
+            var best = localBest[0];
+            for (int w = 1; w < workers; w++)
+                if (localBest[w].Value > best.Value) best = localBest[w];
+            current = best.Index;
+            if ((s & 255) == 255 || s == count - 1) step.Advance(s == count - 1 ? (s & 255) + 1 : 256);
+        }
+        return selected;
+    }
+
+    /// <summary>Lowers minDist[i] to the distance to row <paramref name="center"/> for i in [start, end) and returns the largest minimum.</summary>
+    static unsafe (int Index, int Value) Sweep(sbyte[] points, int dim, int center, int[] minDist, int start, int end)
+    {
+        int bestIndex = start, bestValue = -1;
+        fixed (sbyte* basePtr = points)
+        fixed (int* mins = minDist)
+        {
+            sbyte* c = basePtr + (long)center * dim;
+            for (int i = start; i < end; i++)
+            {
+                int d = SquaredDistance(basePtr + (long)i * dim, c, dim);
+                int m = mins[i];
+                if (d < m) { m = d; mins[i] = d; }
+                if (m > bestValue) { bestValue = m; bestIndex = i; }
+            }
+        }
+        return (bestIndex, bestValue);
+    }
+
+    /// <summary>Squared Euclidean distance of two int8 vectors (AVX2 when available: widen, subtract, multiply-add).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe int SquaredDistance(sbyte* a, sbyte* b, int dim)
+    {
+        int k = 0, sum = 0;
+        if (Avx2.IsSupported && dim >= 16)
+        {
+            var acc = Vector256<int>.Zero;
+            for (; k + 16 <= dim; k += 16)
+            {
+                var diff = Avx2.Subtract(Avx2.ConvertToVector256Int16(a + k), Avx2.ConvertToVector256Int16(b + k));
+                acc = Avx2.Add(acc, Avx2.MultiplyAddAdjacent(diff, diff));
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; k < dim; k++) { int d = a[k] - b[k]; sum += d * d; }
+        return sum;
+    }
+}

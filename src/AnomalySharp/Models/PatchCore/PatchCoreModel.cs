@@ -1,0 +1,205 @@
+using AnomalySharp.Backbones;
+using AnomalySharp.Components;
+using AnomalySharp.Configuration;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Engine;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Models.PatchCore;
+
+/// <summary>
+/// PatchCore (Roth et al. 2022): locally aware patch features (layers 2 and 3, 3×3 average pooling, layer 3
+/// upsampled to layer 2's grid), a memory bank subsampled by greedy k-center on a random projection, the distance
+/// to the nearest bank patch as the anomaly map (upsampled, blurred), and the paper's re-weighted image score.
+/// Fit keeps patch features as float16 and the projection as int8, so the coreset sweep reads a quarter of the
+/// bytes of float32; prediction searches the bank exactly by blocked matrix products.
+/// </summary>
+public sealed class PatchCoreModel : IAnomalyModel
+{
+    /// <summary>The model section of the default configuration.</summary>
+    public const string DefaultsYaml = """
+        model:
+          name: patchcore
+          backbone: resnet18
+          backbone_engine: onnxruntime
+          layers: [layer2, layer3]
+          coreset_ratio: 0.1
+          num_neighbors: 9
+          projection_dim: 64
+          blur_sigma: 4.0
+          bank_dtype: float32
+          max_fit_memory_gb: 0
+        """;
+
+    readonly IFeatureExtractor _backbone;
+    readonly IReadOnlyList<string> _layers;
+    readonly double _ratio;
+    readonly int _numNeighbors;
+    readonly int _projectionDim;
+    readonly int _seed;
+    readonly string _bankDtype;
+    readonly double _maxFitMemoryGb;
+    readonly int _imageSize;
+    readonly GaussianBlur2d _blur;
+    Tensor? _bank;                 // [K,D]
+    NearestNeighbors? _search;
+
+    /// <inheritdoc />
+    public string Name => "patchcore";
+
+    /// <summary>Builds an unfitted model from a configuration.</summary>
+    public PatchCoreModel(ConfigTree config)
+    {
+        _backbone = BackboneFactory.Get(config.GetChoice("model.backbone", "resnet18"),
+            config.GetChoice("model.backbone_engine", BackboneFactory.Engines), RunSettings.Threads(config));
+        _layers = config.GetStringList("model.layers");
+        if (_layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        foreach (string l in _layers) _backbone.Channels(l); // validates the names
+        _ratio = config.GetDouble("model.coreset_ratio", 1e-6, 1.0);
+        _numNeighbors = config.GetInt("model.num_neighbors", 1, 1000);
+        _projectionDim = config.GetInt("model.projection_dim", 8, 4096);
+        _bankDtype = config.GetChoice("model.bank_dtype", "float32", "float16");
+        _maxFitMemoryGb = config.GetDouble("model.max_fit_memory_gb", 0, 1e6);
+        _seed = config.GetInt("seed");
+        _imageSize = config.GetInt("data.image_size");
+        _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
+    }
+
+    int FeatureDim => _layers.Sum(_backbone.Channels);
+    int GridSize => _imageSize / _layers.Min(_backbone.Stride);
+
+    /// <summary>Locally aware patch features [B,D,h,w]: 3×3 average pooling, all layers on the finest grid.</summary>
+    Tensor Embed(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        var features = _backbone.Extract(images, _layers);
+        long h = features[0].shape[2], w = features[0].shape[3];
+        var pooled = features.Select(f =>
+        {
+            var p = nn.functional.avg_pool2d(f, kernel_size: 3, stride: 1, padding: 1);
+            return p.shape[2] == h ? p : nn.functional.interpolate(p, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false);
+        }).ToArray();
+        return cat(pooled, 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Estimated peak bytes of fit for a number of training images.</summary>
+    public long EstimateFitBytes(int images)
+    {
+        long patches = (long)images * GridSize * GridSize;
+        return patches * (FeatureDim * 2L + _projectionDim * (4L + 1L) + 4L) + (long)(patches * _ratio) * FeatureDim * 4L;
+    }
+
+    static long AvailableMemoryBytes()
+    {
+        const string meminfo = "/proc/meminfo";
+        if (File.Exists(meminfo))
+            foreach (string line in File.ReadLines(meminfo))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return long.Parse(line[13..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+    }
+
+    /// <inheritdoc />
+    public void Fit(FitData data, IProgressReporter progress)
+    {
+        long estimate = EstimateFitBytes(data.Count);
+        long limit = _maxFitMemoryGb > 0 ? (long)(_maxFitMemoryGb * (1L << 30)) : (long)(AvailableMemoryBytes() * 0.8);
+        if (estimate > limit)
+            throw new AnomalySharpException(FormattableString.Invariant(
+                $"patchcore: fitting {data.Count} images needs about {estimate / (double)(1L << 30):0.0} GiB for patch features, more than the {limit / (double)(1L << 30):0.0} GiB allowed; use fewer training images, a smaller data.image_size, or raise model.max_fit_memory_gb"));
+
+        using var projection = new RandomProjection(FeatureDim, _projectionDim, _seed);
+        var featureChunks = new List<Tensor>();
+        var projectedChunks = new List<Tensor>();
+        using (var step = progress.Start("patchcore features", data.Count))
+            foreach (var batch in data.Batches())
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    var rows = Embed(batch.Images).permute(0, 2, 3, 1).reshape(-1, FeatureDim);
+                    featureChunks.Add(rows.to_type(ScalarType.Float16).DetachFromDisposeScope());
+                    projectedChunks.Add(projection.Project(rows).DetachFromDisposeScope());
+                }
+                step.Advance(batch.Samples.Count);
+            }
+
+        long n = featureChunks.Sum(c => c.shape[0]);
+        int count = (int)Math.Floor(n * _ratio);
+        if (count < 1)
+        {
+            progress.Message($"warning: patchcore: coreset_ratio {_ratio} of {n} patches is less than one patch; keeping 1");
+            count = 1;
+        }
+        sbyte[] quantized;
+        using (var projected = cat(projectedChunks, 0))
+        {
+            foreach (var c in projectedChunks) c.Dispose();
+            quantized = KCenterGreedy.Quantize(projected);
+        }
+        int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
+        Array.Sort(chosen);
+        using (var all = cat(featureChunks, 0))
+        using (var idx = tensor(chosen.Select(i => (long)i).ToArray()))
+        {
+            foreach (var c in featureChunks) c.Dispose();
+            SetBank(all.index_select(0, idx).to_type(_bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32));
+        }
+    }
+
+    void SetBank(Tensor bank)
+    {
+        _search?.Dispose();
+        _bank?.Dispose();
+        _bank = bank.contiguous().DetachFromDisposeScope();
+        _search = new NearestNeighbors(_bank);
+    }
+
+    /// <inheritdoc />
+    public AnomalyOutput Predict(Tensor images)
+    {
+        if (_search is null || _bank is null) throw new InvalidOperationException("patchcore is not fitted");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var embedding = Embed(images);
+        long b = embedding.shape[0], h = embedding.shape[2], w = embedding.shape[3];
+        var rows = embedding.permute(0, 2, 3, 1).reshape(-1, FeatureDim);
+        var (nnDist, nnIdx) = _search.Search(rows, 1);
+        var patchScores = nnDist.view(b, h * w);
+        var locations = nnIdx.view(b, h * w);
+
+        // Re-weighted image score (PatchCore eq. 7): the most anomalous patch's distance, scaled down when its
+        // nearest bank patch sits in a dense neighbourhood of the bank.
+        var (maxScore, maxPos) = patchScores.max(1);
+        var maxFeatures = rows.view(b, h * w, -1).gather(1, maxPos.view(b, 1, 1).expand(b, 1, FeatureDim)).squeeze(1);  // [B,D]
+        var nnOfMax = locations.gather(1, maxPos.view(b, 1)).squeeze(1);                                             // [B]
+        int k = (int)Math.Min(_numNeighbors, _search.Count);
+        var (_, support) = _search.Search(_bank.index_select(0, nnOfMax), k);                                         // [B,k]
+        var supportFeatures = _bank.index_select(0, support.flatten()).view(b, k, -1).to_type(ScalarType.Float32);
+        var distances = (supportFeatures - maxFeatures.unsqueeze(1)).pow(2).sum(new long[] { 2 }).clamp_min(0).sqrt(); // [B,k]
+        var weights = 1 - distances.softmax(1).select(1, 0);
+        var scores = weights * maxScore;
+
+        var map = patchScores.view(b, 1, h, w);
+        var up = nn.functional.interpolate(map, new long[] { images.shape[2], images.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
+        var maps = _blur.Forward(up);
+        return new AnomalyOutput(maps.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Tensor> GetState() => new Dictionary<string, Tensor>
+    {
+        ["memory_bank"] = _bank ?? throw new InvalidOperationException("patchcore is not fitted"),
+    };
+
+    /// <inheritdoc />
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => SetBank(state["memory_bank"]);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _search?.Dispose();
+        _bank?.Dispose();
+        _blur.Dispose();
+    }
+}

@@ -1,0 +1,93 @@
+using AnomalySharp.Components;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Tests.Models;
+
+public class PatchCoreComponentsTests
+{
+    static int[] NaiveKCenter(sbyte[] p, int dim, int count, int first)
+    {
+        int n = p.Length / dim;
+        var min = Enumerable.Repeat(long.MaxValue, n).ToArray();
+        var result = new List<int>();
+        int current = first;
+        for (int s = 0; s < count; s++)
+        {
+            result.Add(current);
+            for (int i = 0; i < n; i++)
+            {
+                long d = 0;
+                for (int k = 0; k < dim; k++) { long x = p[i * dim + k] - p[current * dim + k]; d += x * x; }
+                min[i] = Math.Min(min[i], d);
+            }
+            long best = -1;
+            for (int i = 0; i < n; i++) if (min[i] > best) { best = min[i]; current = i; }
+        }
+        return result.ToArray();
+    }
+
+    [Theory]
+    [InlineData(40)]
+    [InlineData(64)]
+    [InlineData(7)]
+    public void KCenterGreedyEqualsTheTextbookLoop(int dim)
+    {
+        var rng = new Random(5);
+        int n = 20000;
+        var points = new sbyte[n * dim];
+        for (int i = 0; i < points.Length; i++) points[i] = (sbyte)rng.Next(-127, 128);
+        var fast = KCenterGreedy.Select(points, dim, 50, seed: 3);
+        var naive = NaiveKCenter(points, dim, 50, new Random(3).Next(n));
+        Assert.Equal(naive, fast);
+        Assert.Equal(50, fast.Distinct().Count());
+        Assert.Equal(fast, KCenterGreedy.Select(points, dim, 50, seed: 3));
+    }
+
+    [Fact]
+    public void KCenterGreedyPicksOnePointPerSeparatedCluster()
+    {
+        var rng = new Random(1);
+        const int dim = 16, clusters = 6, perCluster = 2000;
+        var points = new sbyte[clusters * perCluster * dim];
+        for (int c = 0; c < clusters; c++)
+            for (int i = 0; i < perCluster; i++)
+                for (int k = 0; k < dim; k++)
+                    points[((c * perCluster) + i) * dim + k] = (sbyte)((k == c ? 100 : 0) + rng.Next(-5, 6));
+        var chosen = KCenterGreedy.Select(points, dim, clusters, seed: 9);
+        Assert.Equal(clusters, chosen.Select(i => i / perCluster).Distinct().Count());
+    }
+
+    [Fact]
+    public void QuantizationKeepsTheLargestValueAt127()
+    {
+        var q = KCenterGreedy.Quantize(tensor(new[] { 0.5f, -2f, 1f, 0f }).view(2, 2));
+        Assert.Equal(new sbyte[] { 32, -127, 64, 0 }, q);
+    }
+
+    [Fact]
+    public void BlockedNearestNeighborsAreExact()
+    {
+        var gen = new Generator(11);
+        var bank = randn(new long[] { 3000, 48 }, generator: gen);
+        var queries = randn(new long[] { 500, 48 }, generator: gen);
+        using var nn = new NearestNeighbors(bank) { BlockElements = 500 * 128 }; // forces 24 blocks
+        var (d, i) = nn.Search(queries, 5);
+        var full = cdist(queries, bank);
+        var (refD, refI) = full.topk(5, dim: 1, largest: false, sorted: true);
+        Assert.True(i.eq(refI).all().item<bool>());
+        Assert.True((d - refD).abs().max().item<float>() < 1e-3f);
+    }
+
+    [Fact]
+    public void RandomProjectionIsSeededAndKeepsDistancesRoughly()
+    {
+        using var a = new RandomProjection(384, 64, 42);
+        using var b = new RandomProjection(384, 64, 42);
+        Assert.True(a.Matrix.eq(b.Matrix).all().item<bool>());
+        var x = randn(new long[] { 200, 384 }, generator: new Generator(2));
+        var projected = a.Project(x);
+        var ratio = cdist(projected, projected).flatten() / cdist(x, x).flatten().clamp_min(1e-6);
+        var offDiagonal = ratio.masked_select(eye(200).flatten().eq(0));
+        Assert.InRange(offDiagonal.mean().item<float>(), 0.9f, 1.1f);
+    }
+}
