@@ -8,6 +8,20 @@ public static class BackboneFactory
     /// <summary>Engines: "onnxruntime" (fast inference, default) or "torch" (the TorchSharp rebuild).</summary>
     public static readonly string[] Engines = { "onnxruntime", "torch" };
 
+    /// <summary>
+    /// The frozen backbone and validated layer list named by a model configuration (model.backbone,
+    /// model.backbone_engine, model.layers; runtime.threads for ONNX Runtime).
+    /// </summary>
+    public static (IFeatureExtractor Backbone, IReadOnlyList<string> Layers) FromConfig(Configuration.ConfigTree config)
+    {
+        var backbone = Get(config.GetChoice("model.backbone", "resnet18"),
+            config.GetChoice("model.backbone_engine", Engines), Engine.RunSettings.Threads(config));
+        var layers = config.GetStringList("model.layers");
+        if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        foreach (string l in layers) backbone.Channels(l); // an unknown name is an error that lists the known ones
+        return (backbone, layers);
+    }
+
     /// <summary>The extractor for a backbone name ("resnet18") on an engine, with <paramref name="threads"/> for ONNX Runtime.</summary>
     public static IFeatureExtractor Get(string backbone, string engine, int threads)
     {

@@ -7,21 +7,16 @@ namespace AnomalySharp.Tests.Data;
 /// <summary>Writes small real image files for tests.</summary>
 internal static class TestImages
 {
-    public static void Png(string path, int w, int h, Func<int, int, SKColor> pixel, SKColorType type = SKColorType.Rgba8888)
-    {
-        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) bmp.SetPixel(x, y, pixel(x, y));
-        using var img = SKImage.FromBitmap(bmp);
-        using var data = img.Encode(SKEncodedImageFormat.Png, 100);
-        File.WriteAllBytes(path, data.ToArray());
-    }
+    public static void Png(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel, SKEncodedImageFormat.Png, 100);
 
-    public static void Jpeg(string path, int w, int h, Func<int, int, SKColor> pixel)
+    public static void Jpeg(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel, SKEncodedImageFormat.Jpeg, 95);
+
+    static void Encode(string path, int w, int h, Func<int, int, SKColor> pixel, SKEncodedImageFormat format, int quality)
     {
         using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) bmp.SetPixel(x, y, pixel(x, y));
         using var img = SKImage.FromBitmap(bmp);
-        using var data = img.Encode(SKEncodedImageFormat.Jpeg, 95);
+        using var data = img.Encode(format, quality);
         File.WriteAllBytes(path, data.ToArray());
     }
 

@@ -11,9 +11,10 @@ public class PadimTests
         SyntheticDataset.Create(Path.Combine(Path.GetTempPath(), "anomalysharp-tests", $"synthetic-{kind}-small"),
             new SyntheticDataset.Options(Kind: kind, Seed: 42, ImageSize: 128, TrainCount: 40, TestGoodCount: 10, TestDefectCountPerType: 6));
 
-    static AnomalySharp.Configuration.ConfigTree SmallConfig()
+    /// <summary>A model's defaults at 128 px without pictures: fast enough for unit tests.</summary>
+    internal static AnomalySharp.Configuration.ConfigTree SmallConfig(string model = "padim")
     {
-        var config = ModelRegistry.Defaults("padim");
+        var config = ModelRegistry.Defaults(model);
         config.Set("data.image_size=128");
         config.Set("visualization.save_images=false");
         return config;

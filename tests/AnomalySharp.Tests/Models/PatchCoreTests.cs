@@ -8,13 +8,7 @@ namespace AnomalySharp.Tests.Models;
 
 public class PatchCoreTests
 {
-    static AnomalySharp.Configuration.ConfigTree SmallConfig()
-    {
-        var config = ModelRegistry.Defaults("patchcore");
-        config.Set("data.image_size=128");
-        config.Set("visualization.save_images=false");
-        return config;
-    }
+    static AnomalySharp.Configuration.ConfigTree SmallConfig() => PadimTests.SmallConfig("patchcore");
 
     [Theory]
     [InlineData("texture")]

@@ -2,7 +2,6 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.Padim;
@@ -41,10 +40,7 @@ public sealed class PadimModel : IAnomalyModel
     /// <summary>Builds an unfitted model from a configuration.</summary>
     public PadimModel(ConfigTree config)
     {
-        _backbone = BackboneFactory.Get(config.GetChoice("model.backbone", "resnet18"),
-            config.GetChoice("model.backbone_engine", BackboneFactory.Engines), RunSettings.Threads(config));
-        _layers = config.GetStringList("model.layers");
-        if (_layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        (_backbone, _layers) = BackboneFactory.FromConfig(config);
         int total = _layers.Sum(_backbone.Channels);
         _nFeatures = config.GetInt("model.n_features", 1, total);
         _epsilon = config.GetDouble("model.covariance_epsilon", 0, 1e6);

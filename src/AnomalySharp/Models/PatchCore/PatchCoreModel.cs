@@ -2,7 +2,6 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.PatchCore;
@@ -50,11 +49,7 @@ public sealed class PatchCoreModel : IAnomalyModel
     /// <summary>Builds an unfitted model from a configuration.</summary>
     public PatchCoreModel(ConfigTree config)
     {
-        _backbone = BackboneFactory.Get(config.GetChoice("model.backbone", "resnet18"),
-            config.GetChoice("model.backbone_engine", BackboneFactory.Engines), RunSettings.Threads(config));
-        _layers = config.GetStringList("model.layers");
-        if (_layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
-        foreach (string l in _layers) _backbone.Channels(l); // validates the names
+        (_backbone, _layers) = BackboneFactory.FromConfig(config);
         _ratio = config.GetDouble("model.coreset_ratio", 1e-6, 1.0);
         _numNeighbors = config.GetInt("model.num_neighbors", 1, 1000);
         _projectionDim = config.GetInt("model.projection_dim", 8, 4096);
