@@ -68,8 +68,8 @@ public sealed class AnomalyEngine
     public JsonObject Test(string modelPath, IAnomalyDataset? dataset, string output, bool overwrite, bool skipBadImages = false)
     {
         using var trained = TrainedModel.Load(modelPath);
-        dataset ??= trained.DatasetRoot is { } root ? new MvtecDataset(root)
-            : throw new AnomalySharpException($"{modelPath}: the model records no dataset; give --data");
+        dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
+            : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give --data");
         using var staged = new StagedOutput(output, overwrite);
         int threads = RunSettings.ApplyThreads(trained.Config);
         var batcher = MakeBatcher(trained.Config, skipBadImages);
