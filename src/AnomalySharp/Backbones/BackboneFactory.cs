@@ -9,18 +9,41 @@ public static class BackboneFactory
     public static readonly string[] Engines = { "onnxruntime", "torch" };
 
     /// <summary>
-    /// The frozen backbone and validated layer list named by a model configuration (model.backbone,
-    /// model.backbone_engine, model.layers; runtime.threads for ONNX Runtime).
+    /// The frozen backbone and validated layer list named by a model configuration: model.backbone ("resnet18", the
+    /// packaged ImageNet network, or "onnx", any network the user supplies in model.backbone_path, tapped at the graph
+    /// values listed in model.layers), model.backbone_engine, the onnx input convention keys, and runtime.threads.
     /// </summary>
     public static (IFeatureExtractor Backbone, IReadOnlyList<string> Layers) FromConfig(Configuration.ConfigTree config)
     {
-        var backbone = Get(config.GetChoice("model.backbone", "resnet18"),
-            config.GetChoice("model.backbone_engine", Engines), Engine.RunSettings.Threads(config));
+        int threads = Engine.RunSettings.Threads(config);
+        string name = config.GetChoice("model.backbone", "resnet18", "onnx");
         var layers = config.GetStringList("model.layers");
         if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        IFeatureExtractor backbone = name == "onnx"
+            ? UserOnnx(config, layers, threads)
+            : Get(name, config.GetChoice("model.backbone_engine", Engines), threads);
         foreach (string l in layers) backbone.Channels(l); // an unknown name is an error that lists the known ones
         return (backbone, layers);
     }
+
+    static IFeatureExtractor UserOnnx(Configuration.ConfigTree config, IReadOnlyList<string> layers, int threads)
+    {
+        string path = config.GetStringOrNull("model.backbone_path")
+            ?? throw new AnomalySharpException("model.backbone=onnx needs model.backbone_path (an ONNX file)");
+        if (!File.Exists(path)) throw new AnomalySharpException($"model.backbone_path: ONNX file not found: {path}");
+        var input = OnnxInputConvention.FromConfig(config);
+        int probeSize = config.GetInt("data.image_size");
+        string key = $"{Path.GetFullPath(path)}|{string.Join(",", layers)}|{input}|{probeSize}";
+        lock (Cache)
+        {
+            if (UserCache.TryGetValue((key, threads), out var cached)) return cached;
+            var extractor = OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input.Apply, threads, probeSize);
+            UserCache[(key, threads)] = extractor;
+            return extractor;
+        }
+    }
+
+    static readonly Dictionary<(string, int), IFeatureExtractor> UserCache = new();
 
     /// <summary>The extractor for a backbone name ("resnet18") on an engine, with <paramref name="threads"/> for ONNX Runtime.</summary>
     public static IFeatureExtractor Get(string backbone, string engine, int threads)

@@ -49,6 +49,37 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
         _inputName = _session.InputMetadata.Keys.Single();
     }
 
+    /// <summary>
+    /// An extractor for a user's network: the tapped values' channels and strides are read from one forward pass of
+    /// a blank <paramref name="probeSize"/>² image (layer names are the graph value names).
+    /// </summary>
+    public static OnnxFeatureExtractor Probe(string name, string onnxPath, IReadOnlyList<string> graphOutputs,
+        Func<Tensor, Tensor> preprocess, int threads, int probeSize)
+    {
+        var probe = new OnnxFeatureExtractor(name, onnxPath, graphOutputs, graphOutputs,
+            graphOutputs.Select(_ => 0).ToArray(), graphOutputs.Select(_ => 0).ToArray(), preprocess, threads);
+        Tensor[] shapes;
+        try
+        {
+            using var blank = zeros(1, 3, probeSize, probeSize);
+            shapes = probe.Extract(blank, graphOutputs);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            probe.Dispose();
+            throw new AnomalySharpException($"{onnxPath}: the network does not run on a 1x3x{probeSize}x{probeSize} image ({e.Message.Split('\n')[0]})", e);
+        }
+        for (int i = 0; i < shapes.Length; i++)
+        {
+            if (shapes[i].dim() != 4)
+                throw new AnomalySharpException($"{onnxPath}: value '{graphOutputs[i]}' is not a feature map (shape [{string.Join(",", shapes[i].shape)}]); tap a 4-D convolutional output");
+            probe._channels[i] = (int)shapes[i].shape[1];
+            probe._strides[i] = (int)Math.Max(1, probeSize / shapes[i].shape[2]);
+            shapes[i].Dispose();
+        }
+        return probe;
+    }
+
     /// <summary>Keeps only the nodes and initializers needed for <paramref name="outputs"/>; makes the input dynamic.</summary>
     static void Prune(ModelProto model, IReadOnlyList<string> outputs)
     {
@@ -72,7 +103,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
         }
         keep.Reverse();
         var missing = outputs.Where(o => keep.All(n => !n.Output.Contains(o))).ToList();
-        if (missing.Count > 0) throw new AnomalySharpException($"ONNX backbone has no value named {string.Join(", ", missing)}");
+        if (missing.Count > 0)
+            throw new AnomalySharpException($"ONNX backbone has no value named {string.Join(", ", missing)} (some of its values: {string.Join(", ", graph.Node.Take(6).Select(n => n.Output[0]))}, ...)");
         graph.Node.Clear(); graph.Node.AddRange(keep);
         var inits = graph.Initializer.Where(t => needed.Contains(t.Name)).ToList();
         graph.Initializer.Clear(); graph.Initializer.AddRange(inits);
