@@ -13,11 +13,25 @@ namespace AnomalySharp.Cli;
 /// <summary>The `anomalysharp` command line: train, test, predict.</summary>
 internal sealed class Commands
 {
-    readonly RootCommand _root = new("AnomalySharp: unsupervised visual anomaly detection and localization (PaDiM, ...) on the CPU, offline.");
+    readonly RootCommand _root = new("AnomalySharp: unsupervised visual anomaly detection and localization (PaDiM, PatchCore, ...) on the CPU, offline.");
 
-    public static Commands Build()
+    static readonly Option<string[]> PluginOption = new("--plugin")
     {
+        Description = $"load models from a plugin assembly (repeatable; also {PluginLoader.Variable})",
+        Recursive = true,
+    };
+
+    /// <summary>Loads plugins named by the environment and by --plugin before the commands are built.</summary>
+    public static Commands Build(string[] args)
+    {
+        PluginLoader.LoadFromEnvironment();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--plugin" && i + 1 < args.Length) PluginLoader.Load(new[] { args[i + 1] });
+            else if (args[i].StartsWith("--plugin=", StringComparison.Ordinal)) PluginLoader.Load(new[] { args[i][9..] });
+        }
         var c = new Commands();
+        c._root.Options.Add(PluginOption);
         c._root.Subcommands.Add(c.TrainCommand());
         c._root.Subcommands.Add(c.TestCommand());
         c._root.Subcommands.Add(c.PredictCommand());

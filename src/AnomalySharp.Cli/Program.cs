@@ -3,7 +3,7 @@ using AnomalySharp.Cli;
 
 try
 {
-    return Commands.Build().Run(args);
+    return Commands.Build(args).Run(args);
 }
 catch (AnomalySharpException e)
 {

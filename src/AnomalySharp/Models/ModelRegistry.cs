@@ -13,7 +13,11 @@ public static class ModelRegistry
     {
         Register(new ModelDefinition("padim", PadimModel.DefaultsYaml, c => new PadimModel(c)));
         Register(new ModelDefinition("patchcore", PatchCoreModel.DefaultsYaml, c => new PatchCoreModel(c)));
+        BuiltInNames = Names;
     }
+
+    /// <summary>The models that ship with the library (each has a configs/NAME.yaml).</summary>
+    public static IReadOnlyList<string> BuiltInNames { get; }
 
     /// <summary>Adds (or replaces) a model definition.</summary>
     public static void Register(ModelDefinition definition)
@@ -32,7 +36,7 @@ public static class ModelRegistry
     {
         lock (Models)
             return Models.TryGetValue(name, out var d) ? d
-                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)})");
+                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)}; a model from a plugin needs --plugin FILE.dll or {PluginLoader.Variable})");
     }
 
     /// <summary>The complete default configuration of a model: shared sections plus its model section.</summary>

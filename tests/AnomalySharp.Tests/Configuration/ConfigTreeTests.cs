@@ -40,7 +40,7 @@ public class ConfigTreeTests
     [Fact]
     public void ShippedConfigFilesEqualTheBuiltInDefaults()
     {
-        foreach (string name in ModelRegistry.Names)
+        foreach (string name in ModelRegistry.BuiltInNames)
         {
             string file = Path.Combine(TestPaths.RepoRoot, "configs", name + ".yaml");
             Assert.True(File.Exists(file), file);
