@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every ```sh block of docs/*.md, in order, in a scratch folder, with `anomalysharp` = the built CLI,
+# DATA = ../shared/data and REPO = this repository. A failing command fails the check: the docs cannot rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+DATA=${ANOMALYSHARP_DATA:-$(cd .. && pwd)/shared/data}
+cli="$REPO/src/AnomalySharp.Cli/bin/Release/net10.0/AnomalySharp.Cli.dll"
+test -f "$cli" || dotnet build src/AnomalySharp.Cli -c Release >/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for doc in docs/*.md; do
+  script="$work/$(basename "$doc" .md).sh"
+  {
+    echo 'set -euo pipefail'
+    echo "anomalysharp() { dotnet '$cli' \"\$@\"; }"
+    echo "export DATA='$DATA' REPO='$REPO'"
+    awk '/^```sh$/{on=1; next} /^```$/{on=0} on' "$doc"
+  } > "$script"
+  blocks=$(grep -c '^```sh$' "$doc" || true)
+  [ "$blocks" -gt 0 ] || continue
+  mkdir -p "$work/run-$(basename "$doc" .md)"
+  if (cd "$work/run-$(basename "$doc" .md)" && bash "$script" >"$work/log" 2>&1); then
+    echo "docs: $doc ($blocks blocks) ok"
+  else
+    echo "docs: $doc failed:"; tail -20 "$work/log"; exit 1
+  fi
+done
