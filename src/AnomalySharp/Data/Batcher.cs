@@ -1,3 +1,4 @@
+using AnomalySharp.Diagnostics;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Data;
@@ -47,7 +48,9 @@ public sealed class Batcher
                 Skipped.Add(d.Error);
             }
             if (good.Count == 0) continue;
-            yield return ToBatch(good, loadMasks);
+            // No garbage collection while the consumer runs TorchSharp on this batch (see NativeCallGuard).
+            using (NativeCallGuard.Enter())
+                yield return ToBatch(good, loadMasks);
         }
     }
 
@@ -62,6 +65,7 @@ public sealed class Batcher
                 : zeros(1, _imageSize, _imageSize)).ToArray());
         var batch = new ImageBatch(items.Select(d => d.Sample).ToList(), images, masks,
             items.Select(d => (d.Image!.Width, d.Image.Height)).ToList());
+        foreach (var d in items) { d.Image!.Dispose(); d.Mask?.Dispose(); }
         images.MoveToOuterDisposeScope();
         masks?.MoveToOuterDisposeScope();
         return batch;
@@ -77,15 +81,18 @@ public sealed class Batcher
     static Decoded DecodeOne(AnomalySample sample, bool loadMasks)
     {
         DecodedImage image;
-        try { image = ImageIO.Decode(sample.ImagePath); }
+        try { image = ImageIO.DecodePooled(sample.ImagePath); }
         catch (AnomalySharpException e) { return new Decoded(sample, null, null, e.Message); }
         if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, image, null, null);
         DecodedImage mask;
-        try { mask = ImageIO.Decode(sample.MaskPath); }
-        catch (AnomalySharpException e) { return new Decoded(sample, null, null, e.Message); }
+        try { mask = ImageIO.DecodePooled(sample.MaskPath); }
+        catch (AnomalySharpException e) { image.Dispose(); return new Decoded(sample, null, null, e.Message); }
         if (mask.Width != image.Width || mask.Height != image.Height)
+        {
+            image.Dispose(); mask.Dispose();
             return new Decoded(sample, null, null,
                 $"{sample.MaskPath}: mask is {mask.Width}x{mask.Height} but its image {sample.ImagePath} is {image.Width}x{image.Height}");
+        }
         return new Decoded(sample, image, mask, null);
     }
 }

@@ -29,6 +29,23 @@ public static class ImageIO
     {
         if (bytes.Length == 0) throw new AnomalySharpException($"{name}: empty image file");
         using var data = SKData.CreateCopy(bytes);
+        return Decode(data, name, pooled: false);
+    }
+
+    /// <summary>
+    /// Decodes a file read natively into a pooled buffer (dispose the result to return it): the batch path, which
+    /// allocates no managed memory per image.
+    /// </summary>
+    internal static DecodedImage DecodePooled(string path)
+    {
+        if (!File.Exists(path)) throw new AnomalySharpException($"{path}: image file not found");
+        using var data = SKData.Create(path) ?? throw new AnomalySharpException($"{path}: cannot read image file");
+        if (data.Size == 0) throw new AnomalySharpException($"{path}: empty image file");
+        return Decode(data, path, pooled: true);
+    }
+
+    static DecodedImage Decode(SKData data, string name, bool pooled)
+    {
         using var codec = SKCodec.Create(data)
             ?? throw new AnomalySharpException($"{name}: not a readable image (unknown or damaged format)");
         var info = codec.Info;
@@ -36,19 +53,21 @@ public static class ImageIO
         if ((long)info.Width * info.Height > MaxPixels)
             throw new AnomalySharpException($"{name}: image too large ({info.Width}x{info.Height} pixels, limit {MaxPixels})");
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        byte[] rgba = new byte[target.BytesSize];
+        byte[] rgba = pooled ? System.Buffers.ArrayPool<byte>.Shared.Rent(target.BytesSize) : new byte[target.BytesSize];
         unsafe
         {
             fixed (byte* ptr = rgba)
             {
                 var result = codec.GetPixels(target, (IntPtr)ptr);
-                if (result == SKCodecResult.IncompleteInput || result == SKCodecResult.ErrorInInput)
-                    throw new AnomalySharpException($"{name}: image is truncated or damaged ({result})");
                 if (result != SKCodecResult.Success)
-                    throw new AnomalySharpException($"{name}: cannot decode image ({result})");
+                {
+                    if (pooled) System.Buffers.ArrayPool<byte>.Shared.Return(rgba);
+                    throw new AnomalySharpException(result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput
+                        ? $"{name}: image is truncated or damaged ({result})" : $"{name}: cannot decode image ({result})");
+                }
             }
         }
-        return new DecodedImage(info.Width, info.Height, rgba);
+        return new DecodedImage(info.Width, info.Height, rgba) { Pooled = pooled };
     }
 
     /// <summary>
@@ -58,7 +77,7 @@ public static class ImageIO
     public static Tensor ToTensor(DecodedImage image, int size)
     {
         using var scope = NewDisposeScope();
-        var hwc = tensor(image.Rgba, new long[] { image.Height, image.Width, 4 });
+        var hwc = Pixels(image);
         var chw = hwc.narrow(2, 0, 3).permute(2, 0, 1).to_type(ScalarType.Float32).div_(255f).unsqueeze(0);
         var resized = image.Width == size && image.Height == size
             ? chw
@@ -70,10 +89,18 @@ public static class ImageIO
     public static Tensor MaskToTensor(DecodedImage mask, int size)
     {
         using var scope = NewDisposeScope();
-        var hwc = tensor(mask.Rgba, new long[] { mask.Height, mask.Width, 4 });
+        var hwc = Pixels(mask);
         var gray = hwc.narrow(2, 0, 3).to_type(ScalarType.Float32).amax(new long[] { 2 }).gt(127f).to_type(ScalarType.Float32);
         var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { size, size }, mode: InterpolationMode.Nearest);
         return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The pixels as a uint8 tensor [H,W,4] (copied, so a pooled buffer can be returned afterwards).</summary>
+    static Tensor Pixels(DecodedImage image)
+    {
+        var hwc = empty(new long[] { image.Height, image.Width, 4 }, dtype: ScalarType.Byte);
+        hwc.data<byte>().CopyFrom(image.Pixels);
+        return hwc;
     }
 
     /// <summary>Encodes RGBA bytes as PNG into a file.</summary>
