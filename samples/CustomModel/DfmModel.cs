@@ -17,16 +17,10 @@ namespace AnomalySharp.Samples.CustomModel;
 public sealed class DfmModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
-    public const string DefaultsYaml = """
+    public const string DefaultsYaml = $$"""
         model:
           name: dfm
-          backbone: resnet18
-          backbone_engine: onnxruntime
-          backbone_path: null
-          backbone_channel_order: rgb
-          backbone_input_scale: 1.0
-          backbone_mean: [0.485, 0.456, 0.406]
-          backbone_std: [0.229, 0.224, 0.225]
+          {{BackboneFactory.DefaultsYaml}}
           layers: [layer3]
           pooling_kernel_size: 4
           pca_level: 0.97

@@ -5,6 +5,21 @@ public static class BackboneFactory
 {
     static readonly Dictionary<(string, string, int), IFeatureExtractor> Cache = new();
 
+    /// <summary>
+    /// The backbone keys every model section starts with (inserted at two spaces of indentation, so lines after the
+    /// first carry their own): the packaged ResNet18 on ONNX Runtime, and torchvision's input convention for
+    /// model.backbone=onnx.
+    /// </summary>
+    public const string DefaultsYaml = """
+        backbone: resnet18
+          backbone_engine: onnxruntime
+          backbone_path: null
+          backbone_channel_order: rgb
+          backbone_input_scale: 1.0
+          backbone_mean: [0.485, 0.456, 0.406]
+          backbone_std: [0.229, 0.224, 0.225]
+        """;
+
     /// <summary>Engines: "onnxruntime" (fast inference, default) or "torch" (the TorchSharp rebuild).</summary>
     public static readonly string[] Engines = { "onnxruntime", "torch" };
 

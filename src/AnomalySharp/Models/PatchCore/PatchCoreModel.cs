@@ -16,16 +16,10 @@ namespace AnomalySharp.Models.PatchCore;
 public sealed class PatchCoreModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
-    public const string DefaultsYaml = """
+    public const string DefaultsYaml = $$"""
         model:
           name: patchcore
-          backbone: resnet18
-          backbone_engine: onnxruntime
-          backbone_path: null
-          backbone_channel_order: rgb
-          backbone_input_scale: 1.0
-          backbone_mean: [0.485, 0.456, 0.406]
-          backbone_std: [0.229, 0.224, 0.225]
+          {{BackboneFactory.DefaultsYaml}}
           layers: [layer2, layer3]
           coreset_ratio: 0.1
           num_neighbors: 9
