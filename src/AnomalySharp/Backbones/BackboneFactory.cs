@@ -3,7 +3,16 @@ namespace AnomalySharp.Backbones;
 /// <summary>Frozen feature extractors by name and engine, created once per process and shared.</summary>
 public static class BackboneFactory
 {
-    static readonly Dictionary<(string, string, int), IFeatureExtractor> Cache = new();
+    static readonly Dictionary<(string Key, int Threads), IFeatureExtractor> Cache = new();
+
+    static IFeatureExtractor Cached(string key, int threads, Func<IFeatureExtractor> create)
+    {
+        lock (Cache)
+        {
+            if (!Cache.TryGetValue((key, threads), out var extractor)) Cache[(key, threads)] = extractor = create();
+            return extractor;
+        }
+    }
 
     /// <summary>
     /// The backbone keys every model section starts with (inserted at two spaces of indentation, so lines after the
@@ -49,16 +58,9 @@ public static class BackboneFactory
         var input = OnnxInputConvention.FromConfig(config);
         int probeSize = config.GetInt("data.image_size");
         string key = $"{Path.GetFullPath(path)}|{string.Join(",", layers)}|{input}|{probeSize}";
-        lock (Cache)
-        {
-            if (UserCache.TryGetValue((key, threads), out var cached)) return cached;
-            var extractor = OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input.Apply, threads, probeSize);
-            UserCache[(key, threads)] = extractor;
-            return extractor;
-        }
+        return Cached(key, threads, () =>
+            OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input.Apply, threads, probeSize));
     }
-
-    static readonly Dictionary<(string, int), IFeatureExtractor> UserCache = new();
 
     /// <summary>The extractor for a backbone name ("resnet18") on an engine, with <paramref name="threads"/> for ONNX Runtime.</summary>
     public static IFeatureExtractor Get(string backbone, string engine, int threads)
@@ -66,14 +68,11 @@ public static class BackboneFactory
         if (backbone != "resnet18") throw new AnomalySharpException($"unknown backbone '{backbone}' (known: resnet18)");
         if (engine == "torch") return PretrainedResNet18.Instance;
         if (engine != "onnxruntime") throw new AnomalySharpException($"unknown backbone engine '{engine}' (known: {string.Join(", ", Engines)})");
-        lock (Cache)
+        return Cached($"{backbone}|{engine}", threads, () =>
         {
-            if (Cache.TryGetValue((backbone, engine, threads), out var cached)) return cached;
             var net = PretrainedResNet18.Instance;
-            var extractor = new OnnxFeatureExtractor("resnet18", net.OnnxPath, net.LayerNames, net.OnnxLayerOutputs,
+            return new OnnxFeatureExtractor("resnet18", net.OnnxPath, net.LayerNames, net.OnnxLayerOutputs,
                 net.LayerNames.Select(net.Channels).ToArray(), net.LayerNames.Select(net.Stride).ToArray(), net.Preprocess, threads);
-            Cache[(backbone, engine, threads)] = extractor;
-            return extractor;
-        }
+        });
     }
 }

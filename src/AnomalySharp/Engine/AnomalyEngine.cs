@@ -125,7 +125,7 @@ public sealed class AnomalyEngine
                         string stem = Path.GetFileNameWithoutExtension(batch.Samples[i].ImagePath);
                         var (w, h) = batch.OriginalSizes[i];
                         var map = maps[i];
-                        var heat = batch.Images[i] * 0.5f + Visualization.ColorMap.Jet(map) * 0.5f;
+                        var heat = SampleRenderer.HeatOverlay(batch.Images[i], map);
                         ImageIO.SavePng(Path.Combine(staged.Path, "heatmaps", stem + ".png"), (int)heat.shape[2], (int)heat.shape[1], ImageIO.ToRgba(heat));
                         var full = nn.functional.interpolate(map.unsqueeze(0), new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false)[0];
                         var maskRgb = full.ge(0.5).to_type(ScalarType.Float32).expand(3, h, w);

@@ -21,7 +21,7 @@ public static class SampleRenderer
         var gt = mask is null
             ? full(new long[] { 3, h, w }, 0.15f)
             : mask.to_type(ScalarType.Float32).expand(3, h, w);
-        var heat = img * 0.5f + ColorMap.Jet(normalizedMap) * 0.5f;
+        var heat = HeatOverlay(img, normalizedMap);
         var predicted = normalizedMap.ge(0.5).to_type(ScalarType.Float32);
         var outlined = img.clone();
         if (mask is not null) outlined = Paint(outlined, ColorMap.Outline(mask.to_type(ScalarType.Float32)), 0f, 1f, 0f);
@@ -29,6 +29,9 @@ public static class SampleRenderer
         var gap = ones(3, h, 4);
         return cat(new[] { img, gap, gt, gap, heat, gap, outlined }, 2).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The heat map blended half and half over an RGB float image [3,S,S] (0..1).</summary>
+    public static Tensor HeatOverlay(Tensor image, Tensor normalizedMap) => image * 0.5f + ColorMap.Jet(normalizedMap) * 0.5f;
 
     static Tensor Paint(Tensor rgb, Tensor where, float r, float g, float b)
     {

@@ -32,6 +32,7 @@ public sealed class PadimModel : IAnomalyModel
     readonly GaussianBlur2d _blur;
     readonly MultivariateGaussian _gaussian = new();
     Tensor _selected; // ascending channel indices into the concatenated layers, [n_features]
+    Tensor?[] _perLayer; // the same indices split by layer, local to each layer (null: none from that layer)
 
     /// <inheritdoc />
     public string Name => "padim";
@@ -49,6 +50,23 @@ public sealed class PadimModel : IAnomalyModel
         new Random(seed).Shuffle(order);
         // Ascending, so selecting per layer and concatenating keeps this order (the order is irrelevant to the Gaussian).
         _selected = tensor(order.Take(_nFeatures).Order().Select(i => (long)i).ToArray()).DetachFromDisposeScope();
+        _perLayer = SplitByLayer(_selected);
+    }
+
+    /// <summary>Splits ascending global channel indices into per-layer local index tensors (once, not per batch).</summary>
+    Tensor?[] SplitByLayer(Tensor selected)
+    {
+        long[] indices = selected.data<long>().ToArray();
+        var result = new Tensor?[_layers.Count];
+        long offset = 0;
+        for (int l = 0; l < _layers.Count; l++)
+        {
+            long c = _backbone.Channels(_layers[l]), start = offset;
+            long[] local = indices.Where(i => i >= start && i < start + c).Select(i => i - start).ToArray();
+            result[l] = local.Length == 0 ? null : tensor(local).DetachFromDisposeScope();
+            offset += c;
+        }
+        return result;
     }
 
     /// <summary>
@@ -61,15 +79,10 @@ public sealed class PadimModel : IAnomalyModel
         var features = _backbone.Extract(images, _layers);
         long gh = h = features[0].shape[2], gw = w = features[0].shape[3];
         var parts = new List<Tensor>();
-        long offset = 0;
-        foreach (var f in features)
+        for (int l = 0; l < features.Length; l++)
         {
-            long c = f.shape[1];
-            var inLayer = _selected.ge(offset).logical_and(_selected.lt(offset + c));
-            var local = _selected.masked_select(inLayer) - offset;
-            offset += c;
-            if (local.numel() == 0) continue;
-            var chosen = f.index_select(1, local);
+            if (_perLayer[l] is not { } local) continue;
+            var chosen = features[l].index_select(1, local);
             parts.Add(chosen.shape[2] == gh ? chosen : nn.functional.interpolate(chosen, new long[] { gh, gw }, mode: InterpolationMode.Nearest));
         }
         var embedding = cat(parts, 1);
@@ -116,6 +129,8 @@ public sealed class PadimModel : IAnomalyModel
     {
         _selected.Dispose();
         _selected = state["selected_channels"].DetachFromDisposeScope();
+        foreach (var t in _perLayer) t?.Dispose();
+        _perLayer = SplitByLayer(_selected);
         _gaussian.Load(state["mean"], state["inverse_covariance"]);
     }
 
@@ -125,5 +140,6 @@ public sealed class PadimModel : IAnomalyModel
         _gaussian.Dispose();
         _blur.Dispose();
         _selected.Dispose();
+        foreach (var t in _perLayer) t?.Dispose();
     }
 }
