@@ -59,7 +59,7 @@ public static class BackboneFactory
         int probeSize = config.GetInt("data.image_size");
         string key = $"{Path.GetFullPath(path)}|{string.Join(",", layers)}|{input}|{probeSize}";
         return Cached(key, threads, () =>
-            OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input.Apply, threads, probeSize));
+            OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input, threads, probeSize));
     }
 
     /// <summary>The extractor for a backbone name ("resnet18") on an engine, with <paramref name="threads"/> for ONNX Runtime.</summary>
@@ -72,7 +72,7 @@ public static class BackboneFactory
         {
             var net = PretrainedResNet18.Instance;
             return new OnnxFeatureExtractor("resnet18", net.OnnxPath, net.LayerNames, net.OnnxLayerOutputs,
-                net.LayerNames.Select(net.Channels).ToArray(), net.LayerNames.Select(net.Stride).ToArray(), net.Preprocess, threads);
+                net.LayerNames.Select(net.Channels).ToArray(), net.LayerNames.Select(net.Stride).ToArray(), net.Preprocess, threads, exportAs: net);
         });
     }
 }

@@ -13,7 +13,7 @@ namespace AnomalySharp.Backbones;
 /// dynamic in batch, height and width. On this project's CPUs ONNX Runtime runs ResNet18's layers 1–3 several
 /// times faster than the same convolutions in TorchSharp, so frozen backbones use it by default.
 /// </summary>
-public sealed class OnnxFeatureExtractor : IFeatureExtractor
+public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
 {
     readonly InferenceSession _session;
     readonly string _inputName;
@@ -22,6 +22,9 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
     readonly int[] _channels;
     readonly int[] _strides;
     readonly Func<Tensor, Tensor> _preprocess;
+    readonly ModelProto _pruned;
+    readonly IOnnxBackbone? _exportAs;
+    readonly OnnxInputConvention? _convention;
 
     /// <inheritdoc />
     public string Name { get; }
@@ -37,12 +40,16 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
     /// <param name="strides">Stride of each layer.</param>
     /// <param name="preprocess">RGB 0..1 images → the network's input.</param>
     /// <param name="threads">ONNX Runtime intra-op threads (0 = its default).</param>
+    /// <param name="exportAs">What to write into an exported ONNX model instead of this graph (e.g. the rebuilt ResNet18), or null.</param>
+    /// <param name="convention">The input convention <paramref name="preprocess"/> applies, for export of a user's graph, or null.</param>
     public OnnxFeatureExtractor(string name, string onnxPath, IReadOnlyList<string> layerNames, IReadOnlyList<string> graphOutputs,
-        int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads)
+        int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads, IOnnxBackbone? exportAs = null, OnnxInputConvention? convention = null)
     {
         Name = name; _names = layerNames; _graphOutputs = graphOutputs; _channels = channels; _strides = strides; _preprocess = preprocess;
+        _exportAs = exportAs; _convention = convention;
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
         Prune(model, graphOutputs);
+        _pruned = model;
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         if (threads > 0) { options.IntraOpNumThreads = threads; options.InterOpNumThreads = 1; }
         _session = new InferenceSession(model.ToByteArray(), options);
@@ -54,10 +61,10 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
     /// a blank <paramref name="probeSize"/>² image (layer names are the graph value names).
     /// </summary>
     public static OnnxFeatureExtractor Probe(string name, string onnxPath, IReadOnlyList<string> graphOutputs,
-        Func<Tensor, Tensor> preprocess, int threads, int probeSize)
+        OnnxInputConvention convention, int threads, int probeSize)
     {
         var probe = new OnnxFeatureExtractor(name, onnxPath, graphOutputs, graphOutputs,
-            graphOutputs.Select(_ => 0).ToArray(), graphOutputs.Select(_ => 0).ToArray(), preprocess, threads);
+            graphOutputs.Select(_ => 0).ToArray(), graphOutputs.Select(_ => 0).ToArray(), convention.Apply, threads, convention: convention);
         Tensor[] shapes;
         try
         {
@@ -166,4 +173,41 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor
 
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// A user's network is copied in (pruned, value names prefixed) after its input convention; this needs its
+    /// default-domain opset to be 13–17, which an exported graph at opset 17 can carry unchanged.
+    /// </remarks>
+    public string[] AppendOnnx(Export.OnnxGraph g, string images, IReadOnlyList<string> layers)
+    {
+        if (_exportAs != null) return _exportAs.AppendOnnx(g, images, layers);
+        if (_convention is null) throw new AnomalySharpException($"backbone {Name} cannot be exported to ONNX");
+        long opset = _pruned.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
+        if (opset < 13 || opset > Export.OnnxGraph.Opset)
+            throw new AnomalySharpException($"backbone {Name}: export needs an ONNX graph at opset 13 to {Export.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
+        string x = _convention.ChannelOrder == "bgr" ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Export.OnnxGraph.Attr("axis", 1L)) : images;
+        x = g.Node("Mul", new[] { x, g.Scalar((float)_convention.Scale) });
+        x = g.Node("Sub", new[] { x, g.Constant("input_mean", _convention.Mean.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
+        x = g.Node("Div", new[] { x, g.Constant("input_std", _convention.Std.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
+        string prefix = g.Fresh("backbone") + "/";
+        var source = _pruned.Graph;
+        string input = source.Input.Single(i => source.Initializer.All(t => t.Name != i.Name)).Name;
+        string Map(string v) => v.Length == 0 ? v : v == input ? x : prefix + v;
+        foreach (var t in source.Initializer)
+        {
+            var copy = t.Clone();
+            copy.Name = Map(t.Name);
+            g.Graph.Initializer.Add(copy);
+        }
+        foreach (var n in source.Node)
+        {
+            var copy = n.Clone();
+            copy.Name = prefix + n.Name;
+            for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = Map(copy.Input[i]);
+            for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = Map(copy.Output[i]);
+            g.Graph.Node.Add(copy);
+        }
+        return layers.Select(l => Map(_graphOutputs[IndexOf(l)])).ToArray();
+    }
 }

@@ -11,7 +11,7 @@ namespace AnomalySharp.Backbones;
 /// takes ordinary RGB 0..1 images and does that conversion itself. Layers 1–3 match torchvision's ResNet18 layout
 /// (64, 128, 256 channels at strides 4, 8, 16); layer4 (512 channels, stride 32) has three blocks.
 /// </summary>
-public sealed class PretrainedResNet18 : IFeatureExtractor
+public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
 {
     /// <summary>Environment variable that overrides where ResNet18.onnx is looked for.</summary>
     public const string PathVariable = "ANOMALYSHARP_RESNET18_ONNX";
@@ -204,5 +204,40 @@ public sealed class PretrainedResNet18 : IFeatureExtractor
         foreach (var layer in _layers)
             foreach (var b in layer) { b.Conv1.Dispose(); b.Conv2.Dispose(); b.Downsample?.Dispose(); }
         _meanBgr.Dispose();
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Written from the folded weights as plain Conv/Relu/MaxPool/Add nodes at opset 17 (the packaged graph is opset
+    /// 8 with CNTK-era batch-norm attributes, so its nodes are not reused); the BGR·255 − mean conversion comes first.
+    /// </remarks>
+    public string[] AppendOnnx(Export.OnnxGraph g, string images, IReadOnlyList<string> layers)
+    {
+        int deepest = layers.Max(IndexOf);
+        string bgr = g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Export.OnnxGraph.Attr("axis", 1L));
+        string x = g.Node("Sub", new[] { g.Node("Mul", new[] { bgr, g.Scalar(255f) }), g.Constant("mean_bgr", MeanBgr, 1, 3, 1, 1) });
+        x = g.Node("Relu", new[] { Conv(g, x, _stem) });
+        x = g.Node("MaxPool", new[] { x }, Export.OnnxGraph.Attrs("kernel_shape", 3L, 3L), Export.OnnxGraph.Attrs("strides", 2L, 2L),
+            Export.OnnxGraph.Attrs("pads", 1L, 1L, 0L, 0L)); // inputs are ≥ 0 after the ReLU, so -inf and zero padding agree
+        var outs = new string[deepest + 1];
+        for (int l = 0; l <= deepest; l++)
+        {
+            foreach (var block in _layers[l])
+            {
+                string y = Conv(g, g.Node("Relu", new[] { Conv(g, x, block.Conv1) }), block.Conv2);
+                string identity = block.Downsample != null ? Conv(g, x, block.Downsample) : x;
+                x = g.Node("Relu", new[] { g.Node("Add", new[] { y, identity }) });
+            }
+            outs[l] = x;
+        }
+        return layers.Select(l => outs[IndexOf(l)]).ToArray();
+    }
+
+    static string Conv(Export.OnnxGraph g, string x, FusedConv c)
+    {
+        long k = c.Weight.shape[2];
+        return g.Node("Conv", new[] { x, g.Constant("conv_w", c.Weight), g.Constant("conv_b", c.Bias) },
+            Export.OnnxGraph.Attrs("kernel_shape", k, k), Export.OnnxGraph.Attrs("strides", (long)c.Stride, c.Stride),
+            Export.OnnxGraph.Attrs("pads", c.Pads));
     }
 }

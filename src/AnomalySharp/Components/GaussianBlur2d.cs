@@ -12,6 +12,7 @@ public sealed class GaussianBlur2d : IDisposable
     readonly Tensor _row;
     readonly Tensor _column;
     readonly int _radius;
+    readonly float[] _kernel;
 
     /// <summary>The standard deviation in pixels.</summary>
     public double Sigma { get; }
@@ -26,6 +27,7 @@ public sealed class GaussianBlur2d : IDisposable
         for (int i = -_radius; i <= _radius; i++) k[i + _radius] = (float)Math.Exp(-0.5 * i * i / (sigma * sigma));
         float sum = k.Sum();
         for (int i = 0; i < k.Length; i++) k[i] /= sum;
+        _kernel = k;
         _row = tensor(k).view(1, 1, 1, -1).DetachFromDisposeScope();
         _column = tensor(k).view(1, 1, -1, 1).DetachFromDisposeScope();
     }
@@ -42,6 +44,16 @@ public sealed class GaussianBlur2d : IDisposable
         x = nn.functional.pad(x, new long[] { 0, 0, _radius, _radius }, mode);
         x = nn.functional.conv2d(x, _column);
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Appends the same blur for maps [N,1,<paramref name="height"/>,<paramref name="width"/>] to an ONNX graph.</summary>
+    public string AppendOnnx(Export.OnnxGraph g, string maps, long height, long width)
+    {
+        string mode = _radius < height && _radius < width ? "reflect" : "edge";
+        string x = g.Node("Pad", new[] { maps, g.Ints(0, 0, 0, _radius, 0, 0, 0, _radius) }, Export.OnnxGraph.Attr("mode", mode));
+        x = g.Node("Conv", new[] { x, g.Constant("blur_row", _kernel, 1, 1, 1, _kernel.Length) });
+        x = g.Node("Pad", new[] { x, g.Ints(0, 0, _radius, 0, 0, 0, _radius, 0) }, Export.OnnxGraph.Attr("mode", mode));
+        return g.Node("Conv", new[] { x, g.Constant("blur_column", _kernel, 1, 1, _kernel.Length, 1) });
     }
 
     /// <inheritdoc />

@@ -12,7 +12,7 @@ namespace AnomalySharp.Models.Padim;
 /// as the patch score, bilinear upsampling and a Gaussian blur as the anomaly map, its maximum as the image score.
 /// Fit streams: only running sums are kept, never the features of all images.
 /// </summary>
-public sealed class PadimModel : IAnomalyModel
+public sealed partial class PadimModel : IAnomalyModel, IOnnxExportable
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""

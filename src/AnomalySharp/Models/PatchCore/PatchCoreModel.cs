@@ -13,7 +13,7 @@ namespace AnomalySharp.Models.PatchCore;
 /// Fit keeps patch features as float16 and the projection as int8, so the coreset sweep reads a quarter of the
 /// bytes of float32; prediction searches the bank exactly by blocked matrix products.
 /// </summary>
-public sealed class PatchCoreModel : IAnomalyModel
+public sealed partial class PatchCoreModel : IAnomalyModel, IOnnxExportable
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""

@@ -1,0 +1,79 @@
+using System.Globalization;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using Google.Protobuf;
+using Onnx;
+
+namespace AnomalySharp.Export;
+
+/// <summary>
+/// Writes a trained model as one self-contained ONNX file: input <c>image</c> [N,3,S,S] (RGB, 0..1, dynamic N),
+/// outputs <c>anomaly_map</c> [N,1,S,S] and <c>score</c> [N], both min-max normalized so that 0.5 is the threshold.
+/// Backbone preprocessing, the model and the normalization are all in the graph; the metadata_props carry the model
+/// name, image size, thresholds and library version. See docs/deployment.md.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>The graph input's name.</summary>
+    public const string InputName = "image";
+    /// <summary>The normalized anomaly map output's name.</summary>
+    public const string MapName = "anomaly_map";
+    /// <summary>The normalized image score output's name.</summary>
+    public const string ScoreName = "score";
+
+    /// <summary>Builds the ONNX model of a trained model.</summary>
+    public static ModelProto Build(TrainedModel trained)
+    {
+        if (trained.Model is not IOnnxExportable exportable)
+            throw new AnomalySharpException($"model '{trained.Model.Name}' does not support ONNX export (it does not implement IOnnxExportable)");
+        int size = trained.ImageSize;
+        var g = new OnnxGraph();
+        g.Input(InputName, "batch", 3, size, size);
+        var (maps, scores) = exportable.AppendOnnx(g, InputName, size);
+        var s = trained.Stats;
+        string normMaps = g.MinMaxNormalize(maps, s.PixelThreshold, s.PixelMin, s.PixelMax);
+        string normScores = g.MinMaxNormalize(scores, s.ImageThreshold, s.ImageMin, s.ImageMax);
+        g.Rename(normMaps, MapName);
+        g.Rename(normScores, ScoreName);
+        g.Output(MapName, "batch", 1, size, size);
+        g.Output(ScoreName, "batch");
+        return g.ToModel(Metadata(trained),
+            $"AnomalySharp {trained.Model.Name}: image [N,3,{size},{size}] RGB 0..1 -> anomaly_map [N,1,{size},{size}] and score [N], normalized, anomalous at >= 0.5");
+    }
+
+    /// <summary>The metadata_props written into every export.</summary>
+    public static Dictionary<string, string> Metadata(TrainedModel trained)
+    {
+        string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var s = trained.Stats;
+        return new Dictionary<string, string>
+        {
+            ["anomalysharp.format"] = "anomalysharp-onnx",
+            ["anomalysharp.format_version"] = "1",
+            ["anomalysharp.library_version"] = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
+            ["anomalysharp.model"] = trained.Model.Name,
+            ["anomalysharp.backbone"] = trained.Config.Has("model.backbone") ? trained.Config.GetString("model.backbone") : "",
+            ["anomalysharp.image_size"] = trained.ImageSize.ToString(CultureInfo.InvariantCulture),
+            ["anomalysharp.input"] = "RGB float 0..1, NCHW, resized to image_size x image_size (antialiased bilinear)",
+            ["anomalysharp.image_threshold"] = "0.5",
+            ["anomalysharp.pixel_threshold"] = "0.5",
+            ["anomalysharp.raw_image_threshold"] = F(s.ImageThreshold),
+            ["anomalysharp.raw_pixel_threshold"] = F(s.PixelThreshold),
+            ["anomalysharp.raw_image_min"] = F(s.ImageMin),
+            ["anomalysharp.raw_image_max"] = F(s.ImageMax),
+            ["anomalysharp.raw_pixel_min"] = F(s.PixelMin),
+            ["anomalysharp.raw_pixel_max"] = F(s.PixelMax),
+            ["anomalysharp.precision"] = "float32",
+        };
+    }
+
+    /// <summary>Writes the ONNX file atomically (a temporary file moved into place).</summary>
+    public static void Save(ModelProto model, string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string tmp = full + ".partial";
+        using (var file = File.Create(tmp)) model.WriteTo(file);
+        File.Move(tmp, full, overwrite: true);
+    }
+}

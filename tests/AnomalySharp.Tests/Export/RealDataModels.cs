@@ -1,0 +1,41 @@
+using AnomalySharp.Data;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using AnomalySharp.PostProcessing;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Tests.Export;
+
+/// <summary>Small models fitted on real magnetic_tile images (30 training images, 256 px), for export tests.</summary>
+internal static class RealDataModels
+{
+    public const int Size = 256;
+
+    public static MvtecDataset Data => new(TestPaths.SharedData("magnetic_tile"));
+
+    /// <summary>Eight test images: four defective, four good.</summary>
+    public static List<AnomalySample> Probe(MvtecDataset data) =>
+        data.Test.Where(s => s.IsAnomalous).Take(4).Concat(data.Test.Where(s => !s.IsAnomalous).Take(4)).ToList();
+
+    /// <summary>Fits <paramref name="name"/> on 30 training images; thresholds are the medians of its raw outputs on the probe images.</summary>
+    public static TrainedModel Fit(string name, params string[] sets)
+    {
+        var config = ModelRegistry.Defaults(name);
+        config.Set($"data.image_size={Size}");
+        foreach (string s in sets) config.Set(s);
+        var data = Data;
+        var model = ModelRegistry.Create(config);
+        var batcher = new Batcher(Size, 8);
+        var train = data.Train.Take(30).ToList();
+        model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
+        using var batch = batcher.Enumerate(Probe(data), false).Single();
+        using var raw = model.Predict(batch.Images);
+        var scores = raw.Scores.data<float>().ToArray();
+        using var sorted = raw.Maps.flatten().sort().Values;
+        float pixelMedian = sorted[sorted.shape[0] / 2].item<float>();
+        var stats = new NormalizationStats(scores.Order().ElementAt(scores.Length / 2), pixelMedian,
+            scores.Min(), scores.Max(), raw.Maps.min().item<float>(), raw.Maps.max().item<float>());
+        return new TrainedModel(model, config, stats, data.Root);
+    }
+}
