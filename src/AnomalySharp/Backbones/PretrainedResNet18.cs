@@ -1,3 +1,4 @@
+using AnomalySharp.Export;
 using AnomalySharp.Components;
 using Onnx;
 using static TorchSharp.torch;
@@ -211,14 +212,14 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     /// Written from the folded weights as plain Conv/Relu/MaxPool/Add nodes at opset 17 (the packaged graph is opset
     /// 8 with CNTK-era batch-norm attributes, so its nodes are not reused); the BGR·255 − mean conversion comes first.
     /// </remarks>
-    public string[] AppendOnnx(Export.OnnxGraph g, string images, IReadOnlyList<string> layers)
+    public string[] AppendOnnx(Runtime.OnnxGraph g, string images, IReadOnlyList<string> layers)
     {
         int deepest = layers.Max(IndexOf);
-        string bgr = g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Export.OnnxGraph.Attr("axis", 1L));
+        string bgr = g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Runtime.OnnxGraph.Attr("axis", 1L));
         string x = g.Node("Sub", new[] { g.Node("Mul", new[] { bgr, g.Scalar(255f) }), g.Constant("mean_bgr", MeanBgr, 1, 3, 1, 1) });
         x = g.Node("Relu", new[] { Conv(g, x, _stem) });
-        x = g.Node("MaxPool", new[] { x }, Export.OnnxGraph.Attrs("kernel_shape", 3L, 3L), Export.OnnxGraph.Attrs("strides", 2L, 2L),
-            Export.OnnxGraph.Attrs("pads", 1L, 1L, 0L, 0L)); // inputs are ≥ 0 after the ReLU, so -inf and zero padding agree
+        x = g.Node("MaxPool", new[] { x }, Runtime.OnnxGraph.Attrs("kernel_shape", 3L, 3L), Runtime.OnnxGraph.Attrs("strides", 2L, 2L),
+            Runtime.OnnxGraph.Attrs("pads", 1L, 1L, 0L, 0L)); // inputs are ≥ 0 after the ReLU, so -inf and zero padding agree
         var outs = new string[deepest + 1];
         for (int l = 0; l <= deepest; l++)
         {
@@ -233,11 +234,11 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
         return layers.Select(l => outs[IndexOf(l)]).ToArray();
     }
 
-    static string Conv(Export.OnnxGraph g, string x, FusedConv c)
+    static string Conv(Runtime.OnnxGraph g, string x, FusedConv c)
     {
         long k = c.Weight.shape[2];
         return g.Node("Conv", new[] { x, g.Constant("conv_w", c.Weight), g.Constant("conv_b", c.Bias) },
-            Export.OnnxGraph.Attrs("kernel_shape", k, k), Export.OnnxGraph.Attrs("strides", (long)c.Stride, c.Stride),
-            Export.OnnxGraph.Attrs("pads", c.Pads));
+            Runtime.OnnxGraph.Attrs("kernel_shape", k, k), Runtime.OnnxGraph.Attrs("strides", (long)c.Stride, c.Stride),
+            Runtime.OnnxGraph.Attrs("pads", c.Pads));
     }
 }

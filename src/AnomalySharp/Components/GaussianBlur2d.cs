@@ -1,3 +1,4 @@
+using AnomalySharp.Export;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,12 +48,12 @@ public sealed class GaussianBlur2d : IDisposable
     }
 
     /// <summary>Appends the same blur for maps [N,1,<paramref name="height"/>,<paramref name="width"/>] to an ONNX graph.</summary>
-    public string AppendOnnx(Export.OnnxGraph g, string maps, long height, long width)
+    public string AppendOnnx(Runtime.OnnxGraph g, string maps, long height, long width)
     {
         string mode = _radius < height && _radius < width ? "reflect" : "edge";
-        string x = g.Node("Pad", new[] { maps, g.Ints(0, 0, 0, _radius, 0, 0, 0, _radius) }, Export.OnnxGraph.Attr("mode", mode));
+        string x = g.Node("Pad", new[] { maps, g.Ints(0, 0, 0, _radius, 0, 0, 0, _radius) }, Runtime.OnnxGraph.Attr("mode", mode));
         x = g.Node("Conv", new[] { x, g.Constant("blur_row", _kernel, 1, 1, 1, _kernel.Length) });
-        x = g.Node("Pad", new[] { x, g.Ints(0, 0, _radius, 0, 0, 0, _radius, 0) }, Export.OnnxGraph.Attr("mode", mode));
+        x = g.Node("Pad", new[] { x, g.Ints(0, 0, _radius, 0, 0, 0, _radius, 0) }, Runtime.OnnxGraph.Attr("mode", mode));
         return g.Node("Conv", new[] { x, g.Constant("blur_column", _kernel, 1, 1, _kernel.Length, 1) });
     }
 

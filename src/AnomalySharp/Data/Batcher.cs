@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime;
 using AnomalySharp.Diagnostics;
 using static TorchSharp.torch;
 

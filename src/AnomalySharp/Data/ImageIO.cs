@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -27,7 +28,6 @@ public static class ImageIO
     /// <summary>Decodes encoded bytes; <paramref name="name"/> is used in error messages.</summary>
     public static DecodedImage Decode(byte[] bytes, string name)
     {
-        if (bytes.Length == 0) throw new AnomalySharpException($"{name}: empty image file");
         using var data = SKData.CreateCopy(bytes);
         return Decode(data, name, pooled: false);
     }
@@ -46,28 +46,8 @@ public static class ImageIO
 
     static DecodedImage Decode(SKData data, string name, bool pooled)
     {
-        using var codec = SKCodec.Create(data)
-            ?? throw new AnomalySharpException($"{name}: not a readable image (unknown or damaged format)");
-        var info = codec.Info;
-        if (info.Width <= 0 || info.Height <= 0) throw new AnomalySharpException($"{name}: image has no pixels");
-        if ((long)info.Width * info.Height > MaxPixels)
-            throw new AnomalySharpException($"{name}: image too large ({info.Width}x{info.Height} pixels, limit {MaxPixels})");
-        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        byte[] rgba = pooled ? System.Buffers.ArrayPool<byte>.Shared.Rent(target.BytesSize) : new byte[target.BytesSize];
-        unsafe
-        {
-            fixed (byte* ptr = rgba)
-            {
-                var result = codec.GetPixels(target, (IntPtr)ptr);
-                if (result != SKCodecResult.Success)
-                {
-                    if (pooled) System.Buffers.ArrayPool<byte>.Shared.Return(rgba);
-                    throw new AnomalySharpException(result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput
-                        ? $"{name}: image is truncated or damaged ({result})" : $"{name}: cannot decode image ({result})");
-                }
-            }
-        }
-        return new DecodedImage(info.Width, info.Height, rgba) { Pooled = pooled };
+        try { return ImageDecoder.Decode(data, name, pooled, MaxPixels); }
+        catch (ImageDecodeException e) { throw new AnomalySharpException(e.Message, e); }
     }
 
     /// <summary>
@@ -104,16 +84,8 @@ public static class ImageIO
     }
 
     /// <summary>Encodes RGBA bytes as PNG into a file.</summary>
-    public static void SavePng(string path, int width, int height, byte[] rgba)
-    {
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = new SKBitmap(info);
-        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
-        using var image = SKImage.FromBitmap(bitmap);
-        using var encoded = image.Encode(SKEncodedImageFormat.Png, 100);
-        using var stream = File.Create(path);
-        encoded.SaveTo(stream);
-    }
+    public static void SavePng(string path, int width, int height, byte[] rgba) =>
+        File.WriteAllBytes(path, ImageDecoder.EncodePng(width, height, rgba));
 
     /// <summary>An RGB float tensor [3,H,W] in 0..1 as RGBA bytes.</summary>
     public static byte[] ToRgba(Tensor chw)

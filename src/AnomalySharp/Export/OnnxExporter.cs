@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime;
 using System.Globalization;
 using AnomalySharp.Engine;
 using AnomalySharp.Models;

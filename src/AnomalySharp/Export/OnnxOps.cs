@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime;
 namespace AnomalySharp.Export;
 
 /// <summary>Multi-node building blocks shared by exported models (resizing, normalization, reductions).</summary>

@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime;
 using AnomalySharp.Backbones;
 using AnomalySharp.Export;
 using static TorchSharp.torch;

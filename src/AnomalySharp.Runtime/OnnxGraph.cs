@@ -1,15 +1,13 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
-using static TorchSharp.torch;
-using Tensor = TorchSharp.torch.Tensor;
 
-namespace AnomalySharp.Export;
+namespace AnomalySharp.Runtime;
 
 /// <summary>
 /// A small builder for ONNX graphs (opset <see cref="Opset"/>, default domain): constants, nodes with fresh value
 /// names, inputs, outputs and metadata. Models append their layers to it when they export themselves; nothing in it
-/// knows a particular model.
+/// knows a particular model. Also used by the runtime for its small pre- and post-processing graphs.
 /// </summary>
 public sealed class OnnxGraph
 {
@@ -41,14 +39,6 @@ public sealed class OnnxGraph
         t.Dims.AddRange(dims);
         _graph.Initializer.Add(t);
         return t.Name;
-    }
-
-    /// <summary>A float32 constant copied from a tensor (any dtype), keeping its shape.</summary>
-    public string Constant(string hint, Tensor t)
-    {
-        using var scope = NewDisposeScope();
-        var f = t.to_type(ScalarType.Float32).contiguous();
-        return Constant(hint, f.data<float>().ToArray(), f.shape);
     }
 
     /// <summary>A float32 scalar constant (shared by value).</summary>
@@ -104,10 +94,16 @@ public sealed class OnnxGraph
     /// <summary>Declares a float32 graph input; a dimension is a number or a symbolic name.</summary>
     public void Input(string name, params object[] dims) => _graph.Input.Add(ValueInfo(name, dims));
 
+    /// <summary>Declares a graph input of any element type.</summary>
+    public void Input(string name, TensorProto.Types.DataType type, params object[] dims) => _graph.Input.Add(ValueInfo(name, dims, type));
+
+    /// <summary>Declares a graph output of any element type.</summary>
+    public void Output(string name, TensorProto.Types.DataType type, params object[] dims) => _graph.Output.Add(ValueInfo(name, dims, type));
+
     /// <summary>Declares a float32 graph output.</summary>
     public void Output(string name, params object[] dims) => _graph.Output.Add(ValueInfo(name, dims));
 
-    static ValueInfoProto ValueInfo(string name, object[] dims)
+    static ValueInfoProto ValueInfo(string name, object[] dims, TensorProto.Types.DataType type = TensorProto.Types.DataType.Float)
     {
         var shape = new TensorShapeProto();
         foreach (var d in dims)
@@ -115,12 +111,12 @@ public sealed class OnnxGraph
         return new ValueInfoProto
         {
             Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
         };
     }
 
-    /// <summary>The model: IR version 8, opset <see cref="Opset"/>, with string metadata.</summary>
-    public ModelProto ToModel(IReadOnlyDictionary<string, string> metadata, string docString)
+    /// <summary>The model: IR version 8, default-domain opset <paramref name="opset"/> (<see cref="Opset"/> unless given), with string metadata.</summary>
+    public ModelProto ToModel(IReadOnlyDictionary<string, string> metadata, string docString, int opset = Opset)
     {
         var model = new ModelProto
         {
@@ -130,7 +126,7 @@ public sealed class OnnxGraph
             DocString = docString,
             Graph = _graph,
         };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         foreach (var (k, v) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return model;
     }

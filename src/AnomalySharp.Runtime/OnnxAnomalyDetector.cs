@@ -1,0 +1,123 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AnomalySharp.Runtime;
+
+/// <summary>
+/// Runs an AnomalySharp model exported to ONNX (input <c>image</c> [N,3,S,S] RGB 0..1, outputs <c>anomaly_map</c>
+/// [N,1,S,S] and <c>score</c> [N], normalized with the threshold at 0.5) with ONNX Runtime alone: decoding, resizing,
+/// the model, masks and heat maps, no TorchSharp. Thread-safe: concurrent calls share a pool of sessions.
+/// </summary>
+public sealed class OnnxAnomalyDetector : IDisposable
+{
+    const string InputName = "image", MapName = "anomaly_map", ScoreName = "score";
+    readonly SessionPool _model;
+    readonly InferenceSession _pre, _post;
+    readonly DetectorOptions _options;
+    static readonly RunOptions NoOptions = new();
+
+    /// <summary>The model's metadata_props (model name, image size, thresholds, versions).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>Model name (e.g. "padim").</summary>
+    public string ModelName { get; }
+    /// <summary>Side of the square input the model works at.</summary>
+    public int ImageSize { get; }
+    /// <summary>Threshold on normalized scores and maps.</summary>
+    public double Threshold => 0.5;
+    /// <summary>Sessions in the pool.</summary>
+    public int Sessions => _options.Sessions;
+
+    /// <summary>Loads an exported model.</summary>
+    /// <exception cref="ModelLoadException">The file is missing or is not an AnomalySharp ONNX export.</exception>
+    public OnnxAnomalyDetector(string path, DetectorOptions? options = null)
+    {
+        _options = options ?? new DetectorOptions();
+        if (!File.Exists(path)) throw new ModelLoadException($"{path}: model file not found");
+        byte[] bytes = File.ReadAllBytes(path);
+        try { _model = new SessionPool(bytes, _options.Sessions, _options.ThreadsPerSession); }
+        catch (OnnxRuntimeException e) { throw new ModelLoadException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]})", e); }
+        var session = _model.Any;
+        if (!session.InputMetadata.ContainsKey(InputName) || !session.OutputMetadata.ContainsKey(MapName) || !session.OutputMetadata.ContainsKey(ScoreName))
+        {
+            _model.Dispose();
+            throw new ModelLoadException($"{path}: not an AnomalySharp export (needs input '{InputName}' and outputs '{MapName}', '{ScoreName}'; export with `anomalysharp export`)");
+        }
+        Metadata = session.ModelMetadata.CustomMetadataMap;
+        ModelName = Metadata.TryGetValue("anomalysharp.model", out var m) ? m : "unknown";
+        var dims = session.InputMetadata[InputName].Dimensions;
+        ImageSize = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
+        var small = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        _pre = new InferenceSession(ImageGraphs.Preprocess(ImageSize), small);
+        _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
+        small.Dispose();
+    }
+
+    /// <summary>Decodes encoded image bytes with this detector's pixel limit.</summary>
+    /// <exception cref="ImageDecodeException">Not an image, too large, or damaged.</exception>
+    public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels);
+
+    /// <summary>The model input for one image: [3,S,S] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
+    public void Prepare(DecodedImage image, Span<float> destination)
+    {
+        using var rgba = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, image.Rgba.AsMemory(0, image.Width * image.Height * 4),
+            new long[] { image.Height, image.Width, 4 });
+        using var outputs = _pre.Run(NoOptions, new[] { "rgba" }, new[] { rgba }, new[] { "input" });
+        outputs[0].GetTensorDataAsSpan<float>().CopyTo(destination);
+    }
+
+    /// <summary>Scores a batch of decoded images; optionally renders masks and overlays as PNG.</summary>
+    public AnomalyPrediction[] Predict(IReadOnlyList<DecodedImage> images, bool masks = false, bool overlays = false)
+    {
+        if (images.Count == 0) return Array.Empty<AnomalyPrediction>();
+        int plane = 3 * ImageSize * ImageSize, mapPlane = ImageSize * ImageSize;
+        var batch = new float[images.Count * plane];
+        for (int i = 0; i < images.Count; i++) Prepare(images[i], batch.AsSpan(i * plane, plane));
+        var (maps, scores) = _model.Run(session =>
+        {
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { images.Count, 3, ImageSize, ImageSize });
+            using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { input }, new[] { MapName, ScoreName });
+            return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorDataAsSpan<float>().ToArray());
+        });
+        var results = new AnomalyPrediction[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            float[] map = maps.AsSpan(i * mapPlane, mapPlane).ToArray();
+            byte[]? maskPng = null, overlayPng = null;
+            if (masks || overlays)
+                (maskPng, overlayPng) = Render(map, batch.AsMemory(i * plane, plane), images[i].Width, images[i].Height, masks, overlays);
+            results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width, images[i].Height, maskPng, overlayPng);
+        }
+        return results;
+    }
+
+    /// <summary>Decodes and scores one encoded image.</summary>
+    public AnomalyPrediction Predict(ReadOnlySpan<byte> encoded, string name, bool masks = false, bool overlays = false)
+    {
+        using var image = Decode(encoded, name);
+        return Predict(new[] { image }, masks, overlays)[0];
+    }
+
+    (byte[]? Mask, byte[]? Overlay) Render(float[] map, Memory<float> input, int width, int height, bool mask, bool overlay)
+    {
+        using var mapValue = OrtValue.CreateTensorValueFromMemory(map, new long[] { 1, 1, ImageSize, ImageSize });
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, new long[] { 1, 3, ImageSize, ImageSize });
+        using var sizes = OrtValue.CreateTensorValueFromMemory(new long[] { 1, 1, height, width }, new long[] { 4 });
+        var wanted = new List<string>();
+        if (mask) wanted.Add("mask");
+        if (overlay) wanted.Add("overlay");
+        using var outputs = _post.Run(NoOptions, new[] { "map", "input", "sizes" }, new[] { mapValue, inputValue, sizes }, wanted);
+        byte[]? maskPng = null, overlayPng = null;
+        int k = 0;
+        if (mask) maskPng = ImageDecoder.EncodeGrayPng(width, height, outputs[k++].GetTensorDataAsSpan<byte>());
+        if (overlay) overlayPng = ImageDecoder.EncodePng(ImageSize, ImageSize, outputs[k].GetTensorDataAsSpan<byte>());
+        return (maskPng, overlayPng);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _model.Dispose();
+        _pre.Dispose();
+        _post.Dispose();
+    }
+}
