@@ -35,6 +35,7 @@ internal sealed class Commands
         c._root.Subcommands.Add(c.TrainCommand());
         c._root.Subcommands.Add(c.TestCommand());
         c._root.Subcommands.Add(c.PredictCommand());
+        c._root.Subcommands.Add(c.ExportCommand());
         return c;
     }
 
@@ -106,16 +107,71 @@ internal sealed class Commands
 
     Command PredictCommand()
     {
-        var modelPath = new Option<string>("--model-path") { Description = "a training output folder or its model.anomalysharp file", Required = true };
-        var input = new Option<string>("--input") { Description = "an image file or a folder of images", Required = true };
+        var modelPath = new Option<string>("--model-path") { Description = "a training output folder, its model.anomalysharp file, or an exported .onnx model (runs without TorchSharp)", Required = true };
+        var input = Opt("--input", "an image file or a folder of images");
         var output = new Option<string>("--output") { Description = "output folder: heatmaps/, masks/, predictions.jsonl", Required = true };
+        var watch = Opt("--watch", "with an .onnx model: score every new image that appears in this folder, writing as it goes, until Ctrl-C");
+        var batch = new Option<int?>("--batch-size") { Description = "images per batch for an .onnx model (default 16; 1 for --watch)" };
+        var threads = new Option<int?>("--threads") { Description = "compute threads for an .onnx model (default: all cores)" };
         var overwrite = Flag("--overwrite", "replace the output folder if it exists");
         var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
-        var cmd = new Command("predict", "score images with a saved model: heat maps, masks and one JSON line per image") { modelPath, input, output, overwrite, skipBad };
+        var cmd = new Command("predict", "score images with a saved or exported model: heat maps, masks and one JSON line per image")
+            { modelPath, input, output, watch, batch, threads, overwrite, skipBad };
         cmd.SetAction(p =>
         {
-            var (n, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r).Predict(p.GetValue(modelPath)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(overwrite), p.GetValue(skipBad)));
-            Console.WriteLine(FormattableString.Invariant($"predicted {n} images in {seconds:0.0} s ({n / seconds:0.0} images/s) -> {Path.GetFullPath(p.GetValue(output)!)}"));
+            string model = p.GetValue(modelPath)!, outDir = p.GetValue(output)!;
+            string? inPath = p.GetValue(input), watchDir = p.GetValue(watch);
+            if ((inPath == null) == (watchDir == null)) throw new AnomalySharpException("predict needs exactly one of --input (file or folder) and --watch (folder)");
+            bool onnx = model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+            if (!onnx && watchDir != null) throw new AnomalySharpException("--watch needs an exported .onnx model (anomalysharp export --format onnx)");
+            int batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : 16);
+            if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"--batch-size must be 1..1024, got {batchSize}");
+            if (!onnx && p.GetValue(batch) != null) throw new AnomalySharpException("--batch-size applies to .onnx models; a saved model uses its config's data.batch_size");
+            int threadCount = p.GetValue(threads) ?? 0;
+            if (threadCount < 0) throw new AnomalySharpException($"--threads must be positive, got {threadCount}");
+            if (onnx)
+            {
+                var progress = new ConsoleProgress();
+                using var predictor = new OnnxPredictor(model, batchSize, threadCount, p.GetValue(skipBad), progress);
+                if (watchDir != null)
+                {
+                    using var cancel = new CancellationTokenSource();
+                    ConsoleCancelEventHandler stop = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+                    Console.CancelKeyPress += stop;
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) => cancel.Cancel();
+                    int n = predictor.Watch(watchDir, outDir, cancel.Token, TimeSpan.FromMilliseconds(200));
+                    Console.CancelKeyPress -= stop;
+                    Console.WriteLine($"stopped watching: {n} images -> {Path.GetFullPath(outDir)}");
+                    return 0;
+                }
+                var (count, secs) = progress.Run(_ => predictor.Run(inPath!, outDir, p.GetValue(overwrite)));
+                Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {batchSize}) -> {Path.GetFullPath(outDir)}"));
+                return 0;
+            }
+            var (done, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
+            Console.WriteLine(FormattableString.Invariant($"predicted {done} images in {seconds:0.0} s ({done / seconds:0.0} images/s) -> {Path.GetFullPath(outDir)}"));
+            return 0;
+        });
+        return cmd;
+    }
+
+    Command ExportCommand()
+    {
+        var modelPath = new Option<string>("--model-path") { Description = "a training output folder or its model.anomalysharp file", Required = true };
+        var format = Opt("--format", "onnx (one .onnx file, default) or triton (a Triton Inference Server model repository)");
+        var output = new Option<string>("--output") { Description = "the .onnx file to write (onnx), or the repository folder (triton)", Required = true };
+        var int8 = Flag("--int8", "quantize the backbone to INT8 (static, calibrated on normal images)");
+        var calibration = Opt("--calibration", "with --int8: folder of normal images to calibrate on (default: the model's training images)");
+        var name = Opt("--name", "triton: the model's name in the repository (default anomalysharp_<model>)");
+        var overwrite = Flag("--overwrite", "replace the output if it exists");
+        var cmd = new Command("export", "export a saved model to ONNX (image [N,3,S,S] RGB 0..1 -> anomaly_map, score; normalized) or a Triton repository")
+            { modelPath, format, output, int8, calibration, name, overwrite };
+        cmd.SetAction(p =>
+        {
+            string written = new ConsoleProgress().Run(r => new ModelExporter(r).Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx",
+                p.GetValue(output)!, p.GetValue(int8), p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name)));
+            long bytes = File.Exists(written) ? new FileInfo(written).Length : new FileInfo(Path.Combine(written, "1", "model.onnx")).Length;
+            Console.WriteLine(FormattableString.Invariant($"exported {(p.GetValue(int8) ? "int8" : "float32")} model ({bytes / 1048576.0:0.0} MB) -> {written}"));
             return 0;
         });
         return cmd;

@@ -10,6 +10,11 @@ catch (AnomalySharpException e)
     Console.Error.WriteLine("error: " + e.Message);
     return 2;
 }
+catch (Exception e) when (e is AnomalySharp.Runtime.ModelLoadException or AnomalySharp.Runtime.ImageDecodeException)
+{
+    Console.Error.WriteLine("error: " + e.Message);
+    return 2;
+}
 catch (Exception e) when (Environment.GetEnvironmentVariable("ANOMALYSHARP_DEBUG") is null)
 {
     // Not a user mistake: a bug or an environment failure. One line; ANOMALYSHARP_DEBUG=1 shows the stack.

@@ -21,6 +21,9 @@ public sealed class OnnxGraph
     /// <summary>The nodes so far (exposed for graph rewrites such as quantization).</summary>
     public GraphProto Graph => _graph;
 
+    /// <summary>A prefix for the names of nodes added from now on (e.g. "backbone/"), so rewrites can find a part.</summary>
+    public string Scope { get; set; } = "";
+
     /// <summary>A value name not used before, starting with <paramref name="hint"/>.</summary>
     public string Fresh(string hint) => $"{hint}_{_counter++}";
 
@@ -58,7 +61,7 @@ public sealed class OnnxGraph
     /// <summary>Adds a node with <paramref name="outputs"/> outputs and returns their names.</summary>
     public string[] Node(string op, string[] inputs, int outputs, params AttributeProto[] attributes)
     {
-        var node = new NodeProto { OpType = op, Name = Fresh(op) };
+        var node = new NodeProto { OpType = op, Name = Scope + Fresh(op) };
         node.Input.AddRange(inputs);
         var names = Enumerable.Range(0, outputs).Select(_ => Fresh(op.ToLowerInvariant())).ToArray();
         node.Output.AddRange(names);

@@ -190,7 +190,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         x = g.Node("Mul", new[] { x, g.Scalar((float)_convention.Scale) });
         x = g.Node("Sub", new[] { x, g.Constant("input_mean", _convention.Mean.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
         x = g.Node("Div", new[] { x, g.Constant("input_std", _convention.Std.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
-        string prefix = g.Fresh("backbone") + "/";
+        string prefix = PretrainedResNet18.BackboneScope + g.Fresh("user") + "/";
         var source = _pruned.Graph;
         string input = source.Input.Single(i => source.Initializer.All(t => t.Name != i.Name)).Name;
         string Map(string v) => v.Length == 0 ? v : v == input ? x : prefix + v;

@@ -215,6 +215,8 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     public string[] AppendOnnx(Runtime.OnnxGraph g, string images, IReadOnlyList<string> layers)
     {
         int deepest = layers.Max(IndexOf);
+        string scope = g.Scope;
+        g.Scope = BackboneScope;
         string bgr = g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Runtime.OnnxGraph.Attr("axis", 1L));
         string x = g.Node("Sub", new[] { g.Node("Mul", new[] { bgr, g.Scalar(255f) }), g.Constant("mean_bgr", MeanBgr, 1, 3, 1, 1) });
         x = g.Node("Relu", new[] { Conv(g, x, _stem) });
@@ -231,8 +233,12 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
             }
             outs[l] = x;
         }
+        g.Scope = scope;
         return layers.Select(l => outs[IndexOf(l)]).ToArray();
     }
+
+    /// <summary>Name prefix of the backbone's nodes in an exported graph (what INT8 quantization rewrites).</summary>
+    public const string BackboneScope = "backbone/";
 
     static string Conv(Runtime.OnnxGraph g, string x, FusedConv c)
     {

@@ -93,14 +93,7 @@ public sealed class AnomalyEngine
     /// </summary>
     public (int Images, double Seconds) Predict(string modelPath, string input, string output, bool overwrite, bool skipBadImages = false)
     {
-        List<string> files;
-        if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
-        else if (Directory.Exists(input)) files = ImageFiles.List(input);
-        else throw new AnomalySharpException($"input not found: {input}");
-        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images (png, jpg, bmp) to predict");
-        var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' ({string.Join(", ", duplicate.Select(Path.GetFileName))})");
-
+        var files = ListPredictInputs(input);
         using var trained = TrainedModel.Load(modelPath);
         using var staged = new StagedOutput(output, overwrite);
         RunSettings.ApplyThreads(trained.Config);
@@ -148,6 +141,22 @@ public sealed class AnomalyEngine
         foreach (var s in batcher.Skipped) _progress.Message("skipped: " + s);
         staged.Commit();
         return (done, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The images to predict: one file, or the images of a folder (names must be unique, since outputs are named after
+    /// them). Only paths are held, so a folder of any size streams.
+    /// </summary>
+    public static List<string> ListPredictInputs(string input)
+    {
+        List<string> files;
+        if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
+        else if (Directory.Exists(input)) files = ImageFiles.List(input);
+        else throw new AnomalySharpException($"input not found: {input}");
+        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images (png, jpg, bmp) to predict");
+        var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' ({string.Join(", ", duplicate.Select(Path.GetFileName))})");
+        return files;
     }
 
     static Batcher MakeBatcher(ConfigTree config, bool forceSkip = false) =>

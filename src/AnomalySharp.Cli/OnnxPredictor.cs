@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using AnomalySharp.Data;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Engine;
+using AnomalySharp.Runtime;
+
+namespace AnomalySharp.Cli;
+
+/// <summary>
+/// `predict` with an exported .onnx model: the TorchSharp-free runtime, streaming in batches with bounded memory,
+/// writing heatmaps/, masks/ and predictions.jsonl as it goes; with --watch, a folder is polled and every new image
+/// is scored as it arrives (frames from a camera), until Ctrl-C.
+/// </summary>
+internal sealed class OnnxPredictor : IDisposable
+{
+    readonly OnnxAnomalyDetector _detector;
+    readonly int _batchSize;
+    readonly bool _skipBad;
+    readonly IProgressReporter _progress;
+
+    public OnnxPredictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter progress)
+    {
+        _detector = new OnnxAnomalyDetector(modelPath, new DetectorOptions { ThreadsPerSession = threads });
+        _batchSize = batchSize; _skipBad = skipBad; _progress = progress;
+    }
+
+    /// <summary>Scores a file or a folder into a staged output folder. Returns (images, seconds).</summary>
+    public (int Images, double Seconds) Run(string input, string output, bool overwrite)
+    {
+        var files = AnomalyEngine.ListPredictInputs(input);
+        using var staged = new StagedOutput(output, overwrite);
+        var clock = Stopwatch.StartNew();
+        int done;
+        using (var writer = new PredictionWriter(staged.Path))
+        using (var step = _progress.Start("predict (onnx)", files.Count))
+        {
+            done = 0;
+            foreach (var chunk in files.Chunk(_batchSize))
+            {
+                done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException(failed + " (use --skip-bad-images to go on without it)"));
+                step.Advance(chunk.Length);
+            }
+        }
+        staged.Commit();
+        return (done, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Polls <paramref name="folder"/> and scores each new, completely written image until cancelled.</summary>
+    public int Watch(string folder, string output, CancellationToken cancel, TimeSpan poll)
+    {
+        if (!Directory.Exists(folder)) throw new AnomalySharpException($"--watch: folder not found: {folder}");
+        Directory.CreateDirectory(output);
+        using var writer = new PredictionWriter(output, append: true);
+        var seen = new HashSet<string>(writer.DonePaths, StringComparer.Ordinal);
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var failures = new Dictionary<string, int>(StringComparer.Ordinal);
+        int total = 0;
+        var clock = Stopwatch.StartNew();
+        _progress.Message($"watching {Path.GetFullPath(folder)} -> {Path.GetFullPath(output)} (Ctrl-C to stop)");
+        while (!cancel.IsCancellationRequested)
+        {
+            // A file is taken once its size is the same on two polls (the writer has finished with it).
+            var ready = new List<string>();
+            foreach (string f in ImageFiles.List(folder))
+            {
+                string full = Path.GetFullPath(f);
+                if (seen.Contains(full)) continue;
+                long size = new FileInfo(full).Length;
+                if (size > 0 && sizes.TryGetValue(full, out long last) && last == size) ready.Add(full);
+                sizes[full] = size;
+            }
+            foreach (var chunk in ready.Chunk(_batchSize))
+            {
+                int n = ScoreBatch(chunk, writer, failed =>
+                {
+                    string path = failed.Split(':')[0];
+                    failures[path] = failures.GetValueOrDefault(path) + 1;
+                    if (failures[path] >= 3) { _progress.Message("skipped: " + failed); seen.Add(path); }
+                });
+                foreach (string f in chunk) if (!failures.ContainsKey(f)) { seen.Add(f); sizes.Remove(f); }
+                total += n;
+                if (n > 0) _progress.Message(FormattableString.Invariant($"{total} images, {total / clock.Elapsed.TotalSeconds:0.0} images/s overall"));
+            }
+            cancel.WaitHandle.WaitOne(poll);
+        }
+        return total;
+    }
+
+    int ScoreBatch(IReadOnlyList<string> paths, PredictionWriter writer, Action<string> onBadImage)
+    {
+        var images = new List<(string Path, DecodedImage Image)>();
+        try
+        {
+            foreach (string p in paths)
+            {
+                try { images.Add((p, _detector.Decode(File.ReadAllBytes(p), p))); }
+                catch (ImageDecodeException e) { if (_skipBad) _progress.Message("skipped: " + e.Message); else onBadImage(e.Message); }
+                catch (IOException e) { onBadImage($"{p}: cannot read image file ({e.Message})"); }
+            }
+            var results = _detector.Predict(images.Select(i => i.Image).ToList(), masks: true, overlays: true);
+            for (int i = 0; i < results.Length; i++) writer.Write(images[i].Path, results[i]);
+            writer.Flush();
+            return results.Length;
+        }
+        finally { foreach (var (_, image) in images) image.Dispose(); }
+    }
+
+    public void Dispose() => _detector.Dispose();
+
+    /// <summary>heatmaps/NAME.png, masks/NAME_mask.png and one JSON line per image.</summary>
+    sealed class PredictionWriter : IDisposable
+    {
+        readonly string _root;
+        readonly StreamWriter _lines;
+        public List<string> DonePaths { get; } = new();
+
+        public PredictionWriter(string root, bool append = false)
+        {
+            _root = root;
+            Directory.CreateDirectory(Path.Combine(root, "heatmaps"));
+            Directory.CreateDirectory(Path.Combine(root, "masks"));
+            string jsonl = Path.Combine(root, "predictions.jsonl");
+            if (append && File.Exists(jsonl))
+                foreach (string line in File.ReadLines(jsonl))
+                    if (line.Length > 0 && JsonNode.Parse(line)?["path"]?.GetValue<string>() is { } p) DonePaths.Add(p);
+            _lines = new StreamWriter(jsonl, append);
+        }
+
+        public void Write(string path, AnomalyPrediction r)
+        {
+            string stem = Path.GetFileNameWithoutExtension(path);
+            File.WriteAllBytes(Path.Combine(_root, "heatmaps", stem + ".png"), r.OverlayPng!);
+            File.WriteAllBytes(Path.Combine(_root, "masks", stem + "_mask.png"), r.MaskPng!);
+            _lines.WriteLine(new JsonObject
+            {
+                ["path"] = path,
+                ["score"] = Math.Round(r.Score, 6),
+                ["label"] = r.IsAnomalous ? "anomalous" : "normal",
+                ["threshold"] = r.Threshold,
+                ["time_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            }.ToJsonString());
+        }
+
+        public void Flush() => _lines.Flush();
+        public void Dispose() => _lines.Dispose();
+    }
+}

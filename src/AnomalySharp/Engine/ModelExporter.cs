@@ -1,0 +1,79 @@
+using AnomalySharp.Data;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Export;
+using Onnx;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// `anomalysharp export`: a saved model to one ONNX file or a Triton Inference Server repository, in float32 or with
+/// an INT8 backbone calibrated on normal images. Outputs are written to a temporary name and moved into place.
+/// </summary>
+public sealed class ModelExporter
+{
+    readonly IProgressReporter _progress;
+
+    /// <summary>Creates an exporter reporting to <paramref name="progress"/>.</summary>
+    public ModelExporter(IProgressReporter? progress = null) => _progress = progress ?? NullProgress.Instance;
+
+    /// <summary>Export formats.</summary>
+    public static readonly string[] Formats = { "onnx", "triton" };
+
+    /// <summary>
+    /// Exports <paramref name="modelPath"/>. For "onnx", <paramref name="output"/> is the .onnx file; for "triton", the
+    /// repository folder (the model goes in output/NAME). <paramref name="calibration"/> is a folder of normal images
+    /// (default: the training images of the model's dataset); up to <paramref name="calibrationImages"/> are used.
+    /// Returns the written path.
+    /// </summary>
+    public string Export(string modelPath, string format, string output, bool int8, string? calibration, bool overwrite,
+        string? name = null, int calibrationImages = 64)
+    {
+        if (!Formats.Contains(format)) throw new AnomalySharpException($"--format: unknown format '{format}' (known: {string.Join(", ", Formats)})");
+        if (calibration != null && !int8) throw new AnomalySharpException("--calibration is only used with --int8");
+        if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"--calibration: folder not found: {calibration}");
+        string full = Path.GetFullPath(output);
+        if (format == "onnx")
+        {
+            if (Directory.Exists(full)) throw new AnomalySharpException($"--output {full} is a folder; give the .onnx file to write");
+            if (File.Exists(full) && !overwrite) throw new AnomalySharpException($"output file {full} already exists (use --overwrite to replace it)");
+        }
+        using var trained = TrainedModel.Load(modelPath);
+        RunSettings.ApplyThreads(trained.Config);
+        ModelProto model;
+        using (var step = _progress.Start("export onnx", 1)) { model = OnnxExporter.Build(trained); step.Advance(1); }
+        if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageSize);
+        if (format == "onnx")
+        {
+            OnnxExporter.Save(model, full);
+            return full;
+        }
+        string modelName = name ?? $"anomalysharp_{trained.Model.Name}{(int8 ? "_int8" : "")}";
+        if (!System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[A-Za-z0-9_.-]+$"))
+            throw new AnomalySharpException($"--name '{modelName}': use letters, digits, '_', '-' and '.' only");
+        using var staged = new StagedOutput(full, overwrite);
+        TritonRepository.Write(model, staged.Path, modelName);
+        staged.Commit();
+        return Path.Combine(full, modelName);
+    }
+
+    IEnumerable<float[]> CalibrationBatches(TrainedModel trained, string? folder, int count)
+    {
+        List<string> files;
+        if (folder != null) files = ImageFiles.List(folder);
+        else if (trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good"))) files = ImageFiles.List(Path.Combine(root, "train", "good"));
+        else throw new AnomalySharpException("--int8 needs --calibration DIR (a folder of normal images): the model's training data is not available");
+        if (files.Count == 0) throw new AnomalySharpException($"--calibration: no images (png, jpg, bmp) in {folder ?? trained.DatasetRoot}");
+        // An even spread over the folder, deterministic.
+        var chosen = Enumerable.Range(0, Math.Min(count, files.Count)).Select(i => files[(int)((long)i * files.Count / Math.Min(count, files.Count))]).ToList();
+        var samples = chosen.Select(f => new AnomalySample(f, false, "good", null)).ToList();
+        var batcher = new Batcher(trained.ImageSize, 8);
+        using var step = _progress.Start("int8 calibration", samples.Count);
+        foreach (var batch in batcher.Enumerate(samples, false))
+        {
+            float[] data;
+            using (batch) data = batch.Images.contiguous().data<float>().ToArray();
+            step.Advance(batch.Samples.Count);
+            yield return data;
+        }
+    }
+}
