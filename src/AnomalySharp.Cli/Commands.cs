@@ -36,6 +36,7 @@ internal sealed class Commands
         c._root.Subcommands.Add(c.TestCommand());
         c._root.Subcommands.Add(c.PredictCommand());
         c._root.Subcommands.Add(c.ExportCommand());
+        c._root.Subcommands.Add(c.ServeCommand());
         return c;
     }
 
@@ -138,7 +139,8 @@ internal sealed class Commands
                     using var cancel = new CancellationTokenSource();
                     ConsoleCancelEventHandler stop = (_, e) => { e.Cancel = true; cancel.Cancel(); };
                     Console.CancelKeyPress += stop;
-                    AppDomain.CurrentDomain.ProcessExit += (_, _) => cancel.Cancel();
+                    using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+                        c => { c.Cancel = true; cancel.Cancel(); });
                     int n = predictor.Watch(watchDir, outDir, cancel.Token, TimeSpan.FromMilliseconds(200));
                     Console.CancelKeyPress -= stop;
                     Console.WriteLine($"stopped watching: {n} images -> {Path.GetFullPath(outDir)}");
@@ -172,6 +174,43 @@ internal sealed class Commands
                 p.GetValue(output)!, p.GetValue(int8), p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name)));
             long bytes = File.Exists(written) ? new FileInfo(written).Length : new FileInfo(Path.Combine(written, "1", "model.onnx")).Length;
             Console.WriteLine(FormattableString.Invariant($"exported {(p.GetValue(int8) ? "int8" : "float32")} model ({bytes / 1048576.0:0.0} MB) -> {written}"));
+            return 0;
+        });
+        return cmd;
+    }
+
+    Command ServeCommand()
+    {
+        var model = new Option<string>("--model") { Description = "an exported .onnx model (anomalysharp export)", Required = true };
+        var host = Opt("--host", "address to bind (default 127.0.0.1, loopback only; 0.0.0.0 for every interface)");
+        var port = new Option<int?>("--port") { Description = "port (default 8080; 0 = any free port)" };
+        var sessions = new Option<int?>("--sessions") { Description = "ONNX Runtime sessions serving requests concurrently (default 2)" };
+        var threads = new Option<int?>("--threads") { Description = "threads per session (default: cores / sessions)" };
+        var maxMb = new Option<double?>("--max-request-mb") { Description = "largest accepted request body in MB (default 20)" };
+        var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb };
+        cmd.SetAction(p =>
+        {
+            string path = p.GetValue(model)!;
+            if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new AnomalySharpException($"--model {path}: serve needs an exported .onnx model (anomalysharp export --format onnx)");
+            int s = p.GetValue(sessions) ?? 2, t = p.GetValue(threads) ?? 0;
+            double mb = p.GetValue(maxMb) ?? 20;
+            if (s is < 1 or > 64) throw new AnomalySharpException($"--sessions must be 1..64, got {s}");
+            if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");
+            if (!(mb > 0)) throw new AnomalySharpException($"--max-request-mb must be positive, got {mb}");
+            var options = new Serving.ServerOptions
+            {
+                ModelPath = path, Host = p.GetValue(host) ?? "127.0.0.1", Port = p.GetValue(port) ?? 8080,
+                Sessions = s, ThreadsPerSession = t, MaxRequestBytes = (long)(mb * 1048576),
+            };
+            using var cancel = new CancellationTokenSource();
+            // Ctrl-C and SIGTERM reach the web host's lifetime, which ends WaitAsync.
+            Serving.AnomalyServer server;
+            try { server = Serving.AnomalyServer.StartAsync(options).GetAwaiter().GetResult(); }
+            catch (ArgumentException e) { throw new AnomalySharpException(e.Message, e); }
+            Console.WriteLine($"serving {server.Detector.ModelName} ({server.Detector.ImageSize} px, {s} sessions) on {server.Address} (Ctrl-C to stop)");
+            server.WaitAsync(cancel.Token).GetAwaiter().GetResult();
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Console.WriteLine("stopped");
             return 0;
         });
         return cmd;

@@ -1,0 +1,46 @@
+using AnomalySharp.Serving;
+using AnomalySharp.Tests.Export;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
+
+namespace AnomalySharp.Tests.Serving;
+
+/// <summary>The web page in headless Chromium (Debian's chromium and chromium-driver; nothing is downloaded).</summary>
+public class BrowserTests
+{
+    [Fact]
+    public async Task UploadingAnImageThroughThePageShowsScoreLabelAndOverlay()
+    {
+        Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
+            "headless browser missing: apt-get install chromium chromium-driver (.ci/run does)");
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0 });
+        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
+        service.HideCommandPromptWindow = true;
+        service.SuppressInitialDiagnosticInformation = true;
+        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage");
+        using var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        driver.Navigate().GoToUrl(server.Address);
+        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
+        wait.Until(d => d.FindElement(By.Id("model")).Text.Contains("padim"));
+
+        var (defective, _) = ExportedSynthetic.Images;
+        driver.FindElement(By.Id("file")).SendKeys(defective);
+        wait.Until(d => d.FindElement(By.Id("result")).Displayed);
+        Assert.Equal("anomalous", driver.FindElement(By.Id("label")).Text);
+        double score = double.Parse(driver.FindElement(By.Id("score")).Text, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(score, 0.5, 1.0);
+        string src = driver.FindElement(By.Id("overlay")).GetAttribute("src") ?? "";
+        Assert.StartsWith("data:image/png;base64,", src);
+        // The browser decoded the overlay: its natural size is the model's input size.
+        Assert.Equal(128L, (long)((IJavaScriptExecutor)driver).ExecuteScript("return document.getElementById('overlay').naturalWidth")!);
+
+        // A non-image shows the server's message on the page.
+        string junk = Path.Combine(TestPaths.TempDir("browser"), "notes.txt");
+        File.WriteAllText(junk, "not an image");
+        driver.FindElement(By.Id("file")).SendKeys(junk);
+        wait.Until(d => d.FindElement(By.Id("error")).Text.Length > 0);
+        Assert.Contains("Error 400", driver.FindElement(By.Id("error")).Text);
+    }
+}

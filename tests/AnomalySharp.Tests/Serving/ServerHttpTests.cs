@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using AnomalySharp.Serving;
+using AnomalySharp.Tests.Export;
+using SkiaSharp;
+
+namespace AnomalySharp.Tests.Serving;
+
+/// <summary>The real HTTP server on a free loopback port, driven with HttpClient.</summary>
+public class ServerHttpTests
+{
+    static MultipartFormDataContent Form(byte[] bytes, string name, string field = "image")
+    {
+        var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(bytes);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, field, name);
+        return form;
+    }
+
+    static async Task<(HttpStatusCode Status, JsonObject Body)> Post(HttpClient http, HttpContent content, string query = "")
+    {
+        using var response = await http.PostAsync("predict" + query, content);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return (response.StatusCode, JsonNode.Parse(text)!.AsObject());
+    }
+
+    [Fact]
+    public async Task ScoresImagesAndRefusesBadRequestsWithClearMessages()
+    {
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, MaxRequestBytes = 2 << 20 });
+        Assert.Equal("127.0.0.1", server.Address.Host);
+        using var http = new HttpClient { BaseAddress = server.Address };
+
+        var health = JsonNode.Parse(await http.GetStringAsync("health"))!;
+        Assert.Equal("ok", (string)health["status"]!);
+        Assert.Equal("padim", (string)health["model"]!);
+
+        var (defective, good) = ExportedSynthetic.Images;
+        var (status, body) = await Post(http, Form(File.ReadAllBytes(defective), Path.GetFileName(defective)), "?overlay=true");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("anomalous", (string)body["label"]!);
+        Assert.Equal(0.5, (double)body["threshold"]!);
+        using (var mask = SKBitmap.Decode(Convert.FromBase64String((string)body["mask_png"]!)))
+        using (var original = SKBitmap.Decode(defective))
+        {
+            Assert.Equal((original.Width, original.Height), (mask.Width, mask.Height));
+            Assert.Contains(mask.Pixels, p => p.Red == 255); // the defect is marked
+        }
+        using (var overlay = SKBitmap.Decode(Convert.FromBase64String((string)body["overlay_png"]!))) Assert.Equal(128, overlay.Width);
+        (status, body) = await Post(http, Form(File.ReadAllBytes(good), Path.GetFileName(good)));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("normal", (string)body["label"]!);
+        Assert.Null(body["overlay_png"]);
+
+        // Bad input: never a 500, always a JSON message.
+        (status, body) = await Post(http, Form("hello, not an image"u8.ToArray(), "notes.txt"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("notes.txt: not a readable image", (string)body["error"]!);
+        (status, body) = await Post(http, Form(TestBombs.HugePng(30000, 30000), "bomb.png"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains("too large", (string)body["error"]!);
+        (status, body) = await Post(http, Form(new byte[3 << 20], "big.png"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        (status, body) = await Post(http, new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        var empty = new MultipartFormDataContent { { new StringContent("x"), "note" } };
+        (status, body) = await Post(http, empty);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("no file", (string)body["error"]!);
+        (status, _) = await Post(http, Form(File.ReadAllBytes(good).Take(300).ToArray(), "cut.png"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+
+        var after = JsonNode.Parse(await http.GetStringAsync("health"))!;
+        Assert.Equal(2, (long)after["served"]!);
+        Assert.Equal(6, (long)after["rejected"]!);
+    }
+
+    [Fact]
+    public async Task ConcurrentClientsGetTheSameAnswersAsOneByOne()
+    {
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 2, ThreadsPerSession = 1 });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var ds = AnomalySharp.Tests.Models.PadimTests.SmallSynthetic();
+        var files = ds.Test.Take(8).Select(s => s.ImagePath).ToList();
+        var sequential = new List<double>();
+        foreach (string f in files) sequential.Add((double)(await Post(http, Form(File.ReadAllBytes(f), Path.GetFileName(f)))).Body["score"]!);
+        var tasks = Enumerable.Range(0, 32).Select(async i =>
+        {
+            string f = files[i % files.Count];
+            var (status, body) = await Post(http, Form(File.ReadAllBytes(f), Path.GetFileName(f)));
+            Assert.Equal(HttpStatusCode.OK, status);
+            return (i % files.Count, (double)body["score"]!);
+        }).ToList();
+        foreach (var (index, score) in await Task.WhenAll(tasks)) Assert.Equal(sequential[index], score, 5);
+    }
+
+    [Fact]
+    public async Task AMissingModelIsAClearError()
+    {
+        var e = await Assert.ThrowsAsync<AnomalySharp.Runtime.ModelLoadException>(() => AnomalyServer.StartAsync(new ServerOptions { ModelPath = "/nonexistent/model.onnx", Port = 0 }));
+        Assert.Contains("/nonexistent/model.onnx", e.Message);
+    }
+}
