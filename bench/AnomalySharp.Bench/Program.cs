@@ -10,22 +10,32 @@ using AnomalySharp.PostProcessing;
 using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
-// Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick]
+// Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
-bool quick = false;
+bool quick = false, deploy = false, load = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
     else if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--no-patchcore") { }
+    else if (args[i] == "--deploy") deploy = true;   // only the export/deploy figures and the load test
+    else if (args[i] == "--load") load = true;       // with --deploy: also the HTTP load test
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);
+if (deploy)
+{
+    Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} train, {ds.Test.Count} test images, 256 px");
+    string work = Path.Combine(Path.GetTempPath(), "anomalysharp-bench-deploy");
+    string padimOnnx = DeployBench.Run(ds, threads, quick, work);
+    if (load) await LoadBench.Run(padimOnnx, ds, clients: 4, requests: quick ? 100 : 400, sessions: 2);
+    return 0;
+}
 var train = quick ? ds.Train.Take(100).ToList() : ds.Train.ToList();
 var test = quick ? ds.Test.Take(100).ToList() : ds.Test.ToList();
 Console.WriteLine($"# AnomalySharp bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {train.Count} train, {test.Count} test images, 256 px");
