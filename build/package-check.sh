@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Packs the library and the command-line tool into a fresh local feed, then proves that both install on a clean
-# folder: the tool runs --version and a tiny train; a new console project restores the library package and
-# fits PaDiM (its build applies the packaged TorchSharp fix). Used by .ci/run; takes about two minutes.
+# Packs the runtime, the service, the library and the command-line tool into a fresh local feed, then proves that
+# they install on a clean folder: the tool runs --version, a tiny train and an ONNX export; a new console project
+# restores the library package and fits PaDiM (its build applies the packaged TorchSharp fix); another restores only
+# AnomalySharp.Runtime, scores the exported model, and has no TorchSharp in its output. Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 # A version of its own, so that no package cached by an earlier check can stand in for this one.
 version="0.1.0-check.$(date +%Y%m%d%H%M%S)"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-trap 'rm -rf "$work" "$packages/anomalysharp/$version" "$packages/anomalysharp.cli/$version" "$packages/anomalysharp.cli.linux-x64/$version"' EXIT
+trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
+dotnet pack src/AnomalySharp.Runtime -c Release -o "$feed" -p:Version="$version" >/dev/null
+dotnet pack src/AnomalySharp.Serving -c Release -o "$feed" -p:Version="$version" >/dev/null
 dotnet pack src/AnomalySharp -c Release -o "$feed" -p:Version="$version" >/dev/null
 dotnet pack src/AnomalySharp.Cli -c Release -o "$feed" -p:Version="$version" >/dev/null
 echo "packed: $(ls "$feed" | tr '\n' ' ')"
@@ -18,6 +21,8 @@ dotnet tool install AnomalySharp.Cli --tool-path "$work/tool" --add-source "$fee
 "$work/tool/anomalysharp" --version
 (cd "$work" && "$work/tool/anomalysharp" train --output "$work/run" --set data.image_size=64 --set visualization.save_images=false >/dev/null 2>&1)
 test -f "$work/run/results.json" && echo "tool: tiny train wrote results.json"
+"$work/tool/anomalysharp" export --model-path "$work/run" --output "$work/tiny.onnx" >/dev/null
+test -f "$work/tiny.onnx" && echo "tool: exported tiny.onnx"
 
 mkdir -p "$work/consumer"
 cat > "$work/consumer/Consumer.csproj" <<XML
@@ -42,3 +47,23 @@ cat > "$work/consumer/nuget.config" <<XML
 <configuration><packageSources><add key="local" value="$feed" /></packageSources></configuration>
 XML
 dotnet run --project "$work/consumer" -c Release -- "$work"
+
+# The TorchSharp-free runtime: only AnomalySharp.Runtime, an exported model, a synthetic defect image.
+mkdir -p "$work/edge"
+cat > "$work/edge/Edge.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
+  <ItemGroup><PackageReference Include="AnomalySharp.Runtime" Version="$version" /></ItemGroup>
+</Project>
+XML
+cat > "$work/edge/Program.cs" <<'CS'
+using AnomalySharp.Runtime;
+using var detector = new OnnxAnomalyDetector(args[0], new DetectorOptions { Sessions = 2 });
+var result = detector.Predict(File.ReadAllBytes(args[1]), Path.GetFileName(args[1]), masks: true);
+Console.WriteLine($"runtime package: {detector.ModelName} score {result.Score:0.000} {(result.IsAnomalous ? "anomalous" : "normal")}, mask {result.MaskPng!.Length} bytes");
+CS
+cp "$work/consumer/nuget.config" "$work/edge/"
+image=$(find "$work/data/test" -path '*good*' -prune -o -name '*.png' -print | head -n 1)
+dotnet run --project "$work/edge" -c Release -- "$work/tiny.onnx" "$image"
+if find "$work/edge/bin" -iname '*torch*' | grep -q .; then echo "error: TorchSharp reached the runtime-only consumer" >&2; exit 1; fi
+echo "runtime package: no TorchSharp in its output ($(du -sh "$work/edge/bin" | cut -f1))"

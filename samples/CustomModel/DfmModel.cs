@@ -14,7 +14,7 @@ namespace AnomalySharp.Samples.CustomModel;
 /// coordinates ("nll"). Built only from library components: a feature extractor, <see cref="Pca"/>,
 /// <see cref="MultivariateGaussian"/> and <see cref="GaussianBlur2d"/>.
 /// </summary>
-public sealed class DfmModel : IAnomalyModel
+public sealed partial class DfmModel : IAnomalyModel, IOnnxExportable
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""

@@ -109,6 +109,12 @@ public sealed class ConfigTree
         return node;
     }
 
+    /// <summary>The keys at the top of the tree.</summary>
+    public IReadOnlyList<string> TopLevelKeys() => _root.Keys.ToList();
+
+    /// <summary>The keys directly under a mapping key (empty when it is not a mapping).</summary>
+    public IReadOnlyList<string> ChildKeys(string key) => Find(key) is Dictionary<string, object?> map ? map.Keys.ToList() : Array.Empty<string>();
+
     /// <summary>True when the key exists.</summary>
     public bool Has(string key)
     {

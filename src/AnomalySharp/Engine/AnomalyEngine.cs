@@ -252,6 +252,16 @@ public sealed class AnomalyEngine
             ["image_accuracy_at_threshold"] = Round(Enumerable.Range(0, set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count),
         };
 
+        // Curves and per-image scores for plots (the benchmark command draws them).
+        JsonArray Arr(IEnumerable<double> v) => new(v.Select(x => (JsonNode)Math.Round(x, 6)).ToArray());
+        WriteJson(Path.Combine(outDir, "curves.json"), new JsonObject
+        {
+            ["roc"] = new JsonObject { ["fpr"] = Arr(metrics.ImageRoc.Fpr), ["tpr"] = Arr(metrics.ImageRoc.Tpr) },
+            ["pro"] = new JsonObject { ["fpr"] = Arr(metrics.ProCurve.Fpr), ["pro"] = Arr(metrics.ProCurve.Pro) },
+            ["scores"] = Arr(scoreValues.Select(v => (double)v)),
+            ["labels"] = new JsonArray(set.Samples.Select(x => (JsonNode)(x.IsAnomalous ? 1 : 0)).ToArray()),
+        });
+
         var items = new List<ReportItem>();
         bool saveImages = config.GetBool("visualization.save_images");
         if (saveImages)

@@ -11,7 +11,13 @@ namespace AnomalySharp.Metrics;
 public static class Aupro
 {
     /// <summary>AUPRO for maps [N,1,H,W] (or [N,H,W]) against 0/1 masks of the same shape; NaN without regions.</summary>
-    public static double Compute(Tensor maps, Tensor masks, double fprLimit = 0.3)
+    public static double Compute(Tensor maps, Tensor masks, double fprLimit = 0.3) => ComputeWithCurve(maps, masks, fprLimit).Aupro;
+
+    /// <summary>
+    /// The normalized area and the PRO curve itself up to <paramref name="fprLimit"/>, thinned to at most
+    /// <paramref name="maxPoints"/> points (for plots). NaN and empty arrays without anomalous regions.
+    /// </summary>
+    public static (double Aupro, double[] Fpr, double[] Pro) ComputeWithCurve(Tensor maps, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
         using var scope = NewDisposeScope();
@@ -30,14 +36,14 @@ public static class Aupro
             perImage.Add((i * plane, labels, sizes));
             regions += count;
         }
-        if (regions == 0) return double.NaN;
+        if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
         foreach (var (offset, labels, sizes) in perImage)
             for (int p = 0; p < labels.Length; p++)
                 if (labels[p] != 0) weights[offset + p] = (float)(1.0 / ((double)sizes[labels[p]] * regions));
 
         var labelsTensor = tensor(maskBytes).to_type(ScalarType.Bool);
         using var curve = BinaryCurve.Compute(maps.flatten(), labelsTensor, tensor(weights));
-        if (curve.Negatives == 0) return double.NaN;
+        if (curve.Negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
         var fpr = CurveMath.Prepend(curve.FalsePositives / curve.Negatives, 0);
         var pro = CurveMath.Prepend(curve.TruePositives, 0); // already a mean over regions
 
@@ -53,6 +59,6 @@ public static class Aupro
             x = cat(new[] { x, tensor(new[] { fprLimit }, dtype: ScalarType.Float64) });
             y = cat(new[] { y, tensor(new[] { yl }, dtype: ScalarType.Float64) });
         }
-        return CurveMath.Trapezoid(y, x) / fprLimit;
+        return (CurveMath.Trapezoid(y, x) / fprLimit, CurveMath.Thin(x, maxPoints), CurveMath.Thin(y, maxPoints));
     }
 }

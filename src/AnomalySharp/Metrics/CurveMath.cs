@@ -18,4 +18,15 @@ internal static class CurveMath
 
     /// <summary>Prepends a value to a 1-D float64 tensor.</summary>
     public static Tensor Prepend(Tensor t, double value) => cat(new[] { tensor(new[] { value }, dtype: ScalarType.Float64), t });
+
+    /// <summary>At most <paramref name="maxPoints"/> evenly spaced values of a 1-D tensor (first and last kept), as doubles.</summary>
+    public static double[] Thin(Tensor values, int maxPoints)
+    {
+        using var scope = NewDisposeScope();
+        long n = values.numel();
+        if (n == 0) return Array.Empty<double>();
+        var v = values.to_type(ScalarType.Float64);
+        if (n > maxPoints) v = v.index_select(0, linspace(0, n - 1, maxPoints).round().to_type(ScalarType.Int64));
+        return v.data<double>().ToArray();
+    }
 }

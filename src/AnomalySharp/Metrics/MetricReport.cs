@@ -10,14 +10,24 @@ public sealed record MetricReport(
     /// <summary>Computes all metrics from raw scores and maps (normalization does not change them).</summary>
     public static MetricReport Compute(Tensor scores, Tensor labels, Tensor maps, Tensor? masks)
     {
+        using var scope = NewDisposeScope();
         using var imageCurve = BinaryCurve.Compute(scores, labels);
         double imageAuroc = Auroc.Compute(imageCurve), imageF1 = F1Max.Compute(imageCurve).F1, imageAupr = Aupr.Compute(imageCurve);
-        if (masks is null) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null);
+        var roc = (CurveMath.Thin(CurveMath.Prepend(imageCurve.FalsePositives / Math.Max(1, imageCurve.Negatives), 0), 256),
+            CurveMath.Thin(CurveMath.Prepend(imageCurve.TruePositives / Math.Max(1, imageCurve.Positives), 0), 256));
+        if (masks is null) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
         double pa, pf, pp;
         using (var pixelCurve = BinaryCurve.Compute(maps, masks))
         {
             pa = Auroc.Compute(pixelCurve); pf = F1Max.Compute(pixelCurve).F1; pp = Aupr.Compute(pixelCurve);
         }
-        return new MetricReport(imageAuroc, imageF1, imageAupr, pa, pf, pp, Metrics.Aupro.Compute(maps, masks));
+        var (aupro, proFpr, pro) = Metrics.Aupro.ComputeWithCurve(maps, masks);
+        return new MetricReport(imageAuroc, imageF1, imageAupr, pa, pf, pp, aupro) { ImageRoc = roc, ProCurve = (proFpr, pro) };
     }
+
+    /// <summary>The image ROC curve (false and true positive rates, thinned to ≤ 256 points).</summary>
+    public (double[] Fpr, double[] Tpr) ImageRoc { get; init; } = (Array.Empty<double>(), Array.Empty<double>());
+
+    /// <summary>The PRO curve up to FPR 0.3 (thinned to ≤ 256 points); empty without masks.</summary>
+    public (double[] Fpr, double[] Pro) ProCurve { get; init; } = (Array.Empty<double>(), Array.Empty<double>());
 }

@@ -9,6 +9,11 @@ public static class PluginLoader
     /// <summary>Environment variable holding plugin paths separated by the platform's path separator.</summary>
     public const string Variable = "ANOMALYSHARP_PLUGINS";
 
+    static readonly List<string> LoadedPaths = new();
+
+    /// <summary>Full paths of the plugin assemblies loaded so far (so child processes can load them too).</summary>
+    public static IReadOnlyList<string> Loaded { get { lock (LoadedPaths) return LoadedPaths.ToList(); } }
+
     /// <summary>Loads each assembly and registers its models; returns the names added.</summary>
     public static IReadOnlyList<string> Load(IEnumerable<string> paths)
     {
@@ -17,6 +22,7 @@ public static class PluginLoader
         {
             string full = Path.GetFullPath(path);
             if (!File.Exists(full)) throw new AnomalySharpException($"plugin not found: {full}");
+            lock (LoadedPaths) { if (LoadedPaths.Contains(full)) continue; LoadedPaths.Add(full); }
             Assembly assembly;
             try { assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(full); }
             catch (BadImageFormatException) { throw new AnomalySharpException($"{full}: not a .NET assembly"); }

@@ -24,8 +24,11 @@ public class OnnxExportParityTests
     [Theory]
     [InlineData("padim")]
     [InlineData("patchcore", "model.coreset_ratio=0.05")]
+    [InlineData("dfm")]
+    [InlineData("dfm", "model.score_type=nll")]
     public void ExportedModelMatchesTorchSharpOnRealImages(string name, params string[] sets)
     {
+        foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) AnomalySharp.Models.ModelRegistry.Register(d);
         using var trained = RealDataModels.Fit(name, sets);
         byte[] onnx = OnnxExporter.Build(trained).ToByteArray();
         using var batch = new Batcher(RealDataModels.Size, 8).Enumerate(RealDataModels.Probe(RealDataModels.Data), false).Single();

@@ -34,7 +34,9 @@ internal static class RealDataModels
         var scores = raw.Scores.data<float>().ToArray();
         using var sorted = raw.Maps.flatten().sort().Values;
         float pixelMedian = sorted[sorted.shape[0] / 2].item<float>();
-        var stats = new NormalizationStats(scores.Order().ElementAt(scores.Length / 2), pixelMedian,
+        var ordered = scores.Order().ToArray();
+        // Between two scores, so no probe image sits exactly on the threshold (its label would be a coin toss).
+        var stats = new NormalizationStats((ordered[ordered.Length / 2 - 1] + ordered[ordered.Length / 2]) / 2, pixelMedian,
             scores.Min(), scores.Max(), raw.Maps.min().item<float>(), raw.Maps.max().item<float>());
         return new TrainedModel(model, config, stats, data.Root);
     }

@@ -49,7 +49,8 @@ public sealed partial class PatchCoreModel
             string minusTwoBt = g.Node("Mul", new[] { g.Node("Transpose", new[] { rows }, OnnxGraph.Attrs("perm", 1L, 0L)), g.Scalar(-2f) }); // [D,len]
             string norms = g.Node("Reshape", new[] { g.SumSquaresLast(rows), g.Ints(len) });             // [len]
             blockTerms.Add((minusTwoBt, norms));
-            string d2 = g.Node("Add", new[] { g.Node("Add", new[] { g.Node("MatMul", new[] { q, minusTwoBt }), norms }), qNorms }); // [N,P,len]
+            // ‖q‖² is the same for every bank row, so it is added after the minimum: one [N,P,len] tensor less per block.
+            string d2 = g.Node("Add", new[] { g.Node("MatMul", new[] { q, minusTwoBt }), norms });                 // [N,P,len], minus ‖q‖²
             blockMins.Add(g.Node("ReduceMin", new[] { d2 }, OnnxGraph.Attrs("axes", -1L), OnnxGraph.Attr("keepdims", 1L)));
             string arg = g.Node("ArgMin", new[] { d2 }, OnnxGraph.Attr("axis", -1L), OnnxGraph.Attr("keepdims", 1L));
             blockArgs.Add(start == 0 ? arg : g.Node("Add", new[] { arg, g.Constant("offset", new[] { start }, 1) }));
@@ -58,7 +59,8 @@ public sealed partial class PatchCoreModel
         string args = blockArgs.Count == 1 ? blockArgs[0] : g.Node("Concat", blockArgs.ToArray(), OnnxGraph.Attr("axis", -1L));
         string best = g.Node("ArgMin", new[] { mins }, OnnxGraph.Attr("axis", -1L), OnnxGraph.Attr("keepdims", 1L));
         string nnIndex = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { args, best }, OnnxGraph.Attr("axis", -1L)), g.Ints(0, p) });   // [N,P]
-        string patchScores = g.Node("Reshape", new[] { g.SafeSqrt(g.Node("ReduceMin", new[] { mins }, OnnxGraph.Attrs("axes", -1L), OnnxGraph.Attr("keepdims", 1L))), g.Ints(0, p) }); // [N,P]
+        string nearest = g.Node("Add", new[] { g.Node("ReduceMin", new[] { mins }, OnnxGraph.Attrs("axes", -1L), OnnxGraph.Attr("keepdims", 1L)), qNorms });
+        string patchScores = g.Node("Reshape", new[] { g.SafeSqrt(nearest), g.Ints(0, p) });                                          // [N,P]
 
         // Re-weighted image score (PatchCore eq. 7).
         string maxScore = g.Node("ReduceMax", new[] { patchScores }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 0L));    // [N]

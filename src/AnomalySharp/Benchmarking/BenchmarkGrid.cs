@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using AnomalySharp.Diagnostics;
+
+namespace AnomalySharp.Benchmarking;
+
+/// <summary>The grid: models × datasets × seeds, with overrides for all models or per model.</summary>
+public sealed record BenchmarkPlan
+{
+    /// <summary>Model names.</summary>
+    public required IReadOnlyList<string> Models { get; init; }
+    /// <summary>Dataset specs (folders, or "synthetic", "synthetic:object").</summary>
+    public required IReadOnlyList<string> Data { get; init; }
+    /// <summary>Seeds.</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = new[] { 42 };
+    /// <summary>KEY=VALUE overrides for every cell.</summary>
+    public IReadOnlyList<string> Sets { get; init; } = Array.Empty<string>();
+    /// <summary>Overrides per model.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> ModelSets { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Reads a plan from YAML: models, data, seeds, set (list), model_set (map of model to list).</summary>
+    public static BenchmarkPlan Load(string path)
+    {
+        var tree = Configuration.ConfigTree.FromFile(path);
+        var known = new[] { "models", "data", "seeds", "set", "model_set" };
+        foreach (string key in tree.TopLevelKeys())
+            if (!known.Contains(key)) throw new AnomalySharpException($"{path}: unknown key '{key}' (known: {string.Join(", ", known)})");
+        if (!tree.Has("models") || !tree.Has("data")) throw new AnomalySharpException($"{path}: needs 'models' and 'data' lists");
+        var modelSets = new Dictionary<string, IReadOnlyList<string>>();
+        if (tree.Has("model_set"))
+            foreach (string m in tree.ChildKeys("model_set")) modelSets[m] = tree.GetStringList($"model_set.{m}");
+        string baseDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        return new BenchmarkPlan
+        {
+            Models = tree.GetStringList("models"),
+            Data = tree.GetStringList("data").Select(d => d.StartsWith("synthetic", StringComparison.Ordinal) ? d : Path.GetFullPath(Path.Combine(baseDir, d))).ToList(),
+            Seeds = tree.Has("seeds") ? tree.GetStringList("seeds").Select(s => int.TryParse(s, out int v) ? v : throw new AnomalySharpException($"{path}: seed '{s}' is not an integer")).ToList() : new[] { 42 },
+            Sets = tree.Has("set") ? tree.GetStringList("set") : Array.Empty<string>(),
+            ModelSets = modelSets,
+        };
+    }
+}
+
+/// <summary>One cell to run.</summary>
+/// <param name="Data">Dataset spec.</param>
+/// <param name="Model">Model name.</param>
+/// <param name="Seed">Seed.</param>
+/// <param name="Sets">Overrides.</param>
+/// <param name="Output">The cell's folder.</param>
+public sealed record BenchmarkCellRequest(string Data, string Model, int Seed, IReadOnlyList<string> Sets, string Output);
+
+/// <summary>
+/// Runs a grid, one cell at a time through <c>runCell</c> (the CLI runs each in its own process, so a failing cell
+/// does not end the grid), skipping cells whose cell.json exists (a stopped grid resumes), and writes
+/// benchmark.csv, benchmark.md and benchmark.html.
+/// </summary>
+public sealed class BenchmarkGrid
+{
+    readonly BenchmarkPlan _plan;
+    readonly Func<BenchmarkCellRequest, string?> _runCell;
+    readonly IProgressReporter _progress;
+
+    /// <summary>Creates the grid; <paramref name="runCell"/> returns null on success or an error message.</summary>
+    public BenchmarkGrid(BenchmarkPlan plan, Func<BenchmarkCellRequest, string?> runCell, IProgressReporter? progress = null)
+    {
+        foreach (string m in plan.Models) Models.ModelRegistry.Defaults(m); // unknown models fail before any work
+        foreach (string d in plan.Data)
+            if (!d.StartsWith("synthetic", StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"--data: folder not found: {d}");
+        if (plan.Models.Count == 0 || plan.Data.Count == 0 || plan.Seeds.Count == 0) throw new AnomalySharpException("benchmark: give at least one model, dataset and seed");
+        _plan = plan; _runCell = runCell; _progress = progress ?? NullProgress.Instance;
+    }
+
+    /// <summary>The folder name of a cell.</summary>
+    public static string CellId(string data, string model, int seed) => $"{BenchmarkCell.DataName(data)}__{model}__s{seed}";
+
+    /// <summary>Runs missing cells and writes the reports; returns the cells (failed ones carry "error").</summary>
+    public List<JsonObject> Run(string output)
+    {
+        Directory.CreateDirectory(output);
+        var cells = new List<JsonObject>();
+        var all = (from d in _plan.Data from m in _plan.Models from s in _plan.Seeds select (d, m, s)).ToList();
+        using (var step = _progress.Start("benchmark cells", all.Count))
+            foreach (var (data, model, seed) in all)
+            {
+                string dir = Path.Combine(output, "cells", CellId(data, model, seed));
+                string cellJson = Path.Combine(dir, "cell.json");
+                if (!File.Exists(cellJson))
+                {
+                    var sets = _plan.Sets.Concat(_plan.ModelSets.TryGetValue(model, out var ms) ? ms : Array.Empty<string>()).ToList();
+                    _progress.Message($"cell {CellId(data, model, seed)}: running");
+                    string? error = _runCell(new BenchmarkCellRequest(data, model, seed, sets, dir));
+                    if (error != null && error.StartsWith("error: ", StringComparison.Ordinal)) error = error[7..];
+                    if (error != null || !File.Exists(cellJson))
+                    {
+                        _progress.Message($"cell {CellId(data, model, seed)}: failed: {error ?? "no cell.json"}");
+                        cells.Add(new JsonObject { ["data"] = BenchmarkCell.DataName(data), ["model"] = model, ["seed"] = seed, ["error"] = error ?? "no cell.json" });
+                        step.Advance(1);
+                        continue;
+                    }
+                }
+                else _progress.Message($"cell {CellId(data, model, seed)}: done before, kept");
+                var cell = JsonNode.Parse(File.ReadAllText(cellJson))!.AsObject();
+                string curves = Path.Combine(dir, "run", "curves.json");
+                if (File.Exists(curves)) cell["curves"] = JsonNode.Parse(File.ReadAllText(curves));
+                cells.Add(cell);
+                step.Advance(1);
+            }
+        BenchmarkReport.Write(output, cells, _plan.Models);
+        return cells;
+    }
+}
