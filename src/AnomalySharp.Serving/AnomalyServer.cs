@@ -82,8 +82,21 @@ public sealed class AnomalyServer : IAsyncDisposable
         var request = http.Request;
         if (!request.HasFormContentType || !(request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return Error(StatusCodes.Status415UnsupportedMediaType, "send the image as multipart/form-data (field 'image')");
-        if (request.ContentLength is long declared && declared > (http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? long.MaxValue))
-            return Error(StatusCodes.Status413PayloadTooLarge, $"request of {declared} bytes is over the limit");
+        var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        long limit = sizeFeature?.MaxRequestBodySize ?? long.MaxValue;
+        if (request.ContentLength is long declared && declared > limit)
+        {
+            // A moderately oversized upload is read and discarded (never stored), so the client gets its 413 instead
+            // of a reset connection; a huge one is answered at once and the connection closed.
+            if (sizeFeature is { IsReadOnly: false } && declared <= 4 * limit)
+            {
+                sizeFeature.MaxRequestBodySize = declared;
+                var sink = new byte[81920];
+                while (await request.Body.ReadAsync(sink, http.RequestAborted) > 0) { }
+            }
+            else http.Response.Headers.Connection = "close";
+            return Error(StatusCodes.Status413PayloadTooLarge, $"request of {declared} bytes is over the limit of {limit}");
+        }
         IFormCollection form;
         try { form = await request.ReadFormAsync(http.RequestAborted); }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
