@@ -1,8 +1,10 @@
-// AnomalySharp from C#, without the command line: data, model, fit, evaluate, save, reload, predict.
+// AnomalySharp from C#, without the command line: data, model, fit, evaluate, save, reload, predict, export.
 // Usage: dotnet run --project samples/QuickStart -c Release -- [MVTEC_DIR] [OUTPUT_DIR]
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
+using AnomalySharp.Export;
 using AnomalySharp.Models;
+using AnomalySharp.Runtime;
 
 // 1. Data: an MVTec-layout folder, or the built-in synthetic set.
 var options = new SyntheticDataset.Options(Seed: 42);
@@ -30,4 +32,12 @@ foreach (var batch in batcher.Enumerate(data.Test.Take(8).ToList(), loadMasks: f
             Console.WriteLine($"{batch.Samples[i].Id}: score {values[i]:0.000} → {(values[i] >= 0.5 ? "anomalous" : "normal")}");
         maps.Dispose(); scores.Dispose();
     }
+
+// 5. Export one self-contained ONNX file and run it with the TorchSharp-free runtime (what an edge device ships).
+string onnx = Path.Combine(output, "model.onnx");
+OnnxExporter.Save(OnnxExporter.Build(model), onnx);
+using var detector = new OnnxAnomalyDetector(onnx);
+var first = data.Test[0];
+var result = detector.Predict(File.ReadAllBytes(first.ImagePath), first.ImagePath, masks: true);
+Console.WriteLine($"onnx {first.Id} → score {result.Score:0.000} → {(result.IsAnomalous ? "anomalous" : "normal")}, mask {result.Width}x{result.Height}");
 return 0;

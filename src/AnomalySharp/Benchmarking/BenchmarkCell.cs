@@ -51,8 +51,8 @@ public static class BenchmarkCell
         try { new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: true); }
         catch (AnomalySharpException e) { onnxError = e.Message; }
         if (onnxError == null)
-        using (var detector = new OnnxAnomalyDetector(onnx, new DetectorOptions { ThreadsPerSession = threadCount }))
         {
+            using var detector = new OnnxAnomalyDetector(onnx, new DetectorOptions { ThreadsPerSession = threadCount });
             var clock = Stopwatch.StartNew();
             foreach (var chunk in data.Test.Chunk(16))
             {

@@ -21,5 +21,7 @@ public class SamplesTests
         Assert.Contains("image AUROC", stdout);
         Assert.Equal(8, stdout.Split('\n').Count(l => l.Contains(": score ")));
         Assert.True(File.Exists(Path.Combine(output, "model.anomalysharp")));
+        Assert.Single(stdout.Split('\n'), l => l.StartsWith("onnx ", StringComparison.Ordinal) && l.Contains("score"));
+        Assert.True(File.Exists(Path.Combine(output, "model.onnx")));
     }
 }
