@@ -24,6 +24,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     public int ImageSize { get; }
     /// <summary>Threshold on normalized scores and maps.</summary>
     public double Threshold => 0.5;
+    /// <summary>Largest batch the model runs at once (from its metadata); larger calls are split.</summary>
+    public int MaxBatch { get; }
     /// <summary>Sessions in the pool.</summary>
     public int Sessions => _options.Sessions;
 
@@ -46,6 +48,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
         ModelName = Metadata.TryGetValue("anomalysharp.model", out var m) ? m : "unknown";
         var dims = session.InputMetadata[InputName].Dimensions;
         ImageSize = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
+        MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
         var small = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         _pre = new InferenceSession(ImageGraphs.Preprocess(ImageSize), small);
         _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
@@ -72,12 +75,20 @@ public sealed class OnnxAnomalyDetector : IDisposable
         int plane = 3 * ImageSize * ImageSize, mapPlane = ImageSize * ImageSize;
         var batch = new float[images.Count * plane];
         for (int i = 0; i < images.Count; i++) Prepare(images[i], batch.AsSpan(i * plane, plane));
-        var (maps, scores) = _model.Run(session =>
+        var maps = new float[images.Count * mapPlane];
+        var scores = new float[images.Count];
+        for (int start = 0; start < images.Count; start += MaxBatch)
         {
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { images.Count, 3, ImageSize, ImageSize });
-            using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { input }, new[] { MapName, ScoreName });
-            return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorDataAsSpan<float>().ToArray());
-        });
+            int n = Math.Min(MaxBatch, images.Count - start), offset = start;
+            _model.Run(session =>
+            {
+                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(offset * plane, n * plane), new long[] { n, 3, ImageSize, ImageSize });
+                using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { input }, new[] { MapName, ScoreName });
+                outputs[0].GetTensorDataAsSpan<float>().CopyTo(maps.AsSpan(offset * mapPlane, n * mapPlane));
+                outputs[1].GetTensorDataAsSpan<float>().CopyTo(scores.AsSpan(offset, n));
+                return 0;
+            });
+        }
         var results = new AnomalyPrediction[images.Count];
         for (int i = 0; i < images.Count; i++)
         {

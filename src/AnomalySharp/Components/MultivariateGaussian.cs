@@ -70,7 +70,9 @@ public sealed class MultivariateGaussian : IDisposable
                 var cov = _outer.narrow(0, start, len);                         // a view: updated in place
                 SafeOps.SubtractInPlace(cov, m.unsqueeze(2) * m.unsqueeze(1) * _count).div_(_count - 1);
                 SafeOps.AddInPlace(cov.diagonal(0, 1, 2), epsilon);
-                inverse.narrow(0, start, len).copy_(linalg.inv(cov));
+                // Cholesky (the covariance is symmetric positive definite): LibTorch's batched linalg.inv fails on
+                // matrices above ~200 rows here ("Pivots given to lu_solve must all be greater or equal to 1").
+                inverse.narrow(0, start, len).copy_(cholesky_inverse(linalg.cholesky(cov)));
             }
         }
         InverseCovariance = inverse;

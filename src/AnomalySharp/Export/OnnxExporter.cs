@@ -38,7 +38,9 @@ public static class OnnxExporter
         g.Rename(normScores, ScoreName);
         g.Output(MapName, "batch", 1, size, size);
         g.Output(ScoreName, "batch");
-        return g.ToModel(Metadata(trained),
+        var metadata = Metadata(trained);
+        metadata["anomalysharp.max_batch"] = exportable.OnnxMaxBatch.ToString(CultureInfo.InvariantCulture);
+        return g.ToModel(metadata,
             $"AnomalySharp {trained.Model.Name}: image [N,3,{size},{size}] RGB 0..1 -> anomaly_map [N,1,{size},{size}] and score [N], normalized, anomalous at >= 0.5");
     }
 

@@ -22,7 +22,9 @@ public static class TritonRepository
         sb.Append("\n]\noutput [\n");
         sb.Append(string.Join(",\n", g.Output.Select(Tensor)));
         sb.Append("\n]\n");
-        sb.Append(CultureInfo.InvariantCulture, $"dynamic_batching {{\n  preferred_batch_size: [ {Math.Max(1, maxBatchSize / 2)}, {maxBatchSize} ]\n  max_queue_delay_microseconds: 2000\n}}\n");
+        sb.Append(maxBatchSize > 1
+            ? FormattableString.Invariant($"dynamic_batching {{\n  preferred_batch_size: [ {Math.Max(1, maxBatchSize / 2)}, {maxBatchSize} ]\n  max_queue_delay_microseconds: 2000\n}}\n")
+            : "dynamic_batching { }\n");
         sb.Append("instance_group [\n  {\n    count: 1\n    kind: KIND_CPU\n  }\n]\n");
         foreach (var p in model.MetadataProps.Where(p => p.Key.StartsWith("anomalysharp.", StringComparison.Ordinal)))
             sb.Append(CultureInfo.InvariantCulture, $"parameters {{\n  key: \"{p.Key}\"\n  value: {{ string_value: \"{p.Value.Replace("\"", "'", StringComparison.Ordinal)}\" }}\n}}\n");
@@ -44,6 +46,9 @@ public static class TritonRepository
     /// <summary>Writes NAME/config.pbtxt and NAME/1/model.onnx under <paramref name="repository"/> (a new or staged folder).</summary>
     public static void Write(ModelProto model, string repository, string name, int maxBatchSize = 16)
     {
+        // A model that should run one image at a time (anomalysharp.max_batch) gets that limit in Triton too.
+        if (model.MetadataProps.FirstOrDefault(p => p.Key == "anomalysharp.max_batch") is { } limit
+            && int.TryParse(limit.Value, CultureInfo.InvariantCulture, out int m) && m > 0) maxBatchSize = Math.Min(maxBatchSize, m);
         string dir = Path.Combine(repository, name);
         Directory.CreateDirectory(Path.Combine(dir, "1"));
         using (var file = File.Create(Path.Combine(dir, "1", "model.onnx"))) model.WriteTo(file);

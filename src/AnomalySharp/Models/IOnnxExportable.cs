@@ -12,4 +12,10 @@ public interface IOnnxExportable
     /// <see cref="IAnomalyModel.Predict"/> computes them.
     /// </summary>
     (string Maps, string Scores) AppendOnnx(OnnxGraph graph, string images, int imageSize);
+
+    /// <summary>
+    /// The largest batch the exported graph should run at once (0: no limit). Written to the metadata as
+    /// anomalysharp.max_batch; the runtime splits larger batches, and the Triton config uses it as max_batch_size.
+    /// </summary>
+    int OnnxMaxBatch => 0;
 }

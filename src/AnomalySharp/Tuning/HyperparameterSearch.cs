@@ -134,9 +134,9 @@ public sealed class HyperparameterSearch
         {
             string settings = t["sets"]!.AsArray().Count == 0 ? "(defaults)" : string.Join(" ", t["sets"]!.AsArray().Select(n => (string)n!));
             string value = t["value"] is JsonValue ? ((double)t["value"]!).ToString("0.0000", CultureInfo.InvariantCulture) : "failed";
-            md.Append(CultureInfo.InvariantCulture, $"| {rank} | {t["trial"]} | {value} | {settings} |\n");
-            csv.Append(CultureInfo.InvariantCulture, $"{rank},{t["trial"]},{value},\"{settings.Replace("\"", "'", StringComparison.Ordinal)}\"\n");
-            rank++;
+            string shown = t["value"] is JsonValue ? rank++.ToString(CultureInfo.InvariantCulture) : "–";
+            md.Append(CultureInfo.InvariantCulture, $"| {shown} | {t["trial"]} | {value} | {settings}{(t["error"] is JsonValue e ? " — " + e : "")} |\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{shown},{t["trial"]},{value},\"{settings.Replace("\"", "'", StringComparison.Ordinal)}\"\n");
         }
 
         // The final test part, seen once: defaults and the best configuration.

@@ -22,9 +22,12 @@ public sealed class TpeSampler : ISampler
     /// <inheritdoc />
     public IReadOnlyDictionary<string, double> Suggest(SearchSpace space, IReadOnlyList<Observation> history, Random rng)
     {
-        var done = history.Where(o => !double.IsNaN(o.Value)).OrderByDescending(o => o.Value).ToList();
+        // Failed trials (NaN) rank last: they belong to the "bad" density, so the search moves away from them.
+        var done = history.OrderByDescending(o => double.IsNaN(o.Value) ? double.NegativeInfinity : o.Value).ToList();
         if (done.Count < StartupTrials) return new RandomSampler().Suggest(space, history, rng);
-        int nGood = Math.Max(1, (int)Math.Ceiling(Gamma * done.Count));
+        int succeeded = done.Count(o => !double.IsNaN(o.Value));
+        if (succeeded == 0) return new RandomSampler().Suggest(space, history, rng);
+        int nGood = Math.Clamp((int)Math.Ceiling(Gamma * done.Count), 1, succeeded);
         var good = done.Take(nGood).ToList();
         var bad = done.Skip(nGood).ToList();
         var result = new Dictionary<string, double>();
