@@ -8,7 +8,7 @@ namespace AnomalySharp.Runtime;
 /// model input (antialiased bilinear resize, as the training side does), and a normalized map to a full-size binary
 /// mask and a heat-map overlay.
 /// </summary>
-public static class ImageGraphs
+internal static class ImageGraphs
 {
     /// <summary>rgba uint8 [H,W,4] → input float [1,3,S,S], RGB 0..1 (opset 18: Resize with antialias).</summary>
     public static byte[] Preprocess(int size)

@@ -6,7 +6,7 @@ namespace AnomalySharp.Backbones;
 /// A convolution with its batch normalization folded in (frozen, inference only). Padding follows the CNTK
 /// export: symmetric for stride 1, top/left only (asymmetric) for stride 2.
 /// </summary>
-public sealed class FusedConv : IDisposable
+internal sealed class FusedConv : IDisposable
 {
     /// <summary>Folded weight [out,in,k,k].</summary>
     public Tensor Weight { get; }

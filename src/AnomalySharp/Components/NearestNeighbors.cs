@@ -23,7 +23,7 @@ public sealed class NearestNeighbors : IDisposable
         using var scope = NewDisposeScope();
         _ownsBank = bank.dtype != ScalarType.Float32 || !bank.is_contiguous();
         _bank = _ownsBank ? bank.to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope() : bank;
-        _bankNorms = _bank.pow(2).sum(new long[] { 1 }).DetachFromDisposeScope();
+        _bankNorms = _bank.square().sum(new long[] { 1 }).DetachFromDisposeScope();
     }
 
     /// <summary>Euclidean distances [M,k] (ascending) and bank indices [M,k] of the k nearest rows for queries [M,D].</summary>
@@ -34,17 +34,21 @@ public sealed class NearestNeighbors : IDisposable
         var q = queries.to_type(ScalarType.Float32).contiguous();
         long m = q.shape[0], total = Count;
         long block = Math.Max(k, Math.Min(total, BlockElements / Math.Max(1, m)));
-        var qNorms = q.pow(2).sum(new long[] { 1 }, keepdim: true);
+        // No implicit Scalars (hidden alpha/beta, pow(2), + long): TorchSharp 0.107 can free them mid-call.
+        var qNorms = q.square().sum(new long[] { 1 }, keepdim: true);
         Tensor? bestD = null, bestI = null;
         for (long start = 0; start < total; start += block)
         {
             using var inner = NewDisposeScope();
             long len = Math.Min(block, total - start);
             var b = _bank.narrow(0, start, len);
-            var d2 = (qNorms + _bankNorms.narrow(0, start, len).unsqueeze(0)).addmm_(q, b.t(), beta: 1, alpha: -2);
+            var d2 = q.mm(b.t());
+            d2.mul_(SafeOps.MinusTwo);
+            SafeOps.AddInPlace(d2, qNorms);
+            SafeOps.AddInPlace(d2, _bankNorms.narrow(0, start, len).unsqueeze(0));
             int kk = (int)Math.Min(k, len);
             var (vals, idx) = d2.topk(kk, dim: 1, largest: false, sorted: true);
-            idx = idx + start;
+            SafeOps.AddInPlace(idx, start);
             if (bestD is null) { bestD = vals; bestI = idx; }
             else
             {
@@ -55,7 +59,7 @@ public sealed class NearestNeighbors : IDisposable
             }
             bestD = bestD.MoveToOuterDisposeScope(); bestI = bestI!.MoveToOuterDisposeScope();
         }
-        var distances = bestD!.clamp_min(0).sqrt();
+        var distances = bestD!.relu().sqrt(); // relu: clamp at 0 without a Scalar
         return (distances.MoveToOuterDisposeScope(), bestI!.MoveToOuterDisposeScope());
     }
 

@@ -10,10 +10,13 @@ namespace AnomalySharp.Components;
 /// can finalize it first ("Expected false to be true ... toDouble"). Measured here: 475 of 1,000 calls failed
 /// with another thread allocating. Long-lived scalars avoid it; use these, or the + and − operators, which are safe.
 /// </summary>
-public static class SafeOps
+internal static class SafeOps
 {
     static readonly Scalar One = 1;
     static readonly Scalar MinusOne = -1;
+
+    /// <summary>−2, for in-place multiplication without an implicit Scalar.</summary>
+    public static readonly Scalar MinusTwo = -2.0;
 
     /// <summary>target += other, in place.</summary>
     public static Tensor AddInPlace(Tensor target, Tensor other) => target.add_(other, One);
@@ -23,6 +26,13 @@ public static class SafeOps
 
     /// <summary>target += value, in place.</summary>
     public static Tensor AddInPlace(Tensor target, double value)
+    {
+        using Scalar s = value;
+        return target.add_(s, One);
+    }
+
+    /// <summary>Adds an integer to an integer tensor in place (explicit, kept-alive Scalar).</summary>
+    public static Tensor AddInPlace(Tensor target, long value)
     {
         using Scalar s = value;
         return target.add_(s, One);

@@ -11,7 +11,7 @@ namespace AnomalySharp.Diagnostics;
 /// budget from running out) this closes the window for the batch loops; <see cref="Components.SafeOps"/> covers
 /// the in-place updates that run outside them.
 /// </summary>
-public static class NativeCallGuard
+internal static class NativeCallGuard
 {
     static readonly object Lock = new();
     static int _depth;

@@ -30,6 +30,19 @@ public sealed class TpeSampler : ISampler
         int nGood = Math.Clamp((int)Math.Ceiling(Gamma * done.Count), 1, succeeded);
         var good = done.Take(nGood).ToList();
         var bad = done.Skip(nGood).ToList();
+        // Kernels that spill over a bound are clamped onto it, so the same point can come up again; a repeat teaches
+        // nothing, so draw again (a few times, then fall back to a random point).
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var point = Propose(space, good, bad, rng);
+            if (!history.Any(o => space.Parameters.All(p => o.Point.TryGetValue(p.Key, out double v) && Math.Abs(v - point[p.Key]) < 1e-9)))
+                return point;
+        }
+        return new RandomSampler().Suggest(space, history, rng);
+    }
+
+    Dictionary<string, double> Propose(SearchSpace space, List<Observation> good, List<Observation> bad, Random rng)
+    {
         var result = new Dictionary<string, double>();
         foreach (var p in space.Parameters)
         {

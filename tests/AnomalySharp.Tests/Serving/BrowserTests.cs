@@ -7,6 +7,7 @@ using OpenQA.Selenium.Support.UI;
 namespace AnomalySharp.Tests.Serving;
 
 /// <summary>The web page in headless Chromium (Debian's chromium and chromium-driver; nothing is downloaded).</summary>
+[Collection(IsolatedCollection.Name)]
 public class BrowserTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using SkiaSharp;
 namespace AnomalySharp.Tests.Serving;
 
 /// <summary>The real HTTP server on a free loopback port, driven with HttpClient.</summary>
+[Collection(IsolatedCollection.Name)]
 public class ServerHttpTests
 {
     static MultipartFormDataContent Form(byte[] bytes, string name, string field = "image")
