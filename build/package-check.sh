@@ -66,4 +66,6 @@ cp "$work/consumer/nuget.config" "$work/edge/"
 image=$(find "$work/data/test" -path '*good*' -prune -o -name '*.png' -print | head -n 1)
 dotnet run --project "$work/edge" -c Release -- "$work/tiny.onnx" "$image"
 if find "$work/edge/bin" -iname '*torch*' | grep -q .; then echo "error: TorchSharp reached the runtime-only consumer" >&2; exit 1; fi
-echo "runtime package: no TorchSharp in its output ($(du -sh "$work/edge/bin" | cut -f1))"
+echo "runtime package: no TorchSharp in its output ($(du -sh "$work/edge/bin" | cut -f1), natives for every OS)"
+dotnet publish "$work/edge" -c Release -r linux-x64 --self-contained false -o "$work/edge-publish" >/dev/null
+echo "runtime package: linux-x64 publish $(du -sh "$work/edge-publish" | cut -f1)"
