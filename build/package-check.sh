@@ -24,13 +24,21 @@ test -f "$work/run/results.json" && echo "tool: tiny train wrote results.json"
 "$work/tool/anomalysharp" export --model-path "$work/run" --output "$work/tiny.onnx" >/dev/null
 test -f "$work/tiny.onnx" && echo "tool: exported tiny.onnx"
 
-mkdir -p "$work/consumer"
-cat > "$work/consumer/Consumer.csproj" <<XML
+# A new console project in $work/DIR that references PACKAGE from the local feed only.
+new_project() {
+  mkdir -p "$work/$1"
+  cat > "$work/$1/$1.csproj" <<XML
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
-  <ItemGroup><PackageReference Include="AnomalySharp" Version="$version" /></ItemGroup>
+  <ItemGroup><PackageReference Include="$2" Version="$version" /></ItemGroup>
 </Project>
 XML
+  cat > "$work/$1/nuget.config" <<XML
+<configuration><packageSources><add key="local" value="$feed" /></packageSources></configuration>
+XML
+}
+
+new_project consumer AnomalySharp
 cat > "$work/consumer/Program.cs" <<'CS'
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
@@ -43,26 +51,16 @@ config.Set("visualization.save_images=false");
 var results = new AnomalyEngine().Train(config, data, Path.Combine(args[0], "out"), overwrite: false);
 Console.WriteLine($"library package: image AUROC {results["image_auroc"]}");
 CS
-cat > "$work/consumer/nuget.config" <<XML
-<configuration><packageSources><add key="local" value="$feed" /></packageSources></configuration>
-XML
 dotnet run --project "$work/consumer" -c Release -- "$work"
 
 # The TorchSharp-free runtime: only AnomalySharp.Runtime, an exported model, a synthetic defect image.
-mkdir -p "$work/edge"
-cat > "$work/edge/Edge.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
-  <ItemGroup><PackageReference Include="AnomalySharp.Runtime" Version="$version" /></ItemGroup>
-</Project>
-XML
+new_project edge AnomalySharp.Runtime
 cat > "$work/edge/Program.cs" <<'CS'
 using AnomalySharp.Runtime;
 using var detector = new OnnxAnomalyDetector(args[0], new DetectorOptions { Sessions = 2 });
 var result = detector.Predict(File.ReadAllBytes(args[1]), Path.GetFileName(args[1]), masks: true);
 Console.WriteLine($"runtime package: {detector.ModelName} score {result.Score:0.000} {(result.IsAnomalous ? "anomalous" : "normal")}, mask {result.MaskPng!.Length} bytes");
 CS
-cp "$work/consumer/nuget.config" "$work/edge/"
 image=$(find "$work/data/test" -path '*good*' -prune -o -name '*.png' -print | head -n 1)
 dotnet run --project "$work/edge" -c Release -- "$work/tiny.onnx" "$image"
 if find "$work/edge/bin" -iname '*torch*' | grep -q .; then echo "error: TorchSharp reached the runtime-only consumer" >&2; exit 1; fi

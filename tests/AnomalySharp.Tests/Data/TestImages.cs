@@ -39,6 +39,27 @@ internal static class TestImages
         Chunk(f, "IHDR", ihdr); Chunk(f, "IDAT", z.ToArray()); Chunk(f, "IEND", Array.Empty<byte>());
     }
 
+    /// <summary>
+    /// A tiny 8-bit grayscale PNG whose header claims <paramref name="w"/>×<paramref name="h"/> pixels (a
+    /// decompression bomb): a valid header and a short all-zero image stream.
+    /// </summary>
+    public static byte[] HugePng(int w, int h)
+    {
+        var z = new MemoryStream();
+        using (var zs = new ZLibStream(z, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var row = new byte[w + 1];
+            for (int y = 0; y < Math.Min(h, 64); y++) zs.Write(row); // enough for the header check; the rest would be "truncated"
+        }
+        using var png = new MemoryStream();
+        png.Write(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 });
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, w); BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), h);
+        ihdr[8] = 8; ihdr[9] = 0;
+        Chunk(png, "IHDR", ihdr); Chunk(png, "IDAT", z.ToArray()); Chunk(png, "IEND", Array.Empty<byte>());
+        return png.ToArray();
+    }
+
     static void Chunk(Stream s, string type, byte[] data)
     {
         var len = new byte[4]; BinaryPrimitives.WriteInt32BigEndian(len, data.Length); s.Write(len);

@@ -60,7 +60,7 @@ public class ServerHttpTests
         (status, body) = await Post(http, Form("hello, not an image"u8.ToArray(), "notes.txt"));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("notes.txt: not a readable image", (string)body["error"]!);
-        (status, body) = await Post(http, Form(TestBombs.HugePng(30000, 30000), "bomb.png"));
+        (status, body) = await Post(http, Form(AnomalySharp.Tests.Data.TestImages.HugePng(30000, 30000), "bomb.png"));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Contains("too large", (string)body["error"]!);
         (status, body) = await Post(http, Form(new byte[3 << 20], "big.png"));
