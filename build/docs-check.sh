@@ -9,11 +9,15 @@ cli="$REPO/src/AnomalySharp.Cli/bin/Release/net10.0/AnomalySharp.Cli.dll"
 test -f "$cli" || dotnet build src/AnomalySharp.Cli -c Release >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# `anomalysharp` is a script that execs the CLI (not a shell function), so `cmd &` then `kill $!` stops the CLI itself.
+mkdir -p "$work/bin"
+printf '#!/usr/bin/env bash\nexec dotnet %q "$@"\n' "$cli" > "$work/bin/anomalysharp"
+chmod +x "$work/bin/anomalysharp"
 for doc in docs/*.md; do
   script="$work/$(basename "$doc" .md).sh"
   {
     echo 'set -euo pipefail'
-    echo "anomalysharp() { dotnet '$cli' \"\$@\"; }"
+    echo "export PATH='$work/bin':\"\$PATH\""
     echo "export DATA='$DATA' REPO='$REPO'"
     awk '/^```sh$/{on=1; next} /^```$/{on=0} on' "$doc"
   } > "$script"
