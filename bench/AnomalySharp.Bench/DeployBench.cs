@@ -51,23 +51,14 @@ internal static class DeployBench
                 using var detector = new OnnxAnomalyDetector(path, new DetectorOptions { ThreadsPerSession = threads });
                 var scores = new List<float>();
                 foreach (var chunk in ds.Test.Chunk(16))
-                {
-                    var images = chunk.Select(s => detector.Decode(File.ReadAllBytes(s.ImagePath), s.ImagePath)).ToList();
-                    scores.AddRange(detector.Predict(images).Select(p => p.Score));
-                    foreach (var i in images) i.Dispose();
-                }
+                    scores.AddRange(detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList()).Select(p => p.Score));
                 using var st = tensor(scores.ToArray());
                 using var lt = tensor(ds.Test.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
                 double auroc = AnomalySharp.Metrics.Auroc.Compute(st, lt);
                 double Rate(int batch)
                 {
                     var sw = Stopwatch.StartNew();
-                    foreach (var chunk in speedFiles.Chunk(batch))
-                    {
-                        var images = chunk.Select(s => detector.Decode(File.ReadAllBytes(s.ImagePath), s.ImagePath)).ToList();
-                        detector.Predict(images);
-                        foreach (var i in images) i.Dispose();
-                    }
+                    foreach (var chunk in speedFiles.Chunk(batch)) detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList());
                     return speedFiles.Count / sw.Elapsed.TotalSeconds;
                 }
                 Rate(1);

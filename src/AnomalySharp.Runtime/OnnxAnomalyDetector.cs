@@ -101,6 +101,19 @@ public sealed class OnnxAnomalyDetector : IDisposable
         return results;
     }
 
+    /// <summary>Reads, decodes and scores image files (decoded pixels are released even when a file fails).</summary>
+    /// <exception cref="ImageDecodeException">A file is not an image, too large, or damaged.</exception>
+    public AnomalyPrediction[] PredictFiles(IReadOnlyList<string> paths, bool masks = false, bool overlays = false)
+    {
+        var images = new List<DecodedImage>(paths.Count);
+        try
+        {
+            foreach (string path in paths) images.Add(Decode(File.ReadAllBytes(path), path));
+            return Predict(images, masks, overlays);
+        }
+        finally { foreach (var image in images) image.Dispose(); }
+    }
+
     /// <summary>Decodes and scores one encoded image.</summary>
     public AnomalyPrediction Predict(ReadOnlySpan<byte> encoded, string name, bool masks = false, bool overlays = false)
     {

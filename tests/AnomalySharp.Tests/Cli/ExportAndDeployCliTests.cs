@@ -62,10 +62,7 @@ public class ExportAndDeployCliTests
     static float[] Predict(string onnx, IEnumerable<string> files)
     {
         using var detector = new AnomalySharp.Runtime.OnnxAnomalyDetector(onnx);
-        var images = files.Select(f => AnomalySharp.Runtime.ImageDecoder.Decode(File.ReadAllBytes(f), f)).ToList();
-        var scores = detector.Predict(images).Select(p => p.Score).ToArray();
-        foreach (var i in images) i.Dispose();
-        return scores;
+        return detector.PredictFiles(files.ToList()).Select(p => p.Score).ToArray();
     }
 
     [Fact]
