@@ -73,18 +73,57 @@ internal sealed class Commands
         var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
         var overwrite = Flag("--overwrite", "replace the output folder if it exists");
         var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
+        var resume = Opt("--resume", "trained models: continue an interrupted run from its checkpoint (OUTPUT.training/last.ckpt); its configuration, dataset and output are reused");
         var cmd = new Command("train", "fit a model on normal images, evaluate it, save it and write a report")
-            { model, data, normal, abnormal, masks, synthetic, config, set, output, seed, threads, overwrite, skipBad };
+            { model, data, normal, abnormal, masks, synthetic, config, set, output, seed, threads, overwrite, skipBad, resume };
         cmd.SetAction(p =>
         {
-            var tree = ResolveConfig(p.GetValue(model), p.GetValue(config), p.GetValue(set) ?? Array.Empty<string>(),
-                p.GetValue(seed), p.GetValue(threads), p.GetValue(skipBad));
-            var dataset = ResolveDataset(p.GetValue(data), p.GetValue(normal), p.GetValue(abnormal), p.GetValue(masks), p.GetValue(synthetic), tree.GetInt("seed"));
+            string? resumePath = p.GetValue(resume);
+            ConfigTree tree;
+            IAnomalyDataset dataset;
+            string? outDir = p.GetValue(output);
+            if (resumePath != null)
+            {
+                if (p.GetValue(model) != null || p.GetValue(config) != null || (p.GetValue(set)?.Length ?? 0) > 0 || p.GetValue(seed) != null || p.GetValue(synthetic) != null)
+                    throw new AnomalySharpException("--resume continues with the checkpoint's configuration: drop --model, --config, --set, --seed and --synthetic");
+                var header = Training.Checkpoint.ReadHeader(resumePath);
+                tree = ConfigTree.FromYaml(header.ConfigYaml, resumePath);
+                if (p.GetValue(threads) is { } t) tree.Set($"runtime.threads={t.ToString(CultureInfo.InvariantCulture)}");
+                bool dataGiven = (p.GetValue(data) ?? p.GetValue(normal) ?? p.GetValue(abnormal) ?? p.GetValue(masks)) != null;
+                dataset = dataGiven ? ResolveDataset(p.GetValue(data), p.GetValue(normal), p.GetValue(abnormal), p.GetValue(masks), null, tree.GetInt("seed"))
+                    : header.DatasetRoot != null && Directory.Exists(header.DatasetRoot) ? new MvtecDataset(header.DatasetRoot)
+                    : throw new AnomalySharpException($"{resumePath}: the checkpoint's dataset ({header.DatasetDescription}) is not here; give --data or the Folder options");
+                outDir ??= header.Output ?? throw new AnomalySharpException($"{resumePath}: no output folder recorded; give --output");
+            }
+            else
+            {
+                tree = ResolveConfig(p.GetValue(model), p.GetValue(config), p.GetValue(set) ?? Array.Empty<string>(),
+                    p.GetValue(seed), p.GetValue(threads), p.GetValue(skipBad));
+                dataset = ResolveDataset(p.GetValue(data), p.GetValue(normal), p.GetValue(abnormal), p.GetValue(masks), p.GetValue(synthetic), tree.GetInt("seed"));
+            }
             string name = tree.GetString("model.name");
-            string outDir = p.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
+            outDir ??= Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
             Console.Error.WriteLine($"train {name} on {dataset.Description}: {dataset.Train.Count} training, {dataset.Test.Count} test images");
-            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Train(tree, dataset, outDir, p.GetValue(overwrite)));
-            PrintResults(results, Path.GetFullPath(outDir));
+
+            // Ctrl-C or SIGTERM: a trained model saves a checkpoint after the current batch; a second Ctrl-C kills.
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler stop = null!;
+            stop = (_, e) =>
+            {
+                e.Cancel = true;
+                Console.CancelKeyPress -= stop;
+                Console.Error.WriteLine("stopping after this batch (Ctrl-C again to kill)...");
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += stop;
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+                c => { c.Cancel = true; cancel.Cancel(); });
+            try
+            {
+                var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Train(tree, dataset, outDir, p.GetValue(overwrite), resumePath, cancel.Token));
+                PrintResults(results, Path.GetFullPath(outDir));
+            }
+            finally { Console.CancelKeyPress -= stop; }
             return 0;
         });
         return cmd;

@@ -42,11 +42,14 @@ internal sealed class ConsoleProgress : IProgressReporter
     sealed class BarStep(ProgressTask task) : IProgressStep
     {
         public void Advance(int units) => task.Increment(units);
+        public void Describe(string text) => task.Description = Markup.Escape(text);
         public void Dispose() => task.StopTask();
     }
 
     sealed class LineStep(string description, int total) : IProgressStep
     {
+        public void Describe(string text) => description = text;
+
         readonly Stopwatch _clock = Stopwatch.StartNew();
         int _done;
         double _lastPrint = -10;

@@ -10,6 +10,11 @@ catch (AnomalySharpException e)
     Console.Error.WriteLine("error: " + e.Message);
     return 2;
 }
+catch (AnomalySharp.Training.TrainingInterruptedException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 130;
+}
 catch (Exception e) when (e is AnomalySharp.Runtime.ModelLoadException or AnomalySharp.Runtime.ImageDecodeException)
 {
     Console.Error.WriteLine("error: " + e.Message);

@@ -24,7 +24,7 @@ public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor
     /// <summary>Creates a block.</summary>
     /// <param name="channels">C.</param>
     /// <param name="kernelSize">Subnet convolution size (FastFlow alternates 3 and 1).</param>
-    /// <param name="hiddenRatio">Subnet hidden channels as a multiple of C (FastFlow: 1.0 for ResNet18).</param>
+    /// <param name="hiddenRatio">Subnet hidden channels as a multiple of its input, the first C/2 channels (FastFlow: 1.0 for ResNet18).</param>
     /// <param name="clamp">Soft clamp of the log-scales (FastFlow: 2.0).</param>
     /// <param name="seed">Seed of the permutation and of the subnet's initial weights.</param>
     public FlowCouplingBlock(int channels, int kernelSize = 3, double hiddenRatio = 1.0, double clamp = 2.0, int seed = 0) : base("FlowCouplingBlock")
@@ -32,7 +32,7 @@ public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor
         if (channels < 2) throw new ArgumentOutOfRangeException(nameof(channels), "a coupling needs at least 2 channels");
         _split = channels / 2;
         _clamp = clamp;
-        int hidden = Math.Max(1, (int)Math.Round(channels * hiddenRatio));
+        int hidden = Math.Max(1, (int)Math.Round(_split * hiddenRatio));
         int pad = kernelSize / 2;
         using (var generator = new Generator((ulong)seed))
         {

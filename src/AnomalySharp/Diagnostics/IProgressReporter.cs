@@ -15,6 +15,9 @@ public interface IProgressStep : IDisposable
 {
     /// <summary>Marks <paramref name="units"/> more as done.</summary>
     void Advance(int units);
+
+    /// <summary>Replaces the step's description (e.g. the running loss and speed of a training epoch).</summary>
+    void Describe(string text) { }
 }
 
 /// <summary>Reports nothing.</summary>

@@ -9,6 +9,7 @@ using AnomalySharp.Export;
 using AnomalySharp.Metrics;
 using AnomalySharp.Models;
 using AnomalySharp.PostProcessing;
+using AnomalySharp.Training;
 using AnomalySharp.Visualization;
 using static TorchSharp.torch;
 
@@ -26,17 +27,36 @@ public sealed class AnomalyEngine
     public AnomalyEngine(IProgressReporter? progress = null) { _progress = progress ?? NullProgress.Instance; }
 
     /// <summary>Fits a model and evaluates it; writes results.json, the model file, images and report.html.</summary>
-    public JsonObject Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite)
+    /// <remarks>
+    /// A model that learns a network (<see cref="NetworkModel"/>) trains epoch by epoch with checkpoints, logs and
+    /// validation in <see cref="TrainingFolder"/>; <paramref name="resume"/> continues from a checkpoint there, and
+    /// cancelling <paramref name="cancellation"/> saves one and throws <see cref="TrainingInterruptedException"/>.
+    /// </remarks>
+    public JsonObject Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null, CancellationToken cancellation = default)
     {
+        string trainingFolder = TrainingFolder(config, output);
+        if (resume == null && config.Has("training") && Directory.Exists(trainingFolder) && !overwrite)
+            throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with --resume {Path.Combine(trainingFolder, Trainer.LastFile)}, or use --overwrite to start over");
         using var staged = new StagedOutput(output, overwrite);
         int threads = RunSettings.ApplyThreads(config);
         manual_seed(config.GetInt("seed"));
         var batcher = MakeBatcher(config);
         using var model = ModelRegistry.Create(config);
+        var fitData = new FitData(dataset.Train.Count, () => batcher.Enumerate(dataset.Train, loadMasks: false))
+        {
+            BatchSize = config.GetInt("data.batch_size"),
+            Ordered = order => batcher.Enumerate(order.Select(i => dataset.Train[i]).ToList(), loadMasks: false),
+        };
 
         var fitClock = Stopwatch.StartNew();
-        model.Fit(new FitData(dataset.Train.Count, () => batcher.Enumerate(dataset.Train, loadMasks: false)), _progress);
-        double fitSeconds = fitClock.Elapsed.TotalSeconds;
+        TrainingSummary? training = null;
+        if (model is NetworkModel network)
+            training = TrainNetwork(network, config, dataset, output, trainingFolder, fitData, resume, overwrite, cancellation);
+        else if (resume != null)
+            throw new AnomalySharpException($"--resume applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
+        else
+            model.Fit(fitData, _progress);
+        double fitSeconds = training?.Seconds ?? fitClock.Elapsed.TotalSeconds;
         double fitPeak = MemoryMonitor.PeakResidentMb();
 
         using var all = Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
@@ -59,9 +79,94 @@ public sealed class AnomalyEngine
         results["skipped_images"] = new JsonArray(batcher.Skipped.Select(s => (JsonNode)s).ToArray());
         if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
         results["peak_memory_mb"] = Round(MemoryMonitor.PeakResidentMb());
+        if (training != null)
+        {
+            results["training"] = new JsonObject
+            {
+                ["epochs"] = training.Epochs,
+                ["kept_epoch"] = training.BestEpoch,
+                ["monitor"] = config.GetString("training.monitor"),
+                ["best_value"] = Round(training.BestValue),
+                ["stopped_early"] = training.StoppedEarly,
+                ["final_loss"] = Round(training.FinalLoss),
+                ["seconds"] = Round(training.Seconds),
+                ["images_per_second"] = Round(training.ImagesPerSecond),
+                ["features_cached"] = training.FeaturesCached,
+            };
+            CopyDirectory(trainingFolder, Path.Combine(staged.Path, "training"));
+        }
         WriteJson(Path.Combine(staged.Path, "results.json"), results);
         staged.Commit();
+        if (training != null && config.GetStringOrNull("training.checkpoint_dir") == null)
+            try { Directory.Delete(trainingFolder, recursive: true); } catch (IOException) { }
         return results;
+    }
+
+    /// <summary>
+    /// Where a trained model keeps its checkpoints, metrics.csv and TensorBoard events while it trains:
+    /// training.checkpoint_dir, else OUTPUT.training beside the output folder (copied into OUTPUT/training at the end).
+    /// </summary>
+    public static string TrainingFolder(ConfigTree config, string output) =>
+        (config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null) is { } dir
+            ? Path.GetFullPath(dir) : Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar) + ".training";
+
+    TrainingSummary TrainNetwork(NetworkModel model, ConfigTree config, IAnomalyDataset dataset, string output, string folder,
+        FitData fitData, string? resume, bool overwrite, CancellationToken cancellation)
+    {
+        if (resume != null)
+        {
+            var header = Checkpoint.ReadHeader(resume);
+            if (header.Model != model.Name) throw new AnomalySharpException($"{resume}: checkpoint of {header.Model}, not {model.Name}");
+            if (header.TrainCount != dataset.Train.Count)
+                throw new AnomalySharpException($"{resume}: checkpoint was trained on {header.TrainCount} images of {header.DatasetDescription}, this dataset has {dataset.Train.Count}");
+            Directory.CreateDirectory(folder);
+            string from = Path.GetDirectoryName(Path.GetFullPath(resume))!;
+            if (from != folder && File.Exists(Path.Combine(from, "metrics.csv")) && !File.Exists(Path.Combine(folder, "metrics.csv")))
+                File.Copy(Path.Combine(from, "metrics.csv"), Path.Combine(folder, "metrics.csv"));
+        }
+        else if (Directory.Exists(folder) && overwrite)
+            Directory.Delete(folder, recursive: true);
+
+        var testSamples = dataset.Test;
+        if (config.GetString("postprocessing.validation") == "holdout")
+            testSamples = SplitIndices(config, dataset.Test).Validation.Select(i => dataset.Test[i]).ToList();
+        var batcher = MakeBatcher(config);
+        var run = new TrainingRun
+        {
+            Progress = _progress,
+            Cancellation = cancellation,
+            Folder = folder,
+            ResumeFrom = resume,
+            Seed = config.GetInt("seed"),
+            Validate = testSamples.Count == 0 || !testSamples.Any(s => s.IsAnomalous) ? null : m => ValidationMetrics(m, testSamples, batcher, dataset.HasMasks),
+            Describe = state => new Checkpoint
+            {
+                Model = model.Name, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,
+                TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
+            },
+        };
+        var summary = Trainer.Run(model, model.Options, fitData, run);
+        model.Trained(summary);
+        return summary;
+    }
+
+    /// <summary>Image and pixel AUROC of a model on labelled images (the trainer's validation).</summary>
+    IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)
+    {
+        using var set = Evaluate(model, samples, batcher, masks, out _, "validate");
+        var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
+        if (set.Masks is { } m)
+            using (var flatMaps = set.Maps.flatten())
+            using (var flatMasks = m.flatten().to_type(ScalarType.Float32))
+                result["pixel_auroc"] = Auroc.Compute(flatMaps, flatMasks);
+        return result;
+    }
+
+    static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from))
+            if (!file.EndsWith(".tmp", StringComparison.Ordinal)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
     }
 
     /// <summary>Re-evaluates a saved model with its saved thresholds on a dataset (by default the one it was trained on).</summary>
@@ -164,12 +269,12 @@ public sealed class AnomalyEngine
             forceSkip || config.GetBool("data.skip_bad_images"));
 
     /// <summary>Predicts every test image and keeps what metrics and pictures need.</summary>
-    EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds)
+    EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate")
     {
         var clock = Stopwatch.StartNew();
         var kept = new List<AnomalySample>();
         var images = new List<Tensor>(); var maps = new List<Tensor>(); var scores = new List<Tensor>(); var maskList = new List<Tensor>();
-        using (var step = _progress.Start("evaluate", samples.Count))
+        using (var step = _progress.Start(title, samples.Count))
         {
             foreach (var batch in batcher.Enumerate(samples, masks))
             {
@@ -198,19 +303,26 @@ public sealed class AnomalyEngine
     {
         string mode = config.GetChoice("postprocessing.validation", "test", "holdout", "none");
         if (mode != "holdout") return (null, all);
+        var (val, eval) = SplitIndices(config, all.Samples);
+        return (all.Subset(val), all.Subset(eval));
+    }
+
+    /// <summary>The seeded, stratified holdout split of test samples: (validation indices, evaluation indices), ascending.</summary>
+    static (List<int> Validation, List<int> Evaluation) SplitIndices(ConfigTree config, IReadOnlyList<AnomalySample> samples)
+    {
         double fraction = config.GetDouble("postprocessing.validation_fraction", 0.05, 0.95);
         var rng = new Random(config.GetInt("seed"));
         var val = new List<int>(); var eval = new List<int>();
         foreach (bool anomalous in new[] { false, true }) // stratified, so both parts hold both kinds
         {
-            var idx = Enumerable.Range(0, all.Samples.Count).Where(i => all.Samples[i].IsAnomalous == anomalous).ToArray();
+            var idx = Enumerable.Range(0, samples.Count).Where(i => samples[i].IsAnomalous == anomalous).ToArray();
             rng.Shuffle(idx);
             int n = Math.Max(1, (int)Math.Round(idx.Length * fraction));
             if (n >= idx.Length) throw new AnomalySharpException($"postprocessing.validation=holdout: too few {(anomalous ? "defective" : "normal")} test images ({idx.Length}) to hold some out");
             val.AddRange(idx.Take(n)); eval.AddRange(idx.Skip(n));
         }
         val.Sort(); eval.Sort();
-        return (all.Subset(val), all.Subset(eval));
+        return (val, eval);
     }
 
     static NormalizationStats Calibrate(ConfigTree config, EvaluationSet set)

@@ -1,6 +1,9 @@
 using AnomalySharp.Configuration;
 using AnomalySharp.Models.Padim;
+using AnomalySharp.Models.FastFlow;
 using AnomalySharp.Models.PatchCore;
+using AnomalySharp.Models.ReverseDistillation;
+using AnomalySharp.Models.Stfpm;
 
 namespace AnomalySharp.Models;
 
@@ -13,6 +16,9 @@ public static class ModelRegistry
     {
         Register(new ModelDefinition("padim", PadimModel.DefaultsYaml, c => new PadimModel(c)));
         Register(new ModelDefinition("patchcore", PatchCoreModel.DefaultsYaml, c => new PatchCoreModel(c)));
+        Register(new ModelDefinition("stfpm", StfpmModel.DefaultsYaml, c => new StfpmModel(c)));
+        Register(new ModelDefinition("fastflow", FastFlowModel.DefaultsYaml, c => new FastFlowModel(c)));
+        Register(new ModelDefinition("reverse_distillation", ReverseDistillationModel.DefaultsYaml, c => new ReverseDistillationModel(c)));
         BuiltInNames = Names;
     }
 

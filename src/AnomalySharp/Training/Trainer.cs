@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Training;
+
+/// <summary>
+/// The training loop shared by every <see cref="ITrainableModel"/>: seeded shuffling per epoch, the optimizer the
+/// configuration names, optional gradient clipping, validation every N epochs, early stopping with patience on a
+/// monitored value, last and best checkpoints, exact resumption (weights, optimizer state, epoch and batch; the data
+/// order and augmentation draws are functions of seed, epoch and batch, so no generator state needs saving), and a
+/// checkpoint on cancellation. Every step runs in its own dispose scope, so memory stays flat across epochs.
+/// </summary>
+public static class Trainer
+{
+    /// <summary>The last checkpoint's file name in a run folder.</summary>
+    public const string LastFile = "last.ckpt";
+    /// <summary>The best checkpoint's file name in a run folder.</summary>
+    public const string BestFile = "best.ckpt";
+
+    /// <summary>Trains <paramref name="model"/> on <paramref name="data"/>; leaves the network in evaluation mode with the kept weights.</summary>
+    public static TrainingSummary Run(ITrainableModel model, TrainingOptions options, FitData data, TrainingRun run)
+    {
+        if (options.Monitor is "image_auroc" or "pixel_auroc" && run.Validate == null)
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs labelled validation images (use loss or none)");
+        if (run.Folder != null && run.Describe == null) throw new ArgumentException("a run folder needs a checkpoint description", nameof(run));
+        var net = model.Network;
+        var parameters = net.parameters().Where(p => p.requires_grad).ToList();
+        using var optimizer = MakeOptimizer(options, parameters);
+        var state = new TrainingState();
+        if (run.ResumeFrom != null)
+        {
+            state = Checkpoint.Read(run.ResumeFrom, net, optimizer).State;
+            run.Progress.Message($"resuming from {run.ResumeFrom}: epoch {state.Epoch} done" + (state.Step > 0 ? $", {state.Step} batches into epoch {state.Epoch + 1}" : ""));
+        }
+        if (run.Folder != null) Directory.CreateDirectory(run.Folder);
+
+        using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
+        using var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
+        int count = cache?.Count ?? data.Count, batchSize = data.BatchSize;
+        double lastLoss = double.NaN, lastSpeed = 0;
+        var sessionClock = Stopwatch.StartNew();
+        double startSeconds = state.Seconds;
+
+        while (state.Epoch < options.MaxEpochs && !state.StoppedEarly)
+        {
+            int epoch = state.Epoch + 1;
+            int[] order = Order(run.Seed, epoch, count);
+            net.train();
+            var epochClock = Stopwatch.StartNew();
+            int imagesThisSession = 0;
+            using (var step = run.Progress.Start($"epoch {epoch}/{options.MaxEpochs}", count))
+            {
+                step.Advance(Math.Min(count, state.Step * batchSize));
+                foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, order, state.Step, batchSize, options.Augment, run.Seed, epoch))
+                {
+                    try
+                    {
+                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
+                        long n = frozen[0].shape[0];
+                        double loss = Step(model, options, optimizer, parameters, images, frozen);
+                        if (double.IsNaN(loss) || double.IsInfinity(loss))
+                            throw new AnomalySharpException($"training diverged at epoch {epoch}, batch {state.Step + 1} (loss {loss}); lower training.learning_rate or set training.gradient_clip");
+                        state.LossSum += loss * n; state.LossCount += (int)n; state.Step++;
+                        imagesThisSession += (int)n;
+                        double speed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
+                        double remaining = ((options.MaxEpochs - epoch) * count + (count - Math.Min(count, state.Step * batchSize))) / Math.Max(1e-9, speed);
+                        step.Describe($"epoch {epoch}/{options.MaxEpochs} loss {state.LossSum / state.LossCount:G4} {speed:0.0} img/s, run ETA {FormatDuration(remaining)}");
+                        step.Advance((int)n);
+                    }
+                    finally { disposeAll(); }
+                }
+            }
+            if (run.Cancellation.IsCancellationRequested && state.Step * batchSize < count)
+                Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
+
+            lastLoss = state.LossCount > 0 ? state.LossSum / state.LossCount : double.NaN;
+            lastSpeed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
+            state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
+
+            IReadOnlyDictionary<string, double>? metrics = null;
+            double? monitored = null;
+            bool best = false;
+            bool validate = options.ValidateEvery > 0 && (epoch % options.ValidateEvery == 0 || epoch == options.MaxEpochs);
+            if (validate)
+            {
+                if (run.Validate != null)
+                {
+                    net.eval();
+                    metrics = run.Validate(model);
+                    net.train();
+                }
+                if (options.Monitor != "none")
+                {
+                    monitored = options.Monitor == "loss" ? lastLoss : metrics![options.Monitor];
+                    best = Improves(options, state.Best, monitored.Value);
+                    if (best) { state.Best = monitored; state.BestEpoch = epoch; state.BadValidations = 0; }
+                    else if (++state.BadValidations >= options.Patience && options.Patience > 0) state.StoppedEarly = true;
+                }
+            }
+            state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
+            string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
+            run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {options.Monitor} in {options.Patience} validations" : "")}");
+            log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(), MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
+            if (run.Folder != null)
+            {
+                var checkpoint = run.Describe!(state);
+                checkpoint.Save(Path.Combine(run.Folder, LastFile), net, optimizer);
+                if (best) File.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile), overwrite: true);
+            }
+        }
+
+        int keptEpoch = state.Epoch;
+        if (options.Monitor != "none" && state.Best != null && state.BestEpoch != state.Epoch && run.Folder != null)
+        {
+            Checkpoint.Read(Path.Combine(run.Folder, BestFile), net, null);
+            keptEpoch = state.BestEpoch;
+            run.Progress.Message($"kept the weights of epoch {keptEpoch} ({options.Monitor} {state.Best:0.0000})");
+        }
+        net.eval();
+        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed);
+    }
+
+    static OptimizerHelper MakeOptimizer(TrainingOptions o, IList<Parameter> parameters) => o.Optimizer switch
+    {
+        "sgd" => optim.SGD(parameters, o.LearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay),
+        _ => optim.Adam(parameters, o.LearningRate, beta1: o.Beta1, beta2: o.Beta2, weight_decay: o.WeightDecay),
+    };
+
+    /// <summary>One optimization step; returns the batch loss.</summary>
+    static double Step(ITrainableModel model, TrainingOptions options, OptimizerHelper optimizer, IList<Parameter> parameters,
+        Tensor? images, Tensor[] frozen)
+    {
+        // No garbage collection while TorchSharp's optimizers create and pass implicit Scalars (see NativeCallGuard).
+        using var guard = NativeCallGuard.Enter();
+        using var scope = NewDisposeScope();
+        optimizer.zero_grad();
+        var loss = model.Loss(images, frozen);
+        loss.backward();
+        if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+        optimizer.step();
+        return loss.item<float>();
+    }
+
+    /// <summary>
+    /// The epoch's batches from <paramref name="startStep"/> on: gathered from the cache, or read, augmented and passed
+    /// through the frozen network. Each item comes with the action that frees it.
+    /// </summary>
+    static IEnumerable<(Tensor? Images, Tensor[] Frozen, Action Dispose)> Batches(ITrainableModel model, FitData data, FeatureCache? cache,
+        int[] order, int startStep, int batchSize, Augmentation augment, int seed, int epoch)
+    {
+        if (cache != null)
+        {
+            for (int start = startStep * batchSize; start < order.Length; start += batchSize)
+            {
+                var scope = NewDisposeScope();
+                using var idx = tensor(order.Skip(start).Take(batchSize).Select(i => (long)i).ToArray());
+                var (features, images) = cache.Gather(idx);
+                yield return (images, features, scope.Dispose);
+            }
+            yield break;
+        }
+        var rest = order.Skip(startStep * batchSize).ToList();
+        var batches = data.Ordered?.Invoke(rest) ?? data.Batches().Skip(startStep);
+        int step = startStep;
+        foreach (var batch in batches)
+        {
+            var scope = NewDisposeScope();
+            int batchIndex = step++;
+            Tensor[] frozen;
+            Tensor? images;
+            try
+            {
+                images = batch.Images;
+                if (augment.Enabled)
+                    using (var generator = new Generator((ulong)Mix(seed, epoch, batchIndex)))
+                        images = augment.Apply(images, generator);
+                frozen = model.FrozenFeatures(images);
+            }
+            catch { scope.Dispose(); batch.Dispose(); throw; }
+            yield return (model.LossNeedsImages ? images : null, frozen, () => { scope.Dispose(); batch.Dispose(); });
+        }
+    }
+
+    static void Interrupt(TrainingRun run, TrainingState state, nn.Module net, OptimizerHelper optimizer, double seconds)
+    {
+        state.Seconds = seconds;
+        if (run.Folder == null) throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}; no checkpoint folder, nothing saved", "");
+        string path = Path.Combine(run.Folder, LastFile);
+        run.Describe!(state).Save(path, net, optimizer);
+        throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: checkpoint saved to {path} (continue with --resume {path})", path);
+    }
+
+    static bool Improves(TrainingOptions o, double? best, double value) =>
+        best is not { } b || (o.MonitorMaximizes ? value > b + o.MinDelta : value < b - o.MinDelta);
+
+    /// <summary>The epoch's seeded order of <paramref name="count"/> training images.</summary>
+    internal static int[] Order(int seed, int epoch, int count)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(Mix(seed, epoch, 0x5348554646)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>A 32-bit seed from three numbers (SplitMix64 finalizer; stable across processes, unlike HashCode).</summary>
+    internal static int Mix(long a, long b, long c)
+    {
+        ulong z = (ulong)a * 0x9E3779B97F4A7C15UL ^ (ulong)b * 0xBF58476D1CE4E5B9UL ^ (ulong)c * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
+    }
+
+    static string FormatDuration(double seconds) =>
+        double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Round(seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss") : "?";
+}

@@ -1,0 +1,108 @@
+using AnomalySharp.Configuration;
+
+namespace AnomalySharp.Training;
+
+/// <summary>The training section of a trained model's configuration (see <see cref="DefaultsYaml"/>).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Epochs at most.</summary>
+    public int MaxEpochs { get; init; }
+    /// <summary>"sgd" or "adam".</summary>
+    public string Optimizer { get; init; } = "adam";
+    /// <summary>Learning rate.</summary>
+    public double LearningRate { get; init; }
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; }
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Adam's β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+    /// <summary>Adam's β2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>Maximum global L2 norm of the gradients; 0 leaves them unclipped.</summary>
+    public double GradientClip { get; init; }
+    /// <summary>Validation every this many epochs (0: never).</summary>
+    public int ValidateEvery { get; init; }
+    /// <summary>What early stopping and the best checkpoint watch: loss, image_auroc, pixel_auroc or none.</summary>
+    public string Monitor { get; init; } = "none";
+    /// <summary>Validations without improvement before stopping (0: never stop early).</summary>
+    public int Patience { get; init; }
+    /// <summary>The smallest change that counts as an improvement.</summary>
+    public double MinDelta { get; init; }
+    /// <summary>Keep the frozen network's features of the training images in memory across epochs.</summary>
+    public bool CacheFeatures { get; init; } = true;
+    /// <summary>The most memory the feature cache may take, in GiB.</summary>
+    public double CacheMaxGb { get; init; } = 8;
+    /// <summary>Augmentation of training images (off by default).</summary>
+    public Augmentation Augment { get; init; } = Augmentation.None;
+
+    /// <summary>Monitors and whether larger is better.</summary>
+    public static readonly IReadOnlyDictionary<string, bool> Monitors = new Dictionary<string, bool>
+    {
+        ["loss"] = false, ["image_auroc"] = true, ["pixel_auroc"] = true, ["none"] = true,
+    };
+
+    /// <summary>
+    /// The training section, filled in by each model (placeholders: {0} epochs, {1} optimizer, {2} learning rate,
+    /// {3} momentum, {4} weight decay, {5} β1, {6} β2). Inserted at column 0.
+    /// </summary>
+    public static string DefaultsYaml(int epochs, string optimizer, double lr, double momentum, double weightDecay, double beta1 = 0.9, double beta2 = 0.999) =>
+        string.Format(System.Globalization.CultureInfo.InvariantCulture, """
+        training:
+          max_epochs: {0}
+          optimizer: {1}
+          learning_rate: {2}
+          momentum: {3}
+          weight_decay: {4}
+          beta1: {5}
+          beta2: {6}
+          gradient_clip: 0
+          validate_every: 5
+          monitor: none
+          patience: 3
+          min_delta: 0.0
+          cache_features: true
+          cache_max_gb: 8
+          checkpoint_dir: null
+          augment:
+            hflip: false
+            vflip: false
+            rotation_degrees: 0
+            color_jitter: 0.0
+        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2));
+
+    static string Plain(double v) => v.ToString("0.##########", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Reads and checks the training section.</summary>
+    public static TrainingOptions FromConfig(ConfigTree config)
+    {
+        var options = new TrainingOptions
+        {
+            MaxEpochs = config.GetInt("training.max_epochs", 1, 100_000),
+            Optimizer = config.GetChoice("training.optimizer", "sgd", "adam"),
+            LearningRate = config.GetDouble("training.learning_rate", 1e-12, 100),
+            Momentum = config.GetDouble("training.momentum", 0, 0.999999),
+            WeightDecay = config.GetDouble("training.weight_decay", 0, 1),
+            Beta1 = config.GetDouble("training.beta1", 0, 0.999999),
+            Beta2 = config.GetDouble("training.beta2", 0, 0.999999),
+            GradientClip = config.GetDouble("training.gradient_clip", 0, 1e9),
+            ValidateEvery = config.GetInt("training.validate_every", 0, 100_000),
+            Monitor = config.GetChoice("training.monitor", Monitors.Keys.ToArray()),
+            Patience = config.GetInt("training.patience", 0, 100_000),
+            MinDelta = config.GetDouble("training.min_delta", 0, 1e9),
+            CacheFeatures = config.GetBool("training.cache_features"),
+            CacheMaxGb = config.GetDouble("training.cache_max_gb", 0, 1e6),
+            Augment = new Augmentation(
+                config.GetBool("training.augment.hflip"),
+                config.GetBool("training.augment.vflip"),
+                config.GetDouble("training.augment.rotation_degrees", 0, 180),
+                config.GetDouble("training.augment.color_jitter", 0, 1)),
+        };
+        if (options.Monitor != "none" && options.ValidateEvery == 0)
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.validate_every of at least 1");
+        return options;
+    }
+
+    /// <summary>True when a larger monitored value is better.</summary>
+    public bool MonitorMaximizes => Monitors[Monitor];
+}

@@ -1,0 +1,112 @@
+using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
+using AnomalySharp.Engine;
+using AnomalySharp.Training;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Tests.Models;
+
+/// <summary>STFPM, FastFlow and Reverse Distillation through the engine on small synthetic data.</summary>
+public class TrainedModelsTests
+{
+    internal static ConfigTree Small(string model, int imageSize, int epochs)
+    {
+        var config = PadimTests.SmallConfig(model);
+        config.Set($"data.image_size={imageSize}");
+        config.Set($"training.max_epochs={epochs}");
+        config.Set("training.validate_every=0");
+        return config;
+    }
+
+    internal static double[] Scores(string output) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(output, "curves.json")))!["scores"]!.AsArray().Select(v => (double)v!).ToArray();
+
+    [Theory]
+    [InlineData("stfpm")]
+    [InlineData("fastflow")]
+    [InlineData("reverse_distillation")]
+    public void LearnsSyntheticDefectsAndReloadsWithIdenticalScores(string model)
+    {
+        string dir = TestPaths.TempDir(model);
+        var ds = PadimTests.SmallSynthetic();
+        var engine = new AnomalyEngine();
+        var results = engine.Train(Small(model, 128, 5), ds, Path.Combine(dir, "out"), false);
+        Assert.True((double)results["image_auroc"]! >= 0.95, results.ToJsonString());
+        Assert.True((double)results["pixel_auroc"]! >= 0.9, results.ToJsonString());
+        Assert.Equal(5, (int)results["training"]!["epochs"]!);
+        Assert.True((bool)results["training"]!["features_cached"]!);
+        Assert.False(Directory.Exists(Path.Combine(dir, "out.training")), "the training folder moves into the output");
+        Assert.True(File.Exists(Path.Combine(dir, "out", "training", Trainer.LastFile)));
+
+        var tested = engine.Test(Path.Combine(dir, "out"), ds, Path.Combine(dir, "test"), false);
+        Assert.Equal(Scores(Path.Combine(dir, "out")), Scores(Path.Combine(dir, "test")));
+        Assert.Equal((double)results["pixel_auroc"]!, (double)tested["pixel_auroc"]!);
+    }
+
+    [Fact]
+    public void EarlyStoppingKeepsTheBestEpochAndLogsEveryEpoch()
+    {
+        string dir = TestPaths.TempDir("early");
+        var config = Small("stfpm", 64, 20);
+        config.Set("training.validate_every=1");
+        config.Set("training.monitor=pixel_auroc");
+        config.Set("training.min_delta=2"); // nothing after the first validation counts as an improvement
+        config.Set("training.patience=2");
+        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false);
+        var training = results["training"]!;
+        Assert.True((bool)training["stopped_early"]!);
+        Assert.Equal(3, (int)training["epochs"]!);
+        Assert.Equal(1, (int)training["kept_epoch"]!);
+
+        string folder = Path.Combine(dir, "out", "training");
+        var rows = File.ReadAllLines(Path.Combine(folder, "metrics.csv"));
+        Assert.Equal(TrainingLog.Columns, rows[0].Split(','));
+        Assert.Equal(4, rows.Length);
+        Assert.All(rows.Skip(1), r => Assert.False(string.IsNullOrEmpty(r.Split(',')[Array.IndexOf(TrainingLog.Columns, "pixel_auroc")])));
+        Assert.Equal(1, Checkpoint.ReadHeader(Path.Combine(folder, Trainer.BestFile)).State.BestEpoch);
+
+        // The kept weights are those of the best checkpoint, not of the last epoch.
+        using var kept = TrainedModel.Load(Path.Combine(dir, "out"));
+        var cfg = ConfigTree.FromYaml(Checkpoint.ReadHeader(Path.Combine(folder, Trainer.BestFile)).ConfigYaml, "best");
+        using var fromBest = (NetworkModel)AnomalySharp.Models.ModelRegistry.Create(cfg);
+        Checkpoint.Read(Path.Combine(folder, Trainer.BestFile), fromBest.Network, null);
+        foreach (var (key, value) in fromBest.GetState())
+            Assert.True(value.equal(kept.Model.GetState()[key]).all().item<bool>(), key);
+
+        // TensorBoard: a TFRecord file of Event protos with the scalar tags, one record per scalar plus the file version.
+        string events = Assert.Single(Directory.GetFiles(folder, "events.out.tfevents.*"));
+        var records = TfRecords(File.ReadAllBytes(events));
+        Assert.True(records.Count >= 1 + 3 * 4, $"{records.Count} records");
+        string all = string.Join("\n", records.Select(r => System.Text.Encoding.Latin1.GetString(r)));
+        foreach (string tag in new[] { "train/loss", "validation/pixel_auroc", "validation/image_auroc", "memory/rss_mb" })
+            Assert.Contains(tag, all);
+    }
+
+    /// <summary>Splits a TFRecord file (length, masked CRC, data, masked CRC) into its records, checking the framing.</summary>
+    static List<byte[]> TfRecords(byte[] bytes)
+    {
+        var records = new List<byte[]>();
+        int at = 0;
+        while (at < bytes.Length)
+        {
+            Assert.True(at + 12 <= bytes.Length, "truncated record header");
+            long length = BitConverter.ToInt64(bytes, at);
+            Assert.InRange(length, 1, bytes.Length);
+            records.Add(bytes.AsSpan(at + 12, (int)length).ToArray());
+            at += 12 + (int)length + 4;
+        }
+        Assert.Equal(bytes.Length, at);
+        return records;
+    }
+
+    [Fact]
+    public void AFreshRunRefusesToOverwriteAnEarlierRunsCheckpoints()
+    {
+        string dir = TestPaths.TempDir("leftover");
+        Directory.CreateDirectory(Path.Combine(dir, "out.training"));
+        var e = Assert.Throws<AnomalySharpException>(() =>
+            new AnomalyEngine().Train(Small("fastflow", 64, 1), PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false));
+        Assert.Contains("--resume", e.Message);
+        Assert.Contains("out.training", e.Message);
+    }
+}

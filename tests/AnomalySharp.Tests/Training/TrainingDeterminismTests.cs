@@ -1,0 +1,86 @@
+using AnomalySharp.Engine;
+using AnomalySharp.Tests.Models;
+using AnomalySharp.Training;
+
+namespace AnomalySharp.Tests.Training;
+
+/// <summary>
+/// Bit-exact comparisons of two training runs. They run alone: TorchSharp's intra-op thread pool is shared by the
+/// process, and when parallel tests use it at the same time a reduction may be split differently, which changes
+/// the last bits of a sum (two separate processes with the same seed and thread count agree exactly).
+/// </summary>
+[Collection(IsolatedCollection.Name)]
+public class TrainingDeterminismTests
+{
+    /// <summary>Cancels the run once the given epoch has seen <c>after</c> images.</summary>
+    sealed class CancelDuringEpoch(CancellationTokenSource cancel, string epochTitle, int after) : AnomalySharp.Diagnostics.IProgressReporter
+    {
+        void Seen(string description, int done)
+        {
+            if (description == epochTitle && done >= after) cancel.Cancel();
+        }
+
+        public AnomalySharp.Diagnostics.IProgressStep Start(string description, int total) => new Step(this, description);
+        public void Message(string text) { }
+
+        sealed class Step(CancelDuringEpoch owner, string description) : AnomalySharp.Diagnostics.IProgressStep
+        {
+            int _done;
+            public void Advance(int units)
+            {
+                _done += units;
+                owner.Seen(description, _done);
+            }
+            public void Dispose() { }
+        }
+    }
+
+    [Theory]
+    [InlineData("stfpm")]
+    [InlineData("fastflow")]
+    [InlineData("reverse_distillation")]
+    public void AnInterruptedRunResumesToTheSameFinalWeights(string model)
+    {
+        string dir = TestPaths.TempDir(model + "-resume");
+        var ds = PadimTests.SmallSynthetic();
+        var config = TrainedModelsTests.Small(model, 64, 3);
+        config.Set("data.batch_size=8");
+        new AnomalyEngine().Train(config, ds, Path.Combine(dir, "straight"), false);
+
+        using var cancel = new CancellationTokenSource();
+        string output = Path.Combine(dir, "interrupted");
+        var stopped = Assert.Throws<TrainingInterruptedException>(() =>
+            new AnomalyEngine(new CancelDuringEpoch(cancel, "epoch 2/3", 16)).Train(config, ds, output, false, cancellation: cancel.Token));
+        Assert.False(Directory.Exists(output), "no half-written output");
+        Assert.Equal(Path.Combine(output + ".training", Trainer.LastFile), stopped.CheckpointPath);
+        var state = Checkpoint.ReadHeader(stopped.CheckpointPath).State;
+        Assert.Equal(1, state.Epoch);
+        Assert.Equal(2, state.Step); // two batches of 8 into epoch 2
+
+        var resumedResults = new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath);
+        Assert.Equal(3, (int)resumedResults["training"]!["epochs"]!);
+        using var a = TrainedModel.Load(Path.Combine(dir, "straight"));
+        using var b = TrainedModel.Load(output);
+        var sa = a.Model.GetState();
+        var sb = b.Model.GetState();
+        Assert.Equal(sa.Keys.Order(), sb.Keys.Order());
+        foreach (var (key, value) in sa)
+            Assert.True(value.equal(sb[key]).all().item<bool>(), $"{model}: {key} differs after resuming");
+        Assert.Equal(TrainedModelsTests.Scores(Path.Combine(dir, "straight")), TrainedModelsTests.Scores(output));
+    }
+
+
+    [Fact]
+    public void AugmentedTrainingRecomputesFeaturesAndStaysDeterministic()
+    {
+        string dir = TestPaths.TempDir("augment");
+        var config = TrainedModelsTests.Small("reverse_distillation", 64, 2);
+        config.Set("training.augment.hflip=true");
+        config.Set("training.augment.rotation_degrees=5");
+        var ds = PadimTests.SmallSynthetic();
+        var a = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "a"), false);
+        var b = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "b"), false);
+        Assert.False((bool)a["training"]!["features_cached"]!);
+        Assert.Equal((double)a["training"]!["final_loss"]!, (double)b["training"]!["final_loss"]!);
+    }
+}
