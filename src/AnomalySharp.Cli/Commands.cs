@@ -58,6 +58,9 @@ internal sealed class Commands
     static Option<string?> Opt(string name, string description) => new(name) { Description = description };
     static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
+    /// <summary>Keys a resumed run may change: how long it trains and how it reports, never what it learns.</summary>
+    static readonly string[] ResumableKeys = { "training.max_epochs", "training.validate_every", "training.patience", "visualization.save_images" };
+
     Command TrainCommand()
     {
         var model = Opt("--model", $"model to fit: {string.Join(", ", ModelRegistry.Names)} (default padim, or the config file's model.name)");
@@ -73,7 +76,7 @@ internal sealed class Commands
         var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
         var overwrite = Flag("--overwrite", "replace the output folder if it exists");
         var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
-        var resume = Opt("--resume", "trained models: continue an interrupted run from its checkpoint (OUTPUT.training/last.ckpt); its configuration, dataset and output are reused");
+        var resume = Opt("--resume", "trained models: continue an interrupted run from its checkpoint (OUTPUT.training/last.ckpt); its configuration, dataset and output are reused (--set may change training.max_epochs, validate_every, patience)");
         var cmd = new Command("train", "fit a model on normal images, evaluate it, save it and write a report")
             { model, data, normal, abnormal, masks, synthetic, config, set, output, seed, threads, overwrite, skipBad, resume };
         cmd.SetAction(p =>
@@ -84,10 +87,16 @@ internal sealed class Commands
             string? outDir = p.GetValue(output);
             if (resumePath != null)
             {
-                if (p.GetValue(model) != null || p.GetValue(config) != null || (p.GetValue(set)?.Length ?? 0) > 0 || p.GetValue(seed) != null || p.GetValue(synthetic) != null)
-                    throw new AnomalySharpException("--resume continues with the checkpoint's configuration: drop --model, --config, --set, --seed and --synthetic");
+                if (p.GetValue(model) != null || p.GetValue(config) != null || p.GetValue(seed) != null || p.GetValue(synthetic) != null)
+                    throw new AnomalySharpException("--resume continues with the checkpoint's configuration: drop --model, --config, --seed and --synthetic");
                 var header = Training.Checkpoint.ReadHeader(resumePath);
                 tree = ConfigTree.FromYaml(header.ConfigYaml, resumePath);
+                foreach (string s in p.GetValue(set) ?? Array.Empty<string>())
+                {
+                    if (!ResumableKeys.Any(k => s.StartsWith(k + "=", StringComparison.Ordinal)))
+                        throw new AnomalySharpException($"--set {s}: with --resume only {string.Join(", ", ResumableKeys)} can change");
+                    tree.Set(s);
+                }
                 if (p.GetValue(threads) is { } t) tree.Set($"runtime.threads={t.ToString(CultureInfo.InvariantCulture)}");
                 bool dataGiven = (p.GetValue(data) ?? p.GetValue(normal) ?? p.GetValue(abnormal) ?? p.GetValue(masks)) != null;
                 dataset = dataGiven ? ResolveDataset(p.GetValue(data), p.GetValue(normal), p.GetValue(abnormal), p.GetValue(masks), null, tree.GetInt("seed"))

@@ -60,9 +60,9 @@ internal sealed class ConsoleProgress : IProgressReporter
             double t = _clock.Elapsed.TotalSeconds;
             if (t - _lastPrint < 5 && _done < total) return;
             _lastPrint = t;
-            double eta = _done > 0 ? t / _done * (total - _done) : double.NaN;
+            string eta = _done > 0 ? FormattableString.Invariant($"{t / _done * (total - _done):0} s") : "?";
             Console.Error.WriteLine(FormattableString.Invariant(
-                $"{description}: {_done}/{total} ({100.0 * _done / Math.Max(1, total):0}%), {t:0.0} s elapsed, ETA {eta:0} s"));
+                $"{description}: {_done}/{total} ({100.0 * _done / Math.Max(1, total):0}%), {t:0.0} s elapsed, ETA {eta}"));
         }
 
         public void Dispose() { }

@@ -1,3 +1,5 @@
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -79,6 +81,22 @@ public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor
 
     /// <summary>The output and log-determinant (named entry point).</summary>
     public (Tensor Output, Tensor LogDet) Forward(Tensor x) => forward(x);
+
+    /// <summary>The forward direction (without the log-determinant) as ONNX nodes.</summary>
+    public string AppendOnnx(OnnxGraph g, string x)
+    {
+        long channels = _permutation.shape[0], c2 = channels - _split;
+        var parts = g.Node("Split", new[] { x, g.Ints(_split, c2) }, 2, OnnxGraph.Attr("axis", 1L));
+        string a = g.Conv(g.Node("Relu", new[] { g.Conv(parts[0], (Conv2d)_subnet[0]) }), (Conv2d)_subnet[2]);
+        a = g.Node("Mul", new[] { a, g.Scalar(0.1f) });
+        var st = g.Node("Split", new[] { a, g.Ints(c2, c2) }, 2, OnnxGraph.Attr("axis", 1L));
+        string s = g.Node("Mul", new[] { g.Node("Atan", new[] { g.Node("Div", new[] { st[0], g.Scalar((float)_clamp) }) }), g.Scalar((float)(_clamp * 2 / Math.PI)) });
+        string y2 = g.Node("Add", new[] { g.Node("Mul", new[] { parts[1], g.Node("Exp", new[] { s }) }), st[1] });
+        string y = g.Node("Concat", new[] { parts[0], y2 }, OnnxGraph.Attr("axis", 1L));
+        using (var scale = _globalLogScale.detach().exp())
+            y = g.Node("Add", new[] { g.Node("Mul", new[] { y, g.Constant("flow_scale", scale) }), g.Constant("flow_offset", _globalOffset.detach()) });
+        return g.Node("Gather", new[] { y, g.Constant("flow_perm", _permutation.data<long>().ToArray(), channels) }, OnnxGraph.Attr("axis", 1L));
+    }
 
     /// <summary>x from y (exact inverse of <see cref="Forward"/>).</summary>
     public Tensor Inverse(Tensor y)

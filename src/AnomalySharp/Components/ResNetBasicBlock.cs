@@ -1,3 +1,5 @@
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -40,6 +42,24 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
         var y = bn2.forward(conv2.forward(bn1.forward(conv1.forward(x)).relu_()));
         var identity = shortcut?.forward(x) ?? x;
         return (y + identity).relu_().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block in evaluation mode as ONNX nodes (batch normalization folded).</summary>
+    public string AppendOnnx(OnnxGraph g, string x)
+    {
+        string h = conv1 is ConvTranspose2d up ? g.ConvTransposeBn(x, up, bn1) : g.ConvBn(x, (Conv2d)conv1, bn1);
+        h = g.ConvBn(g.Node("Relu", new[] { h }), conv2, bn2);
+        string identity = shortcut == null ? x
+            : shortcut[0] is ConvTranspose2d upShort ? g.ConvTransposeBn(x, upShort, (BatchNorm2d)shortcut[1])
+            : g.ConvBn(x, (Conv2d)shortcut[0], (BatchNorm2d)shortcut[1]);
+        return g.Node("Relu", new[] { g.Node("Add", new[] { h, identity }) });
+    }
+
+    /// <summary>A stage of blocks as ONNX nodes.</summary>
+    public static string AppendOnnx(Sequential stage, OnnxGraph g, string x)
+    {
+        foreach (var block in stage.children()) x = ((ResNetBasicBlock)block).AppendOnnx(g, x);
+        return x;
     }
 
     /// <summary>A stage of <paramref name="blocks"/> blocks; the first changes the shape.</summary>

@@ -1,3 +1,5 @@
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +31,16 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor[]>
             ResNetBasicBlock.Stage(128, 256, 2, stride: 2));
         RegisterComponents();
         SeededInit.Apply(this, seed);
+    }
+
+    /// <summary>The network in evaluation mode as ONNX nodes: the value names of layer1..layer<paramref name="depth"/>.</summary>
+    public string[] AppendOnnx(OnnxGraph g, string x, int depth)
+    {
+        string h = g.Node("Relu", new[] { g.ConvBn(x, conv1, bn1) });
+        h = g.Node("MaxPool", new[] { h }, OnnxGraph.Attrs("kernel_shape", 3L, 3L), OnnxGraph.Attrs("strides", 2L, 2L), OnnxGraph.Attrs("pads", 1L, 1L, 1L, 1L));
+        var outputs = new string[depth];
+        for (int i = 0; i < depth; i++) outputs[i] = h = ResNetBasicBlock.AppendOnnx(layers[i], g, h);
+        return outputs;
     }
 
     /// <summary>Outputs of layer1..layer3.</summary>

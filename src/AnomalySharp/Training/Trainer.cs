@@ -74,8 +74,6 @@ public static class Trainer
                     finally { disposeAll(); }
                 }
             }
-            if (run.Cancellation.IsCancellationRequested && state.Step * batchSize < count)
-                Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
 
             lastLoss = state.LossCount > 0 ? state.LossSum / state.LossCount : double.NaN;
             lastSpeed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);

@@ -42,13 +42,16 @@ public class TrainingCliTests
         var state = AnomalySharp.Training.Checkpoint.ReadHeader(checkpoint).State;
         Assert.InRange(state.Epoch, 2, 39);
 
-        // Continuing re-uses the checkpoint's configuration, dataset and output folder.
-        var resumed = CliRunner.Run("train", "--resume", checkpoint);
+        CliRunner.AssertUserError(CliRunner.Run("train", "--resume", checkpoint, "--set", "training.learning_rate=1"),
+            "training.learning_rate=1", "training.max_epochs");
+
+        // Continuing re-uses the checkpoint's configuration, dataset and output folder; it may train longer.
+        var resumed = CliRunner.Run("train", "--resume", checkpoint, "--set", "training.max_epochs=41");
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Contains($"resuming from {checkpoint}: epoch {state.Epoch} done", resumed.Stderr);
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "results.json")))!;
-        Assert.Equal(40, (int)results["training"]!["epochs"]!);
-        Assert.Equal(41, File.ReadAllLines(Path.Combine(output, "training", "metrics.csv")).Length);
+        Assert.Equal(41, (int)results["training"]!["epochs"]!);
+        Assert.Equal(42, File.ReadAllLines(Path.Combine(output, "training", "metrics.csv")).Length);
         Assert.False(Directory.Exists(output + ".training"));
     }
 

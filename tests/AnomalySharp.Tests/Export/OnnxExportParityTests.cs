@@ -26,6 +26,9 @@ public class OnnxExportParityTests
     [InlineData("patchcore", "model.coreset_ratio=0.05")]
     [InlineData("dfm")]
     [InlineData("dfm", "model.score_type=nll")]
+    [InlineData("stfpm", "training.max_epochs=2")]
+    [InlineData("fastflow", "training.max_epochs=2")]
+    [InlineData("reverse_distillation", "training.max_epochs=2")]
     public void ExportedModelMatchesTorchSharpOnRealImages(string name, params string[] sets)
     {
         foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) AnomalySharp.Models.ModelRegistry.Register(d);

@@ -15,7 +15,7 @@ namespace AnomalySharp.Models.FastFlow;
 /// negative log-likelihood under a standard normal, ½‖z‖² − log|det J| per image, summed over layers. Anomaly map:
 /// per layer −exp(−½·mean over channels of z²), upsampled bilinearly and averaged over layers; score: its maximum.
 /// </summary>
-public sealed class FastFlowModel : NetworkModel
+public sealed partial class FastFlowModel : NetworkModel, IOnnxExportable
 {
     /// <summary>The model and training sections of the default configuration (anomalib's ResNet18 settings).</summary>
     public static readonly string DefaultsYaml = $$"""

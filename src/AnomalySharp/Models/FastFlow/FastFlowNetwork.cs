@@ -1,4 +1,6 @@
 using AnomalySharp.Components;
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
 using AnomalySharp.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -31,6 +33,16 @@ internal sealed class FastFlowNetwork : nn.Module<Tensor[], (Tensor Z, Tensor Lo
             result[l] = (z.MoveToOuterDisposeScope(), logDet.MoveToOuterDisposeScope());
         }
         return result;
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s normalization and flow as ONNX nodes: the value name of z.</summary>
+    public string AppendOnnx(OnnxGraph g, int layer, string features)
+    {
+        var norm = norms[layer];
+        string z = g.Node("LayerNormalization", new[] { features, g.Constant("ln_scale", norm.weight!.detach()), g.Constant("ln_bias", norm.bias!.detach()) },
+            OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("epsilon", (float)norm.eps));
+        foreach (var block in flows[layer]) z = block.AppendOnnx(g, z);
+        return z;
     }
 
     /// <summary>The flow of layer <paramref name="layer"/> on normalized features: z and log|det ∂z/∂x| per image.</summary>

@@ -14,7 +14,7 @@ namespace AnomalySharp.Models.ReverseDistillation;
 /// 1 − cosine over channels (the paper's equation), per <c>model.loss</c>. Anomaly map: the sum over layers of the
 /// per-pixel 1 − cosine, upsampled bilinearly and blurred (σ = 4); score: its maximum.
 /// </summary>
-public sealed class ReverseDistillationModel : NetworkModel
+public sealed partial class ReverseDistillationModel : NetworkModel, IOnnxExportable
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""

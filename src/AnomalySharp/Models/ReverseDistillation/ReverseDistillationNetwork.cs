@@ -1,4 +1,6 @@
 using AnomalySharp.Components;
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -34,6 +36,19 @@ internal sealed class ReverseDistillationNetwork : nn.Module<Tensor[], Tensor[]>
             ResNetBasicBlock.Stage(c2, c1, 2, upsample: true));
         RegisterComponents();
         SeededInit.Apply(this, seed);
+    }
+
+    /// <summary>The network in evaluation mode as ONNX nodes: decoder outputs shallow to deep.</summary>
+    public string[] AppendOnnx(OnnxGraph g, string[] encoder)
+    {
+        static string Down(OnnxGraph g, string x, Sequential s) => g.Node("Relu", new[] { g.ConvBn(x, (Conv2d)s[0], (BatchNorm2d)s[1]) });
+        string f1 = Down(g, Down(g, encoder[0], (Sequential)fuse1[0]), (Sequential)fuse1[1]);
+        string f2 = Down(g, encoder[1], fuse2);
+        string x = ResNetBasicBlock.AppendOnnx(bottleneck, g, g.Node("Concat", new[] { f1, f2, encoder[2] }, OnnxGraph.Attr("axis", 1L)));
+        string deep = ResNetBasicBlock.AppendOnnx(decoder[0], g, x);
+        string middle = ResNetBasicBlock.AppendOnnx(decoder[1], g, deep);
+        string shallow = ResNetBasicBlock.AppendOnnx(decoder[2], g, middle);
+        return new[] { shallow, middle, deep };
     }
 
     public override Tensor[] forward(Tensor[] encoder)

@@ -14,7 +14,7 @@ namespace AnomalySharp.Models.Stfpm;
 /// images and layers. Anomaly map: per layer ½‖t̂ − ŝ‖² over channels, upsampled bilinearly to the image and
 /// multiplied across layers; image score: its maximum.
 /// </summary>
-public sealed class StfpmModel : NetworkModel
+public sealed partial class StfpmModel : NetworkModel, IOnnxExportable
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""

@@ -1,0 +1,26 @@
+using AnomalySharp.Backbones;
+using AnomalySharp.Export;
+using AnomalySharp.Runtime;
+
+namespace AnomalySharp.Models.FastFlow;
+
+public sealed partial class FastFlowModel
+{
+    /// <inheritdoc />
+    public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
+    {
+        if (Backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
+        var features = exportable.AppendOnnx(g, images, Layers);
+        string? sum = null;
+        for (int l = 0; l < features.Length; l++)
+        {
+            string z = _network.AppendOnnx(g, l, features[l]);
+            string meanSquare = g.Node("ReduceMean", new[] { g.Node("Mul", new[] { z, z }) }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L));
+            string probability = g.Node("Exp", new[] { g.Node("Mul", new[] { meanSquare, g.Scalar(-0.5f) }) });
+            string up = g.Resize(g.Node("Neg", new[] { probability }), imageSize, imageSize, bilinear: true);
+            sum = sum == null ? up : g.Node("Add", new[] { sum, up });
+        }
+        string maps = g.Node("Mul", new[] { sum!, g.Scalar(1f / features.Length) });
+        return (maps, g.ReduceMax(maps, 1, 2, 3));
+    }
+}
