@@ -11,10 +11,12 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
+//        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
-bool quick = false, deploy = false, load = false;
+bool quick = false, deploy = false, load = false, training = false;
+int epochs = 3;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -23,11 +25,20 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--no-patchcore") { }
     else if (args[i] == "--deploy") deploy = true;   // only the export/deploy figures and the load test
     else if (args[i] == "--load") load = true;       // with --deploy: also the HTTP load test
+    else if (args[i] == "--training") training = true; // only the training-speed figures of the trained models
+    else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);
+if (training)
+{
+    int images = quick ? 100 : ds.Train.Count;
+    Console.WriteLine($"# AnomalySharp training bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {images} train images, 256 px, batch 16");
+    TrainingBench.Run(ds, threads, epochs, images);
+    return 0;
+}
 if (deploy)
 {
     Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} train, {ds.Test.Count} test images, 256 px");
