@@ -46,6 +46,11 @@ public abstract class NetworkModel : ITrainableModel
     /// <inheritdoc />
     public virtual Tensor[] FrozenFeatures(Tensor images) => Backbone.Extract(images, Layers);
 
+    /// <summary>The frozen backbone's layers as ONNX nodes on <paramref name="images"/> (for the models' exports).</summary>
+    protected string[] AppendBackboneOnnx(Runtime.OnnxGraph g, string images) =>
+        Backbone is IOnnxBackbone exportable ? exportable.AppendOnnx(g, images, Layers)
+            : throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
+
     /// <inheritdoc />
     public abstract Tensor Loss(Tensor? images, IReadOnlyList<Tensor> frozen);
 

@@ -1,4 +1,3 @@
-using AnomalySharp.Backbones;
 using AnomalySharp.Export;
 using AnomalySharp.Runtime;
 
@@ -9,8 +8,7 @@ public sealed partial class FastFlowModel
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (Backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
-        var features = exportable.AppendOnnx(g, images, Layers);
+        var features = AppendBackboneOnnx(g, images);
         string? sum = null;
         for (int l = 0; l < features.Length; l++)
         {

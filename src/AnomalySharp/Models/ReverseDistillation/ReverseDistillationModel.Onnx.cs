@@ -1,4 +1,3 @@
-using AnomalySharp.Backbones;
 using AnomalySharp.Export;
 using AnomalySharp.Runtime;
 
@@ -9,8 +8,7 @@ public sealed partial class ReverseDistillationModel
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (Backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
-        var encoder = exportable.AppendOnnx(g, images, Layers);
+        var encoder = AppendBackboneOnnx(g, images);
         var decoder = _network.AppendOnnx(g, encoder);
         string? sum = null;
         for (int i = 0; i < decoder.Length; i++)

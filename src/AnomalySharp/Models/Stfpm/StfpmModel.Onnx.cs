@@ -1,4 +1,3 @@
-using AnomalySharp.Backbones;
 using AnomalySharp.Export;
 using AnomalySharp.Runtime;
 
@@ -9,8 +8,7 @@ public sealed partial class StfpmModel
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (Backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
-        var teacher = exportable.AppendOnnx(g, images, Layers);
+        var teacher = AppendBackboneOnnx(g, images);
         string input = g.Node("Div", new[] { g.Node("Sub", new[] { images, g.Constant("stfpm_mean", _mean) }), g.Constant("stfpm_std", _std) });
         var student = _student.AppendOnnx(g, input, _depth);
         string? maps = null;
