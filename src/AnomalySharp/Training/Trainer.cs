@@ -39,7 +39,7 @@ public static class Trainer
         if (run.Folder != null) Directory.CreateDirectory(run.Folder);
 
         using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
-        using var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
+        var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
         int count = cache?.Count ?? data.Count, batchSize = data.BatchSize;
         double lastLoss = double.NaN, lastSpeed = 0;
         var sessionClock = Stopwatch.StartNew();

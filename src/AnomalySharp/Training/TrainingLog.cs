@@ -9,7 +9,7 @@ namespace AnomalySharp.Training;
 /// files written by TorchSharp's SummaryWriter (train/loss, train/images_per_second, memory/peak_mb and
 /// validation/*), so <c>tensorboard --logdir</c> on the folder shows the curves.
 /// </summary>
-public sealed class TrainingLog : IDisposable
+public sealed class TrainingLog
 {
     /// <summary>The CSV columns.</summary>
     public static readonly string[] Columns = { "epoch", "train_loss", "seconds", "images_per_second", "peak_memory_mb", "rss_mb", "learning_rate", "image_auroc", "pixel_auroc", "monitor", "best" };
@@ -42,7 +42,4 @@ public sealed class TrainingLog : IDisposable
             foreach (var (key, value) in validation)
                 if (!double.IsNaN(value)) _writer.add_scalar("validation/" + key, (float)value, epoch);
     }
-
-    /// <inheritdoc />
-    public void Dispose() { }
 }
