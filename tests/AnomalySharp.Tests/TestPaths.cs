@@ -23,10 +23,63 @@ internal static class TestPaths
         return path;
     }
 
+    private static readonly Lazy<string> RunRoot = new(CreateRunRoot);
+
+    /// <summary>
+    /// A fresh folder under this test process's own root (anomalysharp-tests/run-PID). Checkpoints and exports add up
+    /// to gigabytes per run, so the root is deleted when the process exits, and roots left by processes that no
+    /// longer run (killed, crashed) are deleted when the next run starts.
+    /// </summary>
     public static string TempDir(string prefix)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "anomalysharp-tests", prefix + "-" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = Path.Combine(RunRoot.Value, prefix + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         return dir;
+    }
+
+    private static string CreateRunRoot()
+    {
+        string parent = Path.Combine(Path.GetTempPath(), "anomalysharp-tests");
+        Directory.CreateDirectory(parent);
+        foreach (string stale in Directory.EnumerateDirectories(parent, "run-*"))
+        {
+            if (int.TryParse(Path.GetFileName(stale)["run-".Length..], out int pid) && !IsRunning(pid)) TryDelete(stale);
+        }
+        string root = Path.Combine(parent, $"run-{Environment.ProcessId}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: a file still open elsewhere; the next run retries
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 }
