@@ -99,6 +99,7 @@ public static class Trainer
                     else if (++state.BadValidations >= options.Patience && options.Patience > 0) state.StoppedEarly = true;
                 }
             }
+            NativeHeap.Release();
             state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
             string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
             run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {options.Monitor} in {options.Patience} validations" : "")}");

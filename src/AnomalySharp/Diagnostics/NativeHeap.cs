@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+
+namespace AnomalySharp.Diagnostics;
+
+/// <summary>
+/// Hands freed native memory back to the operating system between training epochs. libtorch allocates its CPU
+/// tensors with the C allocator. Once a large buffer has been freed, glibc raises its mmap threshold to that size and
+/// serves later, smaller tensors from its heaps, whose freed pages stay resident. A 2-thread FastFlow run grew from
+/// 4.5 GB to 19 GB resident over 40 epochs while a fresh process resumed from its checkpoint needed 4 GB.
+/// </summary>
+public static partial class NativeHeap
+{
+    static bool _unavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Asks glibc to return its free heap pages to the system (<c>malloc_trim</c>). Does nothing where the C library has
+    /// no such call (musl, macOS, Windows). It forces no garbage collection: tensors are disposed deterministically, and
+    /// a collection here could finalize another thread's temporaries in the middle of a TorchSharp call.
+    /// </summary>
+    public static void Release()
+    {
+        if (_unavailable) return;
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            _unavailable = true;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+}
