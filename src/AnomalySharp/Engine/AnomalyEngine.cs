@@ -154,11 +154,10 @@ public sealed class AnomalyEngine
     IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)
     {
         using var set = Evaluate(model, samples, batcher, masks, out _, "validate");
+        using var scope = NewDisposeScope();
         var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
         if (set.Masks is { } m)
-            using (var flatMaps = set.Maps.flatten())
-            using (var flatMasks = m.flatten().to_type(ScalarType.Float32))
-                result["pixel_auroc"] = Auroc.Compute(flatMaps, flatMasks);
+            result["pixel_auroc"] = Auroc.Compute(set.Maps.flatten(), m.flatten().to_type(ScalarType.Float32));
         return result;
     }
 
