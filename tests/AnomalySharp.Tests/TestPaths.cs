@@ -27,8 +27,9 @@ internal static class TestPaths
 
     /// <summary>
     /// A fresh folder under this test process's own root (anomalysharp-tests/run-PID). Checkpoints and exports add up
-    /// to gigabytes per run, so the root is deleted when the process exits, and roots left by processes that no
-    /// longer run (killed, crashed) are deleted when the next run starts.
+    /// to 2.5 GB per run. The root is deleted when the process exits, if the runner lets the exit handler finish
+    /// (vstest often ends its test host first). Roots left by processes that no longer run are deleted when the next
+    /// run starts, so at most one run's folders stay on disk.
     /// </summary>
     public static string TempDir(string prefix)
     {
