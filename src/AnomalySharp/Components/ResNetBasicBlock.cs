@@ -47,13 +47,14 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
     /// <summary>The block in evaluation mode as ONNX nodes (batch normalization folded).</summary>
     public string AppendOnnx(OnnxGraph g, string x)
     {
-        string h = conv1 is ConvTranspose2d up ? g.ConvTransposeBn(x, up, bn1) : g.ConvBn(x, (Conv2d)conv1, bn1);
-        h = g.ConvBn(g.Node("Relu", new[] { h }), conv2, bn2);
-        string identity = shortcut == null ? x
-            : shortcut[0] is ConvTranspose2d upShort ? g.ConvTransposeBn(x, upShort, (BatchNorm2d)shortcut[1])
-            : g.ConvBn(x, (Conv2d)shortcut[0], (BatchNorm2d)shortcut[1]);
+        string h = g.ConvBn(g.Node("Relu", new[] { AnyConvBn(g, x, conv1, bn1) }), conv2, bn2);
+        string identity = shortcut == null ? x : AnyConvBn(g, x, shortcut[0], (BatchNorm2d)shortcut[1]);
         return g.Node("Relu", new[] { g.Node("Add", new[] { h, identity }) });
     }
+
+    /// <summary>A convolution or, in an upsampling block, a transposed convolution, with its batch norm folded.</summary>
+    static string AnyConvBn(OnnxGraph g, string x, object conv, BatchNorm2d bn) =>
+        conv is ConvTranspose2d up ? g.ConvTransposeBn(x, up, bn) : g.ConvBn(x, (Conv2d)conv, bn);
 
     /// <summary>A stage of blocks as ONNX nodes.</summary>
     public static string AppendOnnx(Sequential stage, OnnxGraph g, string x)

@@ -55,16 +55,17 @@ public static class OnnxLayers
     }
 
     /// <summary>x / max(‖x‖₂ over channels, 1e-12): torch's normalize(x, dim=1).</summary>
-    public static string NormalizeChannels(this OnnxGraph g, string x) =>
-        g.Node("Div", new[] { x, g.Node("Max", new[] { g.Node("ReduceL2", new[] { x }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)), g.Scalar(1e-12f) }) });
+    public static string NormalizeChannels(this OnnxGraph g, string x) => g.Node("Div", new[] { x, ChannelNorm(g, x, 1e-12f) });
 
     /// <summary>1 − cosine similarity over channels, [N,1,H,W]: torch's cosine_similarity(a, b, dim=1) with eps 1e-8.</summary>
     public static string OneMinusCosine(this OnnxGraph g, string a, string b)
     {
         string dot = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { a, b }), g.Ints(1) }, OnnxGraph.Attr("keepdims", 1L));
-        string na = g.Node("Max", new[] { g.Node("ReduceL2", new[] { a }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)), g.Scalar(1e-8f) });
-        string nb = g.Node("Max", new[] { g.Node("ReduceL2", new[] { b }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)), g.Scalar(1e-8f) });
-        string cos = g.Node("Div", new[] { dot, g.Node("Mul", new[] { na, nb }) });
+        string cos = g.Node("Div", new[] { dot, g.Node("Mul", new[] { ChannelNorm(g, a, 1e-8f), ChannelNorm(g, b, 1e-8f) }) });
         return g.Node("Sub", new[] { g.Scalar(1f), cos });
     }
+
+    /// <summary>max(‖x‖₂ over channels, <paramref name="eps"/>), [N,1,H,W].</summary>
+    static string ChannelNorm(OnnxGraph g, string x, float eps) =>
+        g.Node("Max", new[] { g.Node("ReduceL2", new[] { x }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)), g.Scalar(eps) });
 }
