@@ -10,7 +10,7 @@ namespace AnomalySharp.Tests.Backbones;
 
 public class PretrainedResNet18Tests
 {
-    /// <summary>The original graph, with the three layer outputs exposed and batch/height/width made dynamic.</summary>
+    /// <summary>The original graph, with the four layer outputs exposed and batch/height/width made dynamic.</summary>
     static InferenceSession OriginalWithLayerOutputs(PretrainedResNet18 net)
     {
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(net.OnnxPath));
@@ -20,7 +20,7 @@ public class PretrainedResNet18Tests
         dims[2] = new TensorShapeProto.Types.Dimension { DimParam = "H" };
         dims[3] = new TensorShapeProto.Types.Dimension { DimParam = "W" };
         foreach (var o in model.Graph.Output) o.Type.TensorType.Shape.Dim.Clear();
-        foreach (string name in net.OnnxLayerOutputs.Take(3))
+        foreach (string name in net.OnnxLayerOutputs)
             model.Graph.Output.Add(new ValueInfoProto
             {
                 Name = name,
@@ -43,12 +43,12 @@ public class PretrainedResNet18Tests
         using var scope = NewDisposeScope();
         var images = stack(files.Select(f => ImageIO.ToTensor(ImageIO.Decode(f), size)).ToArray());
         var prepared = net.Preprocess(images).contiguous();
-        var ours = net.ForwardPreprocessed(prepared, 2);
+        var ours = net.ForwardPreprocessed(prepared, 3);
 
         string inputName = session.InputMetadata.Keys.Single();
         var input = new DenseTensor<float>(prepared.data<float>().ToArray(), prepared.shape.Select(d => (int)d).ToArray());
-        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(inputName, input) }, net.OnnxLayerOutputs.Take(3).ToArray());
-        for (int l = 0; l < 3; l++)
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(inputName, input) }, net.OnnxLayerOutputs.ToArray());
+        for (int l = 0; l < 4; l++)
         {
             var reference = results.Single(r => r.Name == net.OnnxLayerOutputs[l]).AsTensor<float>();
             Assert.Equal(ours[l].shape, reference.Dimensions.ToArray().Select(d => (long)d).ToArray());

@@ -29,6 +29,7 @@ public class OnnxExportParityTests
     [InlineData("stfpm", "training.max_epochs=2")]
     [InlineData("fastflow", "training.max_epochs=2")]
     [InlineData("reverse_distillation", "training.max_epochs=2")]
+    [InlineData("reverse_distillation", "training.max_epochs=2", "model.layers=[layer2, layer3, layer4]")]
     public void ExportedModelMatchesTorchSharpOnRealImages(string name, params string[] sets)
     {
         foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) AnomalySharp.Models.ModelRegistry.Register(d);
