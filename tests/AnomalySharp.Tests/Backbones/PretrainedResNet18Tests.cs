@@ -48,7 +48,7 @@ public class PretrainedResNet18Tests
         string inputName = session.InputMetadata.Keys.Single();
         var input = new DenseTensor<float>(prepared.data<float>().ToArray(), prepared.shape.Select(d => (int)d).ToArray());
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(inputName, input) }, net.OnnxLayerOutputs.ToArray());
-        for (int l = 0; l < 4; l++)
+        for (int l = 0; l < net.OnnxLayerOutputs.Count; l++)
         {
             var reference = results.Single(r => r.Name == net.OnnxLayerOutputs[l]).AsTensor<float>();
             Assert.Equal(ours[l].shape, reference.Dimensions.ToArray().Select(d => (long)d).ToArray());
