@@ -16,6 +16,8 @@ using static TorchSharp.torch;
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
 bool quick = false, deploy = false, load = false, training = false;
+string? burst = null;
+double fuzzSeconds = 0;
 int epochs = 3;
 for (int i = 0; i < args.Length; i++)
 {
@@ -27,8 +29,12 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--load") load = true;       // with --deploy: also the HTTP load test
     else if (args[i] == "--training") training = true; // only the training-speed figures of the trained models
     else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--burst") burst = args[++i];
+    else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser, with --model MODEL.onnx  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
+if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
+if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault());
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);

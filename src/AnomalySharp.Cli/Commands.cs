@@ -49,7 +49,7 @@ internal sealed class Commands
         var parsed = _root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine("error: " + parsed.Errors[0].Message + " (see --help)");
+            Console.Error.WriteLine("error: " + ParseErrors.Explain(parsed.Errors[0].Message) + " (see --help)");
             return 2;
         }
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -112,27 +112,12 @@ internal sealed class Commands
             }
             string name = tree.GetString("model.name");
             outDir ??= Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
+            OutputGuard.CheckNotInput(outDir, "output", new OutputGuard.Input(p.GetValue(config), "config file"));
             Console.Error.WriteLine($"train {name} on {dataset.Description}: {dataset.Train.Count} training, {dataset.Test.Count} test images");
 
-            // Ctrl-C or SIGTERM: a trained model saves a checkpoint after the current batch; a second Ctrl-C kills.
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler stop = null!;
-            stop = (_, e) =>
-            {
-                e.Cancel = true;
-                Console.CancelKeyPress -= stop;
-                Console.Error.WriteLine("stopping after this batch (Ctrl-C again to kill)...");
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += stop;
-            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
-                c => { c.Cancel = true; cancel.Cancel(); });
-            try
-            {
-                var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Train(tree, dataset, outDir, p.GetValue(overwrite), resumePath, cancel.Token));
-                PrintResults(results, Path.GetFullPath(outDir));
-            }
-            finally { Console.CancelKeyPress -= stop; }
+            // Ctrl-C or SIGTERM (see Shutdown): a trained model saves a checkpoint after the current batch.
+            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r, Shutdown.Token).Train(tree, dataset, outDir, p.GetValue(overwrite), resumePath, Shutdown.Token));
+            PrintResults(results, Path.GetFullPath(outDir));
             return 0;
         });
         return cmd;
@@ -150,7 +135,7 @@ internal sealed class Commands
         {
             string? d = p.GetValue(data);
             var dataset = d == null ? null : new MvtecDataset(d);
-            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r).Test(p.GetValue(modelPath)!, dataset, p.GetValue(output)!, p.GetValue(overwrite), p.GetValue(skipBad)));
+            var results = new ConsoleProgress().Run(r => new AnomalyEngine(r, Shutdown.Token).Test(p.GetValue(modelPath)!, dataset, p.GetValue(output)!, p.GetValue(overwrite), p.GetValue(skipBad)));
             PrintResults(results, Path.GetFullPath(p.GetValue(output)!));
             return 0;
         });
@@ -184,16 +169,11 @@ internal sealed class Commands
             if (onnx)
             {
                 var progress = new ConsoleProgress();
-                using var predictor = new OnnxPredictor(model, batchSize, threadCount, p.GetValue(skipBad), progress);
+                using var predictor = new OnnxPredictor(model, batchSize, threadCount, p.GetValue(skipBad), progress, Shutdown.Token);
                 if (watchDir != null)
                 {
-                    using var cancel = new CancellationTokenSource();
-                    ConsoleCancelEventHandler stop = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-                    Console.CancelKeyPress += stop;
-                    using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
-                        c => { c.Cancel = true; cancel.Cancel(); });
-                    int n = predictor.Watch(watchDir, outDir, cancel.Token, TimeSpan.FromMilliseconds(200));
-                    Console.CancelKeyPress -= stop;
+                    // Watching ends with Ctrl-C or SIGTERM by design: every image seen so far is written, exit 0.
+                    int n = predictor.Watch(watchDir, outDir, Shutdown.Token, TimeSpan.FromMilliseconds(200));
                     Console.WriteLine($"stopped watching: {n} images -> {Path.GetFullPath(outDir)}");
                     return 0;
                 }
@@ -201,7 +181,7 @@ internal sealed class Commands
                 Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {batchSize}) -> {Path.GetFullPath(outDir)}"));
                 return 0;
             }
-            var (done, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
+            var (done, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r, Shutdown.Token).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
             Console.WriteLine(FormattableString.Invariant($"predicted {done} images in {seconds:0.0} s ({done / seconds:0.0} images/s) -> {Path.GetFullPath(outDir)}"));
             return 0;
         });
@@ -221,7 +201,7 @@ internal sealed class Commands
             { modelPath, format, output, int8, calibration, name, overwrite };
         cmd.SetAction(p =>
         {
-            string written = new ConsoleProgress().Run(r => new ModelExporter(r).Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx",
+            string written = new ConsoleProgress().Run(r => new ModelExporter(r, Shutdown.Token).Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx",
                 p.GetValue(output)!, p.GetValue(int8), p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name)));
             long bytes = File.Exists(written) ? new FileInfo(written).Length : new FileInfo(Path.Combine(written, "1", "model.onnx")).Length;
             Console.WriteLine(FormattableString.Invariant($"exported {(p.GetValue(int8) ? "int8" : "float32")} model ({bytes / 1048576.0:0.0} MB) -> {written}"));
@@ -238,7 +218,8 @@ internal sealed class Commands
         var sessions = new Option<int?>("--sessions") { Description = "ONNX Runtime sessions serving requests concurrently (default 2)" };
         var threads = new Option<int?>("--threads") { Description = "threads per session (default: cores / sessions)" };
         var maxMb = new Option<double?>("--max-request-mb") { Description = "largest accepted request body in MB (default 20)" };
-        var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb };
+        var queue = new Option<int?>("--queue") { Description = "requests that may wait for a session; more get 503 with Retry-After (default 64)" };
+        var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb, queue };
         cmd.SetAction(p =>
         {
             string path = p.GetValue(model)!;
@@ -248,10 +229,12 @@ internal sealed class Commands
             if (s is < 1 or > 64) throw new AnomalySharpException($"--sessions must be 1..64, got {s}");
             if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");
             if (!(mb > 0)) throw new AnomalySharpException($"--max-request-mb must be positive, got {mb}");
+            int q = p.GetValue(queue) ?? 64;
+            if (q is < 0 or > 100_000) throw new AnomalySharpException($"--queue must be 0..100000, got {q}");
             var options = new Serving.ServerOptions
             {
                 ModelPath = path, Host = p.GetValue(host) ?? "127.0.0.1", Port = p.GetValue(port) ?? 8080,
-                Sessions = s, ThreadsPerSession = t, MaxRequestBytes = (long)(mb * 1048576),
+                Sessions = s, ThreadsPerSession = t, MaxRequestBytes = (long)(mb * 1048576), QueueLength = q,
             };
             using var cancel = new CancellationTokenSource();
             // Ctrl-C and SIGTERM reach the web host's lifetime, which ends WaitAsync.

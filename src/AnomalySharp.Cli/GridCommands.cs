@@ -52,10 +52,11 @@ internal static class GridCommands
                 foreach (string s in request.Sets) { args.Add("--set"); args.Add(s); }
                 if (t != null) { args.Add("--threads"); args.Add(t.Value.ToString(CultureInfo.InvariantCulture)); }
                 foreach (var m in PluginLoader.Loaded) { args.Add("--plugin"); args.Add(m); }
-                var (code, error) = SelfProcess.Run(args);
+                var (code, error) = SelfProcess.Run(args, cancellation: Shutdown.Token);
                 return code == 0 ? null : error;
             }, progress);
-            var cells = progress.Run(_ => grid.Run(outDir));
+            Engine.OutputGuard.CheckNotInput(outDir, "output", new Engine.OutputGuard.Input(p.GetValue(config), "config file"));
+            var cells = progress.Run(_ => grid.Run(outDir, Shutdown.Token));
             Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "benchmark.md")));
             Console.WriteLine($"benchmark: {cells.Count(c => c["error"] is null)} of {cells.Count} cells -> {Path.GetFullPath(outDir)}/benchmark.{{md,csv,html}}");
             return cells.All(c => c["error"] is null) ? 0 : 1;
@@ -75,7 +76,7 @@ internal static class GridCommands
         cmd.Hidden = true;
         cmd.SetAction(p =>
         {
-            Benchmarking.BenchmarkCell.Run(p.GetValue(data)!, p.GetValue(model)!, p.GetValue(seed), p.GetValue(set) ?? Array.Empty<string>(), p.GetValue(output)!, p.GetValue(threads));
+            Benchmarking.BenchmarkCell.Run(p.GetValue(data)!, p.GetValue(model)!, p.GetValue(seed), p.GetValue(set) ?? Array.Empty<string>(), p.GetValue(output)!, p.GetValue(threads), Shutdown.Token);
             return 0;
         });
         return cmd;
@@ -123,11 +124,12 @@ internal static class GridCommands
                 foreach (string s in request.Sets) { args.Add("--set"); args.Add(s); }
                 if (t != null) { args.Add("--threads"); args.Add(t.Value.ToString(CultureInfo.InvariantCulture)); }
                 foreach (var plugin in PluginLoader.Loaded) { args.Add("--plugin"); args.Add(plugin); }
-                var (code, error) = SelfProcess.Run(args);
+                var (code, error) = SelfProcess.Run(args, cancellation: Shutdown.Token);
                 string results = Path.Combine(request.Output, "results.json");
                 if (code != 0 || !File.Exists(results)) throw new AnomalySharpException($"trial run failed: {error}");
                 return JsonNode.Parse(File.ReadAllText(results))!.AsObject();
-            }, progress);
+            }, progress, Shutdown.Token);
+            Engine.OutputGuard.CheckNotInput(outDir, "output", new Engine.OutputGuard.Input(p.GetValue(space), "search space file"));
             var summary = progress.Run(_ => search.Run(outDir));
             Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "hpo.md")));
             Console.WriteLine($"best configuration: {Path.GetFullPath(Path.Combine(outDir, "best.yaml"))} (anomalysharp train --config it)");

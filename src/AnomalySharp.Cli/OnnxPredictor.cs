@@ -19,18 +19,21 @@ internal sealed class OnnxPredictor : IDisposable
     readonly int _batchSize;
     readonly bool _skipBad;
     readonly IProgressReporter _progress;
+    readonly string _modelPath;
+    readonly CancellationToken _cancellation;
 
-    public OnnxPredictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter progress)
+    public OnnxPredictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter progress, CancellationToken cancellation = default)
     {
         _detector = new OnnxAnomalyDetector(modelPath, new DetectorOptions { ThreadsPerSession = threads });
-        _batchSize = batchSize; _skipBad = skipBad; _progress = progress;
+        _batchSize = batchSize; _skipBad = skipBad; _progress = progress; _modelPath = modelPath; _cancellation = cancellation;
     }
 
     /// <summary>Scores a file or a folder into a staged output folder. Returns (images, seconds).</summary>
     public (int Images, double Seconds) Run(string input, string output, bool overwrite)
     {
         var files = AnomalyEngine.ListPredictInputs(input);
-        using var staged = new StagedOutput(output, overwrite);
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(input, "input"));
+        using var staged = new StagedOutput(output, overwrite, "predictions.jsonl");
         var clock = Stopwatch.StartNew();
         int done;
         using (var writer = new PredictionWriter(staged.Path))
@@ -39,6 +42,7 @@ internal sealed class OnnxPredictor : IDisposable
             done = 0;
             foreach (var chunk in files.Chunk(_batchSize))
             {
+                _cancellation.ThrowIfCancellationRequested();
                 done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException(failed + " (use --skip-bad-images to go on without it)"));
                 step.Advance(chunk.Length);
             }
@@ -51,6 +55,7 @@ internal sealed class OnnxPredictor : IDisposable
     public int Watch(string folder, string output, CancellationToken cancel, TimeSpan poll)
     {
         if (!Directory.Exists(folder)) throw new AnomalySharpException($"--watch: folder not found: {folder}");
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(folder, "watched folder"));
         Directory.CreateDirectory(output);
         using var writer = new PredictionWriter(output, append: true);
         var seen = new HashSet<string>(writer.DonePaths, StringComparer.Ordinal);
@@ -95,7 +100,7 @@ internal sealed class OnnxPredictor : IDisposable
         {
             foreach (string p in paths)
             {
-                try { images.Add((p, _detector.Decode(File.ReadAllBytes(p), p))); }
+                try { images.Add((p, _detector.Decode(_detector.ReadFile(p), p))); }
                 catch (ImageDecodeException e) { if (_skipBad) _progress.Message("skipped: " + e.Message); else onBadImage(e.Message); }
                 catch (IOException e) { onBadImage($"{p}: cannot read image file ({e.Message})"); }
             }

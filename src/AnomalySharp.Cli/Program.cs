@@ -1,6 +1,14 @@
 using AnomalySharp;
 using AnomalySharp.Cli;
 
+// serve stops gracefully through its web host's own SIGINT/SIGTERM handling; every other command is stopped by Shutdown.
+if (args.Length > 0 && args[0] != "serve") Shutdown.Install();
+int code = Run(args);
+Shutdown.Finished(code);
+return code;
+
+static int Run(string[] args)
+{
 try
 {
     return Commands.Build(args).Run(args);
@@ -15,9 +23,20 @@ catch (AnomalySharp.Training.TrainingInterruptedException e)
     Console.Error.WriteLine(e.Message);
     return 130;
 }
+catch (OperationCanceledException) when (Shutdown.Token.IsCancellationRequested)
+{
+    Console.Error.WriteLine("interrupted: stopped; no output written");
+    return 130;
+}
 catch (Exception e) when (e is AnomalySharp.Runtime.ModelLoadException or AnomalySharp.Runtime.ImageDecodeException)
 {
     Console.Error.WriteLine("error: " + e.Message);
+    return 2;
+}
+catch (UnauthorizedAccessException e)
+{
+    // A path the user named that cannot be read or written: their setup, not our bug.
+    Console.Error.WriteLine("error: permission denied: " + e.Message);
     return 2;
 }
 catch (Exception e) when (Environment.GetEnvironmentVariable("ANOMALYSHARP_DEBUG") is null)
@@ -25,4 +44,5 @@ catch (Exception e) when (Environment.GetEnvironmentVariable("ANOMALYSHARP_DEBUG
     // Not a user mistake: a bug or an environment failure. One line; ANOMALYSHARP_DEBUG=1 shows the stack.
     Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message} (set ANOMALYSHARP_DEBUG=1 for details)");
     return 1;
+}
 }

@@ -6,7 +6,9 @@ namespace AnomalySharp.Cli;
 internal static class SelfProcess
 {
     /// <summary>Runs `anomalysharp ARGS`; stderr lines are passed to <paramref name="onError"/>. Returns (exit code, last error line).</summary>
-    public static (int ExitCode, string? LastError) Run(IEnumerable<string> args, Action<string>? onError = null)
+    /// <remarks>Cancelling <paramref name="cancellation"/> sends the child SIGTERM (it stops and cleans up within 2 s), waits
+    /// for it, then throws <see cref="OperationCanceledException"/>.</remarks>
+    public static (int ExitCode, string? LastError) Run(IEnumerable<string> args, Action<string>? onError = null, CancellationToken cancellation = default)
     {
         string exe = Environment.ProcessPath ?? "dotnet";
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -25,7 +27,9 @@ internal static class SelfProcess
         p.OutputDataReceived += (_, _) => { };
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
-        p.WaitForExit();
+        using (cancellation.Register(() => Shutdown.Terminate(p.Id)))
+            p.WaitForExit();
+        cancellation.ThrowIfCancellationRequested();
         return (p.ExitCode, last ?? (p.ExitCode == 0 ? null : $"exit code {p.ExitCode}"));
     }
 }

@@ -6,6 +6,13 @@ namespace AnomalySharp.Runtime;
 /// <param name="Rgba">Width·Height·4 bytes (a pooled buffer may be longer).</param>
 public sealed record DecodedImage(int Width, int Height, byte[] Rgba) : IDisposable
 {
+    readonly int _sourceWidth, _sourceHeight;
+
+    /// <summary>Width declared by the file (larger than <see cref="Width"/> when decoded at a reduced scale).</summary>
+    public int SourceWidth { get => _sourceWidth > 0 ? _sourceWidth : Width; init => _sourceWidth = value; }
+    /// <summary>Height declared by the file.</summary>
+    public int SourceHeight { get => _sourceHeight > 0 ? _sourceHeight : Height; init => _sourceHeight = value; }
+
     /// <summary>True when <see cref="Rgba"/> was rented from the shared array pool and goes back on dispose.</summary>
     public bool Pooled { get; init; }
 

@@ -9,4 +9,6 @@ public sealed record DetectorOptions
     public int ThreadsPerSession { get; init; }
     /// <summary>Largest accepted width·height of an input image.</summary>
     public long MaxPixels { get; init; } = ImageDecoder.DefaultMaxPixels;
+    /// <summary>Largest image file read by <see cref="OnnxAnomalyDetector.ReadFile"/> (default 256 MB).</summary>
+    public long MaxFileBytes { get; init; } = 256L << 20;
 }

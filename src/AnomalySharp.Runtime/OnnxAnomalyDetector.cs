@@ -36,6 +36,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
         _options = options ?? new DetectorOptions();
         if (!File.Exists(path)) throw new ModelLoadException($"{path}: model file not found");
         byte[] bytes = File.ReadAllBytes(path);
+        OnnxModelFile.Verify(bytes, path);
         try { _model = new SessionPool(bytes, _options.Sessions, _options.ThreadsPerSession); }
         catch (OnnxRuntimeException e) { throw new ModelLoadException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]})", e); }
         var session = _model.Any;
@@ -49,15 +50,30 @@ public sealed class OnnxAnomalyDetector : IDisposable
         var dims = session.InputMetadata[InputName].Dimensions;
         ImageSize = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
         MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
-        var small = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        // The pixel graphs see inputs of every size; without an arena, their memory goes back after each call instead
+        // of staying at the largest image ever seen.
+        var small = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, EnableCpuMemArena = false };
         _pre = new InferenceSession(ImageGraphs.Preprocess(ImageSize), small);
         _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
         small.Dispose();
     }
 
-    /// <summary>Decodes encoded image bytes with this detector's pixel limit.</summary>
+    /// <summary>
+    /// Decodes encoded image bytes with this detector's pixel limit, at a size bounded by the model's input side (see
+    /// <see cref="ImageDecoder"/>): what training and evaluation decode too.
+    /// </summary>
     /// <exception cref="ImageDecodeException">Not an image, too large, or damaged.</exception>
-    public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels);
+    public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels, ImageSize);
+
+    /// <summary>Reads an image file, refusing one larger than <see cref="DetectorOptions.MaxFileBytes"/> before reading it.</summary>
+    /// <exception cref="ImageDecodeException">The file is too large.</exception>
+    public byte[] ReadFile(string path)
+    {
+        long length = new FileInfo(path).Length;
+        if (length > _options.MaxFileBytes)
+            throw new ImageDecodeException(ImageProblem.TooLarge, $"{path}: file of {length} bytes is over the limit of {_options.MaxFileBytes}");
+        return File.ReadAllBytes(path);
+    }
 
     /// <summary>The model input for one image: [3,S,S] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
     public void Prepare(DecodedImage image, Span<float> destination)
@@ -96,7 +112,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
             byte[]? maskPng = null, overlayPng = null;
             if (masks || overlays)
                 (maskPng, overlayPng) = Render(map, batch.AsMemory(i * plane, plane), images[i].Width, images[i].Height, masks, overlays);
-            results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width, images[i].Height, maskPng, overlayPng);
+            results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width, images[i].Height, maskPng, overlayPng)
+            { SourceWidth = images[i].SourceWidth, SourceHeight = images[i].SourceHeight };
         }
         return results;
     }
@@ -108,7 +125,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
         var images = new List<DecodedImage>(paths.Count);
         try
         {
-            foreach (string path in paths) images.Add(Decode(File.ReadAllBytes(path), path));
+            foreach (string path in paths) images.Add(Decode(ReadFile(path), path));
             return Predict(images, masks, overlays);
         }
         finally { foreach (var image in images) image.Dispose(); }

@@ -17,20 +17,42 @@ namespace AnomalySharp.Serving;
 /// The HTTP service: <c>POST /predict</c> (multipart form with an image file) → JSON with score, label, threshold,
 /// the mask as base64 PNG and, with <c>?overlay=true</c>, the heat-map overlay; <c>GET /health</c>; <c>GET /</c>, a
 /// page to drop an image on. Requests over the size limit get 413, non-images and bad forms 400, other content types
-/// 415 — each with a JSON message; concurrent requests share a pool of ONNX Runtime sessions. No TorchSharp.
+/// 415, other methods on /predict 405 — each with a JSON message. A request's work (reading the upload, decoding,
+/// the model) runs inside a <see cref="RequestGate"/> of one slot per ONNX Runtime session with a bounded queue
+/// behind it (503 with Retry-After when full), and decoding is bounded by the model's input size, so memory is bounded
+/// whatever the clients send; after a burst the server gives its memory back when idle. No TorchSharp.
 /// </summary>
 public sealed class AnomalyServer : IAsyncDisposable
 {
     readonly WebApplication _app;
     readonly OnnxAnomalyDetector _detector;
-    long _served, _rejected;
+    readonly RequestGate _gate;
+    readonly UploadReader.Limits _limits;
+    readonly Timer _trimmer;
+    long _served, _rejected, _lastActivity;
+    int _dirty;
 
     /// <summary>The address the server listens on (with the real port when 0 was asked for).</summary>
     public Uri Address { get; private set; } = new("http://127.0.0.1/");
     /// <summary>The model being served.</summary>
     public OnnxAnomalyDetector Detector => _detector;
 
-    AnomalyServer(WebApplication app, OnnxAnomalyDetector detector) { _app = app; _detector = detector; }
+    AnomalyServer(WebApplication app, OnnxAnomalyDetector detector, ServerOptions options)
+    {
+        _app = app; _detector = detector;
+        _gate = new RequestGate(options.Sessions, options.QueueLength);
+        _limits = new UploadReader.Limits(options.MaxRequestBytes);
+        _trimmer = new Timer(_ => TrimWhenIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>After a burst, once nothing has run for a second, returns the burst's memory to the system.</summary>
+    void TrimWhenIdle()
+    {
+        if (Volatile.Read(ref _dirty) == 0 || _gate.Running > 0 || _gate.Waiting > 0) return;
+        if (Environment.TickCount64 - Interlocked.Read(ref _lastActivity) < 1000) return;
+        Interlocked.Exchange(ref _dirty, 0);
+        MemoryTrim.Now();
+    }
 
     /// <summary>Loads the model and starts listening.</summary>
     /// <exception cref="ModelLoadException">The model file is missing or not an AnomalySharp export.</exception>
@@ -38,6 +60,7 @@ public sealed class AnomalyServer : IAsyncDisposable
     {
         if (!IPAddress.TryParse(options.Host, out var ip)) throw new ArgumentException($"--host: '{options.Host}' is not an IP address");
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port: {options.Port} is not a port number");
+        if (options.QueueLength < 0) throw new ArgumentException($"--queue: {options.QueueLength} is negative");
         int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.Sessions));
         var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxPixels = options.MaxPixels });
         var builder = WebApplication.CreateSlimBuilder();
@@ -50,14 +73,20 @@ public sealed class AnomalyServer : IAsyncDisposable
         });
         builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
         var app = builder.Build();
-        var server = new AnomalyServer(app, detector);
+        var server = new AnomalyServer(app, detector, options);
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
         app.MapGet("/health", () => Results.Json(new JsonObject
         {
             ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageSize, ["sessions"] = detector.Sessions,
             ["served"] = Interlocked.Read(ref server._served), ["rejected"] = Interlocked.Read(ref server._rejected),
+            ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting,
         }));
         app.MapPost("/predict", (Func<HttpContext, Task<IResult>>)(http => server.PredictAsync(http)));
+        app.MapMethods("/predict", new[] { "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS" }, (Func<HttpContext, IResult>)(http =>
+        {
+            http.Response.Headers.Allow = "POST";
+            return server.Error(StatusCodes.Status405MethodNotAllowed, $"{http.Request.Method} is not allowed on /predict: POST a multipart form with the image in field 'image'");
+        }));
         try { await app.StartAsync(cancel); }
         catch (IOException e) { detector.Dispose(); throw new ArgumentException($"cannot listen on {options.Host}:{options.Port} ({e.Message})", e); }
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -80,7 +109,7 @@ public sealed class AnomalyServer : IAsyncDisposable
     async Task<IResult> PredictAsync(HttpContext http)
     {
         var request = http.Request;
-        if (!request.HasFormContentType || !(request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        if (!(request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return Error(StatusCodes.Status415UnsupportedMediaType, "send the image as multipart/form-data (field 'image')");
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
         long limit = sizeFeature?.MaxRequestBodySize ?? long.MaxValue;
@@ -97,27 +126,33 @@ public sealed class AnomalyServer : IAsyncDisposable
             else http.Response.Headers.Connection = "close";
             return Error(StatusCodes.Status413PayloadTooLarge, $"request of {declared} bytes is over the limit of {limit}");
         }
-        IFormCollection form;
-        try { form = await request.ReadFormAsync(http.RequestAborted); }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        { return Error(StatusCodes.Status413PayloadTooLarge, "request body is over the size limit"); }
-        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
-        { return Error(StatusCodes.Status413PayloadTooLarge, "request body is over the size limit"); }
-        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
-        { return Error(StatusCodes.Status400BadRequest, $"malformed multipart form ({e.Message})"); }
-        var file = form.Files.GetFile("image") ?? form.Files.FirstOrDefault();
-        if (file is null) return Error(StatusCodes.Status400BadRequest, "no file in the form (send the image in field 'image')");
-        if (file.Length == 0) return Error(StatusCodes.Status400BadRequest, $"{file.FileName}: empty file");
-        bool overlay = string.Equals(request.Query["overlay"], "true", StringComparison.OrdinalIgnoreCase);
-        byte[] bytes;
-        using (var ms = new MemoryStream((int)file.Length))
+        Interlocked.Exchange(ref _dirty, 1);
+        IDisposable? slot;
+        try { slot = await _gate.EnterAsync(http.RequestAborted); }
+        catch (OperationCanceledException) { return Error(StatusCodes.Status400BadRequest, "the client went away while queued"); }
+        if (slot == null)
         {
-            await file.CopyToAsync(ms, http.RequestAborted);
-            bytes = ms.ToArray();
+            http.Response.Headers.RetryAfter = "1";
+            return Error(StatusCodes.Status503ServiceUnavailable, $"busy: {_gate.Running} requests running and {_gate.Waiting} queued; retry shortly");
         }
+        try { return await ScoreAsync(http); }
+        finally
+        {
+            Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
+            slot.Dispose();
+        }
+    }
+
+    async Task<IResult> ScoreAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var read = await UploadReader.ReadAsync(request.ContentType, request.Body, _limits, http.RequestAborted);
+        if (read is UploadReader.Rejection rejection) return Error(rejection.Status, rejection.Message);
+        var file = (UploadReader.Upload)read;
+        bool overlay = string.Equals(request.Query["overlay"], "true", StringComparison.OrdinalIgnoreCase);
         var clock = Stopwatch.StartNew();
         AnomalyPrediction result;
-        try { result = _detector.Predict(bytes, string.IsNullOrEmpty(file.FileName) ? "upload" : Path.GetFileName(file.FileName), masks: true, overlays: overlay); }
+        try { result = _detector.Predict(file.Bytes, file.Name, masks: true, overlays: overlay); }
         catch (ImageDecodeException e)
         { return Error(e.Problem == ImageProblem.TooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest, e.Message); }
         Interlocked.Increment(ref _served);
@@ -128,8 +163,10 @@ public sealed class AnomalyServer : IAsyncDisposable
             ["label"] = result.IsAnomalous ? "anomalous" : "normal",
             ["is_anomalous"] = result.IsAnomalous,
             ["threshold"] = result.Threshold,
-            ["width"] = result.Width,
-            ["height"] = result.Height,
+            ["width"] = result.SourceWidth,
+            ["height"] = result.SourceHeight,
+            ["mask_width"] = result.Width,
+            ["mask_height"] = result.Height,
             ["mask_png"] = Convert.ToBase64String(result.MaskPng!),
             ["inference_ms"] = Math.Round(clock.Elapsed.TotalMilliseconds, 2),
         };
@@ -148,8 +185,10 @@ public sealed class AnomalyServer : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _trimmer.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _detector.Dispose();
+        _gate.Dispose();
     }
 }

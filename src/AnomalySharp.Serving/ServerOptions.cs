@@ -11,6 +11,8 @@ public sealed record ServerOptions
     public int Port { get; init; } = 8080;
     /// <summary>ONNX Runtime sessions serving requests concurrently.</summary>
     public int Sessions { get; init; } = 2;
+    /// <summary>Requests that may wait for a session; more get 503 with Retry-After (default 64).</summary>
+    public int QueueLength { get; init; } = 64;
     /// <summary>Threads per session (0: cores / sessions).</summary>
     public int ThreadsPerSession { get; init; }
     /// <summary>Largest accepted request body in bytes.</summary>

@@ -32,7 +32,8 @@ public static class BenchmarkCell
         ? "synthetic-" + (spec.Contains(':') ? spec[10..] : "texture") : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec)));
 
     /// <summary>Runs the cell into <paramref name="output"/> (the train run goes to output/run) and returns cell.json.</summary>
-    public static JsonObject Run(string dataSpec, string model, int seed, IReadOnlyList<string> sets, string output, int? threads)
+    public static JsonObject Run(string dataSpec, string model, int seed, IReadOnlyList<string> sets, string output, int? threads,
+        CancellationToken cancellation = default)
     {
         var config = ModelRegistry.Defaults(model);
         config.Set($"seed={seed}");
@@ -40,15 +41,16 @@ public static class BenchmarkCell
         if (threads != null) config.Set($"runtime.threads={threads}");
         foreach (string s in sets) config.Set(s);
         var data = ResolveData(dataSpec, seed); // as `train` does: the built-in synthetic data is generated from the run's seed
-        Directory.CreateDirectory(output);
+        string cellJson = Path.Combine(output, "cell.json");
+        using var folder = new ResumableFolder(output, () => File.Exists(cellJson));
         string run = Path.Combine(output, "run");
-        var results = new AnomalyEngine().Train(config, data, run, overwrite: true);
+        var results = new AnomalyEngine(cancellation: cancellation).Train(config, data, run, overwrite: true);
         int threadCount = RunSettings.ApplyThreads(config);
 
         string onnx = Path.Combine(output, "model.onnx");
         double? onnxRate = null, onnxMb = null;
         string? onnxError = null;
-        try { new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: true); }
+        try { new ModelExporter(cancellation: cancellation).Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: true); }
         catch (AnomalySharpException e) { onnxError = e.Message; }
         if (onnxError == null)
         {
@@ -75,7 +77,8 @@ public static class BenchmarkCell
             ["onnx_mb"] = onnxMb,
             ["threads"] = threadCount, ["n_train"] = results["n_train"]?.DeepClone(), ["n_test"] = results["n_test"]?.DeepClone(),
         };
-        File.WriteAllText(Path.Combine(output, "cell.json"), cell.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(cellJson, cell.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        folder.Complete();
         return cell;
     }
 }

@@ -73,14 +73,19 @@ public sealed class BenchmarkGrid
     public static string CellId(string data, string model, int seed) => $"{BenchmarkCell.DataName(data)}__{model}__s{seed}";
 
     /// <summary>Runs missing cells and writes the reports; returns the cells (failed ones carry "error").</summary>
-    public List<JsonObject> Run(string output)
+    public List<JsonObject> Run(string output, CancellationToken cancellation = default)
     {
-        Directory.CreateDirectory(output);
+        Engine.OutputGuard.CheckNotInput(output, "output", _plan.Data.Where(d => !d.StartsWith("synthetic", StringComparison.Ordinal))
+            .Select(d => new Engine.OutputGuard.Input(d, "data folder")).ToArray());
+        string cellsRoot = Path.Combine(output, "cells");
+        using var folder = new Engine.ResumableFolder(output,
+            () => Directory.Exists(cellsRoot) && Directory.EnumerateFiles(cellsRoot, "cell.json", SearchOption.AllDirectories).Any());
         var cells = new List<JsonObject>();
         var all = (from d in _plan.Data from m in _plan.Models from s in _plan.Seeds select (d, m, s)).ToList();
         using (var step = _progress.Start("benchmark cells", all.Count))
             foreach (var (data, model, seed) in all)
             {
+                cancellation.ThrowIfCancellationRequested();
                 string dir = Path.Combine(output, "cells", CellId(data, model, seed));
                 string cellJson = Path.Combine(dir, "cell.json");
                 if (!File.Exists(cellJson))
@@ -105,6 +110,7 @@ public sealed class BenchmarkGrid
                 step.Advance(1);
             }
         BenchmarkReport.Write(output, cells, _plan.Models);
+        folder.Complete();
         return cells;
     }
 }

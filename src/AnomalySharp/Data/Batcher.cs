@@ -13,16 +13,26 @@ public sealed class Batcher
     readonly int _imageSize;
     readonly int _batchSize;
     readonly bool _skipBadImages;
+    readonly CancellationToken _cancellation;
 
     /// <summary>Images that were skipped (with the reason), when skipping is on.</summary>
     public List<string> Skipped { get; } = new();
 
-    /// <summary>Creates a batcher.</summary>
-    public Batcher(int imageSize, int batchSize, bool skipBadImages = false)
+    /// <summary>The paths of the images that were skipped.</summary>
+    public HashSet<string> SkippedPaths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Called with the reason each time an image is skipped (a warning for the user).</summary>
+    public Action<string>? OnSkip { get; init; }
+
+    /// <summary>Appended to the error for a bad image when skipping is off (how to go on without it); empty: nothing.</summary>
+    public string SkipHint { get; init; } = " (use --skip-bad-images to go on without it)";
+
+    /// <summary>Creates a batcher; cancelling <paramref name="cancellation"/> stops it before the next batch.</summary>
+    public Batcher(int imageSize, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
     {
         if (imageSize < 32) throw new AnomalySharpException($"image size must be at least 32, got {imageSize}");
         if (batchSize < 1) throw new AnomalySharpException($"batch size must be at least 1, got {batchSize}");
-        _imageSize = imageSize; _batchSize = batchSize; _skipBadImages = skipBadImages;
+        _imageSize = imageSize; _batchSize = batchSize; _skipBadImages = skipBadImages; _cancellation = cancellation;
     }
 
     sealed record Decoded(AnomalySample Sample, DecodedImage? Image, DecodedImage? Mask, string? Error);
@@ -32,21 +42,33 @@ public sealed class Batcher
     {
         var chunks = samples.Chunk(_batchSize).ToList();
         if (chunks.Count == 0) yield break;
-        Task<Decoded[]> next = Task.Run(() => DecodeAll(chunks[0], loadMasks));
+        _cancellation.ThrowIfCancellationRequested();
+        Task<Decoded[]> next = Task.Run(() => DecodeAll(chunks[0], loadMasks, _imageSize));
         for (int c = 0; c < chunks.Count; c++)
         {
             Decoded[] decoded = next.GetAwaiter().GetResult();
+            if (_cancellation.IsCancellationRequested)
+            {
+                foreach (var d in decoded) { d.Image?.Dispose(); d.Mask?.Dispose(); }
+                _cancellation.ThrowIfCancellationRequested();
+            }
             if (c + 1 < chunks.Count)
             {
                 var chunk = chunks[c + 1];
-                next = Task.Run(() => DecodeAll(chunk, loadMasks));
+                next = Task.Run(() => DecodeAll(chunk, loadMasks, _imageSize));
             }
             var good = new List<Decoded>();
             foreach (var d in decoded)
             {
                 if (d.Error == null) { good.Add(d); continue; }
-                if (!_skipBadImages) throw new AnomalySharpException(d.Error + " (use --skip-bad-images to go on without it)");
+                if (!_skipBadImages)
+                {
+                    foreach (var g in decoded) { g.Image?.Dispose(); g.Mask?.Dispose(); }
+                    throw new AnomalySharpException(d.Error + SkipHint);
+                }
                 Skipped.Add(d.Error);
+                SkippedPaths.Add(d.Sample.ImagePath);
+                OnSkip?.Invoke(d.Error);
             }
             if (good.Count == 0) continue;
             // No garbage collection while the consumer runs TorchSharp on this batch (see NativeCallGuard).
@@ -72,27 +94,27 @@ public sealed class Batcher
         return batch;
     }
 
-    static Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks)
+    static Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks, int imageSize)
     {
         var result = new Decoded[chunk.Length];
-        Parallel.For(0, chunk.Length, i => result[i] = DecodeOne(chunk[i], loadMasks));
+        Parallel.For(0, chunk.Length, i => result[i] = DecodeOne(chunk[i], loadMasks, imageSize));
         return result;
     }
 
-    static Decoded DecodeOne(AnomalySample sample, bool loadMasks)
+    static Decoded DecodeOne(AnomalySample sample, bool loadMasks, int imageSize)
     {
         DecodedImage image;
-        try { image = ImageIO.DecodePooled(sample.ImagePath); }
+        try { image = ImageIO.DecodePooled(sample.ImagePath, imageSize); }
         catch (AnomalySharpException e) { return new Decoded(sample, null, null, e.Message); }
         if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, image, null, null);
         DecodedImage mask;
-        try { mask = ImageIO.DecodePooled(sample.MaskPath); }
+        try { mask = ImageIO.DecodePooled(sample.MaskPath, imageSize); }
         catch (AnomalySharpException e) { image.Dispose(); return new Decoded(sample, null, null, e.Message); }
-        if (mask.Width != image.Width || mask.Height != image.Height)
+        if (mask.SourceWidth != image.SourceWidth || mask.SourceHeight != image.SourceHeight)
         {
             image.Dispose(); mask.Dispose();
             return new Decoded(sample, null, null,
-                $"{sample.MaskPath}: mask is {mask.Width}x{mask.Height} but its image {sample.ImagePath} is {image.Width}x{image.Height}");
+                $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is {image.SourceWidth}x{image.SourceHeight}");
         }
         return new Decoded(sample, image, mask, null);
     }

@@ -7,6 +7,9 @@ public static class ImageFiles
     public static readonly IReadOnlySet<string> Extensions =
         new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif" };
 
+    /// <summary>The accepted extensions for messages: "png, jpg, jpeg, bmp, webp, gif".</summary>
+    public static string Names => string.Join(", ", Extensions.Select(e => e.TrimStart('.')));
+
     /// <summary>True when the path has an image extension.</summary>
     public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path));
 

@@ -34,19 +34,20 @@ public static class ImageIO
 
     /// <summary>
     /// Decodes a file read natively into a pooled buffer (dispose the result to return it): the batch path, which
-    /// allocates no managed memory per image.
+    /// allocates no managed memory per image. <paramref name="targetSize"/> is the model's input side, which bounds
+    /// the decoded size as it does in the runtime (see <see cref="ImageDecoder"/>).
     /// </summary>
-    internal static DecodedImage DecodePooled(string path)
+    internal static DecodedImage DecodePooled(string path, int targetSize)
     {
         if (!File.Exists(path)) throw new AnomalySharpException($"{path}: image file not found");
         using var data = SKData.Create(path) ?? throw new AnomalySharpException($"{path}: cannot read image file");
         if (data.Size == 0) throw new AnomalySharpException($"{path}: empty image file");
-        return Decode(data, path, pooled: true);
+        return Decode(data, path, pooled: true, targetSize);
     }
 
-    static DecodedImage Decode(SKData data, string name, bool pooled)
+    static DecodedImage Decode(SKData data, string name, bool pooled, int targetSize = 0)
     {
-        try { return ImageDecoder.Decode(data, name, pooled, MaxPixels); }
+        try { return ImageDecoder.Decode(data, name, pooled, MaxPixels, targetSize); }
         catch (ImageDecodeException e) { throw new AnomalySharpException(e.Message, e); }
     }
 

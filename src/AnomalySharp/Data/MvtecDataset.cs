@@ -26,7 +26,7 @@ public sealed class MvtecDataset : IAnomalyDataset
         if (!Directory.Exists(trainGood))
             throw new AnomalySharpException($"{Root}: no train/good folder (expected the MVTec AD layout: train/good, test/<type>, ground_truth/<type>)");
         var train = ImageFiles.List(trainGood);
-        if (train.Count == 0) throw new AnomalySharpException($"{trainGood}: no images (png, jpg, bmp) in the training folder");
+        if (train.Count == 0) throw new AnomalySharpException($"{trainGood}: no images ({ImageFiles.Names}) in the training folder");
         Train = train.Select(p => new AnomalySample(p, false, "good", null)).ToList();
 
         string testRoot = Path.Combine(Root, "test");

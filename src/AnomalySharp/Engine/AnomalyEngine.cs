@@ -22,9 +22,28 @@ namespace AnomalySharp.Engine;
 public sealed class AnomalyEngine
 {
     readonly IProgressReporter _progress;
+    readonly CancellationToken _cancellation;
 
-    /// <summary>Creates an engine that reports progress to <paramref name="progress"/>.</summary>
-    public AnomalyEngine(IProgressReporter? progress = null) { _progress = progress ?? NullProgress.Instance; }
+    /// <summary>
+    /// Creates an engine that reports progress to <paramref name="progress"/>. Cancelling <paramref name="cancellation"/>
+    /// stops any verb at its next batch (<see cref="OperationCanceledException"/>; a trained model saves a checkpoint
+    /// and throws <see cref="TrainingInterruptedException"/>), leaving no partial output.
+    /// </summary>
+    public AnomalyEngine(IProgressReporter? progress = null, CancellationToken cancellation = default)
+    {
+        _progress = progress ?? NullProgress.Instance;
+        _cancellation = cancellation;
+    }
+
+    /// <summary>The folders a dataset is read from: its root (MVTec, synthetic) and every folder holding its images and masks.</summary>
+    public static OutputGuard.Input[] DatasetInputs(IAnomalyDataset dataset)
+    {
+        var folders = dataset.Train.Concat(dataset.Test)
+            .SelectMany(s => new[] { Path.GetDirectoryName(s.ImagePath), s.MaskPath == null ? null : Path.GetDirectoryName(s.MaskPath) })
+            .Where(d => d != null).Distinct(StringComparer.Ordinal)
+            .Select(d => new OutputGuard.Input(d, "data folder"));
+        return (dataset is FolderDataset ? folders : folders.Prepend(new OutputGuard.Input(dataset.Root, "data folder"))).ToArray();
+    }
 
     /// <summary>Fits a model and evaluates it; writes results.json, the model file, images and report.html.</summary>
     /// <remarks>
@@ -34,10 +53,46 @@ public sealed class AnomalyEngine
     /// </remarks>
     public JsonObject Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null, CancellationToken cancellation = default)
     {
+        if (!cancellation.CanBeCanceled) cancellation = _cancellation;
+        var inputs = DatasetInputs(dataset);
+        OutputGuard.CheckNotInput(output, "output", inputs.Append(new OutputGuard.Input(resume, "checkpoint")).ToArray());
         string trainingFolder = TrainingFolder(config, output);
-        if (resume == null && config.Has("training") && Directory.Exists(trainingFolder) && !overwrite)
-            throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with --resume {Path.Combine(trainingFolder, Trainer.LastFile)}, or use --overwrite to start over");
-        using var staged = new StagedOutput(output, overwrite);
+        bool trains = config.Has("training");
+        if (trains)
+        {
+            OutputGuard.CheckNotInput(trainingFolder, "training folder", inputs);
+            if (resume == null && Directory.Exists(trainingFolder) && !overwrite)
+                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with --resume {Path.Combine(trainingFolder, Trainer.LastFile)}, or use --overwrite to start over");
+            if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile, "metrics.csv");
+        }
+        using var staged = new StagedOutput(output, overwrite, "results.json");
+        // A training folder this run creates goes again when the run fails before its first checkpoint.
+        bool ownsTrainingFolder = trains && (!Directory.Exists(trainingFolder) || (overwrite && resume == null));
+        using var trainingCleanup = ownsTrainingFolder ? PendingOutputs.Register(() => RemoveWithoutCheckpoint(trainingFolder)) : null;
+        try
+        {
+            return TrainStaged(config, dataset, output, overwrite, resume, cancellation, staged, trainingFolder);
+        }
+        catch (OperationCanceledException) when (File.Exists(Path.Combine(trainingFolder, Trainer.LastFile)))
+        {
+            string last = Path.Combine(trainingFolder, Trainer.LastFile);
+            throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with --resume {last})", last);
+        }
+        catch when (ownsTrainingFolder)
+        {
+            RemoveWithoutCheckpoint(trainingFolder);
+            throw;
+        }
+    }
+
+    static void RemoveWithoutCheckpoint(string folder)
+    {
+        if (Directory.Exists(folder) && !File.Exists(Path.Combine(folder, Trainer.LastFile))) PendingOutputs.DeleteFolder(folder);
+    }
+
+    JsonObject TrainStaged(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume, CancellationToken cancellation,
+        StagedOutput staged, string trainingFolder)
+    {
         int threads = RunSettings.ApplyThreads(config);
         manual_seed(config.GetInt("seed"));
         var batcher = MakeBatcher(config);
@@ -73,7 +128,7 @@ public sealed class AnomalyEngine
         results["fit_peak_memory_mb"] = Round(fitPeak);
         results["predict_images_per_second"] = Round(all.Samples.Count / predictSeconds);
         results["threads"] = threads;
-        results["n_train"] = dataset.Train.Count;
+        results["n_train"] = dataset.Train.Count(s => !batcher.SkippedPaths.Contains(s.ImagePath));
         results["n_validation"] = validation?.Samples.Count ?? (config.GetString("postprocessing.validation") == "test" ? all.Samples.Count : 0);
         results["validation"] = config.GetString("postprocessing.validation");
         results["skipped_images"] = new JsonArray(batcher.Skipped.Select(s => (JsonNode)s).ToArray());
@@ -125,7 +180,7 @@ public sealed class AnomalyEngine
                 File.Copy(Path.Combine(from, "metrics.csv"), Path.Combine(folder, "metrics.csv"));
         }
         else if (Directory.Exists(folder) && overwrite)
-            Directory.Delete(folder, recursive: true);
+            PendingOutputs.DeleteFolder(folder);
 
         var testSamples = dataset.Test;
         if (config.GetString("postprocessing.validation") == "holdout")
@@ -171,10 +226,12 @@ public sealed class AnomalyEngine
     /// <summary>Re-evaluates a saved model with its saved thresholds on a dataset (by default the one it was trained on).</summary>
     public JsonObject Test(string modelPath, IAnomalyDataset? dataset, string output, bool overwrite, bool skipBadImages = false)
     {
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"));
         using var trained = TrainedModel.Load(modelPath);
         dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
             : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give --data");
-        using var staged = new StagedOutput(output, overwrite);
+        OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset));
+        using var staged = new StagedOutput(output, overwrite, "results.json");
         int threads = RunSettings.ApplyThreads(trained.Config);
         var batcher = MakeBatcher(trained.Config, skipBadImages);
         using var all = Evaluate(trained.Model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
@@ -198,8 +255,9 @@ public sealed class AnomalyEngine
     public (int Images, double Seconds) Predict(string modelPath, string input, string output, bool overwrite, bool skipBadImages = false)
     {
         var files = ListPredictInputs(input);
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(input, "input"));
         using var trained = TrainedModel.Load(modelPath);
-        using var staged = new StagedOutput(output, overwrite);
+        using var staged = new StagedOutput(output, overwrite, "predictions.jsonl");
         RunSettings.ApplyThreads(trained.Config);
         var batcher = MakeBatcher(trained.Config, skipBadImages);
         Directory.CreateDirectory(Path.Combine(staged.Path, "heatmaps"));
@@ -242,7 +300,6 @@ public sealed class AnomalyEngine
                 step.Advance(batch.Samples.Count);
             }
         }
-        foreach (var s in batcher.Skipped) _progress.Message("skipped: " + s);
         staged.Commit();
         return (done, clock.Elapsed.TotalSeconds);
     }
@@ -257,15 +314,16 @@ public sealed class AnomalyEngine
         if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
         else if (Directory.Exists(input)) files = ImageFiles.List(input);
         else throw new AnomalySharpException($"input not found: {input}");
-        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images (png, jpg, bmp) to predict");
+        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images ({ImageFiles.Names}) to predict");
         var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
         if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' ({string.Join(", ", duplicate.Select(Path.GetFileName))})");
         return files;
     }
 
-    static Batcher MakeBatcher(ConfigTree config, bool forceSkip = false) =>
+    Batcher MakeBatcher(ConfigTree config, bool forceSkip = false) =>
         new(config.GetInt("data.image_size", 32, 4096), config.GetInt("data.batch_size", 1, 1024),
-            forceSkip || config.GetBool("data.skip_bad_images"));
+            forceSkip || config.GetBool("data.skip_bad_images"), _cancellation)
+        { OnSkip = reason => _progress.Message("skipped: " + reason) };
 
     /// <summary>Predicts every test image and keeps what metrics and pictures need.</summary>
     EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate")

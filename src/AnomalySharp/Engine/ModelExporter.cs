@@ -12,9 +12,14 @@ namespace AnomalySharp.Engine;
 public sealed class ModelExporter
 {
     readonly IProgressReporter _progress;
+    readonly CancellationToken _cancellation;
 
-    /// <summary>Creates an exporter reporting to <paramref name="progress"/>.</summary>
-    public ModelExporter(IProgressReporter? progress = null) => _progress = progress ?? NullProgress.Instance;
+    /// <summary>Creates an exporter reporting to <paramref name="progress"/>; cancelling stops it before the next calibration batch.</summary>
+    public ModelExporter(IProgressReporter? progress = null, CancellationToken cancellation = default)
+    {
+        _progress = progress ?? NullProgress.Instance;
+        _cancellation = cancellation;
+    }
 
     /// <summary>Export formats.</summary>
     public static readonly string[] Formats = { "onnx", "triton" };
@@ -32,12 +37,16 @@ public sealed class ModelExporter
         if (calibration != null && !int8) throw new AnomalySharpException("--calibration is only used with --int8");
         if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"--calibration: folder not found: {calibration}");
         string full = Path.GetFullPath(output);
+        OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(calibration, "calibration folder"));
         if (format == "onnx")
         {
             if (Directory.Exists(full)) throw new AnomalySharpException($"--output {full} is a folder; give the .onnx file to write");
             if (File.Exists(full) && !overwrite) throw new AnomalySharpException($"output file {full} already exists (use --overwrite to replace it)");
+            if (File.Exists(full) && !IsExport(full))
+                throw new AnomalySharpException($"{full} is not an AnomalySharp ONNX export; not replaced even with --overwrite: remove it yourself or choose another output");
         }
         using var trained = TrainedModel.Load(modelPath);
+        if (int8 && calibration == null) OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(trained.DatasetRoot, "calibration data folder"));
         RunSettings.ApplyThreads(trained.Config);
         ModelProto model;
         using (var step = _progress.Start("export onnx", 1)) { model = OnnxExporter.Build(trained); step.Advance(1); }
@@ -50,10 +59,17 @@ public sealed class ModelExporter
         string modelName = name ?? $"anomalysharp_{trained.Model.Name}{(int8 ? "_int8" : "")}";
         if (!System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[A-Za-z0-9_.-]+$"))
             throw new AnomalySharpException($"--name '{modelName}': use letters, digits, '_', '-' and '.' only");
-        using var staged = new StagedOutput(full, overwrite);
+        using var staged = new StagedOutput(full, overwrite, Directory.Exists(full) ? Directory.GetDirectories(full).Select(d => Path.Combine(Path.GetFileName(d), "config.pbtxt")).ToArray() : Array.Empty<string>());
         TritonRepository.Write(model, staged.Path, modelName);
         staged.Commit();
         return Path.Combine(full, modelName);
+    }
+
+    /// <summary>Whether a file is an ONNX model with AnomalySharp's metadata (so --overwrite may replace it).</summary>
+    static bool IsExport(string path)
+    {
+        try { return Runtime.OnnxModelFile.Read(File.ReadAllBytes(path), path).Metadata.ContainsKey("anomalysharp.format"); }
+        catch (Exception e) when (e is Runtime.ModelLoadException or IOException or UnauthorizedAccessException or OutOfMemoryException) { return false; }
     }
 
     IEnumerable<float[]> CalibrationBatches(TrainedModel trained, string? folder, int count)
@@ -62,11 +78,11 @@ public sealed class ModelExporter
         if (folder != null) files = ImageFiles.List(folder);
         else if (trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good"))) files = ImageFiles.List(Path.Combine(root, "train", "good"));
         else throw new AnomalySharpException("--int8 needs --calibration DIR (a folder of normal images): the model's training data is not available");
-        if (files.Count == 0) throw new AnomalySharpException($"--calibration: no images (png, jpg, bmp) in {folder ?? trained.DatasetRoot}");
+        if (files.Count == 0) throw new AnomalySharpException($"--calibration: no images ({ImageFiles.Names}) in {folder ?? trained.DatasetRoot}");
         // An even spread over the folder, deterministic.
         var chosen = Enumerable.Range(0, Math.Min(count, files.Count)).Select(i => files[(int)((long)i * files.Count / Math.Min(count, files.Count))]).ToList();
         var samples = chosen.Select(f => new AnomalySample(f, false, "good", null)).ToList();
-        var batcher = new Batcher(trained.ImageSize, 8);
+        var batcher = new Batcher(trained.ImageSize, 8, cancellation: _cancellation) { SkipHint = "" };
         using var step = _progress.Start("int8 calibration", samples.Count);
         foreach (var batch in batcher.Enumerate(samples, false))
         {

@@ -1,49 +1,83 @@
 namespace AnomalySharp.Engine;
 
 /// <summary>
-/// An output folder written in a hidden sibling and moved into place only on <see cref="Commit"/>, so a failure
-/// never leaves a half-written result. An existing folder is refused unless overwriting is asked for.
+/// An output folder written in a hidden sibling and moved into place only on <see cref="Commit"/>, so a failure or an
+/// interruption never leaves a half-written result. An existing folder is refused unless overwriting is asked for, and
+/// even then only when it looks like one of our outputs (it is empty or holds one of the marker files). Replacing is a
+/// rename of the old folder aside, a rename of the new one into place, then deleting the old: the old result stays
+/// whole until the new one is there.
 /// </summary>
 public sealed class StagedOutput : IDisposable
 {
     readonly string _final;
     readonly bool _overwrite;
+    readonly string[] _markers;
+    readonly IDisposable _pending;
     bool _committed;
 
     /// <summary>The folder to write into now.</summary>
     public string Path { get; }
 
     /// <summary>Checks the destination and creates the staging folder.</summary>
-    public StagedOutput(string destination, bool overwrite)
+    /// <param name="destination">The output folder.</param>
+    /// <param name="overwrite">Whether an existing output folder may be replaced.</param>
+    /// <param name="markers">Names of which one must be in an existing non-empty folder for it to be replaced.</param>
+    public StagedOutput(string destination, bool overwrite, params string[] markers)
     {
         _final = System.IO.Path.GetFullPath(destination);
         _overwrite = overwrite;
+        _markers = markers.Length > 0 ? markers : new[] { "results.json" };
         if (File.Exists(_final)) throw new AnomalySharpException($"output {_final} is a file, not a folder");
-        if (Directory.Exists(_final) && !overwrite)
-            throw new AnomalySharpException($"output folder {_final} already exists (use --overwrite to replace it)");
+        if (Directory.Exists(_final))
+        {
+            if (!overwrite) throw new AnomalySharpException($"output folder {_final} already exists (use --overwrite to replace it)");
+            OutputGuard.CheckReplaceableFolder(_final, _markers);
+        }
         string parent = System.IO.Path.GetDirectoryName(_final)!;
-        Directory.CreateDirectory(parent);
         Path = System.IO.Path.Combine(parent, "." + System.IO.Path.GetFileName(_final) + ".partial-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(Path);
+        try
+        {
+            Directory.CreateDirectory(parent);
+            Directory.CreateDirectory(Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new AnomalySharpException($"cannot write output {_final}: {e.Message}", e);
+        }
+        string staging = Path;
+        _pending = PendingOutputs.Register(() => PendingOutputs.DeleteFolder(staging));
     }
 
     /// <summary>Moves the staged folder into place (replacing an old one when overwriting).</summary>
     public string Commit()
     {
-        if (Directory.Exists(_final))
+        PendingOutputs.Commit(() =>
         {
-            if (!_overwrite) throw new AnomalySharpException($"output folder {_final} appeared while running; not replaced");
-            Directory.Delete(_final, recursive: true);
-        }
-        Directory.Move(Path, _final);
-        _committed = true;
+            string? aside = null;
+            if (Directory.Exists(_final))
+            {
+                if (!_overwrite) throw new AnomalySharpException($"output folder {_final} appeared while running; not replaced");
+                OutputGuard.CheckReplaceableFolder(_final, _markers);
+                aside = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_final)!, "." + System.IO.Path.GetFileName(_final) + ".replaced-" + Guid.NewGuid().ToString("N")[..8]);
+                Directory.Move(_final, aside);
+            }
+            try { Directory.Move(Path, _final); }
+            catch
+            {
+                if (aside != null) Directory.Move(aside, _final);
+                throw;
+            }
+            _committed = true;
+            if (aside != null) PendingOutputs.DeleteFolder(aside);
+        });
+        _pending.Dispose();
         return _final;
     }
 
     /// <summary>Removes the staging folder when not committed.</summary>
     public void Dispose()
     {
-        if (!_committed && Directory.Exists(Path))
-            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+        if (!_committed) PendingOutputs.DeleteFolder(Path);
+        _pending.Dispose();
     }
 }

@@ -70,13 +70,35 @@ public static class OnnxExporter
         };
     }
 
-    /// <summary>Writes the ONNX file atomically (a temporary file moved into place).</summary>
+    /// <summary>
+    /// Records the SHA-256 of the serialized graph (weights included) in the metadata, which the runtime verifies at
+    /// load (<see cref="OnnxModelFile.Verify"/>). Call last, after every change to the graph.
+    /// </summary>
+    public static void Seal(ModelProto model)
+    {
+        string checksum = OnnxModelFile.Checksum(model.Graph.ToByteArray());
+        var existing = model.MetadataProps.Where(p => p.Key == OnnxModelFile.ChecksumKey).ToList();
+        foreach (var p in existing) model.MetadataProps.Remove(p);
+        model.MetadataProps.Add(new StringStringEntryProto { Key = OnnxModelFile.ChecksumKey, Value = checksum });
+    }
+
+    /// <summary>Seals and writes the ONNX file atomically (a temporary file moved into place).</summary>
     public static void Save(ModelProto model, string path)
     {
         string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        Seal(model);
         string tmp = full + ".partial";
-        using (var file = File.Create(tmp)) model.WriteTo(file);
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            using var pending = PendingOutputs.RegisterFile(tmp);
+            using (var file = File.Create(tmp)) model.WriteTo(file);
+            PendingOutputs.Commit(() => File.Move(tmp, full, overwrite: true));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new AnomalySharpException($"cannot write {full}: {e.Message}", e);
+        }
     }
 }

@@ -51,6 +51,7 @@ public static class TritonRepository
             && int.TryParse(limit.Value, CultureInfo.InvariantCulture, out int m) && m > 0) maxBatchSize = Math.Min(maxBatchSize, m);
         string dir = Path.Combine(repository, name);
         Directory.CreateDirectory(Path.Combine(dir, "1"));
+        OnnxExporter.Seal(model);
         using (var file = File.Create(Path.Combine(dir, "1", "model.onnx"))) model.WriteTo(file);
         File.WriteAllText(Path.Combine(dir, "config.pbtxt"), Config(model, name, maxBatchSize));
     }

@@ -48,6 +48,7 @@ public sealed class Checkpoint
     public void Save(string path, nn.Module network, OptimizerHelper optimizer)
     {
         string tmp = path + ".tmp";
+        using var pending = Engine.PendingOutputs.RegisterFile(tmp);
         using (var stream = File.Create(tmp))
         using (var writer = new BinaryWriter(stream))
         {
@@ -58,7 +59,7 @@ public sealed class Checkpoint
             network.save(writer);
             optimizer.save_state_dict(writer);
         }
-        File.Move(tmp, path, overwrite: true);
+        Engine.PendingOutputs.Commit(() => File.Move(tmp, path, overwrite: true));
     }
 
     /// <summary>Reads only the header (model, configuration, dataset, state).</summary>

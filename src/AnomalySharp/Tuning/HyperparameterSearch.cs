@@ -49,10 +49,13 @@ public sealed class HyperparameterSearch
     readonly SearchSettings _s;
     readonly Func<TrialRequest, JsonObject> _run;
     readonly IProgressReporter _progress;
+    readonly CancellationToken _cancellation;
 
     /// <summary>Creates a search; <paramref name="runTrial"/> runs one training run and returns its results.json.</summary>
-    public HyperparameterSearch(SearchSettings settings, Func<TrialRequest, JsonObject> runTrial, IProgressReporter? progress = null)
+    public HyperparameterSearch(SearchSettings settings, Func<TrialRequest, JsonObject> runTrial, IProgressReporter? progress = null,
+        CancellationToken cancellation = default)
     {
+        _cancellation = cancellation;
         if (settings.Trials < 1) throw new AnomalySharpException($"--trials must be at least 1, got {settings.Trials}");
         _s = settings; _run = runTrial; _progress = progress ?? NullProgress.Instance;
     }
@@ -67,7 +70,9 @@ public sealed class HyperparameterSearch
     public JsonObject Run(string output)
     {
         var data = new MvtecDataset(_s.Data);
-        Directory.CreateDirectory(output);
+        Engine.OutputGuard.CheckNotInput(output, "output", Engine.AnomalyEngine.DatasetInputs(data));
+        string log = Path.Combine(output, "trials.jsonl");
+        using var folder = new Engine.ResumableFolder(output, () => File.Exists(log));
         string statePath = Path.Combine(output, "search.json");
         string fingerprint = Fingerprint();
         if (File.Exists(statePath) && File.ReadAllText(statePath) != fingerprint)
@@ -77,7 +82,6 @@ public sealed class HyperparameterSearch
         var (nVal, nFinal) = DatasetSplit.Write(data, _s.ValidationFraction, _s.Seed, validationRoot, finalRoot);
         _progress.Message($"hpo: {_s.Trials} trials of {_s.Model} ({_s.Sampler.Name}) on {nVal} validation images; {nFinal} final test images kept aside");
 
-        string log = Path.Combine(output, "trials.jsonl");
         var trials = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList() : new List<JsonObject>();
         if (trials.Count > 0) _progress.Message($"hpo: resuming after {trials.Count} finished trials");
         using (var step = _progress.Start("hpo trials", _s.Trials))
@@ -85,6 +89,7 @@ public sealed class HyperparameterSearch
             step.Advance(Math.Min(trials.Count, _s.Trials));
             for (int t = trials.Count; t < _s.Trials; t++)
             {
+                _cancellation.ThrowIfCancellationRequested();
                 var history = trials.Select(ToObservation).ToList();
                 var point = t == 0 ? new Dictionary<string, double>() : _s.Sampler.Suggest(_s.Space, history, new Random(unchecked(_s.Seed * 1_000_003 + t)));
                 var sets = _s.Space.Parameters.Where(p => point.ContainsKey(p.Key)).Select(p => $"{p.Key}={p.Format(point[p.Key])}").ToList();
@@ -111,7 +116,9 @@ public sealed class HyperparameterSearch
                 step.Advance(1);
             }
         }
-        return Summarize(output, trials, finalRoot);
+        var summary = Summarize(output, trials, finalRoot);
+        folder.Complete();
+        return summary;
     }
 
     static Observation ToObservation(JsonObject t) => new(

@@ -43,41 +43,9 @@ internal static class TestImages
     /// A tiny 8-bit grayscale PNG whose header claims <paramref name="w"/>×<paramref name="h"/> pixels (a
     /// decompression bomb): a valid header and a short all-zero image stream.
     /// </summary>
-    public static byte[] HugePng(int w, int h)
-    {
-        var z = new MemoryStream();
-        using (var zs = new ZLibStream(z, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[w + 1];
-            for (int y = 0; y < Math.Min(h, 64); y++) zs.Write(row); // enough for the header check; the rest would be "truncated"
-        }
-        using var png = new MemoryStream();
-        png.Write(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 });
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, w); BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), h);
-        ihdr[8] = 8; ihdr[9] = 0;
-        Chunk(png, "IHDR", ihdr); Chunk(png, "IDAT", z.ToArray()); Chunk(png, "IEND", Array.Empty<byte>());
-        return png.ToArray();
-    }
+    public static byte[] HugePng(int w, int h, bool allRows = false) => AnomalySharp.Bench.BurstProbe.ZeroPng(w, h, allRows);
 
-    static void Chunk(Stream s, string type, byte[] data)
-    {
-        var len = new byte[4]; BinaryPrimitives.WriteInt32BigEndian(len, data.Length); s.Write(len);
-        var td = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(td);
-        var crc = new byte[4]; BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(td)); s.Write(crc);
-    }
-
-    static uint Crc32(byte[] data)
-    {
-        uint crc = 0xffffffff;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-        }
-        return ~crc;
-    }
+    static void Chunk(Stream s, string type, byte[] data) => AnomalySharp.Bench.BurstProbe.PngChunk(s, type, data);
 
     /// <summary>A small MVTec-layout folder: 6 train, 2 good + 2 defective test images with masks.</summary>
     public static string MiniMvtec(string root, int size = 64)

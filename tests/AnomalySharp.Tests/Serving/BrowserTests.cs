@@ -14,7 +14,7 @@ public class BrowserTests
     public async Task UploadingAnImageThroughThePageShowsScoreLabelAndOverlay()
     {
         Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
-            "headless browser missing: apt-get install chromium chromium-driver (.ci/run does)");
+            "headless browser missing: apt-get install chromium chromium-driver (build/test.sh installs them)");
         await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0 });
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.HideCommandPromptWindow = true;

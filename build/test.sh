@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command of README.md: installs what the tests need on a fresh Debian machine (headless Chromium and its
+# driver for the browser test of `serve`, curl for the deployment docs), then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK (dotnet) is required" >&2
+  exit 2
+fi
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${need[*]}"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+exec dotnet test AnomalySharp.slnx -c Release "$@"

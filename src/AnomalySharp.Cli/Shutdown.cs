@@ -1,0 +1,64 @@
+using System.Runtime.InteropServices;
+using AnomalySharp.Engine;
+
+namespace AnomalySharp.Cli;
+
+/// <summary>
+/// SIGINT (Ctrl-C) and SIGTERM for the long commands. The first signal cancels <see cref="Token"/>: the work stops at
+/// its next batch, removes its staging folder and exits with 130 (a trained model keeps a checkpoint to resume from).
+/// Work that does not unwind within <see cref="Grace"/> (a long native call) is cut short: every pending output is
+/// removed and the process ends with 130 at once, as it does on a second signal. Either way the command is gone
+/// within 2 s and leaves nothing half-written.
+/// </summary>
+internal static partial class Shutdown
+{
+    static readonly CancellationTokenSource Source = new();
+    static readonly List<PosixSignalRegistration> Registrations = new();
+    static int _signals;
+    static int? _finished;
+
+    /// <summary>How long the work has to unwind by itself after the first signal.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1.2);
+
+    /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
+    public static CancellationToken Token => Source.Token;
+
+    /// <summary>Takes over SIGINT and SIGTERM for this process.</summary>
+    public static void Install()
+    {
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            Registrations.Add(PosixSignalRegistration.Create(signal, OnSignal));
+    }
+
+    static void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        if (Interlocked.Increment(ref _signals) > 1) { Abort(); return; }
+        Console.Error.WriteLine($"stopping ({context.Signal}; again to stop at once)...");
+        // Cancellation callbacks (such as signalling a child process) run off the signal thread.
+        ThreadPool.QueueUserWorkItem(_ => Source.Cancel());
+        new Thread(() => { Thread.Sleep(Grace); Abort(); }) { IsBackground = true, Name = "shutdown deadline" }.Start();
+    }
+
+    /// <summary>The command has returned <paramref name="code"/>: a deadline that passes during process teardown exits with it, silently.</summary>
+    public static void Finished(int code) => _finished = code;
+
+    /// <summary>Removes every pending output and ends the process with 130, skipping managed and native shutdown.</summary>
+    static void Abort()
+    {
+        if (_finished is { } code) ExitNow(code);
+        PendingOutputs.AbortAll();
+        Console.Error.WriteLine("interrupted: stopped; no output written");
+        Console.Error.Flush();
+        ExitNow(130);
+    }
+
+    [LibraryImport("libc", EntryPoint = "_exit")]
+    private static partial void ExitNow(int status);
+
+    /// <summary>Sends SIGTERM to a process (a child to stop with us).</summary>
+    public static void Terminate(int pid) => _ = Kill(pid, 15);
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,80 @@
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// Refuses outputs that would destroy what a command reads: an output that is, contains or lies inside any of its
+/// inputs (with or without overwriting), and replacing a folder or file that does not look like one of our outputs.
+/// Paths are compared after resolving symbolic links and <c>..</c> component by component, as the file system does.
+/// </summary>
+public static class OutputGuard
+{
+    /// <summary>One input of a command: its path and what it is (for messages, e.g. "data folder").</summary>
+    public readonly record struct Input(string? Path, string What);
+
+    /// <summary>
+    /// Throws when <paramref name="output"/> is, contains or lies inside an input. Inputs whose path is null are
+    /// ignored; inputs that do not exist are compared by their resolved path all the same.
+    /// </summary>
+    public static void CheckNotInput(string output, string outputWhat, params Input[] inputs)
+    {
+        string o = Resolve(output);
+        foreach (var input in inputs)
+        {
+            if (string.IsNullOrEmpty(input.Path)) continue;
+            string i = Resolve(input.Path);
+            string? relation = o == i ? "is" : IsInside(o, i) ? "lies inside" : IsInside(i, o) ? "contains" : null;
+            if (relation != null)
+                throw new AnomalySharpException($"{outputWhat} {o} {relation} the {input.What} {i}: writing there could destroy an input; choose an output outside every input");
+        }
+    }
+
+    /// <summary>
+    /// Throws unless an existing folder may be replaced: it is empty, or holds one of <paramref name="markers"/>
+    /// (file or folder names written by our own commands).
+    /// </summary>
+    public static void CheckReplaceableFolder(string folder, params string[] markers)
+    {
+        if (!Directory.Exists(folder)) return;
+        if (!Directory.EnumerateFileSystemEntries(folder).Any()) return;
+        if (markers.Any(m => File.Exists(System.IO.Path.Combine(folder, m)) || Directory.Exists(System.IO.Path.Combine(folder, m)))) return;
+        throw new AnomalySharpException($"{System.IO.Path.GetFullPath(folder)} does not look like an AnomalySharp output (none of {string.Join(", ", markers)} in it); not replaced even with --overwrite: remove it yourself or choose another output");
+    }
+
+    /// <summary>True when <paramref name="path"/> lies strictly inside <paramref name="folder"/> (both resolved).</summary>
+    static bool IsInside(string path, string folder)
+    {
+        string prefix = folder.EndsWith(System.IO.Path.DirectorySeparatorChar) ? folder : folder + System.IO.Path.DirectorySeparatorChar;
+        return path.StartsWith(prefix, PathComparison);
+    }
+
+    static StringComparison PathComparison => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    /// <summary>
+    /// The absolute path with every symbolic link resolved and "." / ".." applied after the link before them is
+    /// followed (as the kernel does); components that do not exist yet are kept as written.
+    /// </summary>
+    public static string Resolve(string path) => Resolve(path, 0);
+
+    static string Resolve(string path, int depth)
+    {
+        if (depth > 40) throw new AnomalySharpException($"{path}: too many levels of symbolic links");
+        string absolute = System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(Directory.GetCurrentDirectory(), path);
+        string root = System.IO.Path.GetPathRoot(absolute)!;
+        string current = root;
+        var parts = absolute[root.Length..].Split(new[] { System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar },
+            StringSplitOptions.RemoveEmptyEntries);
+        foreach (string part in parts)
+        {
+            if (part == ".") continue;
+            if (part == "..") { current = System.IO.Path.GetDirectoryName(current) ?? root; continue; }
+            string next = System.IO.Path.Combine(current, part);
+            FileSystemInfo info = new FileInfo(next);
+            if (info.LinkTarget is { } target)
+            {
+                string targetPath = System.IO.Path.IsPathRooted(target) ? target : System.IO.Path.Combine(current, target);
+                next = Resolve(targetPath, depth + 1);
+            }
+            current = next;
+        }
+        return current.Length > root.Length ? current.TrimEnd(System.IO.Path.DirectorySeparatorChar) : current;
+    }
+}

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text;
+using static AnomalySharp.Tests.Cli.CliRunner;
+
+namespace AnomalySharp.Tests.Reliability;
+
+/// <summary>
+/// SIGINT (Ctrl-C) or SIGTERM stops every long command of a real child process within 2 s, with exit code 130, and
+/// leaves no output, staging folder or empty training folder behind. Run alone, so the deadline is not measured on a
+/// machine busy with the parallel tests.
+/// </summary>
+[Collection(IsolatedCollection.Name)]
+public class SignalTests
+{
+    static readonly string Tile = TestPaths.SharedData("magnetic_tile");
+
+    /// <summary>Starts the CLI, waits for a stderr line containing <paramref name="when"/>, sends the signal, and times the exit.</summary>
+    static (int Code, double Seconds, string Stderr) Interrupt(string when, string signal, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderr = new StringBuilder();
+        var reached = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data == null) return;
+            lock (stderr) stderr.AppendLine(e.Data);
+            if (e.Data.Contains(when, StringComparison.Ordinal)) reached.TrySetResult();
+        };
+        p.BeginErrorReadLine();
+        _ = p.StandardOutput.ReadToEndAsync();
+        bool started = reached.Task.Wait(TimeSpan.FromMinutes(3));
+        string Err() { lock (stderr) return stderr.ToString(); }
+        Assert.True(started, $"never printed '{when}'; exited {p.HasExited}\n{Err()}");
+        Assert.False(p.HasExited, "finished before the signal\n" + Err());
+        // A test run started as a background job ignores SIGINT, and its children inherit that (see TrainingCliTests).
+        if (signal == "INT" && SigIntIgnored()) signal = "TERM";
+        var clock = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", new[] { "-" + signal, p.Id.ToString() })) kill!.WaitForExit();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(30))) { p.Kill(true); Assert.Fail("did not stop within 30 s\n" + Err()); }
+        double seconds = clock.Elapsed.TotalSeconds;
+        p.WaitForExit();
+        return (p.ExitCode, seconds, Err());
+    }
+
+    static bool SigIntIgnored()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line != null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
+    }
+
+    static void AssertStopped((int Code, double Seconds, string Stderr) r, string folder)
+    {
+        Assert.True(r.Code == 130, $"exit {r.Code}\n{r.Stderr}");
+        Assert.True(r.Seconds < 2.0, $"took {r.Seconds:0.00} s to stop\n{r.Stderr}");
+        Assert.DoesNotContain("   at ", r.Stderr);
+        var left = Directory.GetFileSystemEntries(folder).Where(e => !Keep.Contains(Path.GetFileName(e))).ToList();
+        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left) + "\n" + r.Stderr);
+    }
+
+    static readonly HashSet<string> Keep = new() { "model", "model.onnx", "small" };
+
+    /// <summary>
+    /// An MVTec-layout set that fits in seconds and evaluates for long: hazelnut_toy's 28 training images beside
+    /// magnetic_tile's 582 test images (linked, not copied; no masks).
+    /// </summary>
+    static string SmallSet(string dir)
+    {
+        string root = Path.Combine(dir, "small");
+        Directory.CreateDirectory(root);
+        File.CreateSymbolicLink(Path.Combine(root, "train"), Path.Combine(TestPaths.SharedData("hazelnut_toy"), "train"));
+        File.CreateSymbolicLink(Path.Combine(root, "test"), Path.Combine(Tile, "test"));
+        return root;
+    }
+
+    /// <summary>A PaDiM model at 256 px fitted on the small set (seconds), to test, predict and export with.</summary>
+    static string Model(string dir)
+    {
+        string model = Path.Combine(dir, "model");
+        var r = Run("train", "--data", TestPaths.SharedData("hazelnut_toy"), "--output", model, "--set", "visualization.save_images=false");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return model;
+    }
+
+    [Fact]
+    public void TrainStopsDuringTheFitAndDuringEvaluation()
+    {
+        string dir = TestPaths.TempDir("sig-train");
+        AssertStopped(Interrupt("fit padim", "INT", "train", "--data", Tile, "--output", Path.Combine(dir, "a")), dir);
+        string small = SmallSet(dir);
+        AssertStopped(Interrupt("evaluate", "TERM", "train", "--data", small, "--output", Path.Combine(dir, "b"), "--set", "data.batch_size=4"), dir);
+        // PatchCore's coreset selection is one long native loop: the deadline cuts it short.
+        AssertStopped(Interrupt("coreset", "TERM", "train", "--model", "patchcore", "--data", small, "--set", "model.coreset_ratio=0.9",
+            "--output", Path.Combine(dir, "c")), dir);
+    }
+
+    [Fact]
+    public void ATrainedModelStoppedBeforeItsFirstCheckpointLeavesNoTrainingFolder()
+    {
+        string dir = TestPaths.TempDir("sig-trained");
+        AssertStopped(Interrupt("cache frozen features", "TERM", "train", "--model", "reverse_distillation", "--data", Tile,
+            "--output", Path.Combine(dir, "rd")), dir);
+    }
+
+    [Fact]
+    public void TestPredictAndExportStop()
+    {
+        string dir = TestPaths.TempDir("sig-predict");
+        string model = Model(dir);
+        var onnx = Run("export", "--model-path", model, "--output", Path.Combine(dir, "model.onnx"));
+        Assert.True(onnx.ExitCode == 0, onnx.Stderr);
+        AssertStopped(Interrupt("evaluate", "TERM", "test", "--model-path", model, "--data", SmallSet(dir), "--output", Path.Combine(dir, "t")), dir);
+        AssertStopped(Interrupt("predict", "INT", "predict", "--model-path", model, "--input", Path.Combine(Tile, "train", "good"), "--output", Path.Combine(dir, "p")), dir);
+        AssertStopped(Interrupt("predict (onnx)", "TERM", "predict", "--model-path", Path.Combine(dir, "model.onnx"), "--input", Path.Combine(Tile, "train", "good"),
+            "--batch-size", "1", "--output", Path.Combine(dir, "q")), dir);
+        AssertStopped(Interrupt("int8 calibration", "TERM", "export", "--model-path", model, "--output", Path.Combine(dir, "q.onnx"), "--int8",
+            "--calibration", Path.Combine(Tile, "train", "good")), dir);
+        Assert.False(File.Exists(Path.Combine(dir, "q.onnx.partial")));
+    }
+
+    [Fact]
+    public void BenchmarkAndHpoStopWithTheirChildren()
+    {
+        string dir = TestPaths.TempDir("sig-grid");
+        AssertStopped(Interrupt("running", "TERM", "benchmark", "--models", "padim", "--data", Tile, "--output", Path.Combine(dir, "bench")), dir);
+        AssertStopped(Interrupt("hpo trials", "TERM", "hpo", "--model", "padim", "--data", Tile, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
+            "--trials", "2", "--output", Path.Combine(dir, "hpo")), dir);
+        Thread.Sleep(2000);
+        Assert.Empty(Directory.GetFileSystemEntries(dir)); // the children cleaned up after themselves too
+    }
+}
