@@ -12,12 +12,17 @@ using static TorchSharp.torch;
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
+//        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
+//        ... -- --fuzz SECONDS [--model MODEL.onnx]: CsCheck fuzzing of image decode, multipart upload and model load
+//        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (memory before, peak, after)
+//        ... -- --fuzz SECONDS [--model MODEL.onnx]: CsCheck fuzzing of image decode, multipart upload and model load
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
 bool quick = false, deploy = false, load = false, training = false;
 string? burst = null;
 double fuzzSeconds = 0;
+string? fuzzModel = null;
 int epochs = 3;
 for (int i = 0; i < args.Length; i++)
 {
@@ -30,11 +35,12 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--training") training = true; // only the training-speed figures of the trained models
     else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--burst") burst = args[++i];
-    else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser, with --model MODEL.onnx  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
+    else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser
+    else if (args[i] == "--model") fuzzModel = args[++i];  // with --fuzz: also the exported-model loader on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
-if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault());
+if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);

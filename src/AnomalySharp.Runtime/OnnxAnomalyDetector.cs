@@ -131,6 +131,20 @@ public sealed class OnnxAnomalyDetector : IDisposable
         finally { foreach (var image in images) image.Dispose(); }
     }
 
+    /// <summary>
+    /// Runs one blank image through every session, so each has built its kernels and memory arena before the first
+    /// request: a server's first requests are not slow, and its resting memory is its working memory.
+    /// </summary>
+    public void WarmUp()
+    {
+        var input = new float[3 * ImageSize * ImageSize];
+        _model.ForEach(session =>
+        {
+            using var value = OrtValue.CreateTensorValueFromMemory(input, new long[] { 1, 3, ImageSize, ImageSize });
+            using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { value }, new[] { MapName, ScoreName });
+        });
+    }
+
     /// <summary>Decodes and scores one encoded image.</summary>
     public AnomalyPrediction Predict(ReadOnlySpan<byte> encoded, string name, bool masks = false, bool overlays = false)
     {

@@ -37,6 +37,12 @@ public sealed class SessionPool : IDisposable
         finally { _free.Add(session!); _available.Release(); }
     }
 
+    /// <summary>Runs <paramref name="work"/> once on every session in turn (to warm them all up).</summary>
+    public void ForEach(Action<InferenceSession> work)
+    {
+        foreach (var session in _all) work(session);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -63,6 +63,7 @@ public sealed class AnomalyServer : IAsyncDisposable
         if (options.QueueLength < 0) throw new ArgumentException($"--queue: {options.QueueLength} is negative");
         int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.Sessions));
         var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxPixels = options.MaxPixels });
+        detector.WarmUp();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>

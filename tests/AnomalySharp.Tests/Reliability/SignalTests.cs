@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using static AnomalySharp.Tests.Cli.CliRunner;
 
 namespace AnomalySharp.Tests.Reliability;
@@ -14,45 +12,7 @@ public class SignalTests
 {
     static readonly string Tile = TestPaths.SharedData("magnetic_tile");
 
-    /// <summary>Starts the CLI, waits for a stderr line containing <paramref name="when"/>, sends the signal, and times the exit.</summary>
-    static (int Code, double Seconds, string Stderr) Interrupt(string when, string signal, params string[] args)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderr = new StringBuilder();
-        var reached = new TaskCompletionSource();
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data == null) return;
-            lock (stderr) stderr.AppendLine(e.Data);
-            if (e.Data.Contains(when, StringComparison.Ordinal)) reached.TrySetResult();
-        };
-        p.BeginErrorReadLine();
-        _ = p.StandardOutput.ReadToEndAsync();
-        bool started = reached.Task.Wait(TimeSpan.FromMinutes(3));
-        string Err() { lock (stderr) return stderr.ToString(); }
-        Assert.True(started, $"never printed '{when}'; exited {p.HasExited}\n{Err()}");
-        Assert.False(p.HasExited, "finished before the signal\n" + Err());
-        // A test run started as a background job ignores SIGINT, and its children inherit that (see TrainingCliTests).
-        if (signal == "INT" && SigIntIgnored()) signal = "TERM";
-        var clock = Stopwatch.StartNew();
-        using (var kill = Process.Start("kill", new[] { "-" + signal, p.Id.ToString() })) kill!.WaitForExit();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(30))) { p.Kill(true); Assert.Fail("did not stop within 30 s\n" + Err()); }
-        double seconds = clock.Elapsed.TotalSeconds;
-        p.WaitForExit();
-        return (p.ExitCode, seconds, Err());
-    }
-
-    static bool SigIntIgnored()
-    {
-        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
-        return line != null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
-    }
-
-    static void AssertStopped((int Code, double Seconds, string Stderr) r, string folder)
+    static void AssertStopped(Interrupted r, string folder)
     {
         Assert.True(r.Code == 130, $"exit {r.Code}\n{r.Stderr}");
         Assert.True(r.Seconds < 2.0, $"took {r.Seconds:0.00} s to stop\n{r.Stderr}");

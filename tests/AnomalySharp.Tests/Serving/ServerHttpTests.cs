@@ -99,6 +99,65 @@ public class ServerHttpTests
     }
 
     [Fact]
+    public async Task OtherMethodsLongNamesAndAFullQueueGetJsonErrors()
+    {
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, ThreadsPerSession = 1, QueueLength = 0 });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Put, HttpMethod.Delete })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, "predict"));
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+            Assert.Contains("POST", response.Content.Headers.Allow);
+            Assert.Contains("not allowed on /predict", (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!);
+        }
+
+        var (_, good) = ExportedSynthetic.Images;
+        byte[] image = File.ReadAllBytes(good);
+        string longName = new string('a', 5000) + ".png";
+        var (status, body) = await Post(http, Form(image, longName));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        string error = (string)body["error"]!;
+        Assert.Contains("file name of 5004 characters is over the limit of 255", error);
+        Assert.True(error.Length < 200, error);
+
+        // One session and no queue: while a slow upload holds the only slot, another request gets 503 with Retry-After
+        // at once; the slow one is answered when its body arrives.
+        var form = Form(image, "good.png");
+        byte[] whole = await form.ReadAsByteArrayAsync();
+        var release = new TaskCompletionSource();
+        var slow = new SlowContent(whole[..(whole.Length / 2)], whole[(whole.Length / 2)..], release.Task);
+        slow.Headers.ContentType = form.Headers.ContentType;
+        var slowResponse = http.PostAsync("predict", slow);
+        for (int i = 0; i < 100 && (int)JsonNode.Parse(await http.GetStringAsync("health"))!["running"]! == 0; i++) await Task.Delay(50);
+        using (var busy = await http.PostAsync("predict", Form(image, "good.png")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), busy.Headers.RetryAfter?.Delta);
+            Assert.Contains("busy", (string)JsonNode.Parse(await busy.Content.ReadAsStringAsync())!["error"]!);
+        }
+        release.SetResult();
+        using (var done = await slowResponse) Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+    }
+
+    /// <summary>A request body sent in two halves, the second only once released: a client that holds its slot.</summary>
+    sealed class SlowContent(byte[] head, byte[] tail, Task release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(head);
+            await stream.FlushAsync();
+            await release;
+            await stream.WriteAsync(tail);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = head.Length + tail.Length;
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task AMissingModelIsAClearError()
     {
         var e = await Assert.ThrowsAsync<AnomalySharp.Runtime.ModelLoadException>(() => AnomalyServer.StartAsync(new ServerOptions { ModelPath = "/nonexistent/model.onnx", Port = 0 }));
