@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace AnomalySharp.Bench;
 
 /// <summary>
-/// `--fuzz SECONDS [--model MODEL.onnx]`: each parser facing untrusted bytes under CsCheck's sampler for SECONDS, seeded
+/// `--fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]`: each parser facing untrusted bytes under CsCheck's sampler for SECONDS, seeded
 /// with the dataset's real files: cases run, rate, and the first failure (shrunk) if any.
 /// </summary>
 public static class FuzzBench
@@ -19,7 +19,11 @@ public static class FuzzBench
             ("image decode", images, (b, _) => FuzzTargets.Decode(b)),
             ("multipart upload", new[] { body }, (b, _) => FuzzTargets.Multipart(b, contentType)),
         };
-        if (model != null) targets.Add(("exported model load", new[] { File.ReadAllBytes(model) }, FuzzTargets.LoadModel));
+        string scratch = Path.Combine(Path.GetTempPath(), $"anomalysharp-fuzz-{Environment.ProcessId}.anomalysharp");
+        if (model != null && model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            targets.Add(("exported model load", new[] { File.ReadAllBytes(model) }, FuzzTargets.LoadModel));
+        else if (model != null)
+            targets.Add(("model package load", new[] { File.ReadAllBytes(model) }, (b, _) => FuzzTargets.LoadPackage(b, scratch)));
         Console.WriteLine($"# fuzzing — CsCheck mutations of {images.Count} real images from {data}, {seconds:0} s per parser, 1 thread");
         Console.WriteLine("| parser | cases | cases/s | failures |\n|---|---|---|---|");
         int failed = 0;
@@ -32,6 +36,7 @@ public static class FuzzBench
             catch (Exception e) { result = e.Message.Split('\n')[0]; failed++; }
             Console.WriteLine($"| {name} | {cases} | {cases / clock.Elapsed.TotalSeconds:0} | {result} |");
         }
+        File.Delete(scratch);
         return failed == 0 ? 0 : 1;
     }
 }

@@ -7,9 +7,9 @@ namespace AnomalySharp.Bench;
 
 /// <summary>
 /// Mutation fuzzing of the parsers that face untrusted bytes, with CsCheck generating the mutations of real seed files:
-/// image decoding (<see cref="ImageDecoder"/>, structure checks included), the exported-model loader
-/// (<see cref="OnnxModelFile.Verify"/>, which runs before ONNX Runtime ever sees the bytes) and the server's multipart
-/// reader (<see cref="UploadReader"/>). The property of each: any input ends in a result or in that parser's own
+/// image decoding (<see cref="ImageDecoder"/>, structure checks included), the model-file loaders (the
+/// <c>.anomalysharp</c> package reader, and <see cref="OnnxModelFile.Verify"/> for exports, which runs before ONNX Runtime
+/// ever sees the bytes) and the server's multipart reader (<see cref="UploadReader"/>). The property of each: any input ends in a result or in that parser's own
 /// exception type, within a time bound, never another exception, a crash or a hang. The tests run a fixed-seed number
 /// of cases (deterministic); the bench's <c>--fuzz SECONDS</c> runs CsCheck's sampler for a time with shrinking.
 /// </summary>
@@ -70,6 +70,21 @@ public static class FuzzTargets
             if (!graph.SequenceEqual(originalGraph)) throw new InvalidOperationException("a changed graph passed its checksum");
         }
         catch (ModelLoadException) { }
+    }
+
+    /// <summary>
+    /// The model-package reader (<c>model.anomalysharp</c>: a ZIP of a manifest and tensors, each checksummed): the
+    /// tensors, or an <see cref="AnomalySharpException"/> (exit code 2 in the CLI), never another exception.
+    /// </summary>
+    public static void LoadPackage(byte[] bytes, string scratch)
+    {
+        File.WriteAllBytes(scratch, bytes);
+        try
+        {
+            var (_, tensors) = AnomalySharp.Export.ModelPackage.Load(scratch);
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        catch (AnomalySharpException) { }
     }
 
     /// <summary>The multipart reader: always an upload or a rejection with a 4xx status.</summary>

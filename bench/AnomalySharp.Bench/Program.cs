@@ -13,9 +13,9 @@ using static TorchSharp.torch;
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
-//        ... -- --fuzz SECONDS [--model MODEL.onnx]: CsCheck fuzzing of image decode, multipart upload and model load
+//        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (memory before, peak, after)
-//        ... -- --fuzz SECONDS [--model MODEL.onnx]: CsCheck fuzzing of image decode, multipart upload and model load
+//        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
@@ -36,7 +36,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--burst") burst = args[++i];
     else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser
-    else if (args[i] == "--model") fuzzModel = args[++i];  // with --fuzz: also the exported-model loader on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
+    else if (args[i] == "--model") fuzzModel = args[++i];  // with --fuzz: also the model loader (export or package) on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);

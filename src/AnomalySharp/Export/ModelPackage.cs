@@ -71,14 +71,23 @@ public static class ModelPackage
             if (version != FormatVersion)
                 throw new AnomalySharpException($"{path}: model file format version {version} is not supported by this version (reads version {FormatVersion}); retrain or use a matching AnomalySharp");
             var tensors = new Dictionary<string, Tensor>();
-            foreach (var node in manifest["tensors"]!.AsArray())
+            try
             {
-                string name = (string)node!["name"]!, entry = (string)node["entry"]!, dtype = (string)node["dtype"]!;
-                long[] shape = node["shape"]!.AsArray().Select(d => (long)d!).ToArray();
-                byte[] bytes = ReadEntry(zip, entry, path);
-                if (Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != (string?)node["sha256"])
-                    throw new AnomalySharpException($"{path}: model file is damaged (checksum mismatch in {entry})");
-                tensors[name] = FromBytes(bytes, dtype, shape, path);
+                foreach (var node in manifest["tensors"]!.AsArray())
+                {
+                    string name = (string)node!["name"]!, entry = (string)node["entry"]!, dtype = (string)node["dtype"]!;
+                    long[] shape = node["shape"]!.AsArray().Select(d => (long)d!).ToArray();
+                    byte[] bytes = ReadEntry(zip, entry, path);
+                    if (Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != (string?)node["sha256"])
+                        throw new AnomalySharpException($"{path}: model file is damaged (checksum mismatch in {entry})");
+                    tensors[name] = FromBytes(bytes, dtype, shape, path);
+                }
+            }
+            catch
+            {
+                // A damaged later entry must not leave the tensors already read to the garbage collector.
+                foreach (var t in tensors.Values) t.Dispose();
+                throw;
             }
             return (manifest, tensors);
         }

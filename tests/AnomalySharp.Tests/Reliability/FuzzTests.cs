@@ -46,6 +46,21 @@ public class FuzzTests
     }
 
     [Fact]
+    public void AMutatedModelPackageLoadsOrIsAUserError()
+    {
+        string dir = TestPaths.TempDir("fuzz-package");
+        string seedPath = Path.Combine(dir, "seed.anomalysharp"), scratch = Path.Combine(dir, "case.anomalysharp");
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+            AnomalySharp.Export.ModelPackage.Save(seedPath, new System.Text.Json.Nodes.JsonObject { ["model"] = "padim", ["image_size"] = 64 },
+                new Dictionary<string, TorchSharp.torch.Tensor>
+                {
+                    ["mean"] = TorchSharp.torch.arange(600, dtype: TorchSharp.torch.ScalarType.Float32).reshape(6, 100),
+                    ["index"] = TorchSharp.torch.arange(100, dtype: TorchSharp.torch.ScalarType.Int64),
+                });
+        Assert.Equal(400, FuzzTargets.Run(new[] { File.ReadAllBytes(seedPath) }, (bytes, _) => FuzzTargets.LoadPackage(bytes, scratch), cases: 400, seed: 20261130));
+    }
+
+    [Fact]
     public void MutatedMultipartRequestsGetAnUploadOrA4xx()
     {
         var image = ImageSeeds()[0];
