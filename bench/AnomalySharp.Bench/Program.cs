@@ -14,8 +14,8 @@ using static TorchSharp.torch;
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
 //        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
-//        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (memory before, peak, after)
-//        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
+//        ... -- --busy N [--only padim,patchcore,predict,serve] [--pytorch bench/reference/padim_torch.py] [--repeat R] [--modes short-spin,spin]: each command quiet
+//               and beside N busy-loop processes, by default and with ANOMALYSHARP_SPIN=1; wall, CPU, slowdown
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
 int threads = Environment.ProcessorCount;
@@ -24,6 +24,10 @@ string? burst = null;
 double fuzzSeconds = 0;
 string? fuzzModel = null;
 int epochs = 3;
+int busy = 0, repeat = 1;
+var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
+string? pytorchScript = null;
+string[] modes = { "short-spin", "spin" };
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -37,8 +41,14 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--burst") burst = args[++i];
     else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser
     else if (args[i] == "--model") fuzzModel = args[++i];  // with --fuzz: also the model loader (export or package) on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
+    else if (args[i] == "--busy") busy = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--repeat") repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); // with --busy: runs per figure (median)
+    else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
+    else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
+    else if (args[i] == "--pytorch") pytorchScript = args[++i];
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
+if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
 if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
 set_num_threads(threads);

@@ -215,8 +215,8 @@ internal sealed class Commands
         var model = new Option<string>("--model") { Description = "an exported .onnx model (anomalysharp export)", Required = true };
         var host = Opt("--host", "address to bind (default 127.0.0.1, loopback only; 0.0.0.0 for every interface)");
         var port = new Option<int?>("--port") { Description = "port (default 8080; 0 = any free port)" };
-        var sessions = new Option<int?>("--sessions") { Description = "ONNX Runtime sessions serving requests concurrently (default 2)" };
-        var threads = new Option<int?>("--threads") { Description = "threads per session (default: cores / sessions)" };
+        var sessions = new Option<int?>("--sessions") { Description = "ONNX Runtime sessions serving requests concurrently (default 2, at most the cores)" };
+        var threads = new Option<int?>("--threads") { Description = "threads per session (default: cores / sessions, so sessions x threads <= cores)" };
         var maxMb = new Option<double?>("--max-request-mb") { Description = "largest accepted request body in MB (default 20)" };
         var queue = new Option<int?>("--queue") { Description = "requests that may wait for a session; more get 503 with Retry-After (default 64)" };
         var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb, queue };
@@ -224,7 +224,7 @@ internal sealed class Commands
         {
             string path = p.GetValue(model)!;
             if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new AnomalySharpException($"--model {path}: serve needs an exported .onnx model (anomalysharp export --format onnx)");
-            int s = p.GetValue(sessions) ?? 2, t = p.GetValue(threads) ?? 0;
+            int s = p.GetValue(sessions) ?? Math.Min(2, AnomalySharp.Runtime.ComputeThreads.Cores), t = p.GetValue(threads) ?? 0;
             double mb = p.GetValue(maxMb) ?? 20;
             if (s is < 1 or > 64) throw new AnomalySharpException($"--sessions must be 1..64, got {s}");
             if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");
@@ -241,7 +241,8 @@ internal sealed class Commands
             Serving.AnomalyServer server;
             try { server = Serving.AnomalyServer.StartAsync(options).GetAwaiter().GetResult(); }
             catch (ArgumentException e) { throw new AnomalySharpException(e.Message, e); }
-            Console.WriteLine($"serving {server.Detector.ModelName} ({server.Detector.ImageSize} px, {s} sessions) on {server.Address} (Ctrl-C to stop)");
+            if (server.ThreadWarning != null) Console.Error.WriteLine("warning: " + server.ThreadWarning);
+            Console.WriteLine($"serving {server.Detector.ModelName} ({server.Detector.ImageSize} px, {s} sessions x {server.ThreadsPerSession} threads) on {server.Address} (Ctrl-C to stop)");
             server.WaitAsync(cancel.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.WriteLine("stopped");

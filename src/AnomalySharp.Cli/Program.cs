@@ -1,6 +1,8 @@
 using AnomalySharp;
 using AnomalySharp.Cli;
 
+// Before anything can load LibTorch: its idle OpenMP threads sleep after a short spin instead of a long one (see ComputeThreads).
+AnomalySharp.Runtime.ComputeThreads.PrepareOpenMp();
 // serve stops gracefully through its web host's own SIGINT/SIGTERM handling; every other command is stopped by Shutdown.
 if (args.Length > 0 && args[0] != "serve") Shutdown.Install();
 int code = Run(args);

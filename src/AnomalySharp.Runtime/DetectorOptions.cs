@@ -5,7 +5,7 @@ public sealed record DetectorOptions
 {
     /// <summary>ONNX Runtime sessions in the pool: concurrent callers each take one (default 1).</summary>
     public int Sessions { get; init; } = 1;
-    /// <summary>Intra-op threads per session (0: ONNX Runtime's default, all cores).</summary>
+    /// <summary>Intra-op threads per session (0: every core).</summary>
     public int ThreadsPerSession { get; init; }
     /// <summary>Largest accepted width·height of an input image.</summary>
     public long MaxPixels { get; init; } = ImageDecoder.DefaultMaxPixels;

@@ -52,7 +52,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
         MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
         // The pixel graphs see inputs of every size; without an arena, their memory goes back after each call instead
         // of staying at the largest image ever seen.
-        var small = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, EnableCpuMemArena = false };
+        var small = ComputeThreads.SessionOptions(1, arena: false);
         _pre = new InferenceSession(ImageGraphs.Preprocess(ImageSize), small);
         _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
         small.Dispose();

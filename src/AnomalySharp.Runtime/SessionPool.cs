@@ -10,14 +10,13 @@ public sealed class SessionPool : IDisposable
     readonly List<InferenceSession> _all = new();
     readonly SemaphoreSlim _available;
 
-    /// <summary>Creates <paramref name="count"/> sessions of the model bytes.</summary>
+    /// <summary>Creates <paramref name="count"/> sessions of the model bytes, <paramref name="threadsPerSession"/> threads each (0 = every core).</summary>
     public SessionPool(byte[] model, int count, int threadsPerSession)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), "need at least one session");
         for (int i = 0; i < count; i++)
         {
-            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-            if (threadsPerSession > 0) { options.IntraOpNumThreads = threadsPerSession; options.InterOpNumThreads = 1; }
+            using var options = ComputeThreads.SessionOptions(threadsPerSession);
             var session = new InferenceSession(model, options);
             _all.Add(session);
             _free.Add(session);

@@ -36,10 +36,14 @@ public sealed class AnomalyServer : IAsyncDisposable
     public Uri Address { get; private set; } = new("http://127.0.0.1/");
     /// <summary>The model being served.</summary>
     public OnnxAnomalyDetector Detector => _detector;
+    /// <summary>Intra-op threads of each session.</summary>
+    public int ThreadsPerSession { get; }
+    /// <summary>Why the sessions' threads oversubscribe the cores, when they do (see <see cref="ComputeThreads.PerSession"/>); else null.</summary>
+    public string? ThreadWarning { get; }
 
-    AnomalyServer(WebApplication app, OnnxAnomalyDetector detector, ServerOptions options)
+    AnomalyServer(WebApplication app, OnnxAnomalyDetector detector, ServerOptions options, int threads, string? warning)
     {
-        _app = app; _detector = detector;
+        _app = app; _detector = detector; ThreadsPerSession = threads; ThreadWarning = warning;
         _gate = new RequestGate(options.Sessions, options.QueueLength);
         _limits = new UploadReader.Limits(options.MaxRequestBytes);
         _trimmer = new Timer(_ => TrimWhenIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
@@ -61,7 +65,7 @@ public sealed class AnomalyServer : IAsyncDisposable
         if (!IPAddress.TryParse(options.Host, out var ip)) throw new ArgumentException($"--host: '{options.Host}' is not an IP address");
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port: {options.Port} is not a port number");
         if (options.QueueLength < 0) throw new ArgumentException($"--queue: {options.QueueLength} is negative");
-        int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1, Environment.ProcessorCount / Math.Max(1, options.Sessions));
+        int threads = ComputeThreads.PerSession(options.Sessions, options.ThreadsPerSession, out string? warning);
         var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxPixels = options.MaxPixels });
         detector.WarmUp();
         var builder = WebApplication.CreateSlimBuilder();
@@ -74,11 +78,12 @@ public sealed class AnomalyServer : IAsyncDisposable
         });
         builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
         var app = builder.Build();
-        var server = new AnomalyServer(app, detector, options);
+        var server = new AnomalyServer(app, detector, options, threads, warning);
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
         app.MapGet("/health", () => Results.Json(new JsonObject
         {
             ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageSize, ["sessions"] = detector.Sessions,
+            ["threads_per_session"] = threads,
             ["served"] = Interlocked.Read(ref server._served), ["rejected"] = Interlocked.Read(ref server._rejected),
             ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting,
         }));

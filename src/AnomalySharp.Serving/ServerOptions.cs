@@ -13,7 +13,7 @@ public sealed record ServerOptions
     public int Sessions { get; init; } = 2;
     /// <summary>Requests that may wait for a session; more get 503 with Retry-After (default 64).</summary>
     public int QueueLength { get; init; } = 64;
-    /// <summary>Threads per session (0: cores / sessions).</summary>
+    /// <summary>Threads per session (0: cores / sessions, at least one).</summary>
     public int ThreadsPerSession { get; init; }
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBytes { get; init; } = 20L << 20;

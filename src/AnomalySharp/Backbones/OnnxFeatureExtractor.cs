@@ -39,7 +39,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     /// <param name="channels">Channels of each layer.</param>
     /// <param name="strides">Stride of each layer.</param>
     /// <param name="preprocess">RGB 0..1 images → the network's input.</param>
-    /// <param name="threads">ONNX Runtime intra-op threads (0 = its default).</param>
+    /// <param name="threads">ONNX Runtime intra-op threads (0 = every core).</param>
     /// <param name="exportAs">What to write into an exported ONNX model instead of this graph (e.g. the rebuilt ResNet18), or null.</param>
     /// <param name="convention">The input convention <paramref name="preprocess"/> applies, for export of a user's graph, or null.</param>
     public OnnxFeatureExtractor(string name, string onnxPath, IReadOnlyList<string> layerNames, IReadOnlyList<string> graphOutputs,
@@ -50,8 +50,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
         Prune(model, graphOutputs);
         _pruned = model;
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (threads > 0) { options.IntraOpNumThreads = threads; options.InterOpNumThreads = 1; }
+        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
         _session = new InferenceSession(model.ToByteArray(), options);
         _inputName = _session.InputMetadata.Keys.Single();
     }

@@ -27,6 +27,12 @@ public sealed class Batcher
     /// <summary>Appended to the error for a bad image when skipping is off (how to go on without it); empty: nothing.</summary>
     public string SkipHint { get; init; } = " (use --skip-bad-images to go on without it)";
 
+    /// <summary>
+    /// Threads that decode the next batch while the current one is computed (0 = every core). The engine gives it
+    /// the run's thread count, so --threads N bounds decoding as it bounds the arithmetic.
+    /// </summary>
+    public int DecodeThreads { get; init; }
+
     /// <summary>Creates a batcher; cancelling <paramref name="cancellation"/> stops it before the next batch.</summary>
     public Batcher(int imageSize, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
     {
@@ -94,10 +100,11 @@ public sealed class Batcher
         return batch;
     }
 
-    static Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks, int imageSize)
+    Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks, int imageSize)
     {
         var result = new Decoded[chunk.Length];
-        Parallel.For(0, chunk.Length, i => result[i] = DecodeOne(chunk[i], loadMasks, imageSize));
+        Parallel.For(0, chunk.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Resolve(DecodeThreads) },
+            i => result[i] = DecodeOne(chunk[i], loadMasks, imageSize));
         return result;
     }
 

@@ -323,7 +323,7 @@ public sealed class AnomalyEngine
     Batcher MakeBatcher(ConfigTree config, bool forceSkip = false) =>
         new(config.GetInt("data.image_size", 32, 4096), config.GetInt("data.batch_size", 1, 1024),
             forceSkip || config.GetBool("data.skip_bad_images"), _cancellation)
-        { OnSkip = reason => _progress.Message("skipped: " + reason) };
+        { OnSkip = reason => _progress.Message("skipped: " + reason), DecodeThreads = RunSettings.Threads(config) };
 
     /// <summary>Predicts every test image and keeps what metrics and pictures need.</summary>
     EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate")

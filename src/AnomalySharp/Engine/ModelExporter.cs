@@ -47,10 +47,10 @@ public sealed class ModelExporter
         }
         using var trained = TrainedModel.Load(modelPath);
         if (int8 && calibration == null) OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(trained.DatasetRoot, "calibration data folder"));
-        RunSettings.ApplyThreads(trained.Config);
+        int threads = RunSettings.ApplyThreads(trained.Config);
         ModelProto model;
         using (var step = _progress.Start("export onnx", 1)) { model = OnnxExporter.Build(trained); step.Advance(1); }
-        if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageSize);
+        if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageSize, threads);
         if (format == "onnx")
         {
             OnnxExporter.Save(model, full);

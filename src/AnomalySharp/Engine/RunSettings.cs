@@ -1,22 +1,24 @@
 using AnomalySharp.Configuration;
+using AnomalySharp.Runtime;
 
 namespace AnomalySharp.Engine;
 
 /// <summary>Applies the runtime section of a configuration to the process.</summary>
 public static class RunSettings
 {
-    /// <summary>Sets TorchSharp's intra-op thread count from runtime.threads (0 = all cores); returns the count used.</summary>
+    /// <summary>
+    /// Sizes LibTorch's pool from runtime.threads (0 = all cores) and returns the count, which the caller gives its
+    /// ONNX Runtime sessions too: the two pools take turns, so the run computes on that many cores (see
+    /// <see cref="ComputeThreads"/>).
+    /// </summary>
     public static int ApplyThreads(ConfigTree config)
     {
         int threads = Threads(config);
+        ComputeThreads.PrepareOpenMp();
         TorchSharp.torch.set_num_threads(threads);
         return threads;
     }
 
     /// <summary>runtime.threads, with 0 meaning every core.</summary>
-    public static int Threads(ConfigTree config)
-    {
-        int threads = config.GetInt("runtime.threads", 0, 4096);
-        return threads == 0 ? Environment.ProcessorCount : threads;
-    }
+    public static int Threads(ConfigTree config) => ComputeThreads.Resolve(config.GetInt("runtime.threads", 0, 4096));
 }

@@ -21,9 +21,9 @@ public static class OnnxQuantizer
 
     /// <summary>
     /// Quantizes <paramref name="model"/> (unchanged) using calibration batches [N,3,S,S] of the graph input, and
-    /// returns the new model.
+    /// returns the new model. Calibration runs on <paramref name="threads"/> threads (0 = every core).
     /// </summary>
-    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, int imageSize)
+    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, int imageSize, int threads = 0)
     {
         var q = model.Clone();
         var graph = q.Graph;
@@ -45,7 +45,7 @@ public static class OnnxQuantizer
             if (!tensors.Contains(o)) tensors.Add(o);
         }
 
-        var ranges = Calibrate(model, tensors, calibrationBatches, imageSize);
+        var ranges = Calibrate(model, tensors, calibrationBatches, imageSize, threads);
         var g = new OnnxGraph();
         var newNodes = new List<NodeProto>();
         var rename = new Dictionary<string, string>();
@@ -136,7 +136,7 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Min and max of each named value over the calibration batches (reductions added to the float model as extra outputs).</summary>
-    static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, int size)
+    static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, int size, int threads)
     {
         var probe = model.Clone();
         var names = new List<string>();
@@ -150,7 +150,7 @@ public static class OnnxQuantizer
                 probe.Graph.Output.Add(new ValueInfoProto { Name = node.Name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
                 names.Add(node.Name);
             }
-        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(probe.ToByteArray(), options);
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.PositiveInfinity, Max: float.NegativeInfinity));
         int seen = 0;

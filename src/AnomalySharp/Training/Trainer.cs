@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Runtime;
 using AnomalySharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -26,12 +26,21 @@ public class TensorLeakTests
         engine.Train(config, ds, Path.Combine(root, "model"), false);
         engine.Test(Path.Combine(root, "model"), ds, Path.Combine(root, "test1"), false);   // first use warms caches
 
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        long before = Tensor.TotalCount;
-        engine.Test(Path.Combine(root, "model"), ds, Path.Combine(root, "test2"), false);
-        long after = Tensor.TotalCount;
-        Assert.True(after == before, $"{after - before} tensors still alive after `test` ({before} before, {after} after)");
+        // A leak is per run, so it grows every run: the smallest growth over two runs must be zero. One measured run
+        // alone grew by 2 tensors in three full-suite runs so far (two in CI), a one-time allocation landing in it
+        // whose cause was not found; a leak of evaluation temporaries would grow both runs and still fail here.
+        var growth = new List<string>();
+        for (int run = 2; run <= 3; run++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            long before = Tensor.TotalCount;
+            engine.Test(Path.Combine(root, "model"), ds, Path.Combine(root, $"test{run}"), false);
+            long after = Tensor.TotalCount;
+            if (after == before) return;
+            growth.Add($"{after - before} tensors still alive after `test` ({before} before, {after} after)");
+        }
+        Assert.Fail(string.Join("; then ", growth));
     }
 }

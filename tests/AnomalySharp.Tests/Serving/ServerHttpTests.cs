@@ -38,6 +38,10 @@ public class ServerHttpTests
         var health = JsonNode.Parse(await http.GetStringAsync("health"))!;
         Assert.Equal("ok", (string)health["status"]!);
         Assert.Equal("padim", (string)health["model"]!);
+        // Two sessions by default, sharing the cores between them rather than each taking them all.
+        Assert.Equal(2, (int)health["sessions"]!);
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), (int)health["threads_per_session"]!);
+        Assert.True(server.ThreadWarning == null || Environment.ProcessorCount < 2, server.ThreadWarning);
 
         var (defective, good) = ExportedSynthetic.Images;
         var (status, body) = await Post(http, Form(File.ReadAllBytes(defective), Path.GetFileName(defective)), "?overlay=true");

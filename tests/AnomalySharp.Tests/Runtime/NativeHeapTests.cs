@@ -1,7 +1,8 @@
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Tests.Diagnostics;
+namespace AnomalySharp.Tests.Runtime;
 
 [Collection(IsolatedCollection.Name)]
 public class NativeHeapTests
