@@ -97,11 +97,12 @@ public static class ContentionBench
             return costs.OrderBy(c => c.WallSeconds).ElementAt((costs.Count - 1) / 2);
         }
         var quiet = Median(() => ChildRun.Run(program, args, env));
-        string? before = resultsFolder != null ? Detail(resultsFolder) : LastLine(quiet.Output);
+        bool dotnet = program == "dotnet";
+        string? before = resultsFolder != null ? Detail(resultsFolder) : LastLine(quiet.Output, dotnet);
         // A run beside the busy processes is stopped at 3× its quiet time (reported as "stopped"): spinning can take 10×.
         var limit = TimeSpan.FromSeconds(Math.Max(60, 3 * quiet.WallSeconds));
         var loaded = Median(() => { using (new BusyLoops(busy)) return ChildRun.Run(program, args, env, limit); });
-        string? after = loaded.Stopped ? $"stopped at {limit.TotalSeconds:0} s" : resultsFolder != null ? Detail(resultsFolder) : LastLine(loaded.Output);
+        string? after = loaded.Stopped ? $"stopped at {limit.TotalSeconds:0} s" : resultsFolder != null ? Detail(resultsFolder) : LastLine(loaded.Output, dotnet);
         Console.Error.WriteLine(string.Create(Inv, $"{command} ({mode}): quiet {quiet.WallSeconds:0.0} s, busy {loaded.WallSeconds:0.0} s"));
         return new Row(command, mode, quiet, loaded, images, $"{before} → {after}");
     }
@@ -179,8 +180,9 @@ public static class ContentionBench
         return string.Create(Inv, $"fit {(double)results["fit_seconds"]!:0.0} s, {(double)results["predict_images_per_second"]!:0.0} img/s, AUROC {(double)results["image_auroc"]!:0.000}");
     }
 
-    static string LastLine(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() is { } line
-        ? (line.Contains('(') && line.Contains(')') ? line[(line.IndexOf('(') + 1)..line.IndexOf(')')] : line) : "";
+    /// <summary>The command's last line; of the CLI's "predicted N images in S s (R images/s, ...)" only what is in parentheses.</summary>
+    static string LastLine(string output, bool cli) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() is { } line
+        ? (cli && line.Contains('(') && line.Contains(')') ? line[(line.IndexOf('(') + 1)..line.IndexOf(')')] : line) : "";
 
     static void Check(ChildRun.Cost cost, string what)
     {
