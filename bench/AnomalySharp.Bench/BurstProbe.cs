@@ -14,6 +14,24 @@ public static class BurstProbe
     /// <summary>What the burst did.</summary>
     public sealed record Outcome(double BeforeMb, double PeakMb, double AfterMb, Dictionary<int, int> Statuses, List<string> BadAnswers, bool HealthOk, double Seconds);
 
+    /// <summary>Starts an `anomalysharp serve` child; its address completes when stdout announces "on http://HOST:PORT".</summary>
+    public static (Process Server, Task<Uri> Address) StartServe(ProcessStartInfo serve)
+    {
+        serve.RedirectStandardOutput = true;
+        serve.RedirectStandardError = true;
+        serve.UseShellExecute = false;
+        var server = Process.Start(serve)!;
+        var address = new TaskCompletionSource<Uri>();
+        server.OutputDataReceived += (_, e) =>
+        {
+            int at = e.Data?.IndexOf(" on http://", StringComparison.Ordinal) ?? -1;
+            if (at >= 0) address.TrySetResult(new Uri(e.Data![(at + 4)..].Split(' ')[0]));
+        };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        return (server, address.Task);
+    }
+
     /// <summary>
     /// Starts the server from <paramref name="serve"/> (its stdout must announce "on http://HOST:PORT"), warms it up with
     /// <paramref name="warmup"/> and one pass of <paramref name="burst"/>, lets it go idle, sends every upload of the burst at
@@ -21,21 +39,11 @@ public static class BurstProbe
     /// </summary>
     public static async Task<Outcome> Run(ProcessStartInfo serve, byte[] warmup, IReadOnlyList<(string Name, byte[] Bytes)> burst, TimeSpan settle)
     {
-        serve.RedirectStandardOutput = true;
-        serve.RedirectStandardError = true;
-        serve.UseShellExecute = false;
-        using var server = Process.Start(serve)!;
+        var (server, address) = StartServe(serve);
+        using var _ = server;
         try
         {
-            var address = new TaskCompletionSource<Uri>();
-            server.OutputDataReceived += (_, e) =>
-            {
-                int at = e.Data?.IndexOf(" on http://", StringComparison.Ordinal) ?? -1;
-                if (at >= 0) address.TrySetResult(new Uri(e.Data![(at + 4)..].Split(' ')[0]));
-            };
-            server.BeginOutputReadLine();
-            server.BeginErrorReadLine();
-            var baseUri = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            var baseUri = await address.WaitAsync(TimeSpan.FromSeconds(60));
             using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromMinutes(2) };
             // Warm-up: the same burst once, then idle, so what is compiled, initialised or grown once for good (code paths,
             // codecs, thread-pool threads, a session arena per concurrent session) counts in the resting size; what the

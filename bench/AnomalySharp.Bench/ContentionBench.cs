@@ -114,22 +114,15 @@ public static class ContentionBench
         int sessions = Math.Min(2, threads), perSession = Math.Max(1, threads / sessions);
         async Task<(ChildRun.Cost Cost, double Rate)> Once(bool loaded)
         {
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var info = new ProcessStartInfo("dotnet");
             foreach (string a in new[] { cli, "serve", "--model", onnx, "--port", "0", "--sessions", sessions.ToString(Inv), "--threads", perSession.ToString(Inv) })
                 info.ArgumentList.Add(a);
             foreach (var (k, v) in ModeEnvironment(mode)) info.Environment[k] = v;
-            using var server = Process.Start(info)!;
-            var address = new TaskCompletionSource<Uri>();
-            server.OutputDataReceived += (_, e) =>
-            {
-                int at = e.Data?.IndexOf(" on http://", StringComparison.Ordinal) ?? -1;
-                if (at >= 0) address.TrySetResult(new Uri(e.Data![(at + 4)..].Split(' ')[0]));
-            };
-            server.BeginOutputReadLine();
-            server.BeginErrorReadLine();
+            var (server, address) = BurstProbe.StartServe(info);
+            using var _ = server;
             try
             {
-                using var http = new HttpClient { BaseAddress = await address.Task.WaitAsync(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromMinutes(5) };
+                using var http = new HttpClient { BaseAddress = await address.WaitAsync(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromMinutes(5) };
                 async Task Post(int i)
                 {
                     var (name, bytes) = files[i % files.Count];
