@@ -224,7 +224,7 @@ internal sealed class Commands
         {
             string path = p.GetValue(model)!;
             if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new AnomalySharpException($"--model {path}: serve needs an exported .onnx model (anomalysharp export --format onnx)");
-            int s = p.GetValue(sessions) ?? Math.Min(2, AnomalySharp.Runtime.ComputeThreads.Cores), t = p.GetValue(threads) ?? 0;
+            int s = p.GetValue(sessions) ?? Serving.ServerOptions.DefaultSessions, t = p.GetValue(threads) ?? 0;
             double mb = p.GetValue(maxMb) ?? 20;
             if (s is < 1 or > 64) throw new AnomalySharpException($"--sessions must be 1..64, got {s}");
             if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");

@@ -42,9 +42,10 @@ public static partial class ComputeThreads
 
     /// <summary>
     /// Makes LibTorch's idle OpenMP threads sleep after a short spin (<see cref="OpenMpSpinCount"/>). OpenMP reads its
-    /// settings once, when LibTorch's library is loaded, and .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the C
-    /// library's environment, so this calls <c>setenv</c> itself; it must run before the first TorchSharp call (the
-    /// library's module initializer and the command line's first line call it). Idempotent.
+    /// settings once, when LibTorch's library is loaded, and .NET's
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the C library's environment, so
+    /// this calls <c>setenv</c> itself; it must run before the first TorchSharp call (the library's module initializer
+    /// and the command line's first line call it). Idempotent.
     /// </summary>
     public static void PrepareOpenMp()
     {
@@ -56,17 +57,16 @@ public static partial class ComputeThreads
     }
 
     /// <summary>
-    /// Options for an ONNX Runtime session of this process: <paramref name="threads"/> intra-op threads (0 = every
-    /// core), one inter-op thread, spinning as <see cref="Spin"/> says, errors-only logging.
+    /// Options for an ONNX Runtime session of this process: full graph optimization, <paramref name="threads"/>
+    /// intra-op threads (0 = every core), one inter-op thread, spinning as <see cref="Spin"/> says, errors-only logging.
     /// </summary>
     /// <param name="threads">Intra-op threads, the calling thread included.</param>
-    /// <param name="optimize">Full graph optimization (false: ONNX Runtime's basic level, for one-off probe graphs).</param>
     /// <param name="arena">The CPU memory arena (off for graphs that see inputs of every size).</param>
-    public static SessionOptions SessionOptions(int threads, bool optimize = true, bool arena = true)
+    public static SessionOptions SessionOptions(int threads, bool arena = true)
     {
         var options = new SessionOptions
         {
-            GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             IntraOpNumThreads = Resolve(threads),
             InterOpNumThreads = 1,

@@ -9,8 +9,10 @@ public sealed record ServerOptions
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>Port (0: any free port; see <see cref="AnomalyServer.Address"/>).</summary>
     public int Port { get; init; } = 8080;
+    /// <summary>Two sessions, or one on a single core: the default of <see cref="Sessions"/>.</summary>
+    public static int DefaultSessions => Math.Min(2, AnomalySharp.Runtime.ComputeThreads.Cores);
     /// <summary>ONNX Runtime sessions serving requests concurrently.</summary>
-    public int Sessions { get; init; } = 2;
+    public int Sessions { get; init; } = DefaultSessions;
     /// <summary>Requests that may wait for a session; more get 503 with Retry-After (default 64).</summary>
     public int QueueLength { get; init; } = 64;
     /// <summary>Threads per session (0: cores / sessions, at least one).</summary>
