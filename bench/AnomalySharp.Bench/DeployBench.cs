@@ -27,7 +27,7 @@ internal static class DeployBench
             config.Set("visualization.save_images=false");
             foreach (string s in sets) config.Set(s);
             string dir = Path.Combine(work, name);
-            var results = new AnomalyEngine().Train(config, ds, dir, overwrite: true);
+            var results = new AnomalyEngine().Train(config, ds, dir, overwrite: true).ToJson();
             string floatPath = Path.Combine(work, name + ".onnx"), int8Path = Path.Combine(work, name + "_int8.onnx");
             var exporter = new ModelExporter();
             exporter.Export(dir, "onnx", floatPath, int8: false, calibration: null, overwrite: true);
@@ -35,17 +35,6 @@ internal static class DeployBench
             if (name == "padim") padimOnnx = floatPath;
 
             var speedFiles = ds.Test.Take(64).ToList();
-            using var trained = TrainedModel.Load(dir);
-            double TorchRate(int batch)
-            {
-                var batcher = new Batcher(trained.ImageSize, batch);
-                var sw = Stopwatch.StartNew();
-                foreach (var b in batcher.Enumerate(speedFiles, false))
-                    using (b)
-                    using (var scope = NewDisposeScope()) trained.PredictNormalized(b.Images);
-                return speedFiles.Count / sw.Elapsed.TotalSeconds;
-            }
-            Console.WriteLine($"| {name} | TorchSharp model (ONNX Runtime backbone) | {(double)results["image_auroc"]!:0.000} | {TorchRate(1):0.0} | {TorchRate(16):0.0} |");
             foreach (var (label, path) in new[] { ("exported ONNX float32", floatPath), ("exported ONNX INT8", int8Path) })
             {
                 using var detector = new OnnxAnomalyDetector(path, new DetectorOptions { ThreadsPerSession = threads });

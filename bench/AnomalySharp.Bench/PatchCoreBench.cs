@@ -1,3 +1,4 @@
+using AnomalySharp.Engine;
 using System.Diagnostics;
 using AnomalySharp.Components;
 using AnomalySharp.Data;
@@ -42,9 +43,11 @@ static class PatchCoreBench
         foreach (int batchSize in new[] { 1, 16 })
         {
             var batcher = new Batcher(256, batchSize);
-            last!.Predict(batcher.Enumerate(test.Take(batchSize).ToList(), false).First().Images).Dispose();
+            using var graph = new InferenceGraph(last!, 256, threads);
+            void Score(ImageBatch b) { using (b) { var (m, s) = graph.Run(b.Images); m.Dispose(); s.Dispose(); } }
+            Score(batcher.Enumerate(test.Take(batchSize).ToList(), false).First());
             var sw = Stopwatch.StartNew();
-            foreach (var b in batcher.Enumerate(test, false)) using (b) last.Predict(b.Images).Dispose();
+            foreach (var b in batcher.Enumerate(test, false)) Score(b);
             Console.WriteLine($"| predict, exact search against the bank, batch {batchSize} | {test.Count / sw.Elapsed.TotalSeconds:0.0} images/s |");
         }
         last?.Dispose();

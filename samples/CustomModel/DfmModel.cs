@@ -14,7 +14,7 @@ namespace AnomalySharp.Samples.CustomModel;
 /// coordinates ("nll"). Built only from library components: a feature extractor, <see cref="Pca"/>,
 /// <see cref="MultivariateGaussian"/> and <see cref="GaussianBlur2d"/>.
 /// </summary>
-public sealed partial class DfmModel : IAnomalyModel, IOnnxExportable
+public sealed partial class DfmModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -81,25 +81,6 @@ public sealed partial class DfmModel : IAnomalyModel, IOnnxExportable
     }
 
     /// <inheritdoc />
-    public AnomalyOutput Predict(Tensor images)
-    {
-        if (_pca is null) throw new InvalidOperationException("dfm is not fitted");
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var f = Features(images);
-        long b = f.shape[0];
-        var rows = f.flatten(1);
-        var coordinates = _pca.Transform(rows);
-        var error = (rows - _pca.InverseTransform(coordinates)).pow(2).view(f.shape);  // [B,C,h,w]
-        var scores = _scoreType == "fre"
-            ? error.flatten(1).sum(new long[] { 1 })
-            : _gaussian.Mahalanobis(coordinates.unsqueeze(2)).squeeze(1).pow(2) * 0.5;
-        var map = nn.functional.interpolate(error.sum(new long[] { 1 }, keepdim: true), new long[] { images.shape[2], images.shape[3] },
-            mode: InterpolationMode.Bilinear, align_corners: false);
-        return new AnomalyOutput(_blur.Forward(map).MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
-    }
-
-    /// <inheritdoc />
     public IReadOnlyDictionary<string, Tensor> GetState() => new Dictionary<string, Tensor>
     {
         ["pca_mean"] = _pca?.Mean ?? throw new InvalidOperationException("dfm is not fitted"),
@@ -121,6 +102,5 @@ public sealed partial class DfmModel : IAnomalyModel, IOnnxExportable
     {
         _pca?.Dispose();
         _gaussian.Dispose();
-        _blur.Dispose();
     }
 }

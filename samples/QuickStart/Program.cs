@@ -18,24 +18,19 @@ config.Set("data.image_size=224");
 
 // 3. Fit, choose thresholds, evaluate, save the model and a report (atomically, into `output`).
 var results = new AnomalyEngine().Train(config, data, output, overwrite: true);
-Console.WriteLine($"image AUROC {results["image_auroc"]}, pixel AUROC {results["pixel_auroc"]}, AUPRO {results["aupro"]}");
+var metrics = results.Evaluation;
+Console.WriteLine($"image AUROC {metrics.ImageAuroc:0.000}, pixel AUROC {metrics.PixelAuroc:0.000}, AUPRO {metrics.Aupro:0.000}");
 
-// 4. Reload in any process and score images: normalized maps and scores, 0.5 is the threshold.
-using var model = TrainedModel.Load(output);
-var batcher = new Batcher(model.ImageSize, batchSize: 8);
-foreach (var batch in batcher.Enumerate(data.Test.Take(8).ToList(), loadMasks: false))
-    using (batch)
-    {
-        var (maps, scores) = model.PredictNormalized(batch.Images);
-        var values = scores.data<float>().ToArray();
-        for (int i = 0; i < values.Length; i++)
-            Console.WriteLine($"{batch.Samples[i].Id}: score {values[i]:0.000} → {(values[i] >= 0.5 ? "anomalous" : "normal")}");
-        maps.Dispose(); scores.Dispose();
-    }
+// 4. Reload in any process and score images: normalized maps and scores, 0.5 is the threshold. The detector runs
+//    the model's inference graph in ONNX Runtime: what `test` measured and what an exported file gives.
+using (var model = TrainedModel.Load(output))
+using (var saved = model.CreateDetector())
+    foreach (var (sample, prediction) in data.Test.Take(8).Zip(saved.PredictFiles(data.Test.Take(8).Select(s => s.ImagePath).ToList())))
+        Console.WriteLine($"{sample.Id}: score {prediction.Score:0.000} → {(prediction.IsAnomalous ? "anomalous" : "normal")}");
 
 // 5. Export one self-contained ONNX file and run it with the TorchSharp-free runtime (what an edge device ships).
 string onnx = Path.Combine(output, "model.onnx");
-OnnxExporter.Save(OnnxExporter.Build(model), onnx);
+using (var model = TrainedModel.Load(output)) OnnxExporter.Save(OnnxExporter.Build(model), onnx);
 using var detector = new OnnxAnomalyDetector(onnx);
 var first = data.Test[0];
 var result = detector.Predict(File.ReadAllBytes(first.ImagePath), first.ImagePath, masks: true);

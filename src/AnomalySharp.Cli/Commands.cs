@@ -147,9 +147,9 @@ internal sealed class Commands
         var modelPath = new Option<string>("--model-path") { Description = "a training output folder, its model.anomalysharp file, or an exported .onnx model (runs without TorchSharp)", Required = true };
         var input = Opt("--input", "an image file or a folder of images");
         var output = new Option<string>("--output") { Description = "output folder: heatmaps/, masks/, predictions.jsonl", Required = true };
-        var watch = Opt("--watch", "with an .onnx model: score every new image that appears in this folder, writing as it goes, until Ctrl-C");
-        var batch = new Option<int?>("--batch-size") { Description = "images per batch for an .onnx model (default 16; 1 for --watch)" };
-        var threads = new Option<int?>("--threads") { Description = "compute threads for an .onnx model (default: all cores)" };
+        var watch = Opt("--watch", "score every new image that appears in this folder, writing as it goes, until Ctrl-C");
+        var batch = new Option<int?>("--batch-size") { Description = "images per batch (default: 16 for an .onnx model, the config's data.batch_size for a saved model; 1 for --watch)" };
+        var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores, or a saved model's runtime.threads)" };
         var overwrite = Flag("--overwrite", "replace the output folder if it exists");
         var skipBad = Flag("--skip-bad-images", "skip unreadable images with a warning instead of stopping");
         var cmd = new Command("predict", "score images with a saved or exported model: heat maps, masks and one JSON line per image")
@@ -159,30 +159,29 @@ internal sealed class Commands
             string model = p.GetValue(modelPath)!, outDir = p.GetValue(output)!;
             string? inPath = p.GetValue(input), watchDir = p.GetValue(watch);
             if ((inPath == null) == (watchDir == null)) throw new AnomalySharpException("predict needs exactly one of --input (file or folder) and --watch (folder)");
-            bool onnx = model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-            if (!onnx && watchDir != null) throw new AnomalySharpException("--watch needs an exported .onnx model (anomalysharp export --format onnx)");
-            int batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : 16);
+            int? batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : Predictor.IsOnnx(model) ? 16 : null);
             if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"--batch-size must be 1..1024, got {batchSize}");
-            if (!onnx && p.GetValue(batch) != null) throw new AnomalySharpException("--batch-size applies to .onnx models; a saved model uses its config's data.batch_size");
             int threadCount = p.GetValue(threads) ?? 0;
             if (threadCount < 0) throw new AnomalySharpException($"--threads must be positive, got {threadCount}");
-            if (onnx)
+            var progress = new ConsoleProgress();
+            if (batchSize == null && p.GetValue(threads) == null)
             {
-                var progress = new ConsoleProgress();
-                using var predictor = new OnnxPredictor(model, batchSize, threadCount, p.GetValue(skipBad), progress, Shutdown.Token);
-                if (watchDir != null)
-                {
-                    // Watching ends with Ctrl-C or SIGTERM by design: every image seen so far is written, exit 0.
-                    int n = predictor.Watch(watchDir, outDir, Shutdown.Token, TimeSpan.FromMilliseconds(200));
-                    Console.WriteLine($"stopped watching: {n} images -> {Path.GetFullPath(outDir)}");
-                    return 0;
-                }
-                var (count, secs) = progress.Run(_ => predictor.Run(inPath!, outDir, p.GetValue(overwrite)));
-                Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {batchSize}) -> {Path.GetFullPath(outDir)}"));
+                // A saved model with its own data.batch_size and threads.
+                var (done, seconds) = progress.Run(r => new AnomalyEngine(r, Shutdown.Token).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
+                Console.WriteLine(FormattableString.Invariant($"predicted {done} images in {seconds:0.0} s ({done / seconds:0.0} images/s, onnxruntime) -> {Path.GetFullPath(outDir)}"));
                 return 0;
             }
-            var (done, seconds) = new ConsoleProgress().Run(r => new AnomalyEngine(r, Shutdown.Token).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
-            Console.WriteLine(FormattableString.Invariant($"predicted {done} images in {seconds:0.0} s ({done / seconds:0.0} images/s) -> {Path.GetFullPath(outDir)}"));
+            if (inPath != null) AnomalyEngine.ListPredictInputs(inPath); // a missing input is named before the model is loaded
+            using var predictor = new Predictor(model, batchSize ?? 16, threadCount, p.GetValue(skipBad), progress, Shutdown.Token);
+            if (watchDir != null)
+            {
+                // Watching ends with Ctrl-C or SIGTERM by design: every image seen so far is written, exit 0.
+                int n = predictor.Watch(watchDir, outDir, Shutdown.Token, TimeSpan.FromMilliseconds(200));
+                Console.WriteLine($"stopped watching: {n} images -> {Path.GetFullPath(outDir)}");
+                return 0;
+            }
+            var (count, secs) = progress.Run(_ => predictor.Run(inPath!, outDir, p.GetValue(overwrite)));
+            Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {batchSize ?? 16}) -> {Path.GetFullPath(outDir)}"));
             return 0;
         });
         return cmd;
@@ -289,8 +288,9 @@ internal sealed class Commands
         return SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
     }
 
-    static void PrintResults(JsonObject results, string outDir)
+    static void PrintResults(RunResults run, string outDir)
     {
+        var results = run.ToJson();
         string[] keys = { "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test" };
         var table = new Table().AddColumn("metric").AddColumn("value");
         foreach (string k in keys)

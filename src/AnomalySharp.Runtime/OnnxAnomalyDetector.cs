@@ -12,7 +12,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
 {
     const string InputName = "image", MapName = "anomaly_map", ScoreName = "score";
     readonly SessionPool _model;
-    readonly InferenceSession _pre, _post;
+    readonly ImagePreprocessor _pre;
+    readonly InferenceSession _post;
     readonly DetectorOptions _options;
     static readonly RunOptions NoOptions = new();
 
@@ -32,10 +33,19 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <summary>Loads an exported model.</summary>
     /// <exception cref="ModelLoadException">The file is missing or is not an AnomalySharp ONNX export.</exception>
     public OnnxAnomalyDetector(string path, DetectorOptions? options = null)
+        : this(File.Exists(path) ? File.ReadAllBytes(path) : throw new ModelLoadException($"{path}: model file not found"), path, options)
+    {
+    }
+
+    /// <summary>
+    /// Loads an exported model from its bytes (<paramref name="name"/> names it in messages): what the library does
+    /// with a saved model, whose export is built in memory, so it scores exactly as the exported file would.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The bytes are not an AnomalySharp ONNX export.</exception>
+    public OnnxAnomalyDetector(byte[] bytes, string name, DetectorOptions? options = null)
     {
         _options = options ?? new DetectorOptions();
-        if (!File.Exists(path)) throw new ModelLoadException($"{path}: model file not found");
-        byte[] bytes = File.ReadAllBytes(path);
+        string path = name;
         OnnxModelFile.Verify(bytes, path);
         try { _model = new SessionPool(bytes, _options.Sessions, _options.ThreadsPerSession); }
         catch (OnnxRuntimeException e) { throw new ModelLoadException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]})", e); }
@@ -52,10 +62,9 @@ public sealed class OnnxAnomalyDetector : IDisposable
         MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
         // The pixel graphs see inputs of every size; without an arena, their memory goes back after each call instead
         // of staying at the largest image ever seen.
-        var small = ComputeThreads.SessionOptions(1, arena: false);
-        _pre = new InferenceSession(ImageGraphs.Preprocess(ImageSize), small);
+        _pre = new ImagePreprocessor(ImageSize);
+        using var small = ComputeThreads.SessionOptions(1, arena: false);
         _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
-        small.Dispose();
     }
 
     /// <summary>
@@ -76,13 +85,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
     }
 
     /// <summary>The model input for one image: [3,S,S] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
-    public void Prepare(DecodedImage image, Span<float> destination)
-    {
-        using var rgba = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, image.Rgba.AsMemory(0, image.Width * image.Height * 4),
-            new long[] { image.Height, image.Width, 4 });
-        using var outputs = _pre.Run(NoOptions, new[] { "rgba" }, new[] { rgba }, new[] { "input" });
-        outputs[0].GetTensorDataAsSpan<float>().CopyTo(destination);
-    }
+    public void Prepare(DecodedImage image, Span<float> destination) => _pre.Prepare(image, destination);
 
     /// <summary>Scores a batch of decoded images; optionally renders masks and overlays as PNG.</summary>
     public AnomalyPrediction[] Predict(IReadOnlyList<DecodedImage> images, bool masks = false, bool overlays = false)

@@ -175,16 +175,16 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
 
     /// <inheritdoc />
     /// <remarks>
-    /// A user's network is copied in (pruned, value names prefixed) after its input convention; this needs its
-    /// default-domain opset to be 13–17, which an exported graph at opset 17 can carry unchanged.
+    /// A user's network is copied in (pruned, value names prefixed) after its input convention. Its default-domain
+    /// opset must be 7–17: from 13 its nodes are carried unchanged, older ones are upgraded (<see cref="OnnxOpsetUpgrade"/>).
     /// </remarks>
     public string[] AppendOnnx(Runtime.OnnxGraph g, string images, IReadOnlyList<string> layers)
     {
         if (_exportAs != null) return _exportAs.AppendOnnx(g, images, layers);
         if (_convention is null) throw new AnomalySharpException($"backbone {Name} cannot be exported to ONNX");
         long opset = _pruned.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
-        if (opset < 13 || opset > Runtime.OnnxGraph.Opset)
-            throw new AnomalySharpException($"backbone {Name}: export needs an ONNX graph at opset 13 to {Runtime.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
+        if (opset < OnnxOpsetUpgrade.Oldest || opset > Runtime.OnnxGraph.Opset)
+            throw new AnomalySharpException($"backbone {Name}: needs an ONNX graph at opset {OnnxOpsetUpgrade.Oldest} to {Runtime.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
         string x = _convention.ChannelOrder == "bgr" ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Runtime.OnnxGraph.Attr("axis", 1L)) : images;
         x = g.Node("Mul", new[] { x, g.Scalar((float)_convention.Scale) });
         x = g.Node("Sub", new[] { x, g.Constant("input_mean", _convention.Mean.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
@@ -205,6 +205,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
             copy.Name = prefix + n.Name;
             for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = Map(copy.Input[i]);
             for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = Map(copy.Output[i]);
+            OnnxOpsetUpgrade.Upgrade(copy, opset, g, Name);
             g.Graph.Node.Add(copy);
         }
         return layers.Select(l => Map(_graphOutputs[IndexOf(l)])).ToArray();

@@ -44,7 +44,7 @@ public static class BenchmarkCell
         string cellJson = Path.Combine(output, "cell.json");
         using var folder = new ResumableFolder(output, () => File.Exists(cellJson));
         string run = Path.Combine(output, "run");
-        var results = new AnomalyEngine(cancellation: cancellation).Train(config, data, run, overwrite: true);
+        var results = new AnomalyEngine(cancellation: cancellation).Train(config, data, run, overwrite: true).ToJson();
         int threadCount = RunSettings.ApplyThreads(config);
 
         string onnx = Path.Combine(output, "model.onnx");
@@ -68,7 +68,7 @@ public static class BenchmarkCell
             ["image_auroc"] = results["image_auroc"]?.DeepClone(), ["pixel_auroc"] = results["pixel_auroc"]?.DeepClone(),
             ["aupro"] = results["aupro"]?.DeepClone(), ["image_f1max"] = results["image_f1max"]?.DeepClone(),
             ["fit_seconds"] = results["fit_seconds"]?.DeepClone(),
-            ["torch_images_per_second"] = results["predict_images_per_second"]?.DeepClone(),
+            ["evaluate_images_per_second"] = results["predict_images_per_second"]?.DeepClone(),
             ["onnx_images_per_second"] = onnxRate,
             ["onnx_error"] = onnxError,
             ["peak_memory_mb"] = results["peak_memory_mb"]?.DeepClone(),

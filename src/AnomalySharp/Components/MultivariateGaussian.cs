@@ -5,8 +5,8 @@ namespace AnomalySharp.Components;
 /// <summary>
 /// One multivariate Gaussian per position, fitted by streaming: batches of embeddings [B,D,P] are folded into
 /// running sums (float64 accumulators over shifted values, by the first batch's mean to avoid cancellation), so memory is O(P·D²) no matter
-/// how many images are seen. <see cref="Finish"/> yields the means and regularized inverse covariances;
-/// <see cref="Mahalanobis"/> scores new embeddings.
+/// how many images are seen. <see cref="Finish"/> yields the means and regularized inverse covariances, which a
+/// model's inference graph scores with.
 /// </summary>
 public sealed class MultivariateGaussian : IDisposable
 {
@@ -85,17 +85,6 @@ public sealed class MultivariateGaussian : IDisposable
     {
         Mean?.Dispose(); InverseCovariance?.Dispose();
         Mean = mean.DetachFromDisposeScope(); InverseCovariance = inverseCovariance.DetachFromDisposeScope();
-    }
-
-    /// <summary>Mahalanobis distance of embeddings [B,D,P] to the Gaussian of their position: [B,P].</summary>
-    public Tensor Mahalanobis(Tensor embeddings)
-    {
-        if (Mean is null || InverseCovariance is null) throw new InvalidOperationException("the Gaussian is not fitted");
-        using var scope = NewDisposeScope();
-        var delta = (embeddings.permute(2, 0, 1) - Mean.unsqueeze(1)).contiguous(); // [P,B,D]; contiguous doubles bmm speed
-        var left = bmm(delta, InverseCovariance);                              // [P,B,D]
-        var squared = (left * delta).sum(new long[] { 2 }).clamp_min_(0);      // [P,B]
-        return squared.sqrt_().transpose(0, 1).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

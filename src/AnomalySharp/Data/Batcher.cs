@@ -1,12 +1,14 @@
 using AnomalySharp.Runtime;
+using AnomalySharp.Components;
 using AnomalySharp.Diagnostics;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Data;
 
 /// <summary>
-/// Turns samples into batches: the files of the next batch are decoded on all cores while the current batch is
-/// being processed, then resized as tensors.
+/// Turns samples into batches: the files of the next batch are decoded and resized (by the runtime's preprocessing
+/// graph, <see cref="ImagePreprocessor"/>, so every path sees the same floats) on the decode threads while the current
+/// batch is being processed.
 /// </summary>
 public sealed class Batcher
 {
@@ -41,7 +43,14 @@ public sealed class Batcher
         _imageSize = imageSize; _batchSize = batchSize; _skipBadImages = skipBadImages; _cancellation = cancellation;
     }
 
-    sealed record Decoded(AnomalySample Sample, DecodedImage? Image, DecodedImage? Mask, string? Error);
+    sealed record Decoded(AnomalySample Sample, float[]? Input, (int Width, int Height) Size, DecodedImage? Mask, string? Error)
+    {
+        public void Release()
+        {
+            if (Input != null) System.Buffers.ArrayPool<float>.Shared.Return(Input);
+            Mask?.Dispose();
+        }
+    }
 
     /// <summary>Enumerates batches in sample order. Each batch must be disposed by the caller.</summary>
     public IEnumerable<ImageBatch> Enumerate(IReadOnlyList<AnomalySample> samples, bool loadMasks)
@@ -55,7 +64,7 @@ public sealed class Batcher
             Decoded[] decoded = next.GetAwaiter().GetResult();
             if (_cancellation.IsCancellationRequested)
             {
-                foreach (var d in decoded) { d.Image?.Dispose(); d.Mask?.Dispose(); }
+                foreach (var d in decoded) d.Release();
                 _cancellation.ThrowIfCancellationRequested();
             }
             if (c + 1 < chunks.Count)
@@ -69,7 +78,7 @@ public sealed class Batcher
                 if (d.Error == null) { good.Add(d); continue; }
                 if (!_skipBadImages)
                 {
-                    foreach (var g in decoded) { g.Image?.Dispose(); g.Mask?.Dispose(); }
+                    foreach (var g in decoded) g.Release();
                     throw new AnomalySharpException(d.Error + SkipHint);
                 }
                 Skipped.Add(d.Error);
@@ -86,15 +95,17 @@ public sealed class Batcher
     ImageBatch ToBatch(List<Decoded> items, bool loadMasks)
     {
         using var scope = NewDisposeScope();
-        var images = stack(items.Select(d => ImageIO.ToTensor(d.Image!, _imageSize)).ToArray());
+        int plane = 3 * _imageSize * _imageSize;
+        var images = empty(items.Count, 3, _imageSize, _imageSize);
+        var span = TensorSpan.Floats(images);
+        for (int i = 0; i < items.Count; i++) items[i].Input.AsSpan(0, plane).CopyTo(span.Slice(i * plane, plane));
         Tensor? masks = null;
         if (loadMasks)
             masks = stack(items.Select(d => d.Mask != null
                 ? ImageIO.MaskToTensor(d.Mask, _imageSize)
                 : zeros(1, _imageSize, _imageSize)).ToArray());
-        var batch = new ImageBatch(items.Select(d => d.Sample).ToList(), images, masks,
-            items.Select(d => (d.Image!.Width, d.Image.Height)).ToList());
-        foreach (var d in items) { d.Image!.Dispose(); d.Mask?.Dispose(); }
+        var batch = new ImageBatch(items.Select(d => d.Sample).ToList(), images, masks, items.Select(d => d.Size).ToList());
+        foreach (var d in items) d.Release();
         images.MoveToOuterDisposeScope();
         masks?.MoveToOuterDisposeScope();
         return batch;
@@ -110,19 +121,26 @@ public sealed class Batcher
 
     static Decoded DecodeOne(AnomalySample sample, bool loadMasks, int imageSize)
     {
-        DecodedImage image;
-        try { image = ImageIO.DecodePooled(sample.ImagePath, imageSize); }
-        catch (AnomalySharpException e) { return new Decoded(sample, null, null, e.Message); }
-        if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, image, null, null);
-        DecodedImage mask;
-        try { mask = ImageIO.DecodePooled(sample.MaskPath, imageSize); }
-        catch (AnomalySharpException e) { image.Dispose(); return new Decoded(sample, null, null, e.Message); }
-        if (mask.SourceWidth != image.SourceWidth || mask.SourceHeight != image.SourceHeight)
+        float[] input;
+        (int, int) size;
+        try
         {
-            image.Dispose(); mask.Dispose();
-            return new Decoded(sample, null, null,
-                $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is {image.SourceWidth}x{image.SourceHeight}");
+            using var image = ImageIO.DecodePooled(sample.ImagePath, imageSize);
+            input = System.Buffers.ArrayPool<float>.Shared.Rent(3 * imageSize * imageSize);
+            ImageIO.Preprocessor(imageSize).Prepare(image, input);
+            size = (image.Width, image.Height);
+            if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, input, size, null, null);
+            DecodedImage mask;
+            try { mask = ImageIO.DecodePooled(sample.MaskPath, imageSize); }
+            catch (AnomalySharpException e) { System.Buffers.ArrayPool<float>.Shared.Return(input); return new Decoded(sample, null, default, null, e.Message); }
+            if (mask.SourceWidth != image.SourceWidth || mask.SourceHeight != image.SourceHeight)
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(input); mask.Dispose();
+                return new Decoded(sample, null, default, null,
+                    $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is {image.SourceWidth}x{image.SourceHeight}");
+            }
+            return new Decoded(sample, input, size, mask, null);
         }
-        return new Decoded(sample, image, mask, null);
+        catch (AnomalySharpException e) { return new Decoded(sample, null, default, null, e.Message); }
     }
 }

@@ -51,19 +51,23 @@ public static class ImageIO
         catch (ImageDecodeException e) { throw new AnomalySharpException(e.Message, e); }
     }
 
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<ImagePreprocessor>> Preprocessors = new();
+
+    /// <summary>
+    /// The preprocessing graph for inputs of side <paramref name="size"/>, shared by the process: the same resize an
+    /// exported model's users get from the runtime (see <see cref="ImagePreprocessor"/>).
+    /// </summary>
+    public static ImagePreprocessor Preprocessor(int size) => Preprocessors.GetOrAdd(size, s => new Lazy<ImagePreprocessor>(() => new ImagePreprocessor(s))).Value;
+
     /// <summary>
     /// An image as a float tensor [3,size,size], RGB in 0..1, resized with antialiased bilinear interpolation
-    /// (torchvision's Resize default).
+    /// (torchvision's Resize default) by the runtime's preprocessing graph.
     /// </summary>
     public static Tensor ToTensor(DecodedImage image, int size)
     {
-        using var scope = NewDisposeScope();
-        var hwc = Pixels(image);
-        var chw = hwc.narrow(2, 0, 3).permute(2, 0, 1).to_type(ScalarType.Float32).div_(255f).unsqueeze(0);
-        var resized = image.Width == size && image.Height == size
-            ? chw
-            : nn.functional.interpolate(chw, new long[] { size, size }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(0f, 1f);
-        return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
+        var input = empty(3, size, size);
+        Preprocessor(size).Prepare(image, Components.TensorSpan.Floats(input));
+        return input;
     }
 
     /// <summary>A mask as a float tensor [1,size,size] of 0 and 1 (nearest-neighbour resize, white = defect).</summary>

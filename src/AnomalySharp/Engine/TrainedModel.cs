@@ -3,7 +3,8 @@ using AnomalySharp.Configuration;
 using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.PostProcessing;
-using static TorchSharp.torch;
+using AnomalySharp.Runtime;
+using Google.Protobuf;
 
 namespace AnomalySharp.Engine;
 
@@ -30,11 +31,15 @@ public sealed class TrainedModel : IDisposable
         Model = model; Config = config; Stats = stats; DatasetRoot = datasetRoot;
     }
 
-    /// <summary>Normalized maps [B,1,S,S] and scores [B] (0..1, threshold at 0.5) for images [B,3,S,S].</summary>
-    public (Tensor Maps, Tensor Scores) PredictNormalized(Tensor images)
+    /// <summary>
+    /// The runtime's detector for this model, built from its export in memory: the same graph, decode and resize as
+    /// the file `anomalysharp export` writes, so it scores exactly as the deployed model does.
+    /// </summary>
+    public OnnxAnomalyDetector CreateDetector(DetectorOptions? options = null)
     {
-        using var raw = Model.Predict(images);
-        return (MinMaxNormalizer.NormalizeMaps(raw.Maps, Stats), MinMaxNormalizer.NormalizeScores(raw.Scores, Stats));
+        var model = OnnxExporter.Build(this);
+        OnnxExporter.Seal(model);
+        return new OnnxAnomalyDetector(model.ToByteArray(), $"{Model.Name} model", options);
     }
 
     /// <summary>Writes the model file.</summary>

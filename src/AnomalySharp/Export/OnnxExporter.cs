@@ -1,7 +1,7 @@
 using AnomalySharp.Runtime;
 using System.Globalization;
 using AnomalySharp.Engine;
-using AnomalySharp.Models;
+using AnomalySharp.PostProcessing;
 using Google.Protobuf;
 using Onnx;
 
@@ -25,21 +25,18 @@ public static class OnnxExporter
     /// <summary>Builds the ONNX model of a trained model.</summary>
     public static ModelProto Build(TrainedModel trained)
     {
-        if (trained.Model is not IOnnxExportable exportable)
-            throw new AnomalySharpException($"model '{trained.Model.Name}' does not support ONNX export (it does not implement IOnnxExportable)");
         int size = trained.ImageSize;
         var g = new OnnxGraph();
-        g.Input(InputName, "batch", 3, size, size);
-        var (maps, scores) = exportable.AppendOnnx(g, InputName, size);
+        var (maps, scores) = InferenceGraph.Append(g, trained.Model, size);
         var s = trained.Stats;
-        string normMaps = g.MinMaxNormalize(maps, s.PixelThreshold, s.PixelMin, s.PixelMax);
-        string normScores = g.MinMaxNormalize(scores, s.ImageThreshold, s.ImageMin, s.ImageMax);
+        string normMaps = MinMaxNormalizer.AppendOnnx(g, maps, s.PixelThreshold, s.PixelMin, s.PixelMax);
+        string normScores = MinMaxNormalizer.AppendOnnx(g, scores, s.ImageThreshold, s.ImageMin, s.ImageMax);
         g.Rename(normMaps, MapName);
         g.Rename(normScores, ScoreName);
         g.Output(MapName, "batch", 1, size, size);
         g.Output(ScoreName, "batch");
         var metadata = Metadata(trained);
-        metadata["anomalysharp.max_batch"] = exportable.OnnxMaxBatch.ToString(CultureInfo.InvariantCulture);
+        metadata["anomalysharp.max_batch"] = trained.Model.OnnxMaxBatch.ToString(CultureInfo.InvariantCulture);
         return g.ToModel(metadata,
             $"AnomalySharp {trained.Model.Name}: image [N,3,{size},{size}] RGB 0..1 -> anomaly_map [N,1,{size},{size}] and score [N], normalized, anomalous at >= 0.5");
     }

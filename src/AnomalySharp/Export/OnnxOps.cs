@@ -19,15 +19,6 @@ public static class OnnxOps
                 OnnxGraph.Attr("coordinate_transformation_mode", "asymmetric"), OnnxGraph.Attr("nearest_mode", "floor"));
     }
 
-    /// <summary>clamp((x − threshold)/(max − min) + 0.5, 0, 1): the min-max normalization with the threshold at 0.5.</summary>
-    public static string MinMaxNormalize(this OnnxGraph g, string x, double threshold, double min, double max)
-    {
-        double range = max - min;
-        if (!(range > 0)) range = 1;
-        string y = g.Node("Div", new[] { g.Node("Sub", new[] { x, g.Scalar((float)threshold) }), g.Scalar((float)range) });
-        return g.Node("Clip", new[] { g.Node("Add", new[] { y, g.Scalar(0.5f) }), g.Scalar(0f), g.Scalar(1f) });
-    }
-
     /// <summary>Maximum over the given axes, dropping them.</summary>
     public static string ReduceMax(this OnnxGraph g, string x, params long[] axes) =>
         g.Node("ReduceMax", new[] { x }, OnnxGraph.Attrs("axes", axes), OnnxGraph.Attr("keepdims", 0L));

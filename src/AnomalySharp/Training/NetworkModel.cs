@@ -52,10 +52,10 @@ public abstract class NetworkModel : ITrainableModel
             : throw new AnomalySharpException($"backbone {Backbone.Name} cannot be exported to ONNX");
 
     /// <inheritdoc />
-    public abstract Tensor Loss(Tensor? images, IReadOnlyList<Tensor> frozen);
+    public abstract (string Maps, string Scores) AppendOnnx(Runtime.OnnxGraph graph, string images, int imageSize);
 
     /// <inheritdoc />
-    public abstract AnomalyOutput Predict(Tensor images);
+    public abstract Tensor Loss(Tensor? images, IReadOnlyList<Tensor> frozen);
 
     /// <summary>Trains with the configured options, without checkpoints or validation (the engine adds those).</summary>
     public void Fit(FitData data, IProgressReporter progress) =>

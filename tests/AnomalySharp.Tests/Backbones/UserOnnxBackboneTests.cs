@@ -33,8 +33,8 @@ public class UserOnnxBackboneTests
         var ds = PadimTests.SmallSynthetic();
         string dir = TestPaths.TempDir("byo-" + model);
         var engine = new AnomalyEngine();
-        var builtIn = engine.Train(PadimTests.SmallConfig(model), ds, Path.Combine(dir, "builtin"), false);
-        var user = engine.Train(AsUserFile(model, layers), ds, Path.Combine(dir, "user"), false);
+        var builtIn = engine.Train(PadimTests.SmallConfig(model), ds, Path.Combine(dir, "builtin"), false).ToJson();
+        var user = engine.Train(AsUserFile(model, layers), ds, Path.Combine(dir, "user"), false).ToJson();
         // Same network, same input convention: the same detector.
         foreach (string k in new[] { "image_auroc", "pixel_auroc", "aupro" })
             Assert.Equal((double)builtIn[k]!, (double)user[k]!, 3);

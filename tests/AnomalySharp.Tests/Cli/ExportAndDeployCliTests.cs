@@ -66,7 +66,7 @@ public class ExportAndDeployCliTests
     }
 
     [Fact]
-    public void PredictWithAnOnnxModelMatchesTheSavedModel()
+    public void PredictWithAnOnnxModelEqualsTheSavedModel()
     {
         string dir = TestPaths.TempDir("predict-onnx");
         var ds = PadimTests.SmallSynthetic();
@@ -76,20 +76,22 @@ public class ExportAndDeployCliTests
         var a = CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--input", input, "--output", Path.Combine(dir, "onnx"), "--batch-size", "4");
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.Contains("onnxruntime, batch 4", a.Stdout);
-        var b = CliRunner.Run("predict", "--model-path", ExportedSynthetic.ModelDir, "--input", input, "--output", Path.Combine(dir, "torch"));
+        var b = CliRunner.Run("predict", "--model-path", ExportedSynthetic.ModelDir, "--input", input, "--output", Path.Combine(dir, "saved"));
         Assert.True(b.ExitCode == 0, b.Stderr);
         var onnx = Lines(Path.Combine(dir, "onnx", "predictions.jsonl"));
-        var torch = Lines(Path.Combine(dir, "torch", "predictions.jsonl"));
+        var saved = Lines(Path.Combine(dir, "saved", "predictions.jsonl"));
         Assert.Equal(6, onnx.Count);
         foreach (var (path, line) in onnx)
         {
-            Assert.Equal((string)torch[path]["label"]!, (string)line["label"]!);
-            Assert.True(Math.Abs((double)torch[path]["score"]! - (double)line["score"]!) < 0.01, path);
+            // One inference path: the saved model is exported in memory, so the scores agree to the written 6 digits
+            // (at batch 4 against the config's batch size: a last-bit difference may round the other way).
+            Assert.Equal((string)saved[path]["label"]!, (string)line["label"]!);
+            Assert.True(Math.Abs((double)saved[path]["score"]! - (double)line["score"]!) <= 1.000001e-6, path);
+            Assert.Equal((double)saved[path]["raw_image_threshold"]!, (double)line["raw_image_threshold"]!);
             string stem = Path.GetFileNameWithoutExtension(path);
             Assert.True(File.Exists(Path.Combine(dir, "onnx", "masks", stem + "_mask.png")));
             Assert.True(File.Exists(Path.Combine(dir, "onnx", "heatmaps", stem + ".png")));
         }
-        CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", ExportedSynthetic.ModelDir, "--watch", input, "--output", Path.Combine(dir, "w")), "--watch", ".onnx");
         CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", Path.Combine(dir, "none.onnx"), "--input", input, "--output", Path.Combine(dir, "n")), "none.onnx", "not found");
         CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--output", Path.Combine(dir, "n")), "--input", "--watch");
     }

@@ -18,6 +18,16 @@ internal static class RealDataModels
     public static List<AnomalySample> Probe(MvtecDataset data) =>
         data.Test.Where(s => s.IsAnomalous).Take(4).Concat(data.Test.Where(s => !s.IsAnomalous).Take(4)).ToList();
 
+    /// <summary>Normalized maps and scores of images through the library's inference path (the graph, then normalization).</summary>
+    public static (float[] Maps, float[] Scores) Normalized(TrainedModel trained, Tensor images)
+    {
+        using var graph = new InferenceGraph(trained.Model, trained.ImageSize, 0);
+        var (maps, scores) = graph.Run(images);
+        using (maps) using (scores)
+            return (MinMaxNormalizer.NormalizeMaps(maps.data<float>().ToArray(), trained.Stats),
+                MinMaxNormalizer.NormalizeScores(scores.data<float>().ToArray(), trained.Stats));
+    }
+
     /// <summary>Fits <paramref name="name"/> on 30 training images; thresholds are the medians of its raw outputs on the probe images.</summary>
     public static TrainedModel Fit(string name, params string[] sets)
     {
@@ -30,14 +40,16 @@ internal static class RealDataModels
         var train = data.Train.Take(30).ToList();
         model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
         using var batch = batcher.Enumerate(Probe(data), false).Single();
-        using var raw = model.Predict(batch.Images);
-        var scores = raw.Scores.data<float>().ToArray();
-        using var sorted = raw.Maps.flatten().sort().Values;
+        using var graph = new InferenceGraph(model, Size, 0);
+        var (maps, scoreTensor) = graph.Run(batch.Images);
+        using var _ = maps; using var __ = scoreTensor;
+        var scores = scoreTensor.data<float>().ToArray();
+        using var sorted = maps.flatten().sort().Values;
         float pixelMedian = sorted[sorted.shape[0] / 2].item<float>();
         var ordered = scores.Order().ToArray();
         // Between two scores, so no probe image sits exactly on the threshold (its label would be a coin toss).
         var stats = new NormalizationStats((ordered[ordered.Length / 2 - 1] + ordered[ordered.Length / 2]) / 2, pixelMedian,
-            scores.Min(), scores.Max(), raw.Maps.min().item<float>(), raw.Maps.max().item<float>());
+            scores.Min(), scores.Max(), maps.min().item<float>(), maps.max().item<float>());
         return new TrainedModel(model, config, stats, data.Root);
     }
 }

@@ -14,7 +14,7 @@ public class MagneticTileTests
         var ds = new MvtecDataset(TestPaths.SharedData("magnetic_tile"));
         var config = ModelRegistry.Defaults("padim");
         config.Set("visualization.save_images=false");
-        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("mt-padim"), "out"), false);
+        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("mt-padim"), "out"), false).ToJson();
         // A straightforward PyTorch implementation on the same weights measured 0.908 / 0.732.
         Assert.True((double)results["image_auroc"]! >= 0.91, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= 0.735, results.ToJsonString());
@@ -34,7 +34,7 @@ public class MagneticTilePatchCoreTests
         var config = ModelRegistry.Defaults("patchcore");
         config.Set("visualization.save_images=false");
         config.Set("model.coreset_ratio=0.01");
-        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("mt-patchcore"), "out"), false);
+        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("mt-patchcore"), "out"), false).ToJson();
         // Reference: a plain PyTorch PatchCore on 200 of these images reached 0.923 / 0.804; PaDiM 0.908 / 0.732.
         Assert.True((double)results["image_auroc"]! >= 0.93, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= 0.80, results.ToJsonString());
@@ -52,7 +52,7 @@ public class MvtecBottleTests
         var ds = new MvtecDataset(TestPaths.SharedData("mvtec_bottle"));
         var config = ModelRegistry.Defaults(model);
         config.Set("visualization.save_images=false");
-        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("bottle-" + model), "out"), false);
+        var results = new AnomalyEngine().Train(config, ds, Path.Combine(TestPaths.TempDir("bottle-" + model), "out"), false).ToJson();
         Assert.True((double)results["image_auroc"]! >= imageFloor, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= pixelFloor, results.ToJsonString());
     }

@@ -20,7 +20,7 @@ public class DfmSampleTests
         foreach (var d in new DfmPlugin().Models) ModelRegistry.Register(d);
         var config = PadimTests.SmallConfig("dfm");
         config.Set($"model.score_type={scoreType}");
-        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(TestPaths.TempDir("dfm"), "out"), false);
+        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(TestPaths.TempDir("dfm"), "out"), false).ToJson();
         Assert.True((double)results["image_auroc"]! >= 0.9, results.ToJsonString());
     }
 

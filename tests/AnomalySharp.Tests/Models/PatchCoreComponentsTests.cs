@@ -65,20 +65,6 @@ public class PatchCoreComponentsTests
     }
 
     [Fact]
-    public void BlockedNearestNeighborsAreExact()
-    {
-        var gen = new Generator(11);
-        var bank = randn(new long[] { 3000, 48 }, generator: gen);
-        var queries = randn(new long[] { 500, 48 }, generator: gen);
-        using var nn = new NearestNeighbors(bank) { BlockElements = 500 * 128 }; // forces 24 blocks
-        var (d, i) = nn.Search(queries, 5);
-        var full = cdist(queries, bank);
-        var (refD, refI) = full.topk(5, dim: 1, largest: false, sorted: true);
-        Assert.True(i.eq(refI).all().item<bool>());
-        Assert.True((d - refD).abs().max().item<float>() < 1e-3f);
-    }
-
-    [Fact]
     public void RandomProjectionIsSeededAndKeepsDistancesRoughly()
     {
         using var a = new RandomProjection(384, 64, 42);

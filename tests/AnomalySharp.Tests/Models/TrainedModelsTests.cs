@@ -30,7 +30,7 @@ public class TrainedModelsTests
         string dir = TestPaths.TempDir(model);
         var ds = PadimTests.SmallSynthetic();
         var engine = new AnomalyEngine();
-        var results = engine.Train(Small(model, 128, 5), ds, Path.Combine(dir, "out"), false);
+        var results = engine.Train(Small(model, 128, 5), ds, Path.Combine(dir, "out"), false).ToJson();
         Assert.True((double)results["image_auroc"]! >= 0.95, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= 0.9, results.ToJsonString());
         Assert.Equal(5, (int)results["training"]!["epochs"]!);
@@ -38,7 +38,7 @@ public class TrainedModelsTests
         Assert.False(Directory.Exists(Path.Combine(dir, "out.training")), "the training folder moves into the output");
         Assert.True(File.Exists(Path.Combine(dir, "out", "training", Trainer.LastFile)));
 
-        var tested = engine.Test(Path.Combine(dir, "out"), ds, Path.Combine(dir, "test"), false);
+        var tested = engine.Test(Path.Combine(dir, "out"), ds, Path.Combine(dir, "test"), false).ToJson();
         Assert.Equal(Scores(Path.Combine(dir, "out")), Scores(Path.Combine(dir, "test")));
         Assert.Equal((double)results["pixel_auroc"]!, (double)tested["pixel_auroc"]!);
     }
@@ -52,7 +52,7 @@ public class TrainedModelsTests
         config.Set("training.monitor=pixel_auroc");
         config.Set("training.min_delta=2"); // nothing after the first validation counts as an improvement
         config.Set("training.patience=2");
-        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false);
+        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false).ToJson();
         var training = results["training"]!;
         Assert.True((bool)training["stopped_early"]!);
         Assert.Equal(3, (int)training["epochs"]!);

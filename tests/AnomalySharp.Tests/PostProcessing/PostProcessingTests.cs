@@ -8,8 +8,7 @@ public class PostProcessingTests
     [Fact]
     public void NormalizationPutsTheThresholdAtOneHalfAndClamps()
     {
-        var raw = tensor(new[] { 0f, 5f, 10f, 20f, -50f });
-        var n = MinMaxNormalizer.Normalize(raw, threshold: 5, min: 0, max: 10).data<float>().ToArray();
+        var n = MinMaxNormalizer.Normalize(new[] { 0f, 5f, 10f, 20f, -50f }, threshold: 5, min: 0, max: 10);
         Assert.Equal(new[] { 0f, 0.5f, 1f, 1f, 0f }, n);
         Assert.Equal(0.75, MinMaxNormalizer.Normalize(7.5, 5, 0, 10), 9);
     }

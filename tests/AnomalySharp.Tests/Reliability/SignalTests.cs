@@ -74,7 +74,7 @@ public class SignalTests
         Assert.True(onnx.ExitCode == 0, onnx.Stderr);
         AssertStopped(Interrupt("evaluate", "TERM", "test", "--model-path", model, "--data", SmallSet(dir), "--output", Path.Combine(dir, "t")), dir);
         AssertStopped(Interrupt("predict", "INT", "predict", "--model-path", model, "--input", Path.Combine(Tile, "train", "good"), "--output", Path.Combine(dir, "p")), dir);
-        AssertStopped(Interrupt("predict (onnx)", "TERM", "predict", "--model-path", Path.Combine(dir, "model.onnx"), "--input", Path.Combine(Tile, "train", "good"),
+        AssertStopped(Interrupt("predict", "TERM", "predict", "--model-path", Path.Combine(dir, "model.onnx"), "--input", Path.Combine(Tile, "train", "good"),
             "--batch-size", "1", "--output", Path.Combine(dir, "q")), dir);
         AssertStopped(Interrupt("int8 calibration", "TERM", "export", "--model-path", model, "--output", Path.Combine(dir, "q.onnx"), "--int8",
             "--calibration", Path.Combine(Tile, "train", "good")), dir);

@@ -57,7 +57,7 @@ public class TrainingDeterminismTests
         Assert.Equal(1, state.Epoch);
         Assert.Equal(2, state.Step); // two batches of 8 into epoch 2
 
-        var resumedResults = new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath);
+        var resumedResults = new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath).ToJson();
         Assert.Equal(3, (int)resumedResults["training"]!["epochs"]!);
         using var a = TrainedModel.Load(Path.Combine(dir, "straight"));
         using var b = TrainedModel.Load(output);
@@ -78,8 +78,8 @@ public class TrainingDeterminismTests
         config.Set("training.augment.hflip=true");
         config.Set("training.augment.rotation_degrees=5");
         var ds = PadimTests.SmallSynthetic();
-        var a = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "a"), false);
-        var b = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "b"), false);
+        var a = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "a"), false).ToJson();
+        var b = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "b"), false).ToJson();
         Assert.False((bool)a["training"]!["features_cached"]!);
         Assert.Equal((double)a["training"]!["final_loss"]!, (double)b["training"]!["final_loss"]!);
     }

@@ -63,7 +63,7 @@ public class SearchTests
             var config = PadimTests.SmallConfig();
             config.Set($"seed={r.Seed}");
             foreach (string s in r.Sets) config.Set(s);
-            return new AnomalyEngine().Train(config, new AnomalySharp.Data.MvtecDataset(r.Data), r.Output, overwrite: true);
+            return new AnomalyEngine().Train(config, new AnomalySharp.Data.MvtecDataset(r.Data), r.Output, overwrite: true).ToJson();
         }
         var settings = new SearchSettings
         {

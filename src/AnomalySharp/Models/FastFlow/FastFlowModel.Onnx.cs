@@ -6,7 +6,7 @@ namespace AnomalySharp.Models.FastFlow;
 public sealed partial class FastFlowModel
 {
     /// <inheritdoc />
-    public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
+    public override (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         var features = AppendBackboneOnnx(g, images);
         string? sum = null;

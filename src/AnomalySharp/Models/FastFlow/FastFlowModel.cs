@@ -15,7 +15,7 @@ namespace AnomalySharp.Models.FastFlow;
 /// negative log-likelihood under a standard normal, ½‖z‖² − log|det J| per image, summed over layers. Anomaly map:
 /// per layer −exp(−½·mean over channels of z²), upsampled bilinearly and averaged over layers; score: its maximum.
 /// </summary>
-public sealed partial class FastFlowModel : NetworkModel, IOnnxExportable
+public sealed partial class FastFlowModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's ResNet18 settings).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -66,21 +66,4 @@ public sealed partial class FastFlowModel : NetworkModel, IOnnxExportable
         return total!.MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc />
-    public override AnomalyOutput Predict(Tensor images)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var features = Backbone.Extract(images, Layers);
-        var size = new long[] { images.shape[2], images.shape[3] };
-        var maps = new List<Tensor>();
-        foreach (var (z, _) in _network.forward(features))
-        {
-            var probability = (z.square().mean(new long[] { 1 }, keepdim: true) * -0.5).exp();
-            maps.Add(nn.functional.interpolate(-probability, size, mode: InterpolationMode.Bilinear, align_corners: false));
-        }
-        var map = stack(maps, -1).mean(new long[] { -1 });
-        var scores = map.flatten(1).amax(new long[] { 1 });
-        return new AnomalyOutput(map.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
-    }
 }

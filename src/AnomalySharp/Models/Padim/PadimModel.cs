@@ -12,7 +12,7 @@ namespace AnomalySharp.Models.Padim;
 /// as the patch score, bilinear upsampling and a Gaussian blur as the anomaly map, its maximum as the image score.
 /// Fit streams: only running sums are kept, never the features of all images.
 /// </summary>
-public sealed partial class PadimModel : IAnomalyModel, IOnnxExportable
+public sealed partial class PadimModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -104,19 +104,6 @@ public sealed partial class PadimModel : IAnomalyModel, IOnnxExportable
     }
 
     /// <inheritdoc />
-    public AnomalyOutput Predict(Tensor images)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var embedding = Embed(images, out long gh, out long gw);
-        var patch = _gaussian.Mahalanobis(embedding).view(-1, 1, gh, gw);
-        var up = nn.functional.interpolate(patch, new long[] { images.shape[2], images.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
-        var maps = _blur.Forward(up);
-        var scores = maps.flatten(1).amax(new long[] { 1 });
-        return new AnomalyOutput(maps.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
-    }
-
-    /// <inheritdoc />
     public IReadOnlyDictionary<string, Tensor> GetState() => new Dictionary<string, Tensor>
     {
         ["selected_channels"] = _selected,
@@ -138,7 +125,6 @@ public sealed partial class PadimModel : IAnomalyModel, IOnnxExportable
     public void Dispose()
     {
         _gaussian.Dispose();
-        _blur.Dispose();
         _selected.Dispose();
         foreach (var t in _perLayer) t?.Dispose();
     }

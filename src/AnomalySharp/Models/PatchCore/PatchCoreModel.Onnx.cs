@@ -22,11 +22,11 @@ public sealed partial class PatchCoreModel
     /// The bank is stored once ([K,D] float32). The graph searches it exactly, in blocks of <see cref="ExportBlockRows"/>
     /// rows (‖q‖² + ‖b‖² − 2·q·bᵀ, minimum and arg-minimum per block, then over blocks), so memory per image stays
     /// bounded; the per-block transposes and norms depend only on the bank and are constant-folded by ONNX Runtime
-    /// when the session is created. The image score is the paper's re-weighting, as in <see cref="Predict"/>.
+    /// when the session is created. The image score is the paper's re-weighting (eq. 7): the most anomalous patch's distance, scaled down when its nearest bank patch sits in a dense neighbourhood of the bank.
     /// </remarks>
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (_bank is null || _search is null) throw new InvalidOperationException("patchcore is not fitted");
+        if (_bank is null) throw new InvalidOperationException("patchcore is not fitted");
         if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported to ONNX");
         using var scope = NewDisposeScope();
         long h, w;

@@ -13,7 +13,7 @@ namespace AnomalySharp.Models.PatchCore;
 /// Fit keeps patch features as float16 and the projection as int8, so the coreset sweep reads a quarter of the
 /// bytes of float32; prediction searches the bank exactly by blocked matrix products.
 /// </summary>
-public sealed partial class PatchCoreModel : IAnomalyModel, IOnnxExportable
+public sealed partial class PatchCoreModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -40,7 +40,6 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IOnnxExportable
     readonly int _imageSize;
     readonly GaussianBlur2d _blur;
     Tensor? _bank;                 // [K,D]
-    NearestNeighbors? _search;
 
     /// <inheritdoc />
     public string Name => "patchcore";
@@ -143,41 +142,8 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IOnnxExportable
 
     void SetBank(Tensor bank)
     {
-        _search?.Dispose();
         _bank?.Dispose();
         _bank = bank.contiguous().DetachFromDisposeScope();
-        _search = new NearestNeighbors(_bank);
-    }
-
-    /// <inheritdoc />
-    public AnomalyOutput Predict(Tensor images)
-    {
-        if (_search is null || _bank is null) throw new InvalidOperationException("patchcore is not fitted");
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var embedding = Embed(images);
-        long b = embedding.shape[0], h = embedding.shape[2], w = embedding.shape[3];
-        var rows = embedding.permute(0, 2, 3, 1).reshape(-1, FeatureDim);
-        var (nnDist, nnIdx) = _search.Search(rows, 1);
-        var patchScores = nnDist.view(b, h * w);
-        var locations = nnIdx.view(b, h * w);
-
-        // Re-weighted image score (PatchCore eq. 7): the most anomalous patch's distance, scaled down when its
-        // nearest bank patch sits in a dense neighbourhood of the bank.
-        var (maxScore, maxPos) = patchScores.max(1);
-        var maxFeatures = rows.view(b, h * w, -1).gather(1, maxPos.view(b, 1, 1).expand(b, 1, FeatureDim)).squeeze(1);  // [B,D]
-        var nnOfMax = locations.gather(1, maxPos.view(b, 1)).squeeze(1);                                             // [B]
-        int k = (int)Math.Min(_numNeighbors, _search.Count);
-        var (_, support) = _search.Search(_bank.index_select(0, nnOfMax), k);                                         // [B,k]
-        var supportFeatures = _bank.index_select(0, support.flatten()).view(b, k, -1).to_type(ScalarType.Float32);
-        var distances = (supportFeatures - maxFeatures.unsqueeze(1)).pow(2).sum(new long[] { 2 }).clamp_min(0).sqrt(); // [B,k]
-        var weights = 1 - distances.softmax(1).select(1, 0);
-        var scores = weights * maxScore;
-
-        var map = patchScores.view(b, 1, h, w);
-        var up = nn.functional.interpolate(map, new long[] { images.shape[2], images.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false);
-        var maps = _blur.Forward(up);
-        return new AnomalyOutput(maps.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />
@@ -192,8 +158,6 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IOnnxExportable
     /// <inheritdoc />
     public void Dispose()
     {
-        _search?.Dispose();
         _bank?.Dispose();
-        _blur.Dispose();
     }
 }

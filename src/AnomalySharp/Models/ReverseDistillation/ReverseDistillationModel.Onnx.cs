@@ -6,7 +6,7 @@ namespace AnomalySharp.Models.ReverseDistillation;
 public sealed partial class ReverseDistillationModel
 {
     /// <inheritdoc />
-    public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
+    public override (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         var encoder = AppendBackboneOnnx(g, images);
         var decoder = _network.AppendOnnx(g, encoder);

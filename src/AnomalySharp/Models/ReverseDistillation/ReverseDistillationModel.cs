@@ -14,7 +14,7 @@ namespace AnomalySharp.Models.ReverseDistillation;
 /// 1 − cosine over channels (the paper's equation), per <c>model.loss</c>. Anomaly map: the sum over layers of the
 /// per-pixel 1 − cosine, upsampled bilinearly and blurred (σ = 4); score: its maximum.
 /// </summary>
-public sealed partial class ReverseDistillationModel : NetworkModel, IOnnxExportable
+public sealed partial class ReverseDistillationModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -73,27 +73,4 @@ public sealed partial class ReverseDistillationModel : NetworkModel, IOnnxExport
         }
         return total!.MoveToOuterDisposeScope();
     }
-
-    /// <inheritdoc />
-    public override AnomalyOutput Predict(Tensor images)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var encoder = Backbone.Extract(images, Layers);
-        var decoder = _network.forward(encoder);
-        var size = new long[] { images.shape[2], images.shape[3] };
-        Tensor? maps = null;
-        for (int i = 0; i < decoder.Length; i++)
-        {
-            var layer = (1 - nn.functional.cosine_similarity(encoder[i], decoder[i], dim: 1)).unsqueeze(1);
-            var up = nn.functional.interpolate(layer, size, mode: InterpolationMode.Bilinear, align_corners: false);
-            maps = maps is null ? up : maps + up;
-        }
-        var blurred = _blur.Forward(maps!);
-        var scores = blurred.flatten(1).amax(new long[] { 1 });
-        return new AnomalyOutput(blurred.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
-    }
-
-    /// <inheritdoc />
-    protected override void DisposeMore() => _blur.Dispose();
 }

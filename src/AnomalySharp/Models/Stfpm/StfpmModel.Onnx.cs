@@ -6,7 +6,7 @@ namespace AnomalySharp.Models.Stfpm;
 public sealed partial class StfpmModel
 {
     /// <inheritdoc />
-    public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
+    public override (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         var teacher = AppendBackboneOnnx(g, images);
         string input = g.Node("Div", new[] { g.Node("Sub", new[] { images, g.Constant("stfpm_mean", _mean) }), g.Constant("stfpm_std", _std) });

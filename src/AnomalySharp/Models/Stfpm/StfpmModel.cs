@@ -14,7 +14,7 @@ namespace AnomalySharp.Models.Stfpm;
 /// images and layers. Anomaly map: per layer ½‖t̂ − ŝ‖² over channels, upsampled bilinearly to the image and
 /// multiplied across layers; image score: its maximum.
 /// </summary>
-public sealed partial class StfpmModel : NetworkModel, IOnnxExportable
+public sealed partial class StfpmModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -75,27 +75,6 @@ public sealed partial class StfpmModel : NetworkModel, IOnnxExportable
             total = total is null ? layer : total + layer;
         }
         return total!.MoveToOuterDisposeScope();
-    }
-
-    /// <inheritdoc />
-    public override AnomalyOutput Predict(Tensor images)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var teacher = Backbone.Extract(images, Layers);
-        var student = Student(images);
-        var size = new long[] { images.shape[2], images.shape[3] };
-        Tensor? maps = null;
-        for (int i = 0; i < student.Length; i++)
-        {
-            var t = nn.functional.normalize(teacher[i], dim: 1);
-            var s = nn.functional.normalize(student[i], dim: 1);
-            var layer = (t - s).square().sum(1, keepdim: true) * 0.5;
-            var up = nn.functional.interpolate(layer, size, mode: InterpolationMode.Bilinear, align_corners: false);
-            maps = maps is null ? up : maps * up;
-        }
-        var scores = maps!.flatten(1).amax(new long[] { 1 });
-        return new AnomalyOutput(maps.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />

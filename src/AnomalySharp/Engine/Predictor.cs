@@ -3,17 +3,17 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
 using AnomalySharp.Runtime;
 
-namespace AnomalySharp.Cli;
+namespace AnomalySharp.Engine;
 
 /// <summary>
-/// `predict` with an exported .onnx model: the TorchSharp-free runtime, streaming in batches with bounded memory,
-/// writing heatmaps/, masks/ and predictions.jsonl as it goes; with --watch, a folder is polled and every new image
-/// is scored as it arrives (frames from a camera), until Ctrl-C.
+/// `predict`, for an exported .onnx file and a saved model alike (whose export is built in memory): the runtime's
+/// detector streams the images in batches with bounded memory and one writer puts heatmaps/NAME.png,
+/// masks/NAME_mask.png and one line per image in predictions.jsonl as it goes; <see cref="Watch"/> polls a folder and
+/// scores every new image as it arrives (frames from a camera), until cancelled.
 /// </summary>
-internal sealed class OnnxPredictor : IDisposable
+public sealed class Predictor : IDisposable
 {
     readonly OnnxAnomalyDetector _detector;
     readonly int _batchSize;
@@ -22,11 +22,33 @@ internal sealed class OnnxPredictor : IDisposable
     readonly string _modelPath;
     readonly CancellationToken _cancellation;
 
-    public OnnxPredictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter progress, CancellationToken cancellation = default)
+    /// <summary>
+    /// Loads <paramref name="modelPath"/>: an exported .onnx file, or a saved model (a training output folder or its
+    /// model file), which is exported in memory. <paramref name="batchSize"/> images are scored at once with
+    /// <paramref name="threads"/> threads (0: every core); <paramref name="skipBad"/> skips unreadable images with a
+    /// message instead of stopping.
+    /// </summary>
+    public Predictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter? progress = null, CancellationToken cancellation = default)
     {
-        _detector = new OnnxAnomalyDetector(modelPath, new DetectorOptions { ThreadsPerSession = threads });
-        _batchSize = batchSize; _skipBad = skipBad; _progress = progress; _modelPath = modelPath; _cancellation = cancellation;
+        if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"batch size must be 1..1024, got {batchSize}");
+        var options = new DetectorOptions { ThreadsPerSession = threads };
+        _detector = IsOnnx(modelPath) ? Load(modelPath, options) : LoadSaved(modelPath, options);
+        _batchSize = batchSize; _skipBad = skipBad; _progress = progress ?? NullProgress.Instance; _modelPath = modelPath; _cancellation = cancellation;
     }
+
+    /// <summary>Whether a model path names an exported ONNX file (rather than a saved model).</summary>
+    public static bool IsOnnx(string modelPath) => modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    static OnnxAnomalyDetector Load(string path, DetectorOptions options) => new(path, options);
+
+    static OnnxAnomalyDetector LoadSaved(string path, DetectorOptions options)
+    {
+        using var trained = TrainedModel.Load(path);
+        return trained.CreateDetector(options);
+    }
+
+    double? RawThreshold => _detector.Metadata.TryGetValue("anomalysharp.raw_image_threshold", out var t)
+        && double.TryParse(t, System.Globalization.NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : null;
 
     /// <summary>Scores a file or a folder into a staged output folder. Returns (images, seconds).</summary>
     public (int Images, double Seconds) Run(string input, string output, bool overwrite)
@@ -36,8 +58,8 @@ internal sealed class OnnxPredictor : IDisposable
         using var staged = new StagedOutput(output, overwrite, "predictions.jsonl");
         var clock = Stopwatch.StartNew();
         int done;
-        using (var writer = new PredictionWriter(staged.Path))
-        using (var step = _progress.Start("predict (onnx)", files.Count))
+        using (var writer = new PredictionWriter(staged.Path, RawThreshold))
+        using (var step = _progress.Start("predict", files.Count))
         {
             done = 0;
             foreach (var chunk in files.Chunk(_batchSize))
@@ -57,7 +79,7 @@ internal sealed class OnnxPredictor : IDisposable
         if (!Directory.Exists(folder)) throw new AnomalySharpException($"--watch: folder not found: {folder}");
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(folder, "watched folder"));
         Directory.CreateDirectory(output);
-        using var writer = new PredictionWriter(output, append: true);
+        using var writer = new PredictionWriter(output, RawThreshold, append: true);
         var seen = new HashSet<string>(writer.DonePaths, StringComparer.Ordinal);
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         var failures = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -112,6 +134,7 @@ internal sealed class OnnxPredictor : IDisposable
         finally { foreach (var (_, image) in images) image.Dispose(); }
     }
 
+    /// <inheritdoc />
     public void Dispose() => _detector.Dispose();
 
     /// <summary>heatmaps/NAME.png, masks/NAME_mask.png and one JSON line per image.</summary>
@@ -119,11 +142,12 @@ internal sealed class OnnxPredictor : IDisposable
     {
         readonly string _root;
         readonly StreamWriter _lines;
+        readonly double? _rawThreshold;
         public List<string> DonePaths { get; } = new();
 
-        public PredictionWriter(string root, bool append = false)
+        public PredictionWriter(string root, double? rawThreshold, bool append = false)
         {
-            _root = root;
+            _root = root; _rawThreshold = rawThreshold;
             Directory.CreateDirectory(Path.Combine(root, "heatmaps"));
             Directory.CreateDirectory(Path.Combine(root, "masks"));
             string jsonl = Path.Combine(root, "predictions.jsonl");
@@ -144,6 +168,7 @@ internal sealed class OnnxPredictor : IDisposable
                 ["score"] = Math.Round(r.Score, 6),
                 ["label"] = r.IsAnomalous ? "anomalous" : "normal",
                 ["threshold"] = r.Threshold,
+                ["raw_image_threshold"] = _rawThreshold,
                 ["time_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             }.ToJsonString());
         }

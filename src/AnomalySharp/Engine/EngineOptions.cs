@@ -1,0 +1,72 @@
+using AnomalySharp.Configuration;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// The keys of a configuration the engine itself reads, read and checked once, before any work starts: a typo or an
+/// out-of-range value fails at once, naming its key, instead of after a whole fit. (Each model checks its own
+/// model.* and training.* keys when it is built, which also happens before the fit.)
+/// </summary>
+public sealed record EngineOptions
+{
+    /// <summary>The choices of postprocessing.validation.</summary>
+    public static readonly string[] ValidationModes = { "test", "holdout", "none" };
+
+    /// <summary>model.name.</summary>
+    public required string ModelName { get; init; }
+    /// <summary>model.backbone, or null for a model without one.</summary>
+    public string? Backbone { get; init; }
+    /// <summary>seed: every random choice of the run.</summary>
+    public required int Seed { get; init; }
+    /// <summary>data.image_size: the side of the square input.</summary>
+    public required int ImageSize { get; init; }
+    /// <summary>data.batch_size.</summary>
+    public required int BatchSize { get; init; }
+    /// <summary>data.skip_bad_images.</summary>
+    public required bool SkipBadImages { get; init; }
+    /// <summary>runtime.threads, resolved (0 became the number of cores).</summary>
+    public required int Threads { get; init; }
+    /// <summary>postprocessing.validation: where thresholds come from (test, holdout or none).</summary>
+    public required string Validation { get; init; }
+    /// <summary>postprocessing.validation_fraction: the held-out share of the test images with holdout.</summary>
+    public required double ValidationFraction { get; init; }
+    /// <summary>postprocessing.image_threshold (raw), or null to calibrate it.</summary>
+    public double? ImageThreshold { get; init; }
+    /// <summary>postprocessing.pixel_threshold (raw), or null to calibrate it.</summary>
+    public double? PixelThreshold { get; init; }
+    /// <summary>visualization.save_images.</summary>
+    public required bool SaveImages { get; init; }
+    /// <summary>training.checkpoint_dir, or null (beside the output folder); only for trained models.</summary>
+    public string? CheckpointDir { get; init; }
+    /// <summary>training.monitor, or null for a model that does not train.</summary>
+    public string? Monitor { get; init; }
+    /// <summary>True when the configuration has a training section (a model trained epoch by epoch).</summary>
+    public required bool Trains { get; init; }
+
+    /// <summary>Reads and checks the engine's keys.</summary>
+    /// <exception cref="AnomalySharpException">A key is missing, out of range, or not one of its choices.</exception>
+    public static EngineOptions From(ConfigTree config)
+    {
+        var options = new EngineOptions
+        {
+            ModelName = config.GetString("model.name"),
+            Backbone = config.Has("model.backbone") ? config.GetString("model.backbone") : null,
+            Seed = config.GetInt("seed"),
+            ImageSize = config.GetInt("data.image_size", 32, 4096),
+            BatchSize = config.GetInt("data.batch_size", 1, 1024),
+            SkipBadImages = config.GetBool("data.skip_bad_images"),
+            Threads = RunSettings.Threads(config),
+            Validation = config.GetChoice("postprocessing.validation", ValidationModes),
+            ValidationFraction = config.GetDouble("postprocessing.validation_fraction", 0.05, 0.95),
+            ImageThreshold = config.GetDoubleOrNull("postprocessing.image_threshold"),
+            PixelThreshold = config.GetDoubleOrNull("postprocessing.pixel_threshold"),
+            SaveImages = config.GetBool("visualization.save_images"),
+            Trains = config.Has("training"),
+            CheckpointDir = config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null,
+            Monitor = config.Has("training.monitor") ? config.GetString("training.monitor") : null,
+        };
+        if (options.Validation == "none" && (options.ImageThreshold is null || options.PixelThreshold is null))
+            throw new AnomalySharpException("postprocessing.validation=none needs postprocessing.image_threshold and postprocessing.pixel_threshold (raw values)");
+        return options;
+    }
+}

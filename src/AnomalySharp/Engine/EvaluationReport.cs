@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>The metrics of an evaluation under fixed thresholds (the rows of report.html's table).</summary>
+public sealed record EvaluationReport
+{
+    /// <summary>Model name.</summary>
+    public required string Model { get; init; }
+    /// <summary>model.backbone, or null.</summary>
+    public string? Backbone { get; init; }
+    /// <summary>Input side.</summary>
+    public required int ImageSize { get; init; }
+    /// <summary>The run's seed.</summary>
+    public required int Seed { get; init; }
+    /// <summary>The dataset's description.</summary>
+    public required string Dataset { get; init; }
+    /// <summary>Images the metrics were computed on.</summary>
+    public required int NTest { get; init; }
+    /// <summary>Image AUROC (NaN when the evaluation images hold one class only).</summary>
+    public required double ImageAuroc { get; init; }
+    /// <summary>Image F1 at the best threshold.</summary>
+    public required double ImageF1Max { get; init; }
+    /// <summary>Image average precision.</summary>
+    public required double ImageAupr { get; init; }
+    /// <summary>Pixel AUROC (null without masks).</summary>
+    public double? PixelAuroc { get; init; }
+    /// <summary>Pixel F1 at the best threshold.</summary>
+    public double? PixelF1Max { get; init; }
+    /// <summary>Pixel average precision.</summary>
+    public double? PixelAupr { get; init; }
+    /// <summary>Area under the per-region overlap curve up to 30% false positives.</summary>
+    public double? Aupro { get; init; }
+    /// <summary>Raw image threshold.</summary>
+    public required double ImageThreshold { get; init; }
+    /// <summary>Raw pixel threshold.</summary>
+    public required double PixelThreshold { get; init; }
+    /// <summary>Share of evaluation images labelled correctly at the threshold.</summary>
+    public required double ImageAccuracyAtThreshold { get; init; }
+    internal static JsonNode? Round(double? v) => v is null || double.IsNaN(v.Value) ? null : Math.Round(v.Value, 5);
+
+    /// <summary>The metrics and thresholds as results.json writes them.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["model"] = Model,
+        ["backbone"] = Backbone,
+        ["image_size"] = ImageSize,
+        ["seed"] = Seed,
+        ["dataset"] = Dataset,
+        ["n_test"] = NTest,
+        ["image_auroc"] = Round(ImageAuroc),
+        ["image_f1max"] = Round(ImageF1Max),
+        ["image_aupr"] = Round(ImageAupr),
+        ["pixel_auroc"] = Round(PixelAuroc),
+        ["pixel_f1max"] = Round(PixelF1Max),
+        ["pixel_aupr"] = Round(PixelAupr),
+        ["aupr"] = Round(PixelAupr),
+        ["aupro"] = Round(Aupro),
+        ["image_threshold"] = ImageThreshold,
+        ["pixel_threshold"] = PixelThreshold,
+        ["image_accuracy_at_threshold"] = Round(ImageAccuracyAtThreshold),
+    };
+
+}

@@ -1,0 +1,87 @@
+using AnomalySharp.Components;
+using AnomalySharp.Export;
+using AnomalySharp.Models;
+using AnomalySharp.Runtime;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// The one inference path: a fitted model's graph (<see cref="IAnomalyModel.AppendOnnx"/>) run by ONNX Runtime.
+/// `train`'s evaluation and validation and `test` score through it; <see cref="OnnxExporter"/> writes the same graph
+/// with the normalization tail appended, which `predict`, `serve` and deployments run. Images come in as the
+/// <see cref="Data.Batcher"/> prepares them (the runtime's preprocessing graph), so every path sees the same floats.
+/// </summary>
+public sealed class InferenceGraph : IDisposable
+{
+    /// <summary>The raw (unnormalized) map output's name.</summary>
+    public const string RawMapName = "raw_map";
+    /// <summary>The raw image score output's name.</summary>
+    public const string RawScoreName = "raw_score";
+
+    readonly InferenceSession _session;
+    static readonly RunOptions NoOptions = new();
+
+    /// <summary>The side of the square input.</summary>
+    public int ImageSize { get; }
+    /// <summary>The largest batch run at once (larger batches are split).</summary>
+    public int MaxBatch { get; }
+
+    /// <summary>Builds the raw graph of a fitted model and a session of it with <paramref name="threads"/> threads (0: every core).</summary>
+    public InferenceGraph(IAnomalyModel model, int imageSize, int threads)
+    {
+        ImageSize = imageSize;
+        MaxBatch = model.OnnxMaxBatch > 0 ? model.OnnxMaxBatch : int.MaxValue;
+        byte[] bytes = BuildRaw(model, imageSize).ToByteArray();
+        using var options = ComputeThreads.SessionOptions(threads);
+        try { _session = new InferenceSession(bytes, options); }
+        catch (OnnxRuntimeException e) { throw new AnomalySharpException($"model '{model.Name}': ONNX Runtime refused its inference graph ({e.Message.Split('\n')[0]})", e); }
+    }
+
+    /// <summary>Declares the input and appends the model: returns the value names of the raw maps and scores.</summary>
+    internal static (string Maps, string Scores) Append(OnnxGraph g, IAnomalyModel model, int imageSize)
+    {
+        g.Input(OnnxExporter.InputName, "batch", 3, imageSize, imageSize);
+        return model.AppendOnnx(g, OnnxExporter.InputName, imageSize);
+    }
+
+    /// <summary>The model's graph with raw outputs <see cref="RawMapName"/> [N,1,S,S] and <see cref="RawScoreName"/> [N].</summary>
+    public static ModelProto BuildRaw(IAnomalyModel model, int imageSize)
+    {
+        var g = new OnnxGraph();
+        var (maps, scores) = Append(g, model, imageSize);
+        g.Rename(maps, RawMapName);
+        g.Rename(scores, RawScoreName);
+        g.Output(RawMapName, "batch", 1, imageSize, imageSize);
+        g.Output(RawScoreName, "batch");
+        return g.ToModel(new Dictionary<string, string>(), $"AnomalySharp {model.Name}: raw maps and scores");
+    }
+
+    /// <summary>Raw maps [B,1,S,S] and scores [B] of images [B,3,S,S] (RGB 0..1); the caller owns both tensors.</summary>
+    public (Tensor Maps, Tensor Scores) Run(Tensor images)
+    {
+        long b = images.shape[0];
+        if (images.dim() != 4 || images.shape[1] != 3 || images.shape[2] != ImageSize || images.shape[3] != ImageSize)
+            throw new ArgumentException($"images must be [B,3,{ImageSize},{ImageSize}], got [{string.Join(",", images.shape)}]", nameof(images));
+        using var input = images.to_type(ScalarType.Float32).contiguous();
+        var maps = empty(b, 1, ImageSize, ImageSize);
+        var scores = empty(b);
+        int plane = 3 * ImageSize * ImageSize, mapPlane = ImageSize * ImageSize;
+        for (int start = 0; start < b; start += MaxBatch)
+        {
+            int n = (int)Math.Min(MaxBatch, b - start);
+            using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, new long[] { n, 3, ImageSize, ImageSize },
+                TensorSpan.Address(input) + start * plane * sizeof(float), (long)n * plane * sizeof(float));
+            using var outputs = _session.Run(NoOptions, new[] { OnnxExporter.InputName }, new[] { value }, new[] { RawMapName, RawScoreName });
+            outputs[0].GetTensorDataAsSpan<float>().CopyTo(TensorSpan.Floats(maps).Slice(start * mapPlane, n * mapPlane));
+            outputs[1].GetTensorDataAsSpan<float>().CopyTo(TensorSpan.Floats(scores).Slice(start, n));
+        }
+        return (maps, scores);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+}

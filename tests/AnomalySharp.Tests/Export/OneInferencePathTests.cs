@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using AnomalySharp.Data;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using AnomalySharp.Runtime;
+
+namespace AnomalySharp.Tests.Export;
+
+/// <summary>
+/// What `test` reports is what the deployed model does: for every model, `test`'s per-image scores on all
+/// magnetic_tile test images and the exported .onnx file's, run by the runtime as `predict` runs it, are the same.
+/// </summary>
+public class OneInferencePathTests
+{
+    /// <summary>magnetic_tile with 30 training images and, for train's calibration, 40 test images; `test` then scores all of them.</summary>
+    sealed class Subset(IAnomalyDataset inner, int train, int test) : IAnomalyDataset
+    {
+        public string Description => inner.Description;
+        public string Root => inner.Root;
+        public IReadOnlyList<AnomalySample> Train { get; } = inner.Train.Take(train).ToList();
+        public IReadOnlyList<AnomalySample> Test { get; } = inner.Test.Where((_, i) => i % (inner.Test.Count / test) == 0).ToList();
+        public bool HasMasks => inner.HasMasks;
+    }
+
+    [Theory]
+    [InlineData("padim")]
+    [InlineData("patchcore", "model.coreset_ratio=0.05")]
+    [InlineData("dfm")]
+    [InlineData("dfm", "model.score_type=nll")]
+    [InlineData("stfpm", "training.max_epochs=2")]
+    [InlineData("fastflow", "training.max_epochs=2")]
+    [InlineData("reverse_distillation", "training.max_epochs=2")]
+    [InlineData("reverse_distillation", "training.max_epochs=2", "model.layers=[layer2, layer3, layer4]")]
+    public void TestScoresEqualTheExportedModelsOnEveryTestImage(string name, params string[] sets)
+    {
+        foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) ModelRegistry.Register(d);
+        var full = RealDataModels.Data;
+        var config = ModelRegistry.Defaults(name);
+        // 64 px keeps eight models over 2 x 582 images within a minute or two; the path is the same at any size.
+        config.Set("data.image_size=64");
+        config.Set("visualization.save_images=false");
+        foreach (string s in sets) config.Set(s);
+        string dir = TestPaths.TempDir("one-path-" + name);
+        string run = Path.Combine(dir, "run"), tested = Path.Combine(dir, "test"), onnx = Path.Combine(dir, "model.onnx");
+        var engine = new AnomalyEngine();
+        engine.Train(config, new Subset(full, 30, 40), run, false);
+        engine.Test(run, full, tested, false);
+        new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: false);
+
+        var curves = JsonNode.Parse(File.ReadAllText(Path.Combine(tested, "curves.json")))!;
+        var testScores = curves["scores"]!.AsArray().Select(v => (double)v!).ToArray();
+        Assert.Equal(full.Test.Count, testScores.Length);
+        using var detector = new OnnxAnomalyDetector(onnx);
+        var deployed = full.Test.Chunk(16).SelectMany(chunk => detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList())).ToArray();
+        double worst = testScores.Zip(deployed, (t, p) => Math.Abs(t - p.Score)).Max();
+        Assert.True(worst <= 1e-6, $"{name}: largest |test score - exported score| over {testScores.Length} images is {worst}");
+        Assert.Equal(testScores.Select(s => s >= 0.5), deployed.Select(p => p.IsAnomalous));
+        Assert.Contains(deployed, p => p.IsAnomalous);
+        Assert.Contains(deployed, p => !p.IsAnomalous);
+    }
+}
