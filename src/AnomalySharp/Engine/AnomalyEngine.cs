@@ -107,6 +107,7 @@ public sealed class AnomalyEngine
             model.Fit(fitData, _progress);
         double fitSeconds = training?.Seconds ?? fitClock.Elapsed.TotalSeconds;
         double fitPeak = MemoryMonitor.PeakResidentMb();
+        Runtime.NativeHeap.Release(); // the fit's buffers go back before evaluation builds its own
 
         using var all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
         var (validation, evaluation) = Calibration.Split(options, all);

@@ -48,6 +48,7 @@ internal sealed class Evaluator
             }
         }
         seconds = clock.Elapsed.TotalSeconds;
+        Runtime.NativeHeap.Release(); // the graph's session and the per-batch buffers are gone
         if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
         var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
         var set = new EvaluationSet(kept, cat(images, 0), cat(maps, 0), cat(scores, 0), labels, masks ? cat(maskList, 0) : null);
@@ -62,7 +63,8 @@ internal sealed class Evaluator
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
         if (set.Masks is { } m)
-            result["pixel_auroc"] = Auroc.Compute(set.Maps.flatten(), m.flatten().to_type(ScalarType.Float32));
+            using (var pixels = CurveWalk.Sort(set.Maps))
+                result["pixel_auroc"] = CurveSummary.Compute(pixels, m).Auroc;
         return result;
     }
 }

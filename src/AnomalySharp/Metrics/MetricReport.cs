@@ -16,13 +16,11 @@ public sealed record MetricReport(
         var roc = (CurveMath.Thin(CurveMath.Prepend(imageCurve.FalsePositives / Math.Max(1, imageCurve.Negatives), 0), 256),
             CurveMath.Thin(CurveMath.Prepend(imageCurve.TruePositives / Math.Max(1, imageCurve.Positives), 0), 256));
         if (masks is null) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
-        double pa, pf, pp;
-        using (var pixelCurve = BinaryCurve.Compute(maps, masks))
-        {
-            pa = Auroc.Compute(pixelCurve); pf = F1Max.Compute(pixelCurve).F1; pp = Aupr.Compute(pixelCurve);
-        }
-        var (aupro, proFpr, pro) = Metrics.Aupro.ComputeWithCurve(maps, masks);
-        return new MetricReport(imageAuroc, imageF1, imageAupr, pa, pf, pp, aupro) { ImageRoc = roc, ProCurve = (proFpr, pro) };
+        // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
+        using var pixels = CurveWalk.Sort(maps);
+        var pixel = CurveSummary.Compute(pixels, masks);
+        var (aupro, proFpr, pro) = Metrics.Aupro.ComputeWithCurve(pixels, masks);
+        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro) { ImageRoc = roc, ProCurve = (proFpr, pro) };
     }
 
     /// <summary>The image ROC curve (false and true positive rates, thinned to ≤ 256 points).</summary>

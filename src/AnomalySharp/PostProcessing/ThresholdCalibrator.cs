@@ -21,10 +21,17 @@ public static class ThresholdCalibrator
     {
         double imageThreshold = manualImage ?? AdaptiveOrMax(scores, labels);
         double pixelThreshold = manualPixel ?? (masks is not null && masks.gt(0).any().item<bool>()
-            ? AdaptiveOrMax(maps, masks)
+            ? PixelAdaptive(maps, masks)
             : imageThreshold);
         return new NormalizationStats(imageThreshold, pixelThreshold,
             scores.min().item<float>(), scores.max().item<float>(), maps.min().item<float>(), maps.max().item<float>());
+    }
+
+    /// <summary>The F1-maximizing threshold over every pixel (streamed: see <see cref="CurveWalk"/>); masks hold positives here.</summary>
+    static double PixelAdaptive(Tensor maps, Tensor masks)
+    {
+        using var walk = CurveWalk.Sort(maps);
+        return CurveSummary.Compute(walk, masks).F1Threshold;
     }
 
     /// <summary>The F1-maximizing threshold; without positives, the largest value (nothing flagged above it).</summary>

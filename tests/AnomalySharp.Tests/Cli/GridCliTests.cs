@@ -44,7 +44,7 @@ public class GridCliTests
         var separate = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "separate", "results.json")))!;
         Assert.Equal((double)separate["image_auroc"]!, (double)cell["image_auroc"]!);
         Assert.Equal((double)separate["pixel_auroc"]!, (double)cell["pixel_auroc"]!);
-        Assert.True((double)cell["onnx_images_per_second"]! > 0 && (double)cell["torch_images_per_second"]! > 0);
+        Assert.True((double)cell["onnx_images_per_second"]! > 0 && (double)cell["evaluate_images_per_second"]! > 0);
 
         // Resume: finished cells are kept, not rerun.
         var again = CliRunner.Run(args);
