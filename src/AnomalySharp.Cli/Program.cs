@@ -17,12 +17,12 @@ try
 }
 catch (AnomalySharpException e)
 {
-    Console.Error.WriteLine("error: " + e.Message);
+    Console.Error.WriteLine("error: " + e.CommandLineMessage);
     return 2;
 }
 catch (AnomalySharp.Training.TrainingInterruptedException e)
 {
-    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(e.CommandLineMessage);
     return 130;
 }
 catch (OperationCanceledException) when (Shutdown.Token.IsCancellationRequested)

@@ -64,7 +64,7 @@ public sealed class BenchmarkGrid
     {
         foreach (string m in plan.Models) Models.ModelRegistry.Defaults(m); // unknown models fail before any work
         foreach (string d in plan.Data)
-            if (!d.StartsWith("synthetic", StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"--data: folder not found: {d}");
+            if (!d.StartsWith("synthetic", StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"{OptionText.Name("data")}: folder not found: {d}");
         if (plan.Models.Count == 0 || plan.Data.Count == 0 || plan.Seeds.Count == 0) throw new AnomalySharpException("benchmark: give at least one model, dataset and seed");
         _plan = plan; _runCell = runCell; _progress = progress ?? NullProgress.Instance;
     }

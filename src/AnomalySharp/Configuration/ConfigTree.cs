@@ -81,20 +81,20 @@ public sealed class ConfigTree
     public void Set(string assignment)
     {
         int eq = assignment.IndexOf('=');
-        if (eq <= 0) throw new AnomalySharpException($"--set '{assignment}': expected KEY=VALUE, e.g. model.n_features=50");
+        if (eq <= 0) throw new AnomalySharpException($"{OptionText.Name("set")} '{assignment}': expected KEY=VALUE, e.g. model.n_features=50");
         string key = assignment[..eq].Trim(), raw = assignment[(eq + 1)..].Trim();
         var parts = key.Split('.');
         var node = _root;
         for (int i = 0; i < parts.Length - 1; i++)
         {
             if (!node.TryGetValue(parts[i], out var child) || child is not Dictionary<string, object?> sub)
-                throw new AnomalySharpException($"--set: unknown config key '{key}'");
+                throw new AnomalySharpException($"{OptionText.Name("set")}: unknown config key '{key}'");
             node = sub;
         }
         if (!node.TryGetValue(parts[^1], out var existing))
-            throw new AnomalySharpException($"--set: unknown config key '{key}' (known here: {string.Join(", ", node.Keys)})");
-        if (existing is Dictionary<string, object?>) throw new AnomalySharpException($"--set: '{key}' is a section, not a value");
-        var parsed = FromYaml($"v: {raw}", $"--set {key}");
+            throw new AnomalySharpException($"{OptionText.Name("set")}: unknown config key '{key}' (known here: {string.Join(", ", node.Keys)})");
+        if (existing is Dictionary<string, object?>) throw new AnomalySharpException($"{OptionText.Name("set")}: '{key}' is a section, not a value");
+        var parsed = FromYaml($"v: {raw}", $"{OptionText.Name("set")} {key}");
         node[parts[^1]] = parsed._root["v"];
     }
 

@@ -27,7 +27,7 @@ public sealed class Batcher
     public Action<string>? OnSkip { get; init; }
 
     /// <summary>Appended to the error for a bad image when skipping is off (how to go on without it); empty: nothing.</summary>
-    public string SkipHint { get; init; } = " (use --skip-bad-images to go on without it)";
+    public string SkipHint { get; init; } = $" (use {OptionText.Name("skipBadImages")} to go on without it)";
 
     /// <summary>
     /// Threads that decode the next batch while the current one is computed (0 = every core). The engine gives it

@@ -59,7 +59,7 @@ public sealed class AnomalyEngine
         {
             OutputGuard.CheckNotInput(trainingFolder, "training folder", inputs);
             if (resume == null && Directory.Exists(trainingFolder) && !overwrite)
-                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with --resume {Path.Combine(trainingFolder, Trainer.LastFile)}, or use --overwrite to start over");
+                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with {OptionText.Name("resume")} {Path.Combine(trainingFolder, Trainer.LastFile)}, or use {OptionText.Name("overwrite")} to start over");
             if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile, "metrics.csv");
         }
         using var staged = new StagedOutput(output, overwrite, "results.json");
@@ -73,7 +73,7 @@ public sealed class AnomalyEngine
         catch (OperationCanceledException) when (File.Exists(Path.Combine(trainingFolder, Trainer.LastFile)))
         {
             string last = Path.Combine(trainingFolder, Trainer.LastFile);
-            throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with --resume {last})", last);
+            throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with {OptionText.Name("resume")} {last})", last);
         }
         catch when (ownsTrainingFolder)
         {
@@ -102,7 +102,7 @@ public sealed class AnomalyEngine
             training = new NetworkTraining(_progress, evaluator).Train(trainable, config, options, dataset, output, trainingFolder, fitData,
                 MakeBatcher(options), resume, overwrite, cancellation);
         else if (resume != null)
-            throw new AnomalySharpException($"--resume applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
+            throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
         else
             model.Fit(fitData, _progress);
         double fitSeconds = training?.Seconds ?? fitClock.Elapsed.TotalSeconds;
@@ -157,7 +157,7 @@ public sealed class AnomalyEngine
         using var trained = TrainedModel.Load(modelPath);
         var options = EngineOptions.From(trained.Config) with { SkipBadImages = skipBadImages || trained.Config.GetBool("data.skip_bad_images") };
         dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
-            : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give --data");
+            : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give {OptionText.Name("data")}");
         OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset));
         using var staged = new StagedOutput(output, overwrite, "results.json");
         RunSettings.ApplyThreads(trained.Config);

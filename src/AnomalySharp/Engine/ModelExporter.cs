@@ -33,17 +33,17 @@ public sealed class ModelExporter
     public string Export(string modelPath, string format, string output, bool int8, string? calibration, bool overwrite,
         string? name = null, int calibrationImages = 64)
     {
-        if (!Formats.Contains(format)) throw new AnomalySharpException($"--format: unknown format '{format}' (known: {string.Join(", ", Formats)})");
-        if (calibration != null && !int8) throw new AnomalySharpException("--calibration is only used with --int8");
-        if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"--calibration: folder not found: {calibration}");
+        if (!Formats.Contains(format)) throw new AnomalySharpException($"{OptionText.Name("format")}: unknown format '{format}' (known: {string.Join(", ", Formats)})");
+        if (calibration != null && !int8) throw new AnomalySharpException($"{OptionText.Name("calibration")} is only used with {OptionText.Name("int8")}");
+        if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"{OptionText.Name("calibration")}: folder not found: {calibration}");
         string full = Path.GetFullPath(output);
         OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(calibration, "calibration folder"));
         if (format == "onnx")
         {
-            if (Directory.Exists(full)) throw new AnomalySharpException($"--output {full} is a folder; give the .onnx file to write");
-            if (File.Exists(full) && !overwrite) throw new AnomalySharpException($"output file {full} already exists (use --overwrite to replace it)");
+            if (Directory.Exists(full)) throw new AnomalySharpException($"{OptionText.Name("output")} {full} is a folder; give the .onnx file to write");
+            if (File.Exists(full) && !overwrite) throw new AnomalySharpException($"output file {full} already exists (use {OptionText.Name("overwrite")} to replace it)");
             if (File.Exists(full) && !IsExport(full))
-                throw new AnomalySharpException($"{full} is not an AnomalySharp ONNX export; not replaced even with --overwrite: remove it yourself or choose another output");
+                throw new AnomalySharpException($"{full} is not an AnomalySharp ONNX export; not replaced even with {OptionText.Name("overwrite")}: remove it yourself or choose another output");
         }
         using var trained = TrainedModel.Load(modelPath);
         if (int8 && calibration == null) OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(trained.DatasetRoot, "calibration data folder"));
@@ -58,7 +58,7 @@ public sealed class ModelExporter
         }
         string modelName = name ?? $"anomalysharp_{trained.Model.Name}{(int8 ? "_int8" : "")}";
         if (!System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[A-Za-z0-9_.-]+$"))
-            throw new AnomalySharpException($"--name '{modelName}': use letters, digits, '_', '-' and '.' only");
+            throw new AnomalySharpException($"{OptionText.Name("name")} '{modelName}': use letters, digits, '_', '-' and '.' only");
         using var staged = new StagedOutput(full, overwrite, Directory.Exists(full) ? Directory.GetDirectories(full).Select(d => Path.Combine(Path.GetFileName(d), "config.pbtxt")).ToArray() : Array.Empty<string>());
         TritonRepository.Write(model, staged.Path, modelName);
         staged.Commit();
@@ -77,8 +77,8 @@ public sealed class ModelExporter
         List<string> files;
         if (folder != null) files = ImageFiles.List(folder);
         else if (trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good"))) files = ImageFiles.List(Path.Combine(root, "train", "good"));
-        else throw new AnomalySharpException("--int8 needs --calibration DIR (a folder of normal images): the model's training data is not available");
-        if (files.Count == 0) throw new AnomalySharpException($"--calibration: no images ({ImageFiles.Names}) in {folder ?? trained.DatasetRoot}");
+        else throw new AnomalySharpException($"{OptionText.Name("int8")} needs {OptionText.Name("calibration")} DIR (a folder of normal images): the model's training data is not available");
+        if (files.Count == 0) throw new AnomalySharpException($"{OptionText.Name("calibration")}: no images ({ImageFiles.Names}) in {folder ?? trained.DatasetRoot}");
         // An even spread over the folder, deterministic.
         var chosen = Enumerable.Range(0, Math.Min(count, files.Count)).Select(i => files[(int)((long)i * files.Count / Math.Min(count, files.Count))]).ToList();
         var samples = chosen.Select(f => new AnomalySample(f, false, "good", null)).ToList();

@@ -36,7 +36,7 @@ public static class OutputGuard
         if (!Directory.Exists(folder)) return;
         if (!Directory.EnumerateFileSystemEntries(folder).Any()) return;
         if (markers.Any(m => File.Exists(System.IO.Path.Combine(folder, m)) || Directory.Exists(System.IO.Path.Combine(folder, m)))) return;
-        throw new AnomalySharpException($"{System.IO.Path.GetFullPath(folder)} does not look like an AnomalySharp output (none of {string.Join(", ", markers)} in it); not replaced even with --overwrite: remove it yourself or choose another output");
+        throw new AnomalySharpException($"{System.IO.Path.GetFullPath(folder)} does not look like an AnomalySharp output (none of {string.Join(", ", markers)} in it); not replaced even with {OptionText.Name("overwrite")}: remove it yourself or choose another output");
     }
 
     /// <summary>True when <paramref name="path"/> lies strictly inside <paramref name="folder"/> (both resolved).</summary>

@@ -65,7 +65,7 @@ public sealed class Predictor : IDisposable
             foreach (var chunk in files.Chunk(_batchSize))
             {
                 _cancellation.ThrowIfCancellationRequested();
-                done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException(failed + " (use --skip-bad-images to go on without it)"));
+                done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException($"{failed} (use {OptionText.Name("skipBadImages")} to go on without it)"));
                 step.Advance(chunk.Length);
             }
         }
@@ -76,7 +76,7 @@ public sealed class Predictor : IDisposable
     /// <summary>Polls <paramref name="folder"/> and scores each new, completely written image until cancelled.</summary>
     public int Watch(string folder, string output, CancellationToken cancel, TimeSpan poll)
     {
-        if (!Directory.Exists(folder)) throw new AnomalySharpException($"--watch: folder not found: {folder}");
+        if (!Directory.Exists(folder)) throw new AnomalySharpException($"{OptionText.Name("watch")}: folder not found: {folder}");
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(folder, "watched folder"));
         Directory.CreateDirectory(output);
         using var writer = new PredictionWriter(output, RawThreshold, append: true);

@@ -30,7 +30,7 @@ public sealed class StagedOutput : IDisposable
         if (File.Exists(_final)) throw new AnomalySharpException($"output {_final} is a file, not a folder");
         if (Directory.Exists(_final))
         {
-            if (!overwrite) throw new AnomalySharpException($"output folder {_final} already exists (use --overwrite to replace it)");
+            if (!overwrite) throw new AnomalySharpException($"output folder {_final} already exists (use {OptionText.Name("overwrite")} to replace it)");
             OutputGuard.CheckReplaceableFolder(_final, _markers);
         }
         string parent = System.IO.Path.GetDirectoryName(_final)!;

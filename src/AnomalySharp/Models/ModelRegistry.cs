@@ -42,7 +42,7 @@ public static class ModelRegistry
     {
         lock (Models)
             return Models.TryGetValue(name, out var d) ? d
-                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)}; a model from a plugin needs --plugin FILE.dll or {PluginLoader.Variable})");
+                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)}; a model from a plugin needs {OptionText.Name("plugin")} FILE.dll or {PluginLoader.Variable})");
     }
 
     /// <summary>The complete default configuration of a model: shared sections plus its model section.</summary>

@@ -191,7 +191,7 @@ public static class Trainer
         if (run.Folder == null) throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}; no checkpoint folder, nothing saved", "");
         string path = Path.Combine(run.Folder, LastFile);
         run.Describe!(state).Save(path, net, optimizer);
-        throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: checkpoint saved to {path} (continue with --resume {path})", path);
+        throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: checkpoint saved to {path} (continue with {OptionText.Name("resume")} {path})", path);
     }
 
     static bool Improves(TrainingOptions o, double? best, double value) =>

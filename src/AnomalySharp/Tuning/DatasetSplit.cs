@@ -12,7 +12,7 @@ public static class DatasetSplit
     /// <summary>Writes <paramref name="validationRoot"/> and <paramref name="finalRoot"/>; returns their test counts.</summary>
     public static (int Validation, int Final) Write(MvtecDataset data, double validationFraction, int seed, string validationRoot, string finalRoot)
     {
-        if (validationFraction is <= 0 or >= 1) throw new AnomalySharpException($"--validation-fraction must be between 0 and 1, got {validationFraction}");
+        if (validationFraction is <= 0 or >= 1) throw new AnomalySharpException($"{OptionText.Name("validationFraction")} must be between 0 and 1, got {validationFraction}");
         var rng = new Random(seed);
         var validation = new List<AnomalySample>();
         var final = new List<AnomalySample>();

@@ -56,7 +56,7 @@ public sealed class HyperparameterSearch
         CancellationToken cancellation = default)
     {
         _cancellation = cancellation;
-        if (settings.Trials < 1) throw new AnomalySharpException($"--trials must be at least 1, got {settings.Trials}");
+        if (settings.Trials < 1) throw new AnomalySharpException($"{OptionText.Name("trials")} must be at least 1, got {settings.Trials}");
         _s = settings; _run = runTrial; _progress = progress ?? NullProgress.Instance;
     }
 
@@ -76,7 +76,7 @@ public sealed class HyperparameterSearch
         string statePath = Path.Combine(output, "search.json");
         string fingerprint = Fingerprint();
         if (File.Exists(statePath) && File.ReadAllText(statePath) != fingerprint)
-            throw new AnomalySharpException($"{output} holds a different search (other model, data, space, metric, sampler or seed); choose another --output");
+            throw new AnomalySharpException($"{output} holds a different search (other model, data, space, metric, sampler or seed); choose another {OptionText.Name("output")}");
         File.WriteAllText(statePath, fingerprint);
         string validationRoot = Path.Combine(output, "validation-data"), finalRoot = Path.Combine(output, "final-data");
         var (nVal, nFinal) = DatasetSplit.Write(data, _s.ValidationFraction, _s.Seed, validationRoot, finalRoot);
@@ -99,7 +99,7 @@ public sealed class HyperparameterSearch
                 {
                     var results = _run(new TrialRequest(_s.Model, validationRoot, _s.Seed, _s.BaseSets.Concat(sets).ToList(), Path.Combine(output, "trials", $"{t:000}")));
                     value = results[_s.Metric] is JsonValue v && v.TryGetValue(out double d) ? d
-                        : throw new AnomalySharpException($"--metric '{_s.Metric}' is not a number in results.json (e.g. image_auroc, pixel_auroc, aupro, image_f1max)");
+                        : throw new AnomalySharpException($"{OptionText.Name("metric")} '{_s.Metric}' is not a number in results.json (e.g. image_auroc, pixel_auroc, aupro, image_f1max)");
                 }
                 catch (AnomalySharpException e) when (t > 0) { value = double.NaN; error = e.Message; }
                 var record = new JsonObject

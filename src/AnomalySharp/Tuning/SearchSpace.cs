@@ -23,7 +23,7 @@ public sealed class SearchSpace
     /// <summary>Reads a space file; every key must exist in <paramref name="defaults"/> (the model's configuration).</summary>
     public static SearchSpace Load(string path, Configuration.ConfigTree defaults)
     {
-        if (!File.Exists(path)) throw new AnomalySharpException($"--space: file not found: {path}");
+        if (!File.Exists(path)) throw new AnomalySharpException($"{OptionText.Name("space")}: file not found: {path}");
         return Parse(File.ReadAllText(path), path, defaults);
     }
 

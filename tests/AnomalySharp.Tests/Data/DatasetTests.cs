@@ -76,7 +76,8 @@ public class DatasetTests
         var ds = new MvtecDataset(root);
         var e = Assert.Throws<AnomalySharpException>(() => new Batcher(64, 4).Enumerate(ds.Train, false).ToList().ForEach(b => b.Dispose()));
         Assert.Contains("003.png", e.Message);
-        Assert.Contains("--skip-bad-images", e.Message);
+        Assert.Contains("use skipBadImages to go on", e.Message);
+        Assert.Contains("use --skip-bad-images to go on", e.CommandLineMessage);
         var skipping = new Batcher(64, 4, skipBadImages: true);
         int n = 0;
         foreach (var b in skipping.Enumerate(ds.Train, false)) { n += b.Samples.Count; b.Dispose(); }

@@ -106,7 +106,12 @@ public class TrainedModelsTests
         Directory.CreateDirectory(Path.Combine(dir, "out.training"));
         var e = Assert.Throws<AnomalySharpException>(() =>
             new AnomalyEngine().Train(Small("fastflow", 64, 1), PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false));
-        Assert.Contains("--resume", e.Message);
+        // A C# caller reads its own parameters; the command line reads its flags.
+        Assert.Contains("continue it with resume", e.Message);
+        Assert.Contains("use overwrite to start over", e.Message);
+        Assert.DoesNotContain("--", e.Message);
+        Assert.Contains("continue it with --resume", e.CommandLineMessage);
+        Assert.Contains("use --overwrite to start over", e.CommandLineMessage);
         Assert.Contains("out.training", e.Message);
     }
 }
