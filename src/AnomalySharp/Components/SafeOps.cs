@@ -4,13 +4,15 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Components;
 
 /// <summary>
-/// In-place addition and subtraction that are safe under garbage collection. TorchSharp 0.107's
-/// <c>add_(Tensor)</c>, <c>sub_(Tensor)</c>, <c>add(Tensor)</c>, <c>sub(Tensor)</c> and their scalar overloads create
-/// a hidden <see cref="Scalar"/> for alpha and pass only its handle to native code, so a collection during the call
-/// can finalize it first ("Expected false to be true ... toDouble"). Measured here: 475 of 1,000 calls failed
-/// with another thread allocating. Long-lived scalars avoid it; use these, or the + and − operators, which are safe.
+/// In-place addition and subtraction that are safe under garbage collection, for TorchSharp work outside the
+/// library's batch hand-out (where a collection cannot happen; see docs/writing-a-model.md). TorchSharp 0.107's
+/// <c>add_(Tensor)</c>, <c>sub_(Tensor)</c>, <c>add(Tensor)</c>, <c>sub(Tensor)</c> and every overload or operator
+/// that takes a number (<c>mul_(2.0)</c>, <c>ge(5)</c>, <c>a - 0.3</c>) create a hidden <see cref="Scalar"/> and pass
+/// only its handle to native code, so a collection during the call can finalize it first ("Expected false to be true
+/// ... toDouble"). Measured here: 475 of 1,000 calls failed with another thread allocating. Safe: these methods, an
+/// explicit long-lived <c>using Scalar s = 0.3;</c>, and the + − * / operators between two tensors.
 /// </summary>
-internal static class SafeOps
+public static class SafeOps
 {
     static readonly Scalar One = 1;
     static readonly Scalar MinusOne = -1;

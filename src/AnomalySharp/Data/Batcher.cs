@@ -52,8 +52,15 @@ public sealed class Batcher
         }
     }
 
-    /// <summary>Enumerates batches in sample order. Each batch must be disposed by the caller.</summary>
-    public IEnumerable<ImageBatch> Enumerate(IReadOnlyList<AnomalySample> samples, bool loadMasks)
+    /// <summary>
+    /// Enumerates batches in sample order. Each batch must be disposed by the caller, who works on it inside the
+    /// library's native-call boundary (<see cref="NativeCallGuard.HandOut{T}"/>).
+    /// </summary>
+    public IEnumerable<ImageBatch> Enumerate(IReadOnlyList<AnomalySample> samples, bool loadMasks) =>
+        NativeCallGuard.HandOut(Prepare(samples, loadMasks));
+
+    /// <summary>Decodes ahead and yields, per batch, the step that turns its decoded images into tensors.</summary>
+    IEnumerable<Func<ImageBatch>> Prepare(IReadOnlyList<AnomalySample> samples, bool loadMasks)
     {
         var chunks = samples.Chunk(_batchSize).ToList();
         if (chunks.Count == 0) yield break;
@@ -86,9 +93,7 @@ public sealed class Batcher
                 OnSkip?.Invoke(d.Error);
             }
             if (good.Count == 0) continue;
-            // No garbage collection while the consumer runs TorchSharp on this batch (see NativeCallGuard).
-            using (NativeCallGuard.Enter())
-                yield return ToBatch(good, loadMasks);
+            yield return () => ToBatch(good, loadMasks);
         }
     }
 

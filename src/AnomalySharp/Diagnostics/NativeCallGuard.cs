@@ -10,6 +10,12 @@ namespace AnomalySharp.Diagnostics;
 /// With no collection there is no finalization. Together with pooled, native-memory batch I/O (which keeps the
 /// budget from running out) this closes the window for the batch loops; <see cref="Components.SafeOps"/> covers
 /// the in-place updates that run outside them.
+/// <para>
+/// The guard is entered at one boundary, <see cref="HandOut{T}"/>: the hand-out of a batch to the code that works on
+/// it. Both sources of batches go through it (the <see cref="Data.Batcher"/>, and the trainer's cache of frozen
+/// features), so a model's <c>Fit</c>, <c>FrozenFeatures</c> and <c>Loss</c> and the optimizer step all run inside it,
+/// and a plugin model never sees it.
+/// </para>
 /// </summary>
 internal static class NativeCallGuard
 {
@@ -17,7 +23,18 @@ internal static class NativeCallGuard
     static int _depth;
     static long _budget = 256L << 20;
 
-    /// <summary>Enters the guarded section; dispose to leave it.</summary>
+    /// <summary>
+    /// Yields the batch each step makes, with the guard held from the making of the batch until the consumer asks for
+    /// the next one. The work between batches (reading and decoding ahead, the consumer's own loop) runs unguarded.
+    /// </summary>
+    public static IEnumerable<T> HandOut<T>(IEnumerable<Func<T>> steps)
+    {
+        foreach (var make in steps)
+            using (Enter())
+                yield return make();
+    }
+
+    /// <summary>Enters the guarded section; dispose to leave it (tests of single components use it directly).</summary>
     public static IDisposable Enter()
     {
         lock (Lock)

@@ -134,8 +134,8 @@ public static class Trainer
     static double Step(ITrainableModel model, TrainingOptions options, OptimizerHelper optimizer, IList<Parameter> parameters,
         Tensor? images, Tensor[] frozen)
     {
-        // No garbage collection while TorchSharp's optimizers create and pass implicit Scalars (see NativeCallGuard).
-        using var guard = NativeCallGuard.Enter();
+        // Runs while its batch is handed out (NativeCallGuard.HandOut): no garbage collection while TorchSharp's
+        // optimizers create and pass implicit Scalars.
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
         var loss = model.Loss(images, frozen);
@@ -154,13 +154,8 @@ public static class Trainer
     {
         if (cache != null)
         {
-            for (int start = startStep * batchSize; start < order.Length; start += batchSize)
-            {
-                var scope = NewDisposeScope();
-                using var idx = tensor(order.Skip(start).Take(batchSize).Select(i => (long)i).ToArray());
-                var (features, images) = cache.Gather(idx);
-                yield return (images, features, scope.Dispose);
-            }
+            foreach (var batch in NativeCallGuard.HandOut(Gathered(cache, order, startStep, batchSize)))
+                yield return batch;
             yield break;
         }
         var rest = order.Skip(startStep * batchSize).ToList();
@@ -182,6 +177,22 @@ public static class Trainer
             }
             catch { scope.Dispose(); batch.Dispose(); throw; }
             yield return (model.LossNeedsImages ? images : null, frozen, () => { scope.Dispose(); batch.Dispose(); });
+        }
+    }
+
+    /// <summary>The steps that gather each batch of an epoch from the feature cache.</summary>
+    static IEnumerable<Func<(Tensor? Images, Tensor[] Frozen, Action Dispose)>> Gathered(FeatureCache cache, int[] order, int startStep, int batchSize)
+    {
+        for (int start = startStep * batchSize; start < order.Length; start += batchSize)
+        {
+            int first = start;
+            yield return () =>
+            {
+                var scope = NewDisposeScope();
+                using var idx = tensor(order.Skip(first).Take(batchSize).Select(i => (long)i).ToArray());
+                var (features, images) = cache.Gather(idx);
+                return (images, features, scope.Dispose);
+            };
         }
     }
 
