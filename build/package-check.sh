@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 # A version of its own, so that no package cached by an earlier check can stand in for this one.
-version="0.1.0-check.$(date +%Y%m%d%H%M%S)"
+version="0.2.0-check.$(date +%Y%m%d%H%M%S)"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
@@ -49,7 +49,7 @@ var config = ModelRegistry.Defaults("padim");
 config.Set("data.image_size=64");
 config.Set("visualization.save_images=false");
 var results = new AnomalyEngine().Train(config, data, Path.Combine(args[0], "out"), overwrite: false);
-Console.WriteLine($"library package: image AUROC {results["image_auroc"]}");
+Console.WriteLine($"library package: image AUROC {results.Evaluation.ImageAuroc}");
 CS
 dotnet run --project "$work/consumer" -c Release -- "$work"
 

@@ -134,7 +134,7 @@ public sealed class AnomalyEngine
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
             Training = training == null ? null : new RunResults.TrainingReport(training.Epochs, training.BestEpoch, options.Monitor, training.BestValue,
-                training.StoppedEarly, training.FinalLoss, training.Seconds, training.ImagesPerSecond, training.FeaturesCached),
+                training.StoppedEarly, training.FinalLoss, training.Seconds, training.ImagesPerSecond, training.FeaturesCached, training.HeldOut),
         };
         if (training != null) NetworkTraining.CopyInto(trainingFolder, Path.Combine(staged.Path, "training"));
         results.Write(staged.Path);

@@ -35,7 +35,7 @@ public sealed record RunResults
 
     /// <summary>A trained model's epochs.</summary>
     public sealed record TrainingReport(int Epochs, int KeptEpoch, string? Monitor, double? BestValue, bool StoppedEarly, double FinalLoss,
-        double Seconds, double ImagesPerSecond, bool FeaturesCached);
+        double Seconds, double ImagesPerSecond, bool FeaturesCached, int HeldOutImages);
 
     /// <summary>results.json's content.</summary>
     public JsonObject ToJson()
@@ -56,6 +56,7 @@ public sealed record RunResults
                 ["epochs"] = t.Epochs, ["kept_epoch"] = t.KeptEpoch, ["monitor"] = t.Monitor, ["best_value"] = EvaluationReport.Round(t.BestValue),
                 ["stopped_early"] = t.StoppedEarly, ["final_loss"] = EvaluationReport.Round(t.FinalLoss), ["seconds"] = EvaluationReport.Round(t.Seconds),
                 ["images_per_second"] = EvaluationReport.Round(t.ImagesPerSecond), ["features_cached"] = t.FeaturesCached,
+                ["held_out_images"] = t.HeldOutImages,
             };
         return json;
     }

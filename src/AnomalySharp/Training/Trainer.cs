@@ -26,7 +26,7 @@ public static class Trainer
     public static TrainingSummary Run(ITrainableModel model, TrainingOptions options, FitData data, TrainingRun run)
     {
         if (options.Monitor is "image_auroc" or "pixel_auroc" && run.Validate == null)
-            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs labelled validation images (use loss or none)");
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs labelled validation images (use holdout_loss, loss or none)");
         if (run.Folder != null && run.Describe == null) throw new ArgumentException("a run folder needs a checkpoint description", nameof(run));
         var net = model.Network;
         var parameters = net.parameters().Where(p => p.requires_grad).ToList();
@@ -41,7 +41,10 @@ public static class Trainer
 
         using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
         var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
-        int count = cache?.Count ?? data.Count, batchSize = data.BatchSize;
+        int all = cache?.Count ?? data.Count, batchSize = data.BatchSize;
+        var (trainIndices, holdout) = Holdout(options, run, all, cache != null || data.Ordered != null);
+        int count = trainIndices.Length;
+        string monitor = options.HoldsOut && holdout.Length == 0 ? "none" : options.Monitor;
         double lastLoss = double.NaN, lastSpeed = 0;
         var sessionClock = Stopwatch.StartNew();
         double startSeconds = state.Seconds;
@@ -49,7 +52,7 @@ public static class Trainer
         while (state.Epoch < options.MaxEpochs && !state.StoppedEarly)
         {
             int epoch = state.Epoch + 1;
-            int[] order = Order(run.Seed, epoch, count);
+            int[] order = Order(run.Seed, epoch, count).Select(i => trainIndices[i]).ToArray();
             net.train();
             var epochClock = Stopwatch.StartNew();
             int imagesThisSession = 0;
@@ -84,17 +87,22 @@ public static class Trainer
             double? monitored = null;
             bool best = false;
             bool validate = options.ValidateEvery > 0 && (epoch % options.ValidateEvery == 0 || epoch == options.MaxEpochs);
-            if (validate)
+            if (validate && run.Validate != null)
             {
-                if (run.Validate != null)
+                net.eval();
+                metrics = run.Validate(model);
+                net.train();
+            }
+            if (holdout.Length > 0)
+            {
+                double heldOut = HoldoutLoss(model, data, cache, holdout, batchSize);
+                metrics = new Dictionary<string, double>(metrics ?? new Dictionary<string, double>()) { ["holdout_loss"] = heldOut };
+            }
+            if (holdout.Length > 0 || validate)
+            {
+                if (monitor != "none")
                 {
-                    net.eval();
-                    metrics = run.Validate(model);
-                    net.train();
-                }
-                if (options.Monitor != "none")
-                {
-                    monitored = options.Monitor == "loss" ? lastLoss : metrics![options.Monitor];
+                    monitored = monitor == "loss" ? lastLoss : metrics![monitor];
                     best = Improves(options, state.Best, monitored.Value);
                     if (best) { state.Best = monitored; state.BestEpoch = epoch; state.BadValidations = 0; }
                     else if (++state.BadValidations >= options.Patience && options.Patience > 0) state.StoppedEarly = true;
@@ -103,7 +111,7 @@ public static class Trainer
             NativeHeap.Release();
             state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
             string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
-            run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {options.Monitor} in {options.Patience} validations" : "")}");
+            run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {(holdout.Length > 0 ? "epochs" : "validations")}" : "")}");
             log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(), MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
             if (run.Folder != null)
             {
@@ -114,14 +122,14 @@ public static class Trainer
         }
 
         int keptEpoch = state.Epoch;
-        if (options.Monitor != "none" && state.Best != null && state.BestEpoch != state.Epoch && run.Folder != null)
+        if (monitor != "none" && state.Best != null && state.BestEpoch != state.Epoch && run.Folder != null)
         {
             Checkpoint.Read(Path.Combine(run.Folder, BestFile), net, null);
             keptEpoch = state.BestEpoch;
-            run.Progress.Message($"kept the weights of epoch {keptEpoch} ({options.Monitor} {state.Best:0.0000})");
+            run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor} {state.Best:0.0000})");
         }
         net.eval();
-        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed);
+        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed, holdout.Length);
     }
 
     static OptimizerHelper MakeOptimizer(TrainingOptions o, IList<Parameter> parameters) => o.Optimizer switch
@@ -205,8 +213,55 @@ public static class Trainer
         throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: checkpoint saved to {path} (continue with {OptionText.Name("resume")} {path})", path);
     }
 
-    static bool Improves(TrainingOptions o, double? best, double value) =>
-        best is not { } b || (o.MonitorMaximizes ? value > b + o.MinDelta : value < b - o.MinDelta);
+    static bool Improves(TrainingOptions o, double? best, double value)
+    {
+        if (best is not { } b) return true;
+        if (o.MonitorMaximizes) return value > b + o.MinDelta;
+        double delta = Math.Max(o.MinDelta, o.MinDeltaRelative * Math.Abs(b)); // losses: a plateau is relative to their scale
+        return value < b - delta;
+    }
+
+    /// <summary>
+    /// (the images trained on, the held-out ones): for holdout_loss, a seeded share of the training images (at least
+    /// one, and at least one left to train on); none for other monitors or a source that cannot be read by index.
+    /// </summary>
+    static (int[] Train, int[] Holdout) Holdout(TrainingOptions options, TrainingRun run, int count, bool indexable)
+    {
+        var everything = Enumerable.Range(0, count).ToArray();
+        if (!options.HoldsOut) return (everything, Array.Empty<int>());
+        if (!indexable || count < 2)
+        {
+            run.Progress.Message(count < 2 ? "holdout_loss: too few training images to hold some out; training the full budget"
+                : "holdout_loss: these training images cannot be read by index; training the full budget");
+            return (everything, Array.Empty<int>());
+        }
+        int n = Math.Clamp((int)Math.Round(count * options.HoldoutFraction), 1, count - 1);
+        var shuffled = Order(run.Seed, 0, count); // epoch 0 is never trained, so its order is free for this draw
+        var held = shuffled.Take(n).Order().ToArray();
+        return (shuffled.Skip(n).Order().ToArray(), held);
+    }
+
+    /// <summary>The mean loss of the held-out images, in evaluation mode and without gradients.</summary>
+    static double HoldoutLoss(ITrainableModel model, FitData data, FeatureCache? cache, int[] holdout, int batchSize)
+    {
+        var net = model.Network;
+        net.eval();
+        double sum = 0;
+        int n = 0;
+        using (no_grad())
+            foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, holdout, 0, batchSize, Augmentation.None, 0, 0))
+            {
+                try
+                {
+                    using var loss = model.Loss(images, frozen);
+                    int b = (int)frozen[0].shape[0];
+                    sum += loss.item<float>() * b; n += b;
+                }
+                finally { disposeAll(); }
+            }
+        net.train();
+        return n > 0 ? sum / n : double.NaN;
+    }
 
     /// <summary>The epoch's seeded order of <paramref name="count"/> training images.</summary>
     internal static int[] Order(int seed, int epoch, int count)

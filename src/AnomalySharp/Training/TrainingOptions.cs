@@ -23,12 +23,19 @@ public sealed record TrainingOptions
     public double GradientClip { get; init; }
     /// <summary>Validation every this many epochs (0: never).</summary>
     public int ValidateEvery { get; init; }
-    /// <summary>What early stopping and the best checkpoint watch: loss, image_auroc, pixel_auroc or none.</summary>
-    public string Monitor { get; init; } = "none";
-    /// <summary>Validations without improvement before stopping (0: never stop early).</summary>
+    /// <summary>
+    /// What early stopping and the best checkpoint watch: holdout_loss (the loss on held-out normal training images,
+    /// every epoch; the default), loss (the training loss), image_auroc or pixel_auroc (labelled validation images), or none.
+    /// </summary>
+    public string Monitor { get; init; } = "holdout_loss";
+    /// <summary>The share of the normal training images held out of training for holdout_loss (seeded).</summary>
+    public double HoldoutFraction { get; init; } = 0.1;
+    /// <summary>Checks (epochs for holdout_loss, validations otherwise) without improvement before stopping (0: never stop early).</summary>
     public int Patience { get; init; }
     /// <summary>The smallest change that counts as an improvement.</summary>
     public double MinDelta { get; init; }
+    /// <summary>For the loss monitors: the smallest change, relative to the best value, that counts as an improvement.</summary>
+    public double MinDeltaRelative { get; init; }
     /// <summary>Keep the frozen network's features of the training images in memory across epochs.</summary>
     public bool CacheFeatures { get; init; } = true;
     /// <summary>The most memory the feature cache may take, in GiB.</summary>
@@ -39,7 +46,7 @@ public sealed record TrainingOptions
     /// <summary>Monitors and whether larger is better.</summary>
     public static readonly IReadOnlyDictionary<string, bool> Monitors = new Dictionary<string, bool>
     {
-        ["loss"] = false, ["image_auroc"] = true, ["pixel_auroc"] = true, ["none"] = true,
+        ["holdout_loss"] = false, ["loss"] = false, ["image_auroc"] = true, ["pixel_auroc"] = true, ["none"] = true,
     };
 
     /// <summary>
@@ -58,9 +65,13 @@ public sealed record TrainingOptions
           beta2: {6}
           gradient_clip: 0
           validate_every: 5
-          monitor: none
-          patience: 3
+          # Stop when the loss on held-out normal training images has not improved by min_delta_relative for
+          # `patience` epochs, and keep the best epoch's weights; max_epochs (the paper's budget) is the ceiling.
+          monitor: holdout_loss
+          holdout_fraction: 0.1
+          patience: 5
           min_delta: 0.0
+          min_delta_relative: 0.01
           cache_features: true
           cache_max_gb: 8
           checkpoint_dir: null
@@ -88,8 +99,10 @@ public sealed record TrainingOptions
             GradientClip = config.GetDouble("training.gradient_clip", 0, 1e9),
             ValidateEvery = config.GetInt("training.validate_every", 0, 100_000),
             Monitor = config.GetChoice("training.monitor", Monitors.Keys.ToArray()),
+            HoldoutFraction = config.GetDouble("training.holdout_fraction", 0, 0.5),
             Patience = config.GetInt("training.patience", 0, 100_000),
             MinDelta = config.GetDouble("training.min_delta", 0, 1e9),
+            MinDeltaRelative = config.GetDouble("training.min_delta_relative", 0, 1),
             CacheFeatures = config.GetBool("training.cache_features"),
             CacheMaxGb = config.GetDouble("training.cache_max_gb", 0, 1e6),
             Augment = new Augmentation(
@@ -98,10 +111,15 @@ public sealed record TrainingOptions
                 config.GetDouble("training.augment.rotation_degrees", 0, 180),
                 config.GetDouble("training.augment.color_jitter", 0, 1)),
         };
-        if (options.Monitor != "none" && options.ValidateEvery == 0)
+        if (options.Monitor is not ("none" or "holdout_loss") && options.ValidateEvery == 0)
             throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.validate_every of at least 1");
+        if (options.Monitor == "holdout_loss" && options.HoldoutFraction <= 0)
+            throw new AnomalySharpException("config key 'training.monitor': holdout_loss needs training.holdout_fraction above 0 (or choose another monitor)");
         return options;
     }
+
+    /// <summary>True when images are held out of training for <see cref="Monitor"/> holdout_loss.</summary>
+    public bool HoldsOut => Monitor == "holdout_loss";
 
     /// <summary>True when a larger monitored value is better.</summary>
     public bool MonitorMaximizes => Monitors[Monitor];

@@ -9,4 +9,6 @@ namespace AnomalySharp.Training;
 /// <param name="StoppedEarly">True when early stopping ended the run.</param>
 /// <param name="FeaturesCached">True when the frozen features were computed once and kept.</param>
 /// <param name="ImagesPerSecond">Training images per second of the last epoch.</param>
-public sealed record TrainingSummary(int Epochs, double Seconds, double FinalLoss, int BestEpoch, double? BestValue, bool StoppedEarly, bool FeaturesCached, double ImagesPerSecond);
+/// <param name="HeldOut">Normal training images held out of training to watch the loss on (0 without holdout_loss).</param>
+public sealed record TrainingSummary(int Epochs, double Seconds, double FinalLoss, int BestEpoch, double? BestValue, bool StoppedEarly, bool FeaturesCached,
+    double ImagesPerSecond, int HeldOut = 0);
