@@ -159,20 +159,13 @@ internal sealed class Commands
             string model = p.GetValue(modelPath)!, outDir = p.GetValue(output)!;
             string? inPath = p.GetValue(input), watchDir = p.GetValue(watch);
             if ((inPath == null) == (watchDir == null)) throw new AnomalySharpException("predict needs exactly one of --input (file or folder) and --watch (folder)");
-            int? batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : Predictor.IsOnnx(model) ? 16 : null);
+            // Unset, a saved model uses its config's data.batch_size and runtime.threads (see Predictor).
+            int? batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : null);
             if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"--batch-size must be 1..1024, got {batchSize}");
-            int threadCount = p.GetValue(threads) ?? 0;
-            if (threadCount < 0) throw new AnomalySharpException($"--threads must be positive, got {threadCount}");
+            if (p.GetValue(threads) is < 0) throw new AnomalySharpException($"--threads must be positive, got {p.GetValue(threads)}");
             var progress = new ConsoleProgress();
-            if (batchSize == null && p.GetValue(threads) == null)
-            {
-                // A saved model with its own data.batch_size and threads.
-                var (done, seconds) = progress.Run(r => new AnomalyEngine(r, Shutdown.Token).Predict(model, inPath!, outDir, p.GetValue(overwrite), p.GetValue(skipBad)));
-                Console.WriteLine(FormattableString.Invariant($"predicted {done} images in {seconds:0.0} s ({done / seconds:0.0} images/s, onnxruntime) -> {Path.GetFullPath(outDir)}"));
-                return 0;
-            }
             if (inPath != null) AnomalyEngine.ListPredictInputs(inPath); // a missing input is named before the model is loaded
-            using var predictor = new Predictor(model, batchSize ?? 16, threadCount, p.GetValue(skipBad), progress, Shutdown.Token);
+            using var predictor = new Predictor(model, batchSize, p.GetValue(threads), p.GetValue(skipBad), progress, Shutdown.Token);
             if (watchDir != null)
             {
                 // Watching ends with Ctrl-C or SIGTERM by design: every image seen so far is written, exit 0.
@@ -181,7 +174,7 @@ internal sealed class Commands
                 return 0;
             }
             var (count, secs) = progress.Run(_ => predictor.Run(inPath!, outDir, p.GetValue(overwrite)));
-            Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {batchSize ?? 16}) -> {Path.GetFullPath(outDir)}"));
+            Console.WriteLine(FormattableString.Invariant($"predicted {count} images in {secs:0.0} s ({count / secs:0.0} images/s, onnxruntime, batch {predictor.BatchSize}) -> {Path.GetFullPath(outDir)}"));
             return 0;
         });
         return cmd;

@@ -185,14 +185,7 @@ public sealed class AnomalyEngine
     public (int Images, double Seconds) Predict(string modelPath, string input, string output, bool overwrite, bool skipBadImages = false)
     {
         ListPredictInputs(input); // a missing input is named before the model is loaded
-        int batchSize = 16, threads = 0;
-        if (!Predictor.IsOnnx(modelPath))
-        {
-            using var trained = TrainedModel.Load(modelPath);
-            var options = EngineOptions.From(trained.Config);
-            (batchSize, threads) = (options.BatchSize, options.Threads);
-        }
-        using var predictor = new Predictor(modelPath, batchSize, threads, skipBadImages, _progress, _cancellation);
+        using var predictor = new Predictor(modelPath, batchSize: null, threads: null, skipBadImages, _progress, _cancellation);
         return predictor.Run(input, output, overwrite);
     }
 

@@ -16,7 +16,6 @@ namespace AnomalySharp.Engine;
 public sealed class Predictor : IDisposable
 {
     readonly OnnxAnomalyDetector _detector;
-    readonly int _batchSize;
     readonly bool _skipBad;
     readonly IProgressReporter _progress;
     readonly string _modelPath;
@@ -25,27 +24,40 @@ public sealed class Predictor : IDisposable
     /// <summary>
     /// Loads <paramref name="modelPath"/>: an exported .onnx file, or a saved model (a training output folder or its
     /// model file), which is exported in memory. <paramref name="batchSize"/> images are scored at once with
-    /// <paramref name="threads"/> threads (0: every core); <paramref name="skipBad"/> skips unreadable images with a
-    /// message instead of stopping.
+    /// <paramref name="threads"/> threads (0: every core); left null, they are a saved model's data.batch_size and
+    /// runtime.threads, or 16 and every core for an .onnx file. <paramref name="skipBad"/> skips unreadable images
+    /// with a message instead of stopping.
     /// </summary>
-    public Predictor(string modelPath, int batchSize, int threads, bool skipBad, IProgressReporter? progress = null, CancellationToken cancellation = default)
+    public Predictor(string modelPath, int? batchSize, int? threads, bool skipBad, IProgressReporter? progress = null, CancellationToken cancellation = default)
     {
-        if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"batch size must be 1..1024, got {batchSize}");
-        var options = new DetectorOptions { ThreadsPerSession = threads };
-        _detector = IsOnnx(modelPath) ? Load(modelPath, options) : LoadSaved(modelPath, options);
-        _batchSize = batchSize; _skipBad = skipBad; _progress = progress ?? NullProgress.Instance; _modelPath = modelPath; _cancellation = cancellation;
+        if (IsOnnx(modelPath))
+        {
+            BatchSize = batchSize ?? 16;
+            CheckBatchSize();
+            _detector = new OnnxAnomalyDetector(modelPath, new DetectorOptions { ThreadsPerSession = threads ?? 0 });
+        }
+        else
+        {
+            // The model file is read once: for its own batch size and threads, and for the export built in memory.
+            using var trained = TrainedModel.Load(modelPath);
+            var saved = EngineOptions.From(trained.Config);
+            BatchSize = batchSize ?? saved.BatchSize;
+            CheckBatchSize();
+            _detector = trained.CreateDetector(new DetectorOptions { ThreadsPerSession = threads ?? saved.Threads });
+        }
+        _skipBad = skipBad; _progress = progress ?? NullProgress.Instance; _modelPath = modelPath; _cancellation = cancellation;
     }
+
+    void CheckBatchSize()
+    {
+        if (BatchSize is < 1 or > 1024) throw new AnomalySharpException($"batch size must be 1..1024, got {BatchSize}");
+    }
+
+    /// <summary>Images scored at once.</summary>
+    public int BatchSize { get; }
 
     /// <summary>Whether a model path names an exported ONNX file (rather than a saved model).</summary>
     public static bool IsOnnx(string modelPath) => modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-
-    static OnnxAnomalyDetector Load(string path, DetectorOptions options) => new(path, options);
-
-    static OnnxAnomalyDetector LoadSaved(string path, DetectorOptions options)
-    {
-        using var trained = TrainedModel.Load(path);
-        return trained.CreateDetector(options);
-    }
 
     double? RawThreshold => _detector.Metadata.TryGetValue("anomalysharp.raw_image_threshold", out var t)
         && double.TryParse(t, System.Globalization.NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : null;
@@ -62,7 +74,7 @@ public sealed class Predictor : IDisposable
         using (var step = _progress.Start("predict", files.Count))
         {
             done = 0;
-            foreach (var chunk in files.Chunk(_batchSize))
+            foreach (var chunk in files.Chunk(BatchSize))
             {
                 _cancellation.ThrowIfCancellationRequested();
                 done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException($"{failed} (use {OptionText.Name("skipBadImages")} to go on without it)"));
@@ -98,7 +110,7 @@ public sealed class Predictor : IDisposable
                 if (size > 0 && sizes.TryGetValue(full, out long last) && last == size) ready.Add(full);
                 sizes[full] = size;
             }
-            foreach (var chunk in ready.Chunk(_batchSize))
+            foreach (var chunk in ready.Chunk(BatchSize))
             {
                 int n = ScoreBatch(chunk, writer, failed =>
                 {
