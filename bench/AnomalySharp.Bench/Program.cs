@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
+//        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
 //        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
@@ -28,6 +29,7 @@ int busy = 0, repeat = 1;
 var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
 string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
+List<(int, int, int, int)>? searchGrid = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -46,6 +48,9 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
+    else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
+    else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+        .Select(c => (c[0], c[1], c.Length > 2 ? c[2] : 0, c.Length > 3 ? c[3] : 2)).ToList();
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
@@ -54,6 +59,12 @@ if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, 
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);
+if (searchGrid != null)
+{
+    Console.WriteLine($"# AnomalySharp PatchCore search bench — {Environment.ProcessorCount} cores, {threads} threads, {data}, 256 px");
+    SearchBench.Run(ds, threads, searchGrid, Path.Combine(Path.GetTempPath(), $"anomalysharp-bench-bank-{Path.GetFileName(Path.GetFullPath(data))}.anomalysharp"), args.Contains("--accuracy"));
+    return 0;
+}
 if (training)
 {
     int images = quick ? 100 : ds.Train.Count;

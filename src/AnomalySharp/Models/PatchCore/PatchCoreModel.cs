@@ -27,6 +27,13 @@ public sealed partial class PatchCoreModel : IAnomalyModel
           blur_sigma: 4.0
           bank_dtype: float32
           max_fit_memory_gb: 0
+          search: ivf
+          search_lists: 64
+          search_probes: 4
+          search_dims: 64
+          search_rerank: 2
+          search_refine_patches: 16
+          search_refine_probes: 16
         """;
 
     readonly IFeatureExtractor _backbone;
@@ -39,7 +46,15 @@ public sealed partial class PatchCoreModel : IAnomalyModel
     readonly double _maxFitMemoryGb;
     readonly int _imageSize;
     readonly GaussianBlur2d _blur;
+    readonly string _search;
+    readonly int _searchLists;
+    readonly int _searchProbes;
+    readonly int _searchDims;
+    readonly int _searchRerank;
+    readonly int _refinePatches;
+    readonly int _refineProbes;
     Tensor? _bank;                 // [K,D]
+    BankIndex? _index;             // with search: ivf
 
     /// <inheritdoc />
     public string Name => "patchcore";
@@ -56,6 +71,16 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         _seed = config.GetInt("seed");
         _imageSize = config.GetInt("data.image_size");
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
+        // Model files written before 0.3 have no search keys: they keep the exact search they were evaluated with.
+        _search = config.Has("model.search") ? config.GetChoice("model.search", "ivf", "exact") : "exact";
+        _searchLists = config.Has("model.search_lists") ? config.GetInt("model.search_lists", 1, 65536) : 64;
+        _searchProbes = config.Has("model.search_probes") ? config.GetInt("model.search_probes", 1, 65536) : 3;
+        _searchDims = config.Has("model.search_dims") ? config.GetInt("model.search_dims", 0, 65536) : 0;
+        _searchRerank = config.Has("model.search_rerank") ? config.GetInt("model.search_rerank", 1, 1024) : 2;
+        _refinePatches = config.Has("model.search_refine_patches") ? config.GetInt("model.search_refine_patches", 0, 1 << 20) : 0;
+        _refineProbes = config.Has("model.search_refine_probes") ? config.GetInt("model.search_refine_probes", 1, 65536) : 0;
+        if (_searchProbes > _searchLists)
+            throw new AnomalySharpException($"model.search_probes ({_searchProbes}) must not exceed model.search_lists ({_searchLists})");
     }
 
     int FeatureDim => _layers.Sum(_backbone.Channels);
@@ -138,6 +163,15 @@ public sealed partial class PatchCoreModel : IAnomalyModel
             foreach (var c in featureChunks) c.Dispose();
             SetBank(all.index_select(0, idx).to_type(_bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32));
         }
+        if (_search == "ivf")
+            using (var step = progress.Start("patchcore search index", 1))
+            {
+                var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
+                SetBank(ordered);
+                _index?.Dispose();
+                _index = index;
+                step.Advance(1);
+            }
     }
 
     void SetBank(Tensor bank)
@@ -147,17 +181,46 @@ public sealed partial class PatchCoreModel : IAnomalyModel
     }
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, Tensor> GetState() => new Dictionary<string, Tensor>
+    public IReadOnlyDictionary<string, Tensor> GetState()
     {
-        ["memory_bank"] = _bank ?? throw new InvalidOperationException("patchcore is not fitted"),
-    };
+        var state = new Dictionary<string, Tensor> { ["memory_bank"] = _bank ?? throw new InvalidOperationException("patchcore is not fitted") };
+        if (_index is not null)
+        {
+            state["search_centroids"] = _index.Centroids;
+            state["search_offsets"] = _index.Offsets;
+            state["search_support"] = _index.Support;
+            if (_index.Projection is { } projection)
+            {
+                state["search_mean"] = projection.Mean;
+                state["search_basis"] = projection.Basis;
+            }
+        }
+        return state;
+    }
 
     /// <inheritdoc />
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => SetBank(state["memory_bank"]);
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        SetBank(state["memory_bank"]);
+        _index?.Dispose();
+        _index = null;
+        if (_search != "ivf") return;
+        if (state.ContainsKey("search_centroids"))
+            _index = BankIndex.FromState(_bank!, state["search_centroids"], state["search_offsets"], state["search_support"],
+                state.GetValueOrDefault("search_mean"), state.GetValueOrDefault("search_basis"));
+        else
+        {
+            // A bank saved without an index (model.search: exact) given model.search: ivf: index it now, as fit would.
+            var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
+            SetBank(ordered);
+            _index = index;
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose()
     {
         _bank?.Dispose();
+        _index?.Dispose();
     }
 }
