@@ -20,10 +20,11 @@ public sealed partial class PatchCoreModel
 
     /// <inheritdoc />
     /// <remarks>
-    /// The bank is stored once ([K,D] float32). The graph searches it exactly, in blocks of <see cref="ExportBlockRows"/>
-    /// rows (‖q‖² + ‖b‖² − 2·q·bᵀ, minimum and arg-minimum per block, then over blocks), so memory per image stays
-    /// bounded; the per-block transposes and norms depend only on the bank and are constant-folded by ONNX Runtime
-    /// when the session is created. The image score is the paper's re-weighting (eq. 7): the most anomalous patch's distance, scaled down when its nearest bank patch sits in a dense neighbourhood of the bank.
+    /// The bank is stored once ([K,D] float32). With <c>model.search: exact</c> the graph searches it exactly, in blocks
+    /// of <see cref="ExportBlockRows"/> rows (‖q‖² + ‖b‖² − 2·q·bᵀ, minimum and arg-minimum per block, then over blocks),
+    /// so memory per image stays bounded; the per-block transposes and norms depend only on the bank and are
+    /// constant-folded by ONNX Runtime when the session is created. By default <see cref="BankIndex.AppendSearch"/>
+    /// searches a few lists of it instead, and <see cref="AppendRefinement"/> searches the highest patches again. The image score is the paper's re-weighting (eq. 7): the most anomalous patch's distance, scaled down when its nearest bank patch sits in a dense neighbourhood of the bank.
     /// </remarks>
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {

@@ -11,7 +11,8 @@ namespace AnomalySharp.Models.PatchCore;
 /// upsampled to layer 2's grid), a memory bank subsampled by greedy k-center on a random projection, the distance
 /// to the nearest bank patch as the anomaly map (upsampled, blurred), and the paper's re-weighted image score.
 /// Fit keeps patch features as float16 and the projection as int8, so the coreset sweep reads a quarter of the
-/// bytes of float32; prediction searches the bank exactly by blocked matrix products.
+/// bytes of float32. Prediction searches the bank through an inverted-file index (<see cref="BankIndex"/>, the
+/// default) or exactly by blocked matrix products (<c>model.search: exact</c>).
 /// </summary>
 public sealed partial class PatchCoreModel : IAnomalyModel
 {
@@ -157,11 +158,25 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         }
         int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
         Array.Sort(chosen);
-        using (var all = cat(featureChunks, 0))
-        using (var idx = tensor(chosen.Select(i => (long)i).ToArray()))
+        // The chosen rows chunk by chunk, each chunk freed once read: concatenating every patch first doubled fit's peak.
+        var selected = new List<Tensor>();
+        long chunkStart = 0;
+        int next = 0;
+        foreach (var chunk in featureChunks)
         {
-            foreach (var c in featureChunks) c.Dispose();
-            SetBank(all.index_select(0, idx).to_type(_bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32));
+            long end = chunkStart + chunk.shape[0];
+            int first = next;
+            while (next < chosen.Length && chosen[next] < end) next++;
+            if (next > first)
+                using (var idx = tensor(chosen[first..next].Select(i => i - chunkStart).ToArray()))
+                    selected.Add(chunk.index_select(0, idx));
+            chunk.Dispose();
+            chunkStart = end;
+        }
+        using (var rows = cat(selected, 0))
+        {
+            foreach (var t in selected) t.Dispose();
+            SetBank(rows.to_type(_bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32));
         }
         if (_search == "ivf")
             using (var step = progress.Start("patchcore search index", 1))
