@@ -106,7 +106,7 @@ public class PatchCoreSearchTests
         // A configuration from before 0.3 (no search keys) means the exact search it was evaluated with.
         var old = PadimTests.SmallConfig("patchcore");
         var tree = System.Text.Json.Nodes.JsonNode.Parse(old.ToJson())!.AsObject();
-        foreach (string key in new[] { "search", "search_lists", "search_probes" }) tree["model"]!.AsObject().Remove(key);
+        foreach (string key in new[] { "search", "search_lists", "search_probes", "search_dims", "search_rerank", "search_refine_patches", "search_refine_probes" }) tree["model"]!.AsObject().Remove(key);
         using var exact = (PatchCoreModel)ModelRegistry.Create(AnomalySharp.Configuration.ConfigTree.FromJson(tree.ToJsonString()));
         exact.LoadState(new Dictionary<string, Tensor> { ["memory_bank"] = state["memory_bank"].clone() });
         Assert.False(exact.GetState().ContainsKey("search_centroids"));

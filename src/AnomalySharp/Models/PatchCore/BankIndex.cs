@@ -43,7 +43,7 @@ internal sealed class BankIndex : IDisposable
         var x = bank.to_type(ScalarType.Float32).contiguous();
         long k = x.shape[0];
         int l = (int)Math.Min(lists, k);
-        var generator = new TorchSharp.torch.Generator((ulong)seed);
+        using var generator = new TorchSharp.torch.Generator((ulong)seed);
         var centroids = x.index_select(0, randperm(k, generator: generator).narrow(0, 0, l)).clone();
         Tensor assign = Assign(x, centroids);
         for (int iteration = 0; iteration < KMeansIterations; iteration++)
@@ -71,6 +71,7 @@ internal sealed class BankIndex : IDisposable
         var order = assign.sort(stable: true).Indices;
         var ordered = x.index_select(0, order);
         var offsets = cat(new[] { zeros(1, dtype: ScalarType.Int64), sizes.index_select(0, kept).cumsum(0) });
+        // The support search looks at least at the two nearest lists: a row near its list's border has neighbours across it.
         var support = SupportOf(ordered, centroids, offsets, Math.Max(probes, 2), (int)Math.Min(neighbors, k));
         var result = bank.dtype == ScalarType.Float32 ? ordered : ordered.to_type(bank.dtype);
         (Tensor, Tensor)? projection = null;
@@ -113,9 +114,9 @@ internal sealed class BankIndex : IDisposable
         return e.item<bool>();
     }
 
-    // The graph constants of the last graph appended to, so that a second search in the same graph shares them.
-    OnnxGraph? _constantsGraph;
-    readonly Dictionary<string, string> _constants = new();
+    // The constants already added to a graph, so that a second search in the same graph shares them. Weak keys: a
+    // graph holds the bank's bytes, and the index must not keep it alive after its session is built.
+    readonly System.Runtime.CompilerServices.ConditionalWeakTable<OnnxGraph, Dictionary<string, string>> _constants = new();
 
     /// <summary>Number of lists.</summary>
     public long Lists => Centroids.shape[0];
@@ -172,9 +173,9 @@ internal sealed class BankIndex : IDisposable
         var o = Offsets.data<long>().ToArray();
         int p = (int)Math.Min(probes, Lists);
         int r = (int)Math.Min(rerank, o.Zip(o.Skip(1), (a, b) => b - a).Min());
-        if (!ReferenceEquals(_constantsGraph, g)) { _constantsGraph = g; _constants.Clear(); }
+        var added = _constants.GetOrCreateValue(g);
         string Const(string key, Func<Tensor> make) =>
-            _constants.TryGetValue(key, out var name) ? name : _constants[key] = OnnxGraphTensors.Constant(g, "ivf_" + key, make());
+            added.TryGetValue(key, out var name) ? name : added[key] = OnnxGraphTensors.Constant(g, "ivf_" + key, make());
         Tensor Space() => Projection is { } pr ? (bank.to_type(ScalarType.Float32) - pr.Mean).mm(pr.Basis) : bank.to_type(ScalarType.Float32);
         Tensor space = Space();
         var centroids = Projection is { } projection ? (Centroids - projection.Mean).mm(projection.Basis) : Centroids;

@@ -43,7 +43,8 @@ public sealed partial class PatchCoreModel
         using var input = images.to_type(ScalarType.Float32).contiguous();
         using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
             input.shape, TensorSpan.Address(input), input.numel() * sizeof(float));
-        using var outputs = session.Run(new RunOptions(), new[] { "images" }, new[] { value }, new[] { "exact_d2", "ivf_d2", "exact_rows", "ivf_rows" });
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, new[] { "images" }, new[] { value }, new[] { "exact_d2", "ivf_d2", "exact_rows", "ivf_rows" });
         return new SearchComparison(outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorDataAsSpan<float>().ToArray(),
             outputs[2].GetTensorDataAsSpan<long>().ToArray(), outputs[3].GetTensorDataAsSpan<long>().ToArray());
     }

@@ -74,12 +74,13 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
         // Model files written before 0.3 have no search keys: they keep the exact search they were evaluated with.
         _search = config.Has("model.search") ? config.GetChoice("model.search", "ivf", "exact") : "exact";
-        _searchLists = config.Has("model.search_lists") ? config.GetInt("model.search_lists", 1, 65536) : 64;
-        _searchProbes = config.Has("model.search_probes") ? config.GetInt("model.search_probes", 1, 65536) : 3;
-        _searchDims = config.Has("model.search_dims") ? config.GetInt("model.search_dims", 0, 65536) : 0;
-        _searchRerank = config.Has("model.search_rerank") ? config.GetInt("model.search_rerank", 1, 1024) : 2;
-        _refinePatches = config.Has("model.search_refine_patches") ? config.GetInt("model.search_refine_patches", 0, 1 << 20) : 0;
-        _refineProbes = config.Has("model.search_refine_probes") ? config.GetInt("model.search_refine_probes", 1, 65536) : 0;
+        if (_search == "exact" && !config.Has("model.search_lists")) return;
+        _searchLists = config.GetInt("model.search_lists", 1, 65536);
+        _searchProbes = config.GetInt("model.search_probes", 1, 65536);
+        _searchDims = config.GetInt("model.search_dims", 0, 65536);
+        _searchRerank = config.GetInt("model.search_rerank", 1, 1024);
+        _refinePatches = config.GetInt("model.search_refine_patches", 0, 1 << 20);
+        _refineProbes = config.GetInt("model.search_refine_probes", 1, 65536);
         if (_searchProbes > _searchLists)
             throw new AnomalySharpException($"model.search_probes ({_searchProbes}) must not exceed model.search_lists ({_searchLists})");
     }
