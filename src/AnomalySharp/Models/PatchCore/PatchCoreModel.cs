@@ -159,7 +159,8 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         }
         int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
         Array.Sort(chosen);
-        // The chosen rows chunk by chunk, each chunk freed once read: concatenating every patch first doubled fit's peak.
+        // The chosen rows chunk by chunk, each chunk freed once read, so no second copy of every patch is made (fit's peak,
+        // 2.9 GB on magnetic_tile, is elsewhere: this did not lower it).
         var selected = new List<Tensor>();
         long chunkStart = 0;
         int next = 0;
