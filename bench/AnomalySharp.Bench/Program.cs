@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
+//        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
@@ -30,6 +31,7 @@ var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
 string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
 List<(int, int, int, int)>? searchGrid = null;
+bool gemm = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -48,6 +50,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
+    else if (args[i] == "--gemm") gemm = true;   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
     else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
         .Select(c => (c[0], c[1], c.Length > 2 ? c[2] : 0, c.Length > 3 ? c[3] : 2)).ToList();
@@ -59,6 +62,12 @@ if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, 
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);
+if (gemm)
+{
+    Console.WriteLine($"# AnomalySharp GEMM bench — {Environment.ProcessorCount} cores, {threads} threads");
+    GemmBench.Run(threads);
+    return 0;
+}
 if (searchGrid != null)
 {
     Console.WriteLine($"# AnomalySharp PatchCore search bench — {Environment.ProcessorCount} cores, {threads} threads, {data}, 256 px");
