@@ -94,6 +94,17 @@ public static class ImageDecoder
         return encoded.ToArray();
     }
 
+    /// <summary>Encodes RGBA pixels as PNG into <paramref name="destination"/>, with no managed copy of the pixels or the file.</summary>
+    public static void WritePng(Stream destination, int width, int height, ReadOnlySpan<byte> rgba)
+    {
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        rgba[..(width * height * 4)].CopyTo(bitmap.GetPixelSpan());
+        using var image = SKImage.FromBitmap(bitmap);
+        using var encoded = image.Encode(SKEncodedImageFormat.Png, 100);
+        destination.Write(encoded.AsSpan());
+    }
+
     /// <summary>Encodes 8-bit gray pixels as PNG.</summary>
     public static byte[] EncodeGrayPng(int width, int height, ReadOnlySpan<byte> gray)
     {

@@ -171,6 +171,29 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// ONNX Runtime shrinks a session's arena only at the end of a run that asks for it, so this runs the network once
+    /// on one blank 32² image with that option: the chunks the fit's batches left free go back (about 250 MB at batch 16
+    /// and 256 px for ResNet18).
+    /// </remarks>
+    public void ReleaseWorkingMemory()
+    {
+        using var images = zeros(1, 3, 32, 32);
+        using var runOptions = new RunOptions();
+        runOptions.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        float[] buffer;
+        long[] shape;
+        using (var scope = NewDisposeScope())
+        {
+            var prepared = _preprocess(images).contiguous();
+            shape = prepared.shape;
+            buffer = prepared.data<float>().ToArray();
+        }
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(), shape);
+        using var outputs = _session.Run(runOptions, new[] { _inputName }, new[] { input }, _graphOutputs.Distinct().ToArray());
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _session.Dispose();
 
     /// <inheritdoc />

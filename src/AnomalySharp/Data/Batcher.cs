@@ -54,10 +54,11 @@ public sealed class Batcher
 
     /// <summary>
     /// Enumerates batches in sample order. Each batch must be disposed by the caller, who works on it inside the
-    /// library's native-call boundary (<see cref="NativeCallGuard.HandOut{T}"/>).
+    /// library's native-call boundary (<see cref="NativeCallGuard.HandOut{T}"/>). Free native pages go back to the
+    /// system between batches (fit and evaluation; the trainer's steps over cached features trim once per epoch).
     /// </summary>
     public IEnumerable<ImageBatch> Enumerate(IReadOnlyList<AnomalySample> samples, bool loadMasks) =>
-        NativeCallGuard.HandOut(Prepare(samples, loadMasks));
+        NativeCallGuard.HandOut(Prepare(samples, loadMasks), trimBetween: true);
 
     /// <summary>Decodes ahead and yields, per batch, the step that turns its decoded images into tensors.</summary>
     IEnumerable<Func<ImageBatch>> Prepare(IReadOnlyList<AnomalySample> samples, bool loadMasks)

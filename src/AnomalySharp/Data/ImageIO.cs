@@ -89,15 +89,32 @@ public static class ImageIO
     }
 
     /// <summary>Encodes RGBA bytes as PNG into a file.</summary>
-    public static void SavePng(string path, int width, int height, byte[] rgba) =>
-        File.WriteAllBytes(path, ImageDecoder.EncodePng(width, height, rgba));
+    public static void SavePng(string path, int width, int height, ReadOnlySpan<byte> rgba)
+    {
+        using var file = File.Create(path);
+        ImageDecoder.WritePng(file, width, height, rgba);
+    }
+
+    /// <summary>Encodes an RGB float tensor [3,H,W] in 0..1 as PNG into a file, through no managed pixel copy.</summary>
+    public static void SavePng(string path, Tensor chw)
+    {
+        using var rgba = RgbaTensor(chw);
+        SavePng(path, (int)chw.shape[2], (int)chw.shape[1], rgba.bytes);
+    }
 
     /// <summary>An RGB float tensor [3,H,W] in 0..1 as RGBA bytes.</summary>
     public static byte[] ToRgba(Tensor chw)
     {
+        using var rgba = RgbaTensor(chw);
+        return rgba.bytes.ToArray();
+    }
+
+    /// <summary>An RGB float tensor [3,H,W] in 0..1 as a contiguous RGBA byte tensor [H,W,4].</summary>
+    static Tensor RgbaTensor(Tensor chw)
+    {
         using var scope = NewDisposeScope();
         var hwc = chw.clamp(0f, 1f).mul(255f).round().to_type(ScalarType.Byte).permute(1, 2, 0);
         var alpha = full(new long[] { hwc.shape[0], hwc.shape[1], 1 }, (byte)255, dtype: ScalarType.Byte);
-        return cat(new[] { hwc, alpha }, 2).contiguous().data<byte>().ToArray();
+        return cat(new[] { hwc, alpha }, 2).contiguous().MoveToOuterDisposeScope();
     }
 }

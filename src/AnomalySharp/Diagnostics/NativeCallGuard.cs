@@ -27,11 +27,16 @@ internal static class NativeCallGuard
     /// Yields the batch each step makes, with the guard held from the making of the batch until the consumer asks for
     /// the next one. The work between batches (reading and decoding ahead, the consumer's own loop) runs unguarded.
     /// </summary>
-    public static IEnumerable<T> HandOut<T>(IEnumerable<Func<T>> steps)
+    public static IEnumerable<T> HandOut<T>(IEnumerable<Func<T>> steps, bool trimBetween = false)
     {
         foreach (var make in steps)
+        {
             using (Enter())
                 yield return make();
+            // With trimBetween, the batch's tensors are freed by now and glibc hands their pages back: it would keep
+            // them (it raises its mmap threshold once a large buffer is freed) and the process would grow batch by batch.
+            if (trimBetween) Runtime.NativeHeap.Release();
+        }
     }
 
     /// <summary>Enters the guarded section; dispose to leave it (tests of single components use it directly).</summary>
@@ -47,6 +52,21 @@ internal static class NativeCallGuard
             }
         }
         return new Exit();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="collect"/> (a forced garbage collection) unless a guarded section is open on some thread,
+    /// holding the guard's lock meanwhile so that none opens: a forced collection would end that section's no-GC region
+    /// and expose its batch to the race. Returns whether it ran.
+    /// </summary>
+    public static bool CollectOutsideGuard(Action collect)
+    {
+        lock (Lock)
+        {
+            if (_depth != 0) return false;
+            collect();
+            return true;
+        }
     }
 
     sealed class Exit : IDisposable

@@ -96,6 +96,7 @@ public sealed class AnomalyEngine
         };
         var evaluator = new Evaluator(_progress, options);
 
+        MemoryMonitor.EndStage("prepare"); // the backbone's loading leaves its copies of the weights to the collector
         var fitClock = Stopwatch.StartNew();
         TrainingSummary? training = null;
         if (model is ITrainableModel trainable)
@@ -107,15 +108,18 @@ public sealed class AnomalyEngine
             model.Fit(fitData, _progress);
         double fitSeconds = training?.Seconds ?? fitClock.Elapsed.TotalSeconds;
         double fitPeak = MemoryMonitor.PeakResidentMb();
-        Runtime.NativeHeap.Release(); // the fit's buffers go back before evaluation builds its own
+        MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
 
         using var all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
+        MemoryMonitor.EndStage("evaluate");
         var (validation, evaluation) = Calibration.Split(options, all);
         NormalizationStats stats;
         using (validation)
             stats = Calibration.Calibrate(options, validation ?? evaluation);
+        MemoryMonitor.EndStage("calibrate");
         var trained = new TrainedModel(model, config, stats, dataset.Root); // shares `model`, disposed above
         trained.Save(Path.Combine(staged.Path, ModelPackage.FileName));
+        MemoryMonitor.EndStage("save");
         File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
 
         var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset);
@@ -155,6 +159,7 @@ public sealed class AnomalyEngine
     {
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"));
         using var trained = TrainedModel.Load(modelPath);
+        MemoryMonitor.EndStage("load");
         var options = EngineOptions.From(trained.Config) with { SkipBadImages = skipBadImages || trained.Config.GetBool("data.skip_bad_images") };
         dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
             : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give {OptionText.Name("data")}");
@@ -163,6 +168,7 @@ public sealed class AnomalyEngine
         RunSettings.ApplyThreads(trained.Config);
         var batcher = MakeBatcher(options);
         using var all = new Evaluator(_progress, options).Evaluate(trained.Model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
+        MemoryMonitor.EndStage("evaluate");
         var results = new RunResults
         {
             Evaluation = new ResultsWriter(_progress).Write(options, trained.Stats, all, staged.Path, dataset),

@@ -27,34 +27,52 @@ internal sealed class Evaluator
     {
         var clock = Stopwatch.StartNew();
         var kept = new List<AnomalySample>();
-        var images = new List<Tensor>(); var maps = new List<Tensor>(); var scores = new List<Tensor>(); var maskList = new List<Tensor>();
-        using (var graph = new InferenceGraph(model, _options.ImageSize, _options.Threads))
-        using (var step = _progress.Start(title, samples.Count))
+        // One tensor each for the whole set, filled batch by batch: a list of batch tensors joined at the end would
+        // hold every map, image and mask twice at the join.
+        Tensor? images = null, maps = null, scores = null, maskSet = null;
+        try
         {
-            foreach (var batch in batcher.Enumerate(samples, masks))
+            using (var graph = new InferenceGraph(model, _options.ImageSize, _options.Threads))
+            using (var step = _progress.Start(title, samples.Count))
             {
-                using (batch)
-                using (NewDisposeScope())
+                // The graph's protobuf and its serialized bytes (the model's weights, twice) are garbage once the session holds them.
+                MemoryMonitor.EndStage("graph");
+                foreach (var batch in batcher.Enumerate(samples, masks))
                 {
-                    var (batchMaps, batchScores) = graph.Run(batch.Images);
-                    // The scope frees the byte copy's intermediates; the kept tensors leave it and the lists own them.
-                    kept.AddRange(batch.Samples);
-                    images.Add(batch.Images.mul(255f).round_().to_type(ScalarType.Byte).DetachFromDisposeScope());
-                    maps.Add(batchMaps.DetachFromDisposeScope());
-                    scores.Add(batchScores.DetachFromDisposeScope());
-                    if (masks) maskList.Add(batch.Masks!.to_type(ScalarType.Byte).DetachFromDisposeScope());
+                    using (batch)
+                    using (NewDisposeScope())
+                    {
+                        var (batchMaps, batchScores) = graph.Run(batch.Images);
+                        long n = samples.Count, at = kept.Count, b = batch.Samples.Count;
+                        images ??= zeros(new[] { n }.Concat(batch.Images.shape.Skip(1)).ToArray(), dtype: ScalarType.Byte).DetachFromDisposeScope();
+                        maps ??= zeros(new[] { n }.Concat(batchMaps.shape.Skip(1)).ToArray(), dtype: ScalarType.Float32).DetachFromDisposeScope();
+                        scores ??= zeros(n, dtype: ScalarType.Float32).DetachFromDisposeScope();
+                        if (masks) maskSet ??= zeros(new[] { n }.Concat(batch.Masks!.shape.Skip(1)).ToArray(), dtype: ScalarType.Byte).DetachFromDisposeScope();
+                        images.narrow(0, at, b).copy_(batch.Images.mul(255f).round_().to_type(ScalarType.Byte));
+                        maps.narrow(0, at, b).copy_(batchMaps);
+                        scores.narrow(0, at, b).copy_(batchScores.flatten());
+                        if (masks) maskSet!.narrow(0, at, b).copy_(batch.Masks!.to_type(ScalarType.Byte));
+                        kept.AddRange(batch.Samples);
+                    }
+                    step.Advance(batch.Samples.Count);
                 }
-                step.Advance(batch.Samples.Count);
             }
+            seconds = clock.Elapsed.TotalSeconds;
+            Runtime.NativeHeap.Release(); // the graph's session and the per-batch buffers are gone
+            if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
+            var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
+            // Skipped images leave unused rows at the end; the views keep the rows that were scored.
+            return new EvaluationSet(kept, Rows(images!, kept.Count), Rows(maps!, kept.Count), Rows(scores!, kept.Count), labels,
+                masks ? Rows(maskSet!, kept.Count) : null);
         }
-        seconds = clock.Elapsed.TotalSeconds;
-        Runtime.NativeHeap.Release(); // the graph's session and the per-batch buffers are gone
-        if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
-        var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
-        var set = new EvaluationSet(kept, cat(images, 0), cat(maps, 0), cat(scores, 0), labels, masks ? cat(maskList, 0) : null);
-        foreach (var t in images.Concat(maps).Concat(scores).Concat(maskList)) t.Dispose();
-        return set;
+        finally
+        {
+            images?.Dispose(); maps?.Dispose(); scores?.Dispose(); maskSet?.Dispose();
+        }
     }
+
+    /// <summary>The first <paramref name="count"/> rows (all of them when none was skipped) as a tensor of their own.</summary>
+    static Tensor Rows(Tensor t, int count) => count == t.shape[0] ? t.alias() : t.narrow(0, 0, count);
 
     /// <summary>Image and pixel AUROC of a model on labelled images (the trainer's validation).</summary>
     public IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)

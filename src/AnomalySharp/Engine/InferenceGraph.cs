@@ -36,6 +36,8 @@ public sealed class InferenceGraph : IDisposable
         ImageSize = imageSize;
         MaxBatch = model.OnnxMaxBatch > 0 ? model.OnnxMaxBatch : int.MaxValue;
         byte[] bytes = BuildRaw(model, imageSize).ToByteArray();
+        // The protobuf (the model's weights once more) is garbage now; collected before ONNX Runtime makes its own copies.
+        Diagnostics.MemoryMonitor.ReleaseGarbage();
         using var options = ComputeThreads.SessionOptions(threads);
         try { _session = new InferenceSession(bytes, options); }
         catch (OnnxRuntimeException e) { throw new AnomalySharpException($"model '{model.Name}': ONNX Runtime refused its inference graph ({e.Message.Split('\n')[0]})", e); }

@@ -23,6 +23,7 @@ internal sealed class ResultsWriter
     public EvaluationReport Write(EngineOptions options, NormalizationStats stats, EvaluationSet set, string folder, IAnomalyDataset dataset)
     {
         var metrics = MetricReport.Compute(set.Scores, set.Labels, set.Maps, set.Masks);
+        MemoryMonitor.EndStage("metrics");
         var scoreValues = MinMaxNormalizer.NormalizeScores(TensorSpan.Floats(set.Scores), stats);
         var report = new EvaluationReport
         {
@@ -57,7 +58,9 @@ internal sealed class ResultsWriter
         var items = options.SaveImages ? DrawImages(stats, set, folder, scoreValues)
             : set.Samples.Select((s, i) => new ReportItem(s.Id, s.DefectType, "", s.ImagePath, scoreValues[i], s.IsAnomalous)).ToList();
         var rows = report.ToJson().Where(kv => kv.Value is JsonValue).Select(kv => (kv.Key, kv.Value!.ToJsonString().Trim('"'))).ToList();
+        MemoryMonitor.EndStage(options.SaveImages ? "images" : "curves");
         HtmlReport.Write(Path.Combine(folder, "report.html"), $"AnomalySharp — {options.ModelName} on {dataset.Root}", rows, items);
+        MemoryMonitor.EndStage("report");
         return report;
     }
 
@@ -73,7 +76,8 @@ internal sealed class ResultsWriter
             var sample = set.Samples[i];
             string file = $"{sample.DefectType}_{Path.GetFileNameWithoutExtension(sample.ImagePath)}.png";
             var raw = set.Maps[i].contiguous();
-            var map = tensor(MinMaxNormalizer.NormalizeMaps(TensorSpan.Floats(raw), stats)).view(raw.shape);
+            var map = empty_like(raw);
+            MinMaxNormalizer.Normalize(TensorSpan.Floats(raw), TensorSpan.Floats(map), stats.PixelThreshold, stats.PixelMin, stats.PixelMax);
             SampleRenderer.Save(Path.Combine(imagesDir, file), set.Images[i], map, set.Masks?[i]);
             items.Add(new ReportItem(sample.Id, sample.DefectType, "images/" + file, sample.ImagePath, scoreValues[i], sample.IsAnomalous));
             step.Advance(1);

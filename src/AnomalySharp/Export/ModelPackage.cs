@@ -34,13 +34,15 @@ public static class ModelPackage
         {
             foreach (var (name, t) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
-                var (dtype, bytes) = ToBytes(t);
+                // The tensor's own memory is written and hashed: no managed copy of hundreds of megabytes.
+                using var c = t.contiguous();
+                string dtype = DtypeName(t.dtype);
                 string entry = $"tensors/{name}.bin";
-                using (var s = zip.CreateEntry(entry, CompressionLevel.Fastest).Open()) s.Write(bytes);
+                using (var s = zip.CreateEntry(entry, CompressionLevel.Fastest).Open()) s.Write(c.bytes);
                 list.Add(new JsonObject
                 {
                     ["name"] = name, ["dtype"] = dtype, ["shape"] = new JsonArray(t.shape.Select(d => (JsonNode)d).ToArray()),
-                    ["entry"] = entry, ["sha256"] = Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(),
+                    ["entry"] = entry, ["sha256"] = Convert.ToHexString(SHA256.HashData(c.bytes)).ToLowerInvariant(),
                 });
             }
             manifest["tensors"] = list;
@@ -77,10 +79,7 @@ public static class ModelPackage
                 {
                     string name = (string)node!["name"]!, entry = (string)node["entry"]!, dtype = (string)node["dtype"]!;
                     long[] shape = node["shape"]!.AsArray().Select(d => (long)d!).ToArray();
-                    byte[] bytes = ReadEntry(zip, entry, path);
-                    if (Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != (string?)node["sha256"])
-                        throw new AnomalySharpException($"{path}: model file is damaged (checksum mismatch in {entry})");
-                    tensors[name] = FromBytes(bytes, dtype, shape, path);
+                    tensors[name] = ReadTensor(zip, entry, dtype, shape, (string?)node["sha256"], path);
                 }
             }
             catch
@@ -91,47 +90,75 @@ public static class ModelPackage
             }
             return (manifest, tensors);
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or NullReferenceException or InvalidCastException or FormatException)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or JsonException or NullReferenceException or InvalidCastException or FormatException)
         {
             throw new AnomalySharpException($"{path}: model file is damaged or not a model file ({e.Message})", e);
         }
     }
 
+    /// <summary>Small entries (manifest, checksum) are read whole, up to this size.</summary>
+    const long MaxSmallEntry = 16L << 20;
+    /// <summary>The largest expansion a deflate stream can give: a declared tensor beyond it cannot be genuine.</summary>
+    const long MaxDeflateRatio = 1032;
+
     static byte[] ReadEntry(ZipArchive zip, string name, string path)
     {
         var entry = zip.GetEntry(name) ?? throw new AnomalySharpException($"{path}: model file is damaged (missing {name})");
+        if (entry.Length > MaxSmallEntry) throw new AnomalySharpException($"{path}: model file is damaged ({name} declares {entry.Length} bytes)");
         using var s = entry.Open();
-        using var ms = new MemoryStream();
-        s.CopyTo(ms);
-        return ms.ToArray();
+        var bytes = new byte[entry.Length];
+        s.ReadExactly(bytes);
+        if (s.ReadByte() != -1) throw new AnomalySharpException($"{path}: model file is damaged ({name} is longer than declared)");
+        return bytes;
     }
 
-    static (string, byte[]) ToBytes(Tensor t)
+    /// <summary>
+    /// Reads one tensor entry straight into the tensor's memory, hashing it on the way. The manifest's shape and type fix
+    /// the size; the entry must declare exactly that size, a size its compressed length can hold, and then give
+    /// exactly that many bytes, so a damaged or hostile file is refused before it can make the reader allocate more.
+    /// </summary>
+    static Tensor ReadTensor(ZipArchive zip, string name, string dtype, long[] shape, string? sha256, string path)
     {
-        var c = t.contiguous();
+        var entry = zip.GetEntry(name) ?? throw new AnomalySharpException($"{path}: model file is damaged (missing {name})");
+        var type = dtype switch
+        {
+            "float32" => ScalarType.Float32, "float16" => ScalarType.Float16, "int64" => ScalarType.Int64,
+            _ => throw new AnomalySharpException($"{path}: unknown tensor type '{dtype}'"),
+        };
+        long count = 1;
+        foreach (long d in shape)
+        {
+            if (d < 0) throw new AnomalySharpException($"{path}: model file is damaged (negative dimension in {name})");
+            count = d == 0 || count <= long.MaxValue / d / 8 ? count * d : throw new AnomalySharpException($"{path}: model file is damaged ({name} is too large)");
+        }
+        long size = count * (type == ScalarType.Int64 ? 8 : type == ScalarType.Float32 ? 4 : 2);
+        if (entry.Length != size) throw new AnomalySharpException($"{path}: model file is damaged (tensor size mismatch in {name})");
+        if (size > Math.Max(1, entry.CompressedLength) * MaxDeflateRatio || size > Array.MaxLength)
+            throw new AnomalySharpException($"{path}: model file is damaged ({name} declares {size} bytes from {entry.CompressedLength})");
+        var t = empty(shape, dtype: type);
         try
         {
-            return t.dtype switch
+            using (var s = entry.Open())
             {
-                ScalarType.Float32 => ("float32", System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.data<float>().ToArray().AsSpan()).ToArray()),
-                ScalarType.Float16 => ("float16", System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.data<Half>().ToArray().AsSpan()).ToArray()),
-                ScalarType.Int64 => ("int64", System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.data<long>().ToArray().AsSpan()).ToArray()),
-                _ => throw new NotSupportedException($"cannot save tensors of type {t.dtype}"),
-            };
+                s.ReadExactly(t.bytes);
+                if (s.ReadByte() != -1) throw new AnomalySharpException($"{path}: model file is damaged ({name} is longer than declared)");
+            }
+            if (Convert.ToHexString(SHA256.HashData(t.bytes)).ToLowerInvariant() != sha256)
+                throw new AnomalySharpException($"{path}: model file is damaged (checksum mismatch in {name})");
+            return t;
         }
-        finally { if (!ReferenceEquals(c, t)) c.Dispose(); }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
     }
 
-    static Tensor FromBytes(byte[] bytes, string dtype, long[] shape, string path)
+    static string DtypeName(ScalarType type) => type switch
     {
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        int size = dtype switch { "float32" => 4, "float16" => 2, "int64" => 8, _ => throw new AnomalySharpException($"{path}: unknown tensor type '{dtype}'") };
-        if (bytes.Length != count * size) throw new AnomalySharpException($"{path}: model file is damaged (tensor size mismatch)");
-        return dtype switch
-        {
-            "float32" => tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape),
-            "float16" => tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes).ToArray(), shape),
-            _ => tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes).ToArray(), shape),
-        };
-    }
+        ScalarType.Float32 => "float32",
+        ScalarType.Float16 => "float16",
+        ScalarType.Int64 => "int64",
+        _ => throw new NotSupportedException($"cannot save tensors of type {type}"),
+    };
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Metrics;
@@ -28,10 +29,10 @@ public static class Aupro
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
         using var scope = NewDisposeScope();
-        var (maskBytes, weights, regions) = RegionWeights(masks);
+        var (positions, weights, regions) = RegionWeights(masks);
         if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
-        var labelsTensor = tensor(maskBytes).to_type(ScalarType.Bool);
-        var weightsTensor = tensor(weights);
+        var labelsTensor = masks.gt(0.5);
+        var weightsTensor = (positions, weights);
         var (_, negatives) = CurveWalk.Totals(labelsTensor);
         if (negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
 
@@ -86,30 +87,35 @@ public static class Aupro
     }
 
     /// <summary>
-    /// The masks as 0/1 bytes and each defect pixel's weight 1/(its region's size · number of regions), regions being
-    /// 8-connected components per image; and the number of regions.
+    /// Each defect pixel's weight 1/(its region's size · number of regions), regions being 8-connected components per
+    /// image, given sparsely: the flat positions of the defect pixels (ascending, int64) and their weights (float32);
+    /// and the number of regions. Only defect pixels are held, a few bytes each, never a weight per pixel.
     /// </summary>
-    internal static (byte[] Mask, float[] Weights, int Regions) RegionWeights(Tensor masks)
+    internal static (Tensor Positions, Tensor Weights, int Regions) RegionWeights(Tensor masks)
     {
+        using var scope = NewDisposeScope();
         long n = masks.shape[0];
-        long h = masks.shape[^2], w = masks.shape[^1];
-        byte[] maskBytes;
-        using (var flat = masks.reshape(n, h * w).gt(0.5).to_type(ScalarType.Byte).contiguous()) maskBytes = flat.data<byte>().ToArray();
-        var weights = new float[maskBytes.Length];
-        int plane = (int)(h * w), regions = 0;
-        var perImage = new List<(int Offset, int[] Labels, int[] Sizes)>();
+        int h = (int)masks.shape[^2], w = (int)masks.shape[^1], plane = h * w;
+        var bytes = masks.reshape(n, plane).gt(0.5).to_type(ScalarType.Byte).contiguous();
+        var positions = bytes.flatten().nonzero().flatten();      // ascending flat positions of the defect pixels
+        var sizes = empty(positions.numel(), dtype: ScalarType.Int32); // each defect pixel's region size
+        var all = bytes.bytes;
+        var sizeOf = MemoryMarshal.Cast<byte, int>(sizes.bytes);
+        var labels = new int[plane];
+        int regions = 0, next = 0;
         for (int i = 0; i < n; i++)
         {
-            var labels = ConnectedComponents.Label(maskBytes.AsSpan(i * plane, plane), (int)w, (int)h, out int count);
-            if (count == 0) continue;
-            var sizes = new int[count + 1];
-            foreach (int l in labels) sizes[l]++;
-            perImage.Add((i * plane, labels, sizes));
+            var mask = all.Slice(i * plane, plane);
+            if (!mask.ContainsAnyExcept((byte)0)) continue;
+            int count = ConnectedComponents.Label(mask, w, h, labels);
+            var regionSize = new int[count + 1];
+            foreach (int l in labels) regionSize[l]++;
+            for (int p = 0; p < plane; p++)
+                if (labels[p] != 0) sizeOf[next++] = regionSize[labels[p]];
             regions += count;
         }
-        foreach (var (offset, labels, sizes) in perImage)
-            for (int p = 0; p < labels.Length; p++)
-                if (labels[p] != 0) weights[offset + p] = (float)(1.0 / ((double)sizes[labels[p]] * regions));
-        return (maskBytes, weights, regions);
+        // 1/(size · regions) in float64, then float32: the same rounding as one weight per pixel computed in C#.
+        var weights = sizes.to_type(ScalarType.Float64).mul(regions).reciprocal().to_type(ScalarType.Float32);
+        return (positions.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), regions);
     }
 }

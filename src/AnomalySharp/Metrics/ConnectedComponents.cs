@@ -7,7 +7,17 @@ public static class ConnectedComponents
     public static int[] Label(ReadOnlySpan<byte> mask, int width, int height, out int count)
     {
         var labels = new int[mask.Length];
+        count = Label(mask, width, height, labels);
+        return labels;
+    }
+
+    /// <summary>As <see cref="Label(ReadOnlySpan{byte}, int, int, out int)"/>, into <paramref name="labels"/> (cleared first); returns the count.</summary>
+    public static int Label(ReadOnlySpan<byte> mask, int width, int height, Span<int> labels)
+    {
+        if (mask.Length != width * height || labels.Length != mask.Length) throw new ArgumentException("mask, labels and size differ");
+        labels.Clear();
         var stack = new Stack<int>();
+        int count = 0;
         count = 0;
         for (int start = 0; start < mask.Length; start++)
         {
@@ -34,6 +44,6 @@ public static class ConnectedComponents
                 }
             }
         }
-        return labels;
+        return count;
     }
 }

@@ -15,7 +15,7 @@ namespace AnomalySharp.Metrics;
 public sealed unsafe class CurveWalk : IDisposable
 {
     /// <summary>Scores per chunk.</summary>
-    public const long DefaultChunk = 1L << 22;
+    public const long DefaultChunk = 1L << 20;
 
     readonly Tensor _scores; // float32, flat, in the caller's order
     long* _keys;             // native, freed on dispose; ascending: descending score (high 32 bits), then position (low 32 bits)
@@ -48,17 +48,20 @@ public sealed unsafe class CurveWalk : IDisposable
         {
             for (long start = 0; start < n; start += chunk)
             {
-                using var scope = NewDisposeScope();
-                long len = Math.Min(chunk, n - start);
-                // IEEE bits made order-preserving as unsigned 32-bit (−0 counts as +0, as float comparison does), then
-                // reversed for a descending sort and centred on zero so that key = desc·2³² + position stays in range.
-                var raw = empty(len, dtype: ScalarType.Int32);
-                flat.narrow(0, start, len).add(0f).bytes.CopyTo(raw.bytes); // the float bits, reinterpreted
-                var bits = raw.to_type(ScalarType.Int64).bitwise_and(Low32);
-                var ascending = where(bits.ge(Sign32), bits.bitwise_not().bitwise_and(Low32), bits.bitwise_or(Sign32));
-                var descending = ascending.bitwise_not().bitwise_and(Low32).sub(Sign32);
-                var key = descending.mul(Shift32).add(arange(start, start + len, dtype: ScalarType.Int64));
-                MemoryMarshal.Cast<byte, long>(key.bytes).CopyTo(walk.Keys(start, len));
+                using (NewDisposeScope())
+                {
+                    long len = Math.Min(chunk, n - start);
+                    // IEEE bits made order-preserving as unsigned 32-bit (−0 counts as +0, as float comparison does), then
+                    // reversed for a descending sort and centred on zero so that key = desc·2³² + position stays in range.
+                    var raw = empty(len, dtype: ScalarType.Int32);
+                    flat.narrow(0, start, len).add(0f).bytes.CopyTo(raw.bytes); // the float bits, reinterpreted
+                    var bits = raw.to_type(ScalarType.Int64).bitwise_and(Low32);
+                    var ascending = where(bits.ge(Sign32), bits.bitwise_not().bitwise_and(Low32), bits.bitwise_or(Sign32));
+                    var descending = ascending.bitwise_not().bitwise_and(Low32).sub(Sign32);
+                    var key = descending.mul(Shift32).add(arange(start, start + len, dtype: ScalarType.Int64));
+                    MemoryMarshal.Cast<byte, long>(key.bytes).CopyTo(walk.Keys(start, len));
+                }
+                Runtime.NativeHeap.Release(); // glibc would keep each chunk's freed temporaries beside the keys
             }
             walk.Keys(0, n).Sort();
             return walk;
@@ -78,21 +81,26 @@ public sealed unsafe class CurveWalk : IDisposable
     {
         using var scope = NewDisposeScope();
         var y = labels.flatten().to_type(ScalarType.Bool);
-        double negatives = y.logical_not().sum().to_type(ScalarType.Float64).item<double>();
-        double positives = positiveWeights is null ? y.sum().to_type(ScalarType.Float64).item<double>()
-            : positiveWeights.flatten().to_type(ScalarType.Float64).sum().item<double>();
+        // Counted without a sum over booleans, which would widen every label to 64 bits first.
+        long count = y.count_nonzero().item<long>();
+        double negatives = y.numel() - count;
+        double positives = positiveWeights is null ? count : positiveWeights.flatten().to_type(ScalarType.Float64).sum().item<double>();
         return (positives, negatives);
     }
 
     /// <summary>
-    /// Walks the curve for 0/1 <paramref name="labels"/> (same number of elements as the scores; each positive counts
-    /// 1, or its <paramref name="positiveWeights"/> entry). Each chunk's tensors live until the next step.
+    /// Walks the curve for 0/1 <paramref name="labels"/> (same number of elements as the scores). Each positive counts 1,
+    /// or, with <paramref name="positiveWeights"/>, the weight given for its flat position (positions ascending, int64;
+    /// weights float32 or float64; one entry per positive, so memory follows the positives, not the pixels).
+    /// Each chunk's tensors live until the next step.
     /// </summary>
-    public IEnumerable<Chunk> Points(Tensor labels, Tensor? positiveWeights = null)
+    public IEnumerable<Chunk> Points(Tensor labels, (Tensor Positions, Tensor Weights)? positiveWeights = null)
     {
-        if (labels.numel() != Count || positiveWeights is { } pw && pw.numel() != Count) throw new ArgumentException("scores and labels differ in size");
+        if (labels.numel() != Count) throw new ArgumentException("scores and labels differ in size");
+        if (positiveWeights is var (p, wt) && (p.numel() != wt.numel() || p.dtype != ScalarType.Int64)) throw new ArgumentException("positions and weights differ");
         using var y = labels.flatten().to_type(ScalarType.Bool);
-        using var weights = positiveWeights?.flatten(); // float64 per chunk only
+        using var positions = positiveWeights?.Positions.flatten();
+        using var weights = positiveWeights?.Weights.flatten(); // float64 per chunk only
         double tpCarry = 0, fpCarry = 0;
         for (long start = 0; start < Count; start += _chunk)
         {
@@ -108,7 +116,7 @@ public sealed unsafe class CurveWalk : IDisposable
                 var positive = y.index_select(0, order);
                 var tp = weights is null
                     ? positive.to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64)
-                    : weights.index_select(0, order).to_type(ScalarType.Float64).cumsum(0, type: ScalarType.Float64);
+                    : SparseWeights(positive, order, positions!, weights).cumsum(0, type: ScalarType.Float64);
                 var fp = positive.logical_not().to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
                 if (tpCarry != 0) tp = tp.add_(tpCarry);
                 if (fpCarry != 0) fp = fp.add_(fpCarry);
@@ -125,7 +133,24 @@ public sealed unsafe class CurveWalk : IDisposable
             }
             try { if (chunk.Thresholds.numel() > 0) yield return chunk; }
             finally { chunk.TruePositives.Dispose(); chunk.FalsePositives.Dispose(); chunk.Thresholds.Dispose(); }
+            Runtime.NativeHeap.Release(); // a chunk's tens of megabytes of temporaries go back before the next chunk's
+
         }
+    }
+
+    /// <summary>
+    /// The chunk's weights in walk order: zero for negatives, the positive's weight (looked up by its position among the
+    /// ascending <paramref name="positions"/>) for positives. The same values a dense weight per pixel would give.
+    /// </summary>
+    static Tensor SparseWeights(Tensor positive, Tensor order, Tensor positions, Tensor weights)
+    {
+        var w = zeros(order.numel(), dtype: ScalarType.Float64);
+        var at = positive.nonzero().flatten();
+        if (at.numel() == 0) return w;
+        var k = searchsorted(positions, order.index_select(0, at));
+        if (k.max().item<long>() >= positions.numel() || !positions.index_select(0, k.clamp_max(positions.numel() - 1)).eq(order.index_select(0, at)).all().item<bool>())
+            throw new ArgumentException("a positive label has no weight");
+        return w.index_put_(weights.index_select(0, k).to_type(ScalarType.Float64), at);
     }
 
     /// <inheritdoc />

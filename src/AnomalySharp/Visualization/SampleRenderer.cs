@@ -43,6 +43,6 @@ public static class SampleRenderer
     public static void Save(string path, Tensor image, Tensor normalizedMap, Tensor? mask)
     {
         using var panels = Render(image, normalizedMap, mask);
-        ImageIO.SavePng(path, (int)panels.shape[2], (int)panels.shape[1], ImageIO.ToRgba(panels));
+        ImageIO.SavePng(path, panels);
     }
 }

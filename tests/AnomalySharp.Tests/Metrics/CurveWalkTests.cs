@@ -53,8 +53,9 @@ public class CurveWalkTests
     static double ReferenceAupro(Tensor maps, Tensor masks, double limit)
     {
         // The region weights are unchanged by the walk; the curve and its cut at the limit are what is checked.
-        var (bytes, weights, _) = Aupro.RegionWeights(masks);
-        using var curve = BinaryCurve.Compute(maps.flatten(), tensor(bytes).to_type(ScalarType.Bool), tensor(weights));
+        var (positions, weights, _) = Aupro.RegionWeights(masks);
+        using var dense = zeros(masks.numel(), dtype: ScalarType.Float32).index_put_(weights, positions);
+        using var curve = BinaryCurve.Compute(maps.flatten(), masks.flatten().gt(0.5), dense);
         var fpr = cat(new[] { tensor(new[] { 0.0 }), curve.FalsePositives / curve.Negatives }).data<double>().ToArray();
         var pro = cat(new[] { tensor(new[] { 0.0 }), curve.TruePositives }).data<double>().ToArray();
         double area = 0;

@@ -143,6 +143,7 @@ public sealed partial class PatchCoreModel : IAnomalyModel
                 }
                 step.Advance(batch.Samples.Count);
             }
+        _backbone.ReleaseWorkingMemory(); // the backbone's batch-sized arena is not needed again in this process's fit
 
         long n = featureChunks.Sum(c => c.shape[0]);
         int count = (int)Math.Floor(n * _ratio);
