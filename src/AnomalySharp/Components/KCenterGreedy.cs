@@ -21,11 +21,29 @@ public static class KCenterGreedy
     /// </summary>
     public static sbyte[] Quantize(TorchSharp.torch.Tensor rows)
     {
+        var result = new sbyte[rows.numel()];
+        QuantizeInto(rows, QuantizeScale(new[] { rows }), result);
+        return result;
+    }
+
+    /// <summary>The scale <see cref="Quantize"/> uses for rows split into <paramref name="chunks"/> (max |value| over all → 127).</summary>
+    public static float QuantizeScale(IEnumerable<TorchSharp.torch.Tensor> chunks)
+    {
+        float max = 0;
+        foreach (var c in chunks)
+            using (var m = c.abs().max()) max = Math.Max(max, m.item<float>());
+        return max > 0 ? 127f / max : 1f;
+    }
+
+    /// <summary>
+    /// Quantizes one chunk of rows with <paramref name="scale"/> into <paramref name="destination"/> (row-major), so rows
+    /// held in chunks are quantized without joining them first; the bytes equal those of <see cref="Quantize"/>.
+    /// </summary>
+    public static void QuantizeInto(TorchSharp.torch.Tensor rows, float scale, Span<sbyte> destination)
+    {
         using var scope = TorchSharp.torch.NewDisposeScope();
-        float max = rows.abs().max().item<float>();
-        float scale = max > 0 ? 127f / max : 1f;
         var q = (rows * scale).round_().clamp_(-127, 127).to_type(TorchSharp.torch.ScalarType.Int8).contiguous();
-        return q.data<sbyte>().ToArray();
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(q.bytes).CopyTo(destination);
     }
 
     /// <summary>Selects <paramref name="count"/> distinct row indices of <paramref name="points"/> (n rows of <paramref name="dim"/> int8 values).</summary>

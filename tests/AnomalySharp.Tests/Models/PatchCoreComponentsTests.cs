@@ -65,6 +65,25 @@ public class PatchCoreComponentsTests
     }
 
     [Fact]
+    public void QuantizingChunkByChunkGivesTheBytesOfTheWhole()
+    {
+        using var scope = NewDisposeScope();
+        var rows = randn(new long[] { 1000, 64 }, generator: new Generator(7)) * 3;
+        var chunks = new[] { rows.narrow(0, 0, 333), rows.narrow(0, 333, 400), rows.narrow(0, 733, 267) };
+        var whole = KCenterGreedy.Quantize(rows);
+        var pieces = new sbyte[whole.Length];
+        float scale = KCenterGreedy.QuantizeScale(chunks);
+        long offset = 0;
+        foreach (var c in chunks)
+        {
+            KCenterGreedy.QuantizeInto(c, scale, pieces.AsSpan((int)offset, (int)c.numel()));
+            offset += c.numel();
+        }
+        Assert.Equal(whole, pieces);
+        Assert.Contains(whole, v => v is 127 or -127);
+    }
+
+    [Fact]
     public void RandomProjectionIsSeededAndKeepsDistancesRoughly()
     {
         using var a = new RandomProjection(384, 64, 42);
