@@ -86,12 +86,9 @@ public static class ImageDecoder
     /// <summary>Encodes RGBA pixels as PNG.</summary>
     public static byte[] EncodePng(int width, int height, ReadOnlySpan<byte> rgba)
     {
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = new SKBitmap(info);
-        rgba[..(width * height * 4)].CopyTo(bitmap.GetPixelSpan());
-        using var image = SKImage.FromBitmap(bitmap);
-        using var encoded = image.Encode(SKEncodedImageFormat.Png, 100);
-        return encoded.ToArray();
+        using var png = new MemoryStream();
+        WritePng(png, width, height, rgba);
+        return png.ToArray();
     }
 
     /// <summary>Encodes RGBA pixels as PNG into <paramref name="destination"/>, with no managed copy of the pixels or the file.</summary>
