@@ -37,12 +37,15 @@ public static class MemoryMonitor
     /// </summary>
     public static void ReleaseGarbage()
     {
-        NativeCallGuard.CollectOutsideGuard(() =>
-        {
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-            GC.WaitForPendingFinalizers(); // undisposed tensors free their native memory here
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        });
+        // Only a heap holding real garbage is worth a forced collection: each one is also a moment at which another
+        // thread's unguarded TorchSharp call is exposed to the Scalar race, as with any collection.
+        if (GC.GetTotalMemory(false) >= ForcedCollectionBytes)
+            NativeCallGuard.CollectOutsideGuard(() =>
+            {
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers(); // undisposed tensors free their native memory here
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            });
         Runtime.NativeHeap.Release();
     }
 
@@ -61,6 +64,9 @@ public static class MemoryMonitor
             try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>The managed heap size from which <see cref="ReleaseGarbage"/> forces a collection.</summary>
+    const long ForcedCollectionBytes = 128L << 20;
 
     static double? Read(string key)
     {

@@ -118,8 +118,8 @@ public sealed unsafe class CurveWalk : IDisposable
                     ? positive.to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64)
                     : SparseWeights(positive, order, positions!, weights).cumsum(0, type: ScalarType.Float64);
                 var fp = positive.logical_not().to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
-                if (tpCarry != 0) tp = tp.add_(tpCarry);
-                if (fpCarry != 0) fp = fp.add_(fpCarry);
+                if (tpCarry != 0) tp = Components.SafeOps.AddInPlace(tp, tpCarry);
+                if (fpCarry != 0) fp = Components.SafeOps.AddInPlace(fp, fpCarry);
                 // The last position of each run of equal scores is where a threshold's count is complete; a run may
                 // continue into the next chunk, so the comparison looks one score ahead.
                 var ends = more
