@@ -45,7 +45,7 @@ public static class OnnxQuantizer
             if (!tensors.Contains(o)) tensors.Add(o);
         }
 
-        var ranges = Calibrate(model, tensors, calibrationBatches, imageSize, threads);
+        var (ranges, floatScores) = Calibrate(model, tensors, calibrationBatches, imageSize, threads);
         var g = new OnnxGraph();
         var newNodes = new List<NodeProto>();
         var rename = new Dictionary<string, string>();
@@ -122,7 +122,43 @@ public static class OnnxQuantizer
         graph.Initializer.AddRange(g.Graph.Initializer);
         var precision = q.MetadataProps.FirstOrDefault(p => p.Key == "anomalysharp.precision");
         if (precision != null) precision.Value = "int8 backbone (QDQ, per-channel weights), float32 head";
+        CheckDrift(q, calibrationBatches, floatScores, imageSize, threads);
         return q;
+    }
+
+    /// <summary>The largest mean change of the normalized image score (0..1, threshold 0.5) INT8 may cause on the calibration images.</summary>
+    public const double MaxMeanScoreDrift = 0.2;
+    /// <summary>The largest share of the (normal) calibration images INT8 may turn from normal to anomalous.</summary>
+    public const double MaxFlippedShare = 0.1;
+
+    /// <summary>
+    /// Scores the calibration images with the quantized graph and compares them with the float graph's scores: records the
+    /// mean change in the model's metadata, and refuses a model whose scores INT8 moves by more than
+    /// <see cref="MaxMeanScoreDrift"/> on average, or that it makes call more than <see cref="MaxFlippedShare"/> of these
+    /// normal images anomalous (a head that 8-bit features cannot feed, e.g. DFM's reconstruction residual).
+    /// </summary>
+    static void CheckDrift(ModelProto q, IEnumerable<float[]> batches, List<float> floatScores, int size, int threads)
+    {
+        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
+        using var session = new InferenceSession(q.ToByteArray(), options);
+        var scores = new List<float>();
+        foreach (float[] batch in batches)
+        {
+            int n = batch.Length / (3 * size * size);
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size, size });
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, new[] { OnnxExporter.InputName }, new[] { input }, new[] { OnnxExporter.ScoreName });
+            scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray());
+        }
+        if (scores.Count != floatScores.Count) throw new InvalidOperationException("INT8: the calibration images changed between passes");
+        var drift = scores.Zip(floatScores, (a, b) => Math.Abs((double)a - b)).ToList();
+        double mean = drift.Average(), max = drift.Max();
+        int flips = scores.Zip(floatScores).Count(p => p.First >= 0.5f && p.Second < 0.5f);
+        string model = q.MetadataProps.FirstOrDefault(p => p.Key == "anomalysharp.model")?.Value ?? "the model";
+        if (mean > MaxMeanScoreDrift || flips > MaxFlippedShare * scores.Count)
+            throw new AnomalySharpException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"INT8 moves {model}'s normalized image score by {mean:0.000} on average (largest {max:0.000}) over {scores.Count} normal calibration images and calls {flips} of them anomalous (limits {MaxMeanScoreDrift} and {MaxFlippedShare:0%}): this model does not keep its accuracy in INT8, export it in float32"));
+        q.MetadataProps.Add(new StringStringEntryProto { Key = "anomalysharp.int8_score_drift", Value = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mean {mean:0.0000}, max {max:0.0000} over {scores.Count} calibration images") });
     }
 
     static string Dequant(List<NodeProto> nodes, string name, string value, string scale, string zero)
@@ -136,7 +172,7 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Min and max of each named value over the calibration batches (reductions added to the float model as extra outputs).</summary>
-    static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, int size, int threads)
+    static (Dictionary<string, (float Min, float Max)> Ranges, List<float> Scores) Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, int size, int threads)
     {
         var probe = model.Clone();
         var names = new List<string>();
@@ -153,6 +189,8 @@ public static class OnnxQuantizer
         using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(probe.ToByteArray(), options);
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.PositiveInfinity, Max: float.NegativeInfinity));
+        var scores = new List<float>();
+        names.Add(OnnxExporter.ScoreName);
         int seen = 0;
         foreach (float[] batch in batches)
         {
@@ -165,9 +203,10 @@ public static class OnnxQuantizer
                 var (lo, hi) = ranges[tensors[i]];
                 ranges[tensors[i]] = (Math.Min(lo, outputs[2 * i].GetTensorDataAsSpan<float>()[0]), Math.Max(hi, outputs[2 * i + 1].GetTensorDataAsSpan<float>()[0]));
             }
+            scores.AddRange(outputs[^1].GetTensorDataAsSpan<float>().ToArray());
             seen += n;
         }
         if (seen == 0) throw new AnomalySharpException("INT8: no calibration images");
-        return ranges;
+        return (ranges, scores);
     }
 }

@@ -47,7 +47,10 @@ public class ExportAndDeployCliTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("int8", r.Stdout);
         using (var session = new InferenceSession(Path.Combine(dir, "int8.onnx")))
+        {
             Assert.StartsWith("int8", session.ModelMetadata.CustomMetadataMap["anomalysharp.precision"]);
+            Assert.StartsWith("mean 0.", session.ModelMetadata.CustomMetadataMap["anomalysharp.int8_score_drift"]);
+        }
         var floatScores = Predict(ExportedSynthetic.Onnx, ds.Test.Select(s => s.ImagePath));
         var int8Scores = Predict(Path.Combine(dir, "int8.onnx"), ds.Test.Select(s => s.ImagePath));
         var labels = ds.Test.Select(s => s.IsAnomalous).ToArray();

@@ -37,7 +37,23 @@ public class DfmSampleTests
         var test = Run("test", "--plugin", PluginPath, "--model-path", run, "--output", Path.Combine(dir, "t"));
         Assert.True(test.ExitCode == 0, test.Stderr);
         AssertUserError(Run("test", "--model-path", run, "--output", Path.Combine(dir, "t2")), "unknown model 'dfm'", "--plugin");
+
         AssertUserError(Run("train", "--plugin", Path.Combine(dir, "missing.dll")), "missing.dll");
+    }
+
+    [Fact]
+    public void Int8ExportRefusesDfmWhoseScoresItWouldBreak()
+    {
+        // On real images DFM's feature-reconstruction residual does not survive 8-bit backbone features: quantized, it
+        // calls every normal calibration image anomalous. The export says so, and writes nothing, instead of shipping it.
+        string dir = TestPaths.TempDir("dfm-int8");
+        string run = Path.Combine(dir, "run"), int8 = Path.Combine(dir, "dfm_int8.onnx");
+        var train = Run("train", "--model", "dfm", "--plugin", PluginPath, "--data", TestPaths.SharedData("hazelnut_toy"), "--output", run,
+            "--set", "data.image_size=128", "--set", "visualization.save_images=false");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        AssertUserError(Run("export", "--plugin", PluginPath, "--model-path", run, "--output", int8, "--int8"), "does not keep its accuracy in INT8", "float32");
+        Assert.False(File.Exists(int8));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]
