@@ -1,60 +1,130 @@
-using AnomalySharp.Models;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
+using System.Globalization;
+using System.Text.Json;
+using AnomalySharp;
+using AnomalySharp.Bench;
 using AnomalySharp.Data;
-using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
-using AnomalySharp.Export;
+using AnomalySharp.Models;
 using AnomalySharp.Runtime;
+using AnomalySharp.Samples.CustomModel;
 using static TorchSharp.torch;
 
 /// <summary>
-/// Deployment figures (issue #5): per model, image AUROC of TorchSharp vs exported ONNX (float32, INT8) on the full
-/// test set, and images/s at batch 1 and 16 for each (decode included).
+/// Every model in one speed table (issue #14 item 2): PaDiM, PatchCore, STFPM, FastFlow, Reverse Distillation and the
+/// DFM sample, each trained with its defaults, exported float32 and INT8, and run through the TorchSharp-free runtime
+/// in a child process of its own: image AUROC on the whole test set, images/s at batch 1 and 16 (decode included),
+/// file size, the child's peak resident memory, the graph's GMAC per image, and the share of this CPU's GEMM limit
+/// the batch-1 rate reaches.
 /// </summary>
 internal static class DeployBench
 {
-    public static string Run(MvtecDataset ds, int threads, bool quick, string work)
-    {
-        Console.WriteLine();
-        Console.WriteLine("| model | path | image AUROC | images/s batch 1 | images/s batch 16 |");
-        Console.WriteLine("|---|---|---|---|---|");
-        string? padimOnnx = null;
-        foreach (var (name, sets) in new[] { ("padim", Array.Empty<string>()), ("patchcore", quick ? new[] { "model.coreset_ratio=0.01" } : Array.Empty<string>()) })
-        {
-            var config = ModelRegistry.Defaults(name);
-            config.Set($"runtime.threads={threads}");
-            config.Set("visualization.save_images=false");
-            foreach (string s in sets) config.Set(s);
-            string dir = Path.Combine(work, name);
-            var results = new AnomalyEngine().Train(config, ds, dir, overwrite: true).ToJson();
-            string floatPath = Path.Combine(work, name + ".onnx"), int8Path = Path.Combine(work, name + "_int8.onnx");
-            var exporter = new ModelExporter();
-            exporter.Export(dir, "onnx", floatPath, int8: false, calibration: null, overwrite: true);
-            exporter.Export(dir, "onnx", int8Path, int8: true, calibration: null, overwrite: true);
-            if (name == "padim") padimOnnx = floatPath;
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-            var speedFiles = ds.Test.Take(64).ToList();
-            foreach (var (label, path) in new[] { ("exported ONNX float32", floatPath), ("exported ONNX INT8", int8Path) })
+    /// <summary>The models of the table, in its order.</summary>
+    public static readonly string[] Models = { "padim", "patchcore", "stfpm", "fastflow", "reverse_distillation", "dfm" };
+
+    /// <summary>
+    /// Trains (or with <paramref name="reuse"/>, takes a finished `train` output already in WORK/MODEL), exports and measures
+    /// each model of <paramref name="only"/>; trained models train at most <paramref name="maxEpochs"/> epochs when given
+    /// (their speed does not depend on it; their AUROC does, and the table says how many they trained). Returns the
+    /// float32 PaDiM file (for the load test).
+    /// </summary>
+    public static string Run(MvtecDataset ds, string data, int threads, bool quick, string work, bool reuse, IReadOnlyCollection<string> only, int? maxEpochs)
+    {
+        if (!ModelRegistry.Names.Contains("dfm"))
+            foreach (var definition in new DfmPlugin().Models) ModelRegistry.Register(definition);
+        double floatLimit = GemmBench.Rate(4096, 256, 256, threads, integer: false), intLimit = GemmBench.Rate(4096, 256, 256, threads, integer: true);
+        Console.WriteLine(string.Create(Inv, $"GEMM limit on this CPU ({threads} threads, 4096×256·256×256): float32 {floatLimit:0.0} GMAC/s, u8×s8 {intLimit:0.0} GMAC/s"));
+        Console.WriteLine();
+        Console.WriteLine("| model | precision | file | image AUROC | images/s b1 | images/s b16 | peak RSS | GMAC/image (float + int8) | bound at the GEMM limit | b1 / bound | training |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        string padimOnnx = Path.Combine(work, "padim.onnx");
+        foreach (string name in Models.Where(only.Contains))
+        {
+            string dir = Path.Combine(work, name);
+            if (!(reuse && File.Exists(Path.Combine(dir, "model.anomalysharp"))))
+                Train(name, ds, threads, quick, dir, maxEpochs);
+            string training = TrainingText(dir);
+            var exporter = new ModelExporter();
+            foreach (bool int8 in new[] { false, true })
             {
-                using var detector = new OnnxAnomalyDetector(path, new DetectorOptions { ThreadsPerSession = threads });
-                var scores = new List<float>();
-                foreach (var chunk in ds.Test.Chunk(16))
-                    scores.AddRange(detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList()).Select(p => p.Score));
-                using var st = tensor(scores.ToArray());
-                using var lt = tensor(ds.Test.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
-                double auroc = AnomalySharp.Metrics.Auroc.Compute(st, lt);
-                double Rate(int batch)
+                string path = Path.Combine(work, name + (int8 ? "_int8" : "") + ".onnx");
+                try { exporter.Export(dir, "onnx", path, int8, calibration: null, overwrite: true); }
+                catch (AnomalySharpException e) // INT8 refused: the model's scores do not survive it
                 {
-                    var sw = Stopwatch.StartNew();
-                    foreach (var chunk in speedFiles.Chunk(batch)) detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList());
-                    return speedFiles.Count / sw.Elapsed.TotalSeconds;
+                    Console.WriteLine($"| {name} | {(int8 ? "INT8" : "float32")} | refused: {e.Message} |");
+                    continue;
                 }
-                Rate(1);
-                Console.WriteLine($"| {name} | {label} ({new FileInfo(path).Length / 1048576.0:0} MB) | {auroc:0.000} | {Rate(1):0.0} | {Rate(16):0.0} |");
+                var child = ChildRun.Run("dotnet", new[] { typeof(DeployBench).Assembly.Location, "--deploy-one", path, "--data", data, "--threads", threads.ToString(Inv) });
+                string? line = child.Output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
+                if (child.ExitCode != 0 || line == null)
+                {
+                    Console.WriteLine($"| {name} | {(int8 ? "INT8" : "float32")} | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+                    continue;
+                }
+                using var result = JsonDocument.Parse(line["RESULT ".Length..]);
+                var r = result.RootElement;
+                double b1 = r.GetProperty("b1").GetDouble(), b16 = r.GetProperty("b16").GetDouble();
+                double auroc = Auroc(r.GetProperty("scores").EnumerateArray().Select(s => s.GetSingle()).ToArray(), ds);
+                var (fl, integer) = GraphCost.PerImage(path, threads);
+                double bound = 1 / (fl / floatLimit + integer / intLimit);
+                Console.WriteLine(string.Create(Inv,
+                    $"| {name} | {(int8 ? "INT8" : "float32")} | {new FileInfo(path).Length / 1048576.0:0} MB | {auroc:0.000} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | {fl + integer:0.00} ({fl:0.00} + {integer:0.00}) | {bound:0} images/s | {b1 / bound:0.00} | {training} |"));
             }
         }
-        Console.WriteLine($"(peak resident memory of this process so far: {MemoryMonitor.PeakResidentMb():0} MiB)");
-        return padimOnnx!;
+        return padimOnnx;
+    }
+
+    static void Train(string name, MvtecDataset ds, int threads, bool quick, string dir, int? maxEpochs)
+    {
+        var config = ModelRegistry.Defaults(name);
+        config.Set($"runtime.threads={threads}");
+        config.Set("visualization.save_images=false");
+        if (quick && name == "patchcore") config.Set("model.coreset_ratio=0.01");
+        if (config.Has("training.max_epochs") && (quick || maxEpochs != null)) config.Set($"training.max_epochs={(quick ? 1 : maxEpochs)}");
+        new AnomalyEngine().Train(config, ds, dir, overwrite: true);
+    }
+
+    /// <summary>What the training of a `train` output did, from its results.json: fit seconds, and epochs for a trained model.</summary>
+    static string TrainingText(string dir)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "results.json")));
+        var root = doc.RootElement;
+        string text = root.TryGetProperty("fit_seconds", out var fit) ? string.Create(Inv, $"fit {fit.GetDouble():0} s") : "";
+        if (root.TryGetProperty("training", out var t) && t.ValueKind == JsonValueKind.Object)
+            text += string.Create(Inv, $", {t.GetProperty("epochs").GetInt32()} epochs{(t.TryGetProperty("stopped_early", out var s) && s.GetBoolean() ? " (stopped early)" : "")}");
+        return text;
+    }
+
+    static double Auroc(float[] scores, MvtecDataset ds)
+    {
+        using var st = tensor(scores);
+        using var lt = tensor(ds.Test.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
+        return AnomalySharp.Metrics.Auroc.Compute(st, lt);
+    }
+
+    /// <summary>
+    /// The child's side: the exported file alone in this process (the runtime, no TorchSharp), scores of every test image
+    /// at batch 16, then images/s over the first 64 test images at batch 1 and 16 (one warm-up pass first).
+    /// </summary>
+    public static int MeasureOne(string path, string data, int threads)
+    {
+        var test = new MvtecDataset(data).Test;
+        using var detector = new OnnxAnomalyDetector(path, new DetectorOptions { ThreadsPerSession = threads });
+        var scores = new List<float>();
+        foreach (var chunk in test.Chunk(16))
+            scores.AddRange(detector.PredictFiles(chunk.Select(s => s.ImagePath).ToList()).Select(p => p.Score));
+        var speedFiles = test.Take(64).Select(s => s.ImagePath).ToList();
+        double Rate(int batch)
+        {
+            var sw = Stopwatch.StartNew();
+            foreach (var chunk in speedFiles.Chunk(batch)) detector.PredictFiles(chunk);
+            return speedFiles.Count / sw.Elapsed.TotalSeconds;
+        }
+        Rate(1);
+        double b1 = Rate(1), b16 = Rate(16);
+        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new { b1, b16, scores }));
+        return 0;
     }
 }

@@ -20,7 +20,7 @@ static class GemmBench
                 $"| {m}×{k}·{k}×{n} | {Rate(m, k, n, threads, integer: false):0.0} | {Rate(m, k, n, threads, integer: true):0.0} |"));
     }
 
-    static double Rate(int m, int k, int n, int threads, bool integer)
+    internal static double Rate(int m, int k, int n, int threads, bool integer)
     {
         var g = new OnnxGraph();
         var rng = new Random(1);

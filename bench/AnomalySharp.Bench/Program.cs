@@ -11,6 +11,9 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
+//        ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load]: every model trained
+//               with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
+//               process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
@@ -31,7 +34,8 @@ var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
 string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
 List<(int, int, int, int)>? searchGrid = null;
-bool gemm = false;
+bool gemm = false, reuse = false;
+string? work = null, deployOne = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -50,13 +54,17 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
-    else if (args[i] == "--gemm") gemm = true;   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
+    else if (args[i] == "--gemm") gemm = true;
+    else if (args[i] == "--work") work = args[++i];      // with --deploy: where the trained models and exported files go
+    else if (args[i] == "--reuse") reuse = true;         // with --deploy: keep a finished `train` output found in WORK/MODEL
+    else if (args[i] == "--deploy-one") deployOne = args[++i]; // internal: the child that measures one exported file   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
     else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
         .Select(c => (c[0], c[1], c.Length > 2 ? c[2] : 0, c.Length > 3 ? c[3] : 2)).ToList();
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
+if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
 if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
 set_num_threads(threads);
@@ -84,9 +92,10 @@ if (training)
 if (deploy)
 {
     Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} train, {ds.Test.Count} test images, 256 px");
-    string work = Path.Combine(Path.GetTempPath(), "anomalysharp-bench-deploy");
-    string padimOnnx = DeployBench.Run(ds, threads, quick, work);
-    if (load) await LoadBench.Run(padimOnnx, ds, clients: 4, requests: quick ? 100 : 400, sessions: 2);
+    work ??= Path.Combine(Path.GetTempPath(), "anomalysharp-bench-deploy");
+    var models = args.Contains("--only") ? only : DeployBench.Models.ToHashSet();
+    string padimOnnx = DeployBench.Run(ds, data, threads, quick, work, reuse, models, args.Contains("--epochs") ? epochs : null);
+    if (load && File.Exists(padimOnnx)) await LoadBench.Run(padimOnnx, ds, clients: 4, requests: quick ? 100 : 400, sessions: 2);
     return 0;
 }
 var train = quick ? ds.Train.Take(100).ToList() : ds.Train.ToList();
