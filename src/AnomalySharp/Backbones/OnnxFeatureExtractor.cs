@@ -137,7 +137,10 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     /// Copies go through pooled managed buffers and ONNX Runtime's native outputs, so a batch allocates almost no
     /// managed memory (fewer garbage collections, and with them fewer chances for TorchSharp's finalizer race).
     /// </remarks>
-    public Tensor[] Extract(Tensor images, IReadOnlyList<string> layers)
+    public Tensor[] Extract(Tensor images, IReadOnlyList<string> layers) => Extract(images, layers, null);
+
+    /// <summary><see cref="Extract(Tensor, IReadOnlyList{string})"/> with the run's options (e.g. arena shrinkage).</summary>
+    Tensor[] Extract(Tensor images, IReadOnlyList<string> layers, RunOptions? options)
     {
         var wanted = layers.Select(l => _graphOutputs[IndexOf(l)]).ToArray();
         var names = wanted.Distinct().ToArray();
@@ -155,8 +158,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count), shape);
-            using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, new[] { _inputName }, new[] { input }, names);
+            using var ownOptions = options == null ? new RunOptions() : null;
+            using var outputs = _session.Run(options ?? ownOptions!, new[] { _inputName }, new[] { input }, names);
             var byName = new Dictionary<string, Tensor>();
             for (int i = 0; i < names.Length; i++)
             {
@@ -181,16 +184,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         using var images = zeros(1, 3, 32, 32);
         using var runOptions = new RunOptions();
         runOptions.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
-        float[] buffer;
-        long[] shape;
-        using (var scope = NewDisposeScope())
-        {
-            var prepared = _preprocess(images).contiguous();
-            shape = prepared.shape;
-            buffer = prepared.data<float>().ToArray();
-        }
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(), shape);
-        using var outputs = _session.Run(runOptions, new[] { _inputName }, new[] { input }, _graphOutputs.Distinct().ToArray());
+        foreach (var t in Extract(images, _names, runOptions)) t.Dispose();
     }
 
     /// <inheritdoc />

@@ -78,6 +78,7 @@ internal sealed class Evaluator
     public IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)
     {
         using var set = Evaluate(model, samples, batcher, masks, out _, "validate");
+        using var guard = NativeCallGuard.Enter(); // the metrics pass implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
         if (set.Masks is { } m)

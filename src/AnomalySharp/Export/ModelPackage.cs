@@ -120,18 +120,15 @@ public static class ModelPackage
     static Tensor ReadTensor(ZipArchive zip, string name, string dtype, long[] shape, string? sha256, string path)
     {
         var entry = zip.GetEntry(name) ?? throw new AnomalySharpException($"{path}: model file is damaged (missing {name})");
-        var type = dtype switch
-        {
-            "float32" => ScalarType.Float32, "float16" => ScalarType.Float16, "int64" => ScalarType.Int64,
-            _ => throw new AnomalySharpException($"{path}: unknown tensor type '{dtype}'"),
-        };
+        var (type, elementSize) = Dtypes.FirstOrDefault(d => d.Name == dtype) is { Name: not null } known ? (known.Type, known.Size)
+            : throw new AnomalySharpException($"{path}: unknown tensor type '{dtype}'");
         long count = 1;
         foreach (long d in shape)
         {
             if (d < 0) throw new AnomalySharpException($"{path}: model file is damaged (negative dimension in {name})");
             count = d == 0 || count <= long.MaxValue / d / 8 ? count * d : throw new AnomalySharpException($"{path}: model file is damaged ({name} is too large)");
         }
-        long size = count * (type == ScalarType.Int64 ? 8 : type == ScalarType.Float32 ? 4 : 2);
+        long size = count * elementSize;
         if (entry.Length != size) throw new AnomalySharpException($"{path}: model file is damaged (tensor size mismatch in {name})");
         if (size > Math.Max(1, entry.CompressedLength) * MaxDeflateRatio || size > Array.MaxLength)
             throw new AnomalySharpException($"{path}: model file is damaged ({name} declares {size} bytes from {entry.CompressedLength})");
@@ -154,11 +151,12 @@ public static class ModelPackage
         }
     }
 
-    static string DtypeName(ScalarType type) => type switch
+    /// <summary>The tensor types a package holds: the manifest's name, TorchSharp's type and bytes per element.</summary>
+    static readonly (string Name, ScalarType Type, int Size)[] Dtypes =
     {
-        ScalarType.Float32 => "float32",
-        ScalarType.Float16 => "float16",
-        ScalarType.Int64 => "int64",
-        _ => throw new NotSupportedException($"cannot save tensors of type {type}"),
+        ("float32", ScalarType.Float32, 4), ("float16", ScalarType.Float16, 2), ("int64", ScalarType.Int64, 8),
     };
+
+    static string DtypeName(ScalarType type) => Dtypes.FirstOrDefault(d => d.Type == type).Name
+        ?? throw new NotSupportedException($"cannot save tensors of type {type}");
 }

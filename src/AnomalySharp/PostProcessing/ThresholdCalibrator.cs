@@ -19,6 +19,8 @@ public static class ThresholdCalibrator
     /// <param name="manualPixel">A raw pixel threshold to use instead of the search.</param>
     public static NormalizationStats Calibrate(Tensor scores, Tensor labels, Tensor maps, Tensor? masks, double? manualImage = null, double? manualPixel = null)
     {
+        // Inside the guard: the comparisons and curve walks below pass implicit Scalars (see Diagnostics/NativeCallGuard).
+        using var guard = Diagnostics.NativeCallGuard.Enter();
         double imageThreshold = manualImage ?? AdaptiveOrMax(scores, labels);
         double pixelThreshold = manualPixel ?? (masks is not null && masks.gt(0).any().item<bool>()
             ? PixelAdaptive(maps, masks)
