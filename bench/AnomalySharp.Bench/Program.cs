@@ -54,10 +54,10 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
-    else if (args[i] == "--gemm") gemm = true;
+    else if (args[i] == "--gemm") gemm = true;   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--work") work = args[++i];      // with --deploy: where the trained models and exported files go
     else if (args[i] == "--reuse") reuse = true;         // with --deploy: keep a finished `train` output found in WORK/MODEL
-    else if (args[i] == "--deploy-one") deployOne = args[++i]; // internal: the child that measures one exported file   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
+    else if (args[i] == "--deploy-one") deployOne = args[++i]; // internal: the child that measures one exported file
     else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
     else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
         .Select(c => (c[0], c[1], c.Length > 2 ? c[2] : 0, c.Length > 3 ? c[3] : 2)).ToList();

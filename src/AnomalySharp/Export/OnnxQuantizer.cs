@@ -139,17 +139,8 @@ public static class OnnxQuantizer
     /// </summary>
     static void CheckDrift(ModelProto q, IEnumerable<float[]> batches, List<float> floatScores, int size, int threads)
     {
-        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
-        using var session = new InferenceSession(q.ToByteArray(), options);
         var scores = new List<float>();
-        foreach (float[] batch in batches)
-        {
-            int n = batch.Length / (3 * size * size);
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size, size });
-            using var runOptions = new RunOptions();
-            using var outputs = session.Run(runOptions, new[] { OnnxExporter.InputName }, new[] { input }, new[] { OnnxExporter.ScoreName });
-            scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray());
-        }
+        RunBatches(q, new List<string> { OnnxExporter.ScoreName }, batches, size, threads, (outputs, _) => scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray()));
         if (scores.Count != floatScores.Count) throw new InvalidOperationException("INT8: the calibration images changed between passes");
         var drift = scores.Zip(floatScores, (a, b) => Math.Abs((double)a - b)).ToList();
         double mean = drift.Average(), max = drift.Max();
@@ -186,18 +177,12 @@ public static class OnnxQuantizer
                 probe.Graph.Output.Add(new ValueInfoProto { Name = node.Name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
                 names.Add(node.Name);
             }
-        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
-        using var session = new InferenceSession(probe.ToByteArray(), options);
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.PositiveInfinity, Max: float.NegativeInfinity));
         var scores = new List<float>();
         names.Add(OnnxExporter.ScoreName);
         int seen = 0;
-        foreach (float[] batch in batches)
+        RunBatches(probe, names, batches, size, threads, (outputs, n) =>
         {
-            int n = batch.Length / (3 * size * size);
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size, size });
-            using var runOptions = new RunOptions();
-            using var outputs = session.Run(runOptions, new[] { OnnxExporter.InputName }, new[] { input }, names);
             for (int i = 0; i < tensors.Count; i++)
             {
                 var (lo, hi) = ranges[tensors[i]];
@@ -205,8 +190,23 @@ public static class OnnxQuantizer
             }
             scores.AddRange(outputs[^1].GetTensorDataAsSpan<float>().ToArray());
             seen += n;
-        }
+        });
         if (seen == 0) throw new AnomalySharpException("INT8: no calibration images");
         return (ranges, scores);
+    }
+
+    /// <summary>Runs <paramref name="model"/> on each calibration batch [N,3,S,S] and hands <paramref name="names"/>' outputs and N to <paramref name="use"/>.</summary>
+    static void RunBatches(ModelProto model, List<string> names, IEnumerable<float[]> batches, int size, int threads, Action<IDisposableReadOnlyCollection<OrtValue>, int> use)
+    {
+        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
+        using var session = new InferenceSession(model.ToByteArray(), options);
+        foreach (float[] batch in batches)
+        {
+            int n = batch.Length / (3 * size * size);
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size, size });
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, new[] { OnnxExporter.InputName }, new[] { input }, names);
+            use(outputs, n);
+        }
     }
 }
