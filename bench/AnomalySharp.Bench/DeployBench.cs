@@ -5,6 +5,7 @@ using AnomalySharp;
 using AnomalySharp.Bench;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
+using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.Runtime;
 using AnomalySharp.Samples.CustomModel;
@@ -15,7 +16,9 @@ using static TorchSharp.torch;
 /// DFM sample, each trained with its defaults, exported float32 and INT8, and run through the TorchSharp-free runtime
 /// in a child process of its own: image AUROC on the whole test set, images/s at batch 1 and 16 (decode included),
 /// file size, the child's peak resident memory, the graph's GMAC per image, and the share of this CPU's GEMM limit
-/// the batch-1 rate reaches.
+/// the batch-1 rate reaches. With a PyTorch reference folder (issue #14 item 3), PatchCore is also exported with its
+/// exact search, and PaDiM and PatchCore are run by bench/reference/*_torch.py (PyTorch 1.13 eager, same weights; for
+/// PatchCore the same memory bank) in the same run: their images/s, AUROC and peak, and our rate over theirs.
 /// </summary>
 internal static class DeployBench
 {
@@ -30,7 +33,8 @@ internal static class DeployBench
     /// (their speed does not depend on it; their AUROC does, and the table says how many they trained). Returns the
     /// float32 PaDiM file (for the load test).
     /// </summary>
-    public static string Run(MvtecDataset ds, string data, int threads, bool quick, string work, bool reuse, IReadOnlyCollection<string> only, int? maxEpochs)
+    public static string Run(MvtecDataset ds, string data, int threads, bool quick, string work, bool reuse, IReadOnlyCollection<string> only, int? maxEpochs,
+        string? pytorchDir = null)
     {
         if (!ModelRegistry.Names.Contains("dfm"))
             foreach (var definition in new DfmPlugin().Models) ModelRegistry.Register(definition);
@@ -47,33 +51,81 @@ internal static class DeployBench
                 Train(name, ds, threads, quick, dir, maxEpochs);
             string training = TrainingText(dir);
             var exporter = new ModelExporter();
-            foreach (bool int8 in new[] { false, true })
+            var variants = new List<(string File, string Precision, bool Int8, string ModelDir)> { (name, "float32", false, dir), (name + "_int8", "INT8", true, dir) };
+            if (name == "patchcore" && pytorchDir != null) variants.Add(("patchcore_exact", "float32, exact search", false, ExactCopy(dir, Path.Combine(work, "patchcore_exact"))));
+            var rates = new Dictionary<string, (double B1, double B16)>();
+            foreach (var (file, precision, int8, modelDir) in variants)
             {
-                string path = Path.Combine(work, name + (int8 ? "_int8" : "") + ".onnx");
-                try { exporter.Export(dir, "onnx", path, int8, calibration: null, overwrite: true); }
+                string path = Path.Combine(work, file + ".onnx");
+                try { exporter.Export(modelDir, "onnx", path, int8, calibration: null, overwrite: true); }
                 catch (AnomalySharpException e) // INT8 refused: the model's scores do not survive it
                 {
-                    Console.WriteLine($"| {name} | {(int8 ? "INT8" : "float32")} | refused: {e.Message} |");
+                    Console.WriteLine($"| {name} | {precision} | refused: {e.Message} |");
                     continue;
                 }
                 var child = ChildRun.Run("dotnet", new[] { typeof(DeployBench).Assembly.Location, "--deploy-one", path, "--data", data, "--threads", threads.ToString(Inv) });
                 string? line = child.Output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
                 if (child.ExitCode != 0 || line == null)
                 {
-                    Console.WriteLine($"| {name} | {(int8 ? "INT8" : "float32")} | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+                    Console.WriteLine($"| {name} | {precision} | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
                     continue;
                 }
                 using var result = JsonDocument.Parse(line["RESULT ".Length..]);
                 var r = result.RootElement;
                 double b1 = r.GetProperty("b1").GetDouble(), b16 = r.GetProperty("b16").GetDouble();
+                rates[precision] = (b1, b16);
                 double auroc = Auroc(r.GetProperty("scores").EnumerateArray().Select(s => s.GetSingle()).ToArray(), ds);
                 var (fl, integer) = GraphCost.PerImage(path, threads);
                 double bound = 1 / (fl / floatLimit + integer / intLimit);
                 Console.WriteLine(string.Create(Inv,
-                    $"| {name} | {(int8 ? "INT8" : "float32")} | {new FileInfo(path).Length / 1048576.0:0} MB | {auroc:0.000} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | {fl + integer:0.00} ({fl:0.00} + {integer:0.00}) | {bound:0} images/s | {b1 / bound:0.00} | {training} |"));
+                    $"| {name} | {precision} | {new FileInfo(path).Length / 1048576.0:0} MB | {auroc:0.000} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | {fl + integer:0.00} ({fl:0.00} + {integer:0.00}) | {bound:0} images/s | {b1 / bound:0.00} | {training} |"));
             }
+            if (pytorchDir != null && File.Exists(Path.Combine(pytorchDir, name + "_torch.py")))
+                PyTorchReference(name, data, threads, pytorchDir, work, rates);
         }
         return padimOnnx;
+    }
+
+    /// <summary>A copy of a PatchCore `train` output whose model searches its bank exactly (the same rows; the index is ignored).</summary>
+    static string ExactCopy(string dir, string exactDir)
+    {
+        Directory.CreateDirectory(exactDir);
+        var (manifest, tensors) = ModelPackage.Load(Path.Combine(dir, ModelPackage.FileName));
+        try
+        {
+            manifest["config"]!["model"]!["search"] = "exact";
+            ModelPackage.Save(Path.Combine(exactDir, ModelPackage.FileName), manifest, tensors);
+        }
+        finally { foreach (var t in tensors.Values) t.Dispose(); }
+        return exactDir;
+    }
+
+    /// <summary>
+    /// The PyTorch reference of one model in a child (its own process, same data and threads): its line, and our rate over
+    /// its rate. PaDiM's reference fits and predicts in batches of 16 (compared with our batch 16); PatchCore's searches
+    /// the bank of our float32 export exactly at batch 1 (compared with our exact and default searches at batch 1).
+    /// </summary>
+    static void PyTorchReference(string name, string data, int threads, string pytorchDir, string work, Dictionary<string, (double B1, double B16)> ours)
+    {
+        var args = new List<string> { Path.Combine(pytorchDir, name + "_torch.py"), "--data", data, "--threads", threads.ToString(Inv),
+            "--weights", AnomalySharp.Backbones.PretrainedResNet18.Instance.OnnxPath };
+        if (name == "patchcore") args.AddRange(new[] { "--bank", Path.Combine(work, "patchcore.onnx") });
+        var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", args);
+        string line = child.Output.Split('\n').LastOrDefault(l => l.Contains("images/s", StringComparison.Ordinal)) ?? "";
+        var rate = System.Text.RegularExpressions.Regex.Match(line, @"([0-9.]+) images/s");
+        var auroc = System.Text.RegularExpressions.Regex.Match(line, @"image AUROC ([0-9.]+)");
+        if (child.ExitCode != 0 || !rate.Success)
+        {
+            Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+            return;
+        }
+        double theirs = double.Parse(rate.Groups[1].Value, Inv);
+        string ratio = name == "patchcore"
+            ? string.Join("; ", ours.Where(o => o.Key.StartsWith("float32", StringComparison.Ordinal)).Select(o => string.Create(Inv, $"{o.Key} b1 {o.Value.B1 / theirs:0.00}×")))
+            : string.Join("; ", ours.Select(o => string.Create(Inv, $"{o.Key} b16 {o.Value.B16 / theirs:0.00}×")));
+        string batch = name == "patchcore" ? "exact search, same bank, batch 1" : "fit + predict, batch 16";
+        Console.WriteLine(string.Create(Inv,
+            $"| {name} | PyTorch 1.13 eager ({batch}) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {(name == "patchcore" ? theirs.ToString("0.0", Inv) : "–")} | {(name == "patchcore" ? "–" : theirs.ToString("0.0", Inv))} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: {ratio} | {line.Trim()} |"));
     }
 
     static void Train(string name, MvtecDataset ds, int threads, bool quick, string dir, int? maxEpochs)

@@ -13,10 +13,12 @@ sigma 4, image score = the map's maximum. The channel choice draws from PyTorch'
 (and the AUROC) differ slightly from AnomalySharp's.
 
 Usage: python3 bench/reference/padim_torch.py --data ../shared/data/magnetic_tile --threads 2 --weights ResNet18.onnx
-Needs Debian's python3-torch (1.13), python3-onnx, python3-pil and python3-numpy.
+Needs Debian's python3-torch (1.13), python3-onnx, python3-pil, python3-numpy and libopenblas0-openmp: Debian's torch
+does its matrix products through the system's libblas.so.3, which without OpenBLAS is the unoptimized reference BLAS.
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -83,6 +85,13 @@ class OnnxResNet(torch.nn.Module):
         return [values[o] for o in self.outputs]
 
 
+def check_blas():
+    """Debian's torch calls the system's libblas.so.3; the reference BLAS there would make PyTorch look far slower."""
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    if os.path.exists(blas) and "openblas" not in blas and "blis" not in blas:
+        sys.exit(f"libblas.so.3 is {blas}, the unoptimized reference BLAS: apt-get install libopenblas0-openmp")
+
+
 def mean_bgr(weights):
     prep = os.path.join(os.path.dirname(os.path.dirname(weights)), "ResNetPrepOnnx", "ResNetPreprocess.onnx")
     image = next(numpy_helper.to_array(t) for t in onnx.load(prep).graph.initializer if len(t.dims) == 4)
@@ -122,6 +131,7 @@ def main():
     p.add_argument("--weights", required=True)
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
+    check_blas()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
