@@ -13,6 +13,7 @@ trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
 dotnet pack src/AnomalySharp.Runtime -c Release -o "$feed" -p:Version="$version" >/dev/null
 dotnet pack src/AnomalySharp.Serving -c Release -o "$feed" -p:Version="$version" >/dev/null
+dotnet pack src/AnomalySharp.Workers -c Release -o "$feed" -p:Version="$version" >/dev/null
 dotnet pack src/AnomalySharp -c Release -o "$feed" -p:Version="$version" >/dev/null
 dotnet pack src/AnomalySharp.Cli -c Release -o "$feed" -p:Version="$version" >/dev/null
 echo "packed: $(ls "$feed" | tr '\n' ' ')"

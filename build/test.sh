@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what the tests need on a fresh Debian machine (headless Chromium and its
-# driver for the browser test of `serve`, curl for the deployment docs), then runs the whole suite.
+# driver for the browser test of `serve`, nats-server for the scale-out workers' tests, curl for the deployment docs),
+# then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -10,6 +11,7 @@ fi
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+[ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

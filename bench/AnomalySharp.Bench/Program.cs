@@ -11,9 +11,12 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
-//        ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load]: every model trained
+//        ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load] [--pytorch bench/reference]: every model trained
 //               with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
-//               process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit
+//               process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with
+//               --pytorch (the reference folder) PatchCore's exact search too, and PaDiM and PatchCore in PyTorch on the same weights and bank
+//        ... -- --workers MODEL.onnx [--frames 1000]: NATS JetStream workers (nats-server started here): frames/s with 1 and 2 workers, broker
+//               CPU and memory, end-to-end latency p50/p99
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
@@ -35,7 +38,8 @@ string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
 List<(int, int, int, int)>? searchGrid = null;
 bool gemm = false, reuse = false;
-string? work = null, deployOne = null;
+string? work = null, deployOne = null, workersModel = null;
+int frames = 1000;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -57,6 +61,8 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--gemm") gemm = true;   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--work") work = args[++i];      // with --deploy: where the trained models and exported files go
     else if (args[i] == "--reuse") reuse = true;         // with --deploy: keep a finished `train` output found in WORK/MODEL
+    else if (args[i] == "--workers") workersModel = args[++i];   // MODEL.onnx: scale-out on NATS JetStream
+    else if (args[i] == "--frames") frames = int.Parse(args[++i], CultureInfo.InvariantCulture); // with --workers
     else if (args[i] == "--deploy-one") deployOne = args[++i]; // internal: the child that measures one exported file
     else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
     else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
@@ -65,6 +71,7 @@ for (int i = 0; i < args.Length; i++)
 }
 if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
 if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
+if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(workersModel, data, threads, frames);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
 if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
 set_num_threads(threads);
@@ -94,7 +101,8 @@ if (deploy)
     Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} train, {ds.Test.Count} test images, 256 px");
     work ??= Path.Combine(Path.GetTempPath(), "anomalysharp-bench-deploy");
     var models = args.Contains("--only") ? only : DeployBench.Models.ToHashSet();
-    string padimOnnx = DeployBench.Run(ds, data, threads, quick, work, reuse, models, args.Contains("--epochs") ? epochs : null);
+    string padimOnnx = DeployBench.Run(ds, data, threads, quick, work, reuse, models, args.Contains("--epochs") ? epochs : null,
+        pytorchScript != null && File.Exists(pytorchScript) ? Path.GetDirectoryName(Path.GetFullPath(pytorchScript)) : pytorchScript);
     if (load && File.Exists(padimOnnx)) await LoadBench.Run(padimOnnx, ds, clients: 4, requests: quick ? 100 : 400, sessions: 2);
     return 0;
 }

@@ -37,6 +37,9 @@ internal sealed class Commands
         c._root.Subcommands.Add(c.PredictCommand());
         c._root.Subcommands.Add(c.ExportCommand());
         c._root.Subcommands.Add(c.ServeCommand());
+        c._root.Subcommands.Add(WorkerCommands.Worker());
+        c._root.Subcommands.Add(WorkerCommands.Publish());
+        c._root.Subcommands.Add(WorkerCommands.Results());
         c._root.Subcommands.Add(GridCommands.Benchmark());
         c._root.Subcommands.Add(GridCommands.BenchmarkCell());
         c._root.Subcommands.Add(GridCommands.Hpo());

@@ -20,6 +20,17 @@ catch (AnomalySharpException e)
     Console.Error.WriteLine("error: " + e.CommandLineMessage);
     return 2;
 }
+catch (AnomalySharp.Workers.ScaleOutException e)
+{
+    Console.Error.WriteLine("error: " + e.Message);
+    return 2;
+}
+catch (NATS.Client.Core.NatsException e)
+{
+    // The broker went away or did not answer (a cluster without a leader): not a bug of ours, not the user's input.
+    Console.Error.WriteLine($"error: NATS: {e.Message}");
+    return 1;
+}
 catch (AnomalySharp.Training.TrainingInterruptedException e)
 {
     Console.Error.WriteLine(e.CommandLineMessage);

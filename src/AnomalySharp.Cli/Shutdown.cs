@@ -17,8 +17,8 @@ internal static partial class Shutdown
     static int _signals;
     static int? _finished;
 
-    /// <summary>How long the work has to unwind by itself after the first signal.</summary>
-    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1.2);
+    /// <summary>How long the work has to unwind by itself after the first signal (a worker, which finishes the frames in hand, allows more).</summary>
+    public static TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(1.2);
 
     /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
     public static CancellationToken Token => Source.Token;
