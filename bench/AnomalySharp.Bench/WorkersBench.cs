@@ -25,8 +25,8 @@ internal static class WorkersBench
         string images = Path.Combine(data, "test");
         Console.WriteLine($"# AnomalySharp workers bench — {Environment.ProcessorCount} cores, {threads} threads in all, {frames} frames from {images}, model {model}");
         Console.WriteLine();
-        Console.WriteLine("| workers | sessions × threads each | frames | drain seconds | frames/s | broker CPU per frame | broker peak RSS | worker peak RSS (each) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| workers | sessions × threads each | frames | drain seconds | frames/s | broker CPU per frame | broker peak RSS | worker peak RSS (each) | first worker's RSS at 20/40/60/80% done |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         double single = 0;
         // One worker with every thread in one session; one worker with a session per core; a worker per core.
         foreach (var (workers, sessions) in new[] { (1, 1), (1, threads), (threads, 1) })
@@ -40,9 +40,13 @@ internal static class WorkersBench
             double brokerCpu = ChildRun.ProcessCpuSeconds(server.Pid);
             var clock = Stopwatch.StartNew();
             var peaks = new double[workers];
-            while (await Messages(server.Url, "FRAMES") > 0)
+            var resident = new List<string>();   // the first worker's RSS each time another 20% of the frames is done
+            long left;
+            while ((left = await Messages(server.Url, "FRAMES")) > 0)
             {
                 for (int i = 0; i < workers; i++) peaks[i] = Math.Max(peaks[i], ChildRun.StatusMb(procs[i].Process.Id, "VmHWM:"));
+                if (frames - left >= frames * (resident.Count + 1) / 5.0)
+                    resident.Add(ChildRun.StatusMb(procs[0].Process.Id, "VmRSS:").ToString("0", Inv));
                 await Task.Delay(100);
             }
             double seconds = clock.Elapsed.TotalSeconds;
@@ -51,7 +55,7 @@ internal static class WorkersBench
             foreach (var p in procs) p.Stop();
             if (workers == 1 && sessions == 1) single = frames / seconds;
             Console.WriteLine(string.Create(Inv,
-                $"| {workers} | {sessions} × {each} | {frames} | {seconds:0.0} | {frames / seconds:0.0} | {brokerCpu / frames * 1000:0.00} ms | {brokerPeak:0} MiB | {string.Join(" / ", peaks.Select(p => p.ToString("0", Inv)))} MiB |"));
+                $"| {workers} | {sessions} × {each} | {frames} | {seconds:0.0} | {frames / seconds:0.0} | {brokerCpu / frames * 1000:0.00} ms | {brokerPeak:0} MiB | {string.Join(" / ", peaks.Select(p => p.ToString("0", Inv)))} MiB | {string.Join(" / ", resident)} MiB |"));
         }
 
         // Latency at 60% of one worker's capacity: frames arrive one by one, as from a camera.

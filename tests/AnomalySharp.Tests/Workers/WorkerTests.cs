@@ -138,11 +138,21 @@ public class WorkerTests
         File.WriteAllBytes(Path.Combine(dir, "a_truncated.jpg"), jpeg[..(jpeg.Length / 2)]);
         File.WriteAllText(Path.Combine(dir, "b_notes.png"), "not an image");
         File.Copy(good, Path.Combine(dir, "c_good.jpg"));
+        // Line 3 has a model of its own (a copy of the file under another name, so the result says which one scored it).
+        string line3Model = Path.Combine(dir, "line3.onnx");
+        File.Copy(ExportedSynthetic.Onnx, line3Model);
         using var server = NatsServer.Start();
         Publish(server.Url, "frames.line3.cam7", "x-", 0, dir);
-        using var worker = new CliProcess(Worker(server.Url, "--masks"));
+        // A follower started before any result: it prints each one as it is stored, until cancelled.
+        using var stop = new CancellationTokenSource();
+        var followed = new Lines();
+        var follower = ResultReader.ReadAsync(server.Url, "deadletter.>", follow: true, followed, cancellation: stop.Token);
+        using var worker = new CliProcess(Worker(server.Url, "--masks", "--model-for", $"frames.line3.>={line3Model}"));
         worker.WaitFor("worker: ready", Ready);
         await WaitUntil(async () => await Messages(server.Url, "FRAMES") == 0, TimeSpan.FromMinutes(1), () => worker.Stderr);
+        await WaitUntil(() => Task.FromResult(followed.All.Count == 2), TimeSpan.FromSeconds(20), () => string.Join("\n", followed.All));
+        stop.Cancel();
+        Assert.Equal(2, await follower);
         var dead = await Read(server.Url, "deadletter.>");
         Assert.Equal(new[] { "a_truncated.jpg", "b_notes.png" }, dead.Select(d => (string)d["file"]!).Order(StringComparer.Ordinal));
         Assert.All(dead, d => Assert.Equal("deadletter.line3.cam7", (string)d["result_subject"]!));
@@ -151,6 +161,7 @@ public class WorkerTests
         var result = Assert.Single(await Read(server.Url, "results.line3.>"));
         Assert.Equal("c_good.jpg", (string)result["file"]!);
         Assert.Equal("padim", (string)result["model"]!);
+        Assert.Equal("line3.onnx", (string)result["model_file"]!);
         Assert.Equal(12, ((string)result["model_version"]!).Length);
         byte[] mask = Convert.FromBase64String((string)result["mask_png"]!);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, mask[..4]);
@@ -209,6 +220,19 @@ public class WorkerTests
         finally
         {
             foreach (var s in servers) s.Dispose();
+        }
+    }
+
+    /// <summary>Lines written by a reader on another task.</summary>
+    sealed class Lines : TextWriter
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<string> All = new();
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+        public override void WriteLine(string? value) => All.Enqueue(value ?? "");
+        public override Task WriteLineAsync(string? value)
+        {
+            All.Enqueue(value ?? "");
+            return Task.CompletedTask;
         }
     }
 }
