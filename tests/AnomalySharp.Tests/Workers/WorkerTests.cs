@@ -214,7 +214,12 @@ public class WorkerTests
             b.Signal("TERM");
             Assert.Equal(0, a.WaitForExit(TimeSpan.FromSeconds(45)));
             Assert.Equal(0, b.WaitForExit(TimeSpan.FromSeconds(45)));
-            var ids = (await Read(live, "results.>")).Select(r => (string)r["frame_id"]!).ToList();
+            List<string> ids;
+            try { ids = (await Read(live, "results.>")).Select(r => (string)r["frame_id"]!).ToList(); }
+            catch (Exception e) when (e is NatsException)
+            {
+                throw new Xunit.Sdk.XunitException($"reading the results failed: {e.Message}\n" + string.Join("\n", servers.Select(x => x.Log[Math.Max(0, x.Log.Length - 3000)..])));
+            }
             Assert.Equal(Enumerable.Range(0, 400).Select(i => $"r-{i:D6}"), ids.Order(StringComparer.Ordinal));
         }
         finally
