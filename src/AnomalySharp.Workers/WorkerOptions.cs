@@ -18,7 +18,7 @@ public sealed record WorkerOptions
     /// <summary>
     /// Frames scored at once (ONNX Runtime sessions); the worker holds no more frames than this. Two by default (one per
     /// core on a 2-core machine): while one frame is decoded or its result stored, the other is scored — on 2 cores,
-    /// 2 sessions × 1 thread drained 25.5 frames/s where 1 session × 2 threads drained 18.7 (bench -- --workers).
+    /// 2 sessions × 1 thread drained 28.0 frames/s where 1 session × 2 threads drained 21.3 (bench -- --workers).
     /// </summary>
     public int Sessions { get; init; } = Math.Min(2, Environment.ProcessorCount);
     /// <summary>Threads per session (0: the cores divided among the sessions).</summary>
