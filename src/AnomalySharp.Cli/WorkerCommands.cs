@@ -47,13 +47,15 @@ internal static class WorkerCommands
             }
             int t = p.GetValue(threads) ?? 0;
             if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");
+            // Options not given keep WorkerOptions' own defaults (subject, durable, sessions), stated once there.
             var options = new WorkerOptions
             {
                 Url = p.GetValue(Nats)!, Model = p.GetValue(model)!, ModelsFor = routes,
-                Subject = Pattern(p.GetValue(subject) ?? "frames.>", "--subject").Text, Durable = Name(p.GetValue(durable) ?? "anomalysharp-workers"),
-                Sessions = p.GetValue(sessions) ?? Math.Min(2, Environment.ProcessorCount), ThreadsPerSession = t, Masks = p.GetValue(masks),
-                Limits = Limits(p, p.GetValue(ackWait), p.GetValue(maxDeliver)),
+                ThreadsPerSession = t, Masks = p.GetValue(masks), Limits = Limits(p, p.GetValue(ackWait), p.GetValue(maxDeliver)),
             };
+            if (p.GetValue(subject) is { } given) options = options with { Subject = Pattern(given, "--subject").Text };
+            if (p.GetValue(durable) is { } name) options = options with { Durable = Name(name) };
+            if (p.GetValue(sessions) is { } n) options = options with { Sessions = n };
             // A frame in hand is finished and acknowledged after SIGTERM; that may take a result's publication retries.
             Shutdown.Grace = options.PublishRetry + TimeSpan.FromSeconds(10);
             var worker = InspectionWorker.StartAsync(options, Log, Shutdown.Token).GetAwaiter().GetResult();
