@@ -9,6 +9,9 @@ public static class SharedDefaults
           image_size: 256
           batch_size: 16
           skip_bad_images: false
+          tiling:
+            tile_size: 0      # 0: off; else the model sees tiles of this size cut from the image_size image
+            stride: 0         # 0: the tile size (tiles side by side); smaller: overlapping tiles, blended
         postprocessing:
           # Where the F1-adaptive thresholds and min-max statistics come from:
           #   test    - the test set itself (anomalib's default)

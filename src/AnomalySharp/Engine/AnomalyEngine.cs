@@ -93,6 +93,7 @@ public sealed class AnomalyEngine
         {
             BatchSize = options.BatchSize,
             Ordered = order => batcher.Enumerate(order.Select(i => dataset.Train[i]).ToList(), loadMasks: false),
+            Samples = dataset.Train,
         };
         var evaluator = new Evaluator(_progress, options);
 

@@ -65,6 +65,7 @@ public sealed record EngineOptions
             CheckpointDir = config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null,
             Monitor = config.Has("training.monitor") ? config.GetString("training.monitor") : null,
         };
+        _ = Tiling.TileGrid.From(config); // checked here, before any image is read
         if (options.Validation == "none" && (options.ImageThreshold is null || options.PixelThreshold is null))
             throw new AnomalySharpException("postprocessing.validation=none needs postprocessing.image_threshold and postprocessing.pixel_threshold (raw values)");
         return options;

@@ -2,6 +2,7 @@ using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Models;
+using AnomalySharp.Tiling;
 using AnomalySharp.Training;
 
 namespace AnomalySharp.Engine;
@@ -66,8 +67,13 @@ internal sealed class NetworkTraining
                 TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
             },
         };
+        if (model is TiledModel tiled)
+        {
+            _progress.Message($"tiling: {tiled.Grid}");
+            fitData = TiledFitData.Of(fitData, tiled.Grid); // the trainer's images are the tiles
+        }
         var summary = Trainer.Run(model, trainingOptions, fitData, run);
-        (model as NetworkModel)?.Trained(summary);
+        ((model as TiledModel)?.Inner as NetworkModel ?? model as NetworkModel)?.Trained(summary);
         return summary;
     }
 

@@ -2,6 +2,7 @@ using AnomalySharp.Runtime;
 using System.Globalization;
 using AnomalySharp.Engine;
 using AnomalySharp.PostProcessing;
+using AnomalySharp.Tiling;
 using Google.Protobuf;
 using Onnx;
 
@@ -37,6 +38,12 @@ public static class OnnxExporter
         g.Output(ScoreName, "batch");
         var metadata = Metadata(trained);
         metadata["anomalysharp.max_batch"] = trained.Model.OnnxMaxBatch.ToString(CultureInfo.InvariantCulture);
+        if (trained.Model is TiledModel tiled)
+        {
+            metadata["anomalysharp.tile_size"] = tiled.Grid.TileSize.ToString(CultureInfo.InvariantCulture);
+            metadata["anomalysharp.tile_stride"] = tiled.Grid.Stride.ToString(CultureInfo.InvariantCulture);
+            metadata["anomalysharp.tiles"] = tiled.Grid.Count.ToString(CultureInfo.InvariantCulture);
+        }
         return g.ToModel(metadata,
             $"AnomalySharp {trained.Model.Name}: image [N,3,{size},{size}] RGB 0..1 -> anomaly_map [N,1,{size},{size}] and score [N], normalized, anomalous at >= 0.5");
     }

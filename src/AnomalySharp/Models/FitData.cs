@@ -15,4 +15,10 @@ public sealed record FitData(int Count, Func<IEnumerable<ImageBatch>> Batches)
     /// null when the source can only be read in its own order.
     /// </summary>
     public Func<IReadOnlyList<int>, IEnumerable<ImageBatch>>? Ordered { get; init; }
+
+    /// <summary>
+    /// The sample behind each index, when known: lets a consumer of <see cref="Ordered"/> tell which requested images
+    /// a batch lacks (unreadable ones skipped with data.skip_bad_images).
+    /// </summary>
+    public IReadOnlyList<AnomalySample>? Samples { get; init; }
 }

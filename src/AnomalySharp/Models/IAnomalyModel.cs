@@ -31,6 +31,12 @@ public interface IAnomalyModel : IDisposable
     /// </summary>
     int OnnxMaxBatch => 0;
 
+    /// <summary>
+    /// True when the image score is the maximum of the anomaly map. A tiled model (data.tiling) then scores an image by
+    /// its stitched map's maximum; otherwise by the highest of its tiles' own scores.
+    /// </summary>
+    bool ScoreIsMapMax => false;
+
     /// <summary>The fitted state to save (names are stable across versions of the file format).</summary>
     IReadOnlyDictionary<string, Tensor> GetState();
 

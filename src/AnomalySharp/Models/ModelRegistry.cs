@@ -4,6 +4,7 @@ using AnomalySharp.Models.FastFlow;
 using AnomalySharp.Models.PatchCore;
 using AnomalySharp.Models.ReverseDistillation;
 using AnomalySharp.Models.Stfpm;
+using AnomalySharp.Tiling;
 
 namespace AnomalySharp.Models;
 
@@ -51,6 +52,13 @@ public static class ModelRegistry
         return ConfigTree.FromYaml("seed: 42\n" + Get(name).DefaultsYaml + "\n" + SharedDefaults.Yaml, $"built-in defaults of {name}");
     }
 
-    /// <summary>Creates an unfitted model for a configuration (its model.name picks the kind).</summary>
-    public static IAnomalyModel Create(ConfigTree config) => Get(config.GetString("model.name")).Create(config);
+    /// <summary>
+    /// Creates an unfitted model for a configuration (its model.name picks the kind); with data.tiling, the model is
+    /// built for the tile size and wrapped in a <see cref="TiledModel"/> that works at data.image_size.
+    /// </summary>
+    public static IAnomalyModel Create(ConfigTree config)
+    {
+        var definition = Get(config.GetString("model.name"));
+        return TileGrid.From(config) is { } grid ? TiledModel.Wrap(definition.Create(grid.InnerConfig(config)), grid) : definition.Create(config);
+    }
 }

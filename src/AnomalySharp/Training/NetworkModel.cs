@@ -55,6 +55,9 @@ public abstract class NetworkModel : ITrainableModel
     public abstract (string Maps, string Scores) AppendOnnx(Runtime.OnnxGraph graph, string images, int imageSize);
 
     /// <inheritdoc />
+    public virtual bool ScoreIsMapMax => false;
+
+    /// <inheritdoc />
     public abstract Tensor Loss(Tensor? images, IReadOnlyList<Tensor> frozen);
 
     /// <summary>Trains with the configured options, without checkpoints or validation (the engine adds those).</summary>

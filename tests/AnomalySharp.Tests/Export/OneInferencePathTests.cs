@@ -31,6 +31,9 @@ public class OneInferencePathTests
     [InlineData("fastflow", "training.max_epochs=2")]
     [InlineData("reverse_distillation", "training.max_epochs=2")]
     [InlineData("reverse_distillation", "training.max_epochs=2", "model.layers=[layer2, layer3, layer4]")]
+    [InlineData("padim", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=48")]
+    [InlineData("patchcore", "model.coreset_ratio=0.02", "data.image_size=128", "data.tiling.tile_size=64")]
+    [InlineData("stfpm", "training.max_epochs=2", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=32")]
     public void TestScoresEqualTheExportedModelsOnEveryTestImage(string name, params string[] sets)
     {
         foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) ModelRegistry.Register(d);

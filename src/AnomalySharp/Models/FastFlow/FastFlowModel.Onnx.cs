@@ -6,6 +6,10 @@ namespace AnomalySharp.Models.FastFlow;
 public sealed partial class FastFlowModel
 {
     /// <inheritdoc />
+    /// <remarks>The image score is the maximum of the map (below).</remarks>
+    public override bool ScoreIsMapMax => true;
+
+    /// <inheritdoc />
     public override (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         var features = AppendBackboneOnnx(g, images);

@@ -8,6 +8,10 @@ namespace AnomalySharp.Models.Padim;
 public sealed partial class PadimModel
 {
     /// <inheritdoc />
+    /// <remarks>The image score is the maximum of the map (below).</remarks>
+    public bool ScoreIsMapMax => true;
+
+    /// <inheritdoc />
     /// <remarks>
     /// Per patch position p: d = x − μₚ, distance = √(dᵀ Σₚ⁻¹ d), as one batched MatMul over positions [P,N,C]×[P,C,C].
     /// </remarks>

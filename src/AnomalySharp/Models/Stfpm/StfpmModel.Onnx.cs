@@ -6,6 +6,10 @@ namespace AnomalySharp.Models.Stfpm;
 public sealed partial class StfpmModel
 {
     /// <inheritdoc />
+    /// <remarks>The image score is the maximum of the map (below).</remarks>
+    public override bool ScoreIsMapMax => true;
+
+    /// <inheritdoc />
     public override (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         var teacher = AppendBackboneOnnx(g, images);

@@ -1,0 +1,94 @@
+using System.Globalization;
+using AnomalySharp.Configuration;
+
+namespace AnomalySharp.Tiling;
+
+/// <summary>
+/// Where the tiles of a square working image lie (data.tiling): tiles of <see cref="TileSize"/> every
+/// <see cref="Stride"/> pixels along each axis, and one more flush with the far edge when the stride does not land
+/// there, so every pixel is covered and no tile reaches past the image. Tiles are numbered row by row.
+/// </summary>
+public sealed class TileGrid
+{
+    /// <summary>The largest number of tiles an image may be cut into.</summary>
+    public const int MaxTiles = 1024;
+
+    /// <summary>The side of the working image (data.image_size).</summary>
+    public int ImageSize { get; }
+    /// <summary>The side of a tile (data.tiling.tile_size): the size the model itself works at.</summary>
+    public int TileSize { get; }
+    /// <summary>The distance between neighbouring tiles (data.tiling.stride).</summary>
+    public int Stride { get; }
+    /// <summary>The offsets of the tiles along either axis, ascending; the last is ImageSize − TileSize.</summary>
+    public IReadOnlyList<int> Offsets { get; }
+
+    /// <summary>A grid; the values are checked as config keys (the message names the key).</summary>
+    public TileGrid(int imageSize, int tileSize, int stride)
+    {
+        if (tileSize < 32 || tileSize > imageSize)
+            throw new AnomalySharpException($"config key 'data.tiling.tile_size' must be between 32 and data.image_size ({imageSize}), got {tileSize} (0 turns tiling off)");
+        if (stride < 1 || stride > tileSize)
+            throw new AnomalySharpException($"config key 'data.tiling.stride' must be between 1 and data.tiling.tile_size ({tileSize}), got {stride}: a larger stride would leave pixels no tile sees");
+        ImageSize = imageSize; TileSize = tileSize; Stride = stride;
+        var offsets = new List<int>();
+        for (int o = 0; o + tileSize <= imageSize; o += stride) offsets.Add(o);
+        if (offsets[^1] != imageSize - tileSize) offsets.Add(imageSize - tileSize);
+        Offsets = offsets;
+        if (Count > MaxTiles)
+            throw new AnomalySharpException($"config key 'data.tiling.stride': {stride} cuts a {imageSize}-pixel image into {Count} tiles of {tileSize}, more than {MaxTiles}; use a larger stride or tile");
+    }
+
+    /// <summary>The grid of a configuration, or null when tiling is off (data.tiling missing, or tile_size 0).</summary>
+    public static TileGrid? From(ConfigTree config)
+    {
+        if (!config.Has("data.tiling.tile_size")) return null; // model files written before tiling existed
+        int tile = config.GetInt("data.tiling.tile_size", 0, 4096);
+        if (tile == 0) return null;
+        int stride = config.Has("data.tiling.stride") && config.GetStringOrNull("data.tiling.stride") is not null
+            ? config.GetInt("data.tiling.stride", 0, 4096) : 0;
+        return new TileGrid(config.GetInt("data.image_size"), tile, stride == 0 ? tile : stride);
+    }
+
+    /// <summary>The number of tiles per image.</summary>
+    public int Count => Offsets.Count * Offsets.Count;
+
+    /// <summary>True when neighbouring tiles share pixels (a stride under the tile size, or a last tile pulled back to the edge).</summary>
+    public bool Overlaps => Offsets.Zip(Offsets.Skip(1)).Any(p => p.Second - p.First < TileSize);
+
+    /// <summary>The top-left corner of every tile, row by row.</summary>
+    public IEnumerable<(int Y, int X)> Positions => Offsets.SelectMany(y => Offsets.Select(x => (y, x)));
+
+    /// <summary>
+    /// The blending weight of a tile's pixel along one axis: a tent, T/2 in the middle of the tile and falling to 1
+    /// at its edges, so a tile's map fades out where the next one takes over and the stitched map has no
+    /// step at a tile's border. 1 everywhere when tiles do not overlap.
+    /// </summary>
+    public float[] AxisWeights()
+    {
+        var w = new float[TileSize];
+        for (int i = 0; i < TileSize; i++) w[i] = Overlaps ? Math.Min(i + 1, TileSize - i) : 1f;
+        return w;
+    }
+
+    /// <summary>1 / (sum of the weights of the tiles covering each position along one axis); the 2-d sum is the product of two.</summary>
+    public float[] AxisInverseCoverage()
+    {
+        var w = AxisWeights();
+        var sum = new double[ImageSize];
+        foreach (int o in Offsets)
+            for (int i = 0; i < TileSize; i++) sum[o + i] += w[i];
+        return sum.Select(s => (float)(1.0 / s)).ToArray();
+    }
+
+    /// <summary>The configuration the model inside the tiler is built from: the same, with data.image_size the tile size.</summary>
+    public ConfigTree InnerConfig(ConfigTree config)
+    {
+        var inner = config.Clone();
+        inner.Set("data.image_size=" + TileSize.ToString(CultureInfo.InvariantCulture));
+        return inner;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Count} tiles of {TileSize} px (stride {Stride}) over {ImageSize} px";
+}

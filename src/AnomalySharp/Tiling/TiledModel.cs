@@ -1,0 +1,104 @@
+using AnomalySharp.Diagnostics;
+using AnomalySharp.Export;
+using AnomalySharp.Models;
+using AnomalySharp.Runtime;
+using AnomalySharp.Training;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Tiling;
+
+/// <summary>
+/// Any model made to work on large images (data.tiling): it learns from the tiles of the training images, and its
+/// inference graph cuts each working-size image into tiles, runs the model on all of them as one batch, and stitches
+/// the tile maps back into a map of the working size, blending overlaps (<see cref="TileGrid.AxisWeights"/>). The image
+/// score is the stitched map's maximum for a model whose score is its map's maximum, otherwise the highest tile score.
+/// Everything stays in the one graph, so the export takes [N,3,S,S] and gives [N,1,S,S] like any other model.
+/// </summary>
+public class TiledModel : IAnomalyModel
+{
+    /// <summary>Tiles per inference run when the inner model sets no limit: bounds the backbone's activations.</summary>
+    const int DefaultMaxTiles = 64;
+
+    /// <summary>The model that sees the tiles (built for data.image_size = the tile size).</summary>
+    public IAnomalyModel Inner { get; }
+    /// <summary>Where the tiles lie.</summary>
+    public TileGrid Grid { get; }
+
+    /// <summary>Wraps a model; prefer <see cref="Wrap"/>, which keeps a trained model trainable.</summary>
+    protected TiledModel(IAnomalyModel inner, TileGrid grid)
+    {
+        Inner = inner; Grid = grid;
+    }
+
+    /// <summary>The tiled form of <paramref name="inner"/>: a <see cref="TiledTrainableModel"/> when it trains a network.</summary>
+    public static TiledModel Wrap(IAnomalyModel inner, TileGrid grid) =>
+        inner is ITrainableModel trainable ? new TiledTrainableModel(trainable, grid) : new TiledModel(inner, grid);
+
+    /// <inheritdoc />
+    public string Name => Inner.Name;
+
+    /// <inheritdoc />
+    public bool ScoreIsMapMax => true;
+
+    /// <inheritdoc />
+    public void Fit(FitData data, IProgressReporter progress)
+    {
+        progress.Message($"tiling: {Grid}");
+        Inner.Fit(TiledFitData.Of(data, Grid), progress);
+    }
+
+    /// <inheritdoc />
+    public int OnnxMaxBatch => Math.Max(1, (Inner.OnnxMaxBatch > 0 ? Inner.OnnxMaxBatch : DefaultMaxTiles) / Grid.Count);
+
+    /// <inheritdoc />
+    public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
+    {
+        if (imageSize != Grid.ImageSize) throw new ArgumentException($"the tiled model works at {Grid.ImageSize} px, not {imageSize}", nameof(imageSize));
+        int t = Grid.TileSize, k = Grid.Count, s = Grid.ImageSize;
+        var positions = Grid.Positions.ToArray();
+        // Tiles of every image, tile by tile: [K·N,3,T,T] with tile k of image n at k·N + n.
+        var tiles = positions.Select(p => g.Node("Slice", new[] { images, g.Ints(p.Y, p.X), g.Ints(p.Y + t, p.X + t), g.Ints(2, 3) })).ToArray();
+        string batch = k == 1 ? tiles[0] : g.Node("Concat", tiles, OnnxGraph.Attr("axis", 0L));
+        var (maps, scores) = Inner.AppendOnnx(g, batch, t);
+
+        string perTile = g.Node("Reshape", new[] { maps, g.Ints(k, -1, t, t) });                                   // [K,N,T,T]
+        if (Grid.Overlaps)
+        {
+            var w = Grid.AxisWeights();
+            perTile = g.Node("Mul", new[] { g.Node("Mul", new[] { perTile, g.Constant("tile_weight_rows", w, 1, 1, t, 1) }),
+                g.Constant("tile_weight_columns", w, 1, 1, 1, t) });
+        }
+        string? sum = null;
+        for (int i = 0; i < k; i++)
+        {
+            var (y, x) = positions[i];
+            string tile = g.Node("Slice", new[] { perTile, g.Ints(i), g.Ints(i + 1), g.Ints(0) });                   // [1,N,T,T]
+            string placed = t == s ? tile
+                : g.Node("Pad", new[] { tile, g.Ints(0, 0, y, x, 0, 0, s - y - t, s - x - t) });                   // [1,N,S,S]
+            sum = sum is null ? placed : g.Node("Add", new[] { sum, placed });
+        }
+        if (Grid.Overlaps)
+        {
+            var inverse = Grid.AxisInverseCoverage();
+            sum = g.Node("Mul", new[] { g.Node("Mul", new[] { sum!, g.Constant("tile_coverage_rows", inverse, 1, 1, s, 1) }),
+                g.Constant("tile_coverage_columns", inverse, 1, 1, 1, s) });
+        }
+        string stitched = g.Node("Transpose", new[] { sum! }, OnnxGraph.Attrs("perm", 1L, 0L, 2L, 3L));               // [N,1,S,S]
+        string imageScores = Inner.ScoreIsMapMax ? g.ReduceMax(stitched, 1, 2, 3)
+            : g.ReduceMax(g.Node("Reshape", new[] { scores, g.Ints(k, -1) }), 0);                                     // [N]
+        return (stitched, imageScores);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Tensor> GetState() => Inner.GetState();
+
+    /// <inheritdoc />
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => Inner.LoadState(state);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Inner.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
