@@ -287,7 +287,7 @@ internal sealed class Commands
     static void PrintResults(RunResults run, string outDir)
     {
         var results = run.ToJson();
-        string[] keys = { "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test" };
+        string[] keys = { "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "aupro_small", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test" };
         var table = new Table().AddColumn("metric").AddColumn("value");
         foreach (string k in keys)
             if (results.ContainsKey(k)) table.AddRow(k, results[k]?.ToJsonString() ?? "null");

@@ -15,7 +15,7 @@ internal static class GridCommands
 
     public static Command Benchmark()
     {
-        var config = new Option<string?>("--config") { Description = "benchmark YAML: models, data, seeds, set, model_set (see configs/benchmark.yaml)" };
+        var config = new Option<string?>("--config") { Description = "benchmark YAML: models, data, seeds, set, model_set, variants (see configs/benchmark.yaml, configs/high-resolution.yaml)" };
         var models = new Option<string?>("--models") { Description = "comma-separated models, e.g. padim,patchcore" };
         var data = new Option<string?>("--data") { Description = "comma-separated MVTec-layout folders; 'synthetic' (or synthetic:object) for the built-in set" };
         var seeds = new Option<string?>("--seeds") { Description = "comma-separated seeds (default 42)" };

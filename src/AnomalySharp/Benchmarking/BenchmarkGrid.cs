@@ -16,18 +16,37 @@ public sealed record BenchmarkPlan
     public IReadOnlyList<string> Sets { get; init; } = Array.Empty<string>();
     /// <summary>Overrides per model.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> ModelSets { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    /// <summary>
+    /// Named settings each model runs under in turn (e.g. working sizes and tilings), in the file's order; none: one
+    /// unnamed run per model. A model's column in the report is then MODEL@VARIANT.
+    /// </summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<string> Sets)> Variants { get; init; } = new[] { ("", (IReadOnlyList<string>)Array.Empty<string>()) };
 
-    /// <summary>Reads a plan from YAML: models, data, seeds, set (list), model_set (map of model to list).</summary>
+    /// <summary>The report's column of a model under a variant.</summary>
+    public static string Label(string model, string variant) => variant.Length == 0 ? model : $"{model}@{variant}";
+
+    /// <summary>Every model under every variant, as the report's columns.</summary>
+    public IReadOnlyList<string> Labels => Models.SelectMany(m => Variants.Select(v => Label(m, v.Name))).ToList();
+
+    /// <summary>Reads a plan from YAML: models, data, seeds, set (list), model_set (map of model to list), variants (map of name to list).</summary>
     public static BenchmarkPlan Load(string path)
     {
         var tree = Configuration.ConfigTree.FromFile(path);
-        var known = new[] { "models", "data", "seeds", "set", "model_set" };
+        var known = new[] { "models", "data", "seeds", "set", "model_set", "variants" };
         foreach (string key in tree.TopLevelKeys())
             if (!known.Contains(key)) throw new AnomalySharpException($"{path}: unknown key '{key}' (known: {string.Join(", ", known)})");
         if (!tree.Has("models") || !tree.Has("data")) throw new AnomalySharpException($"{path}: needs 'models' and 'data' lists");
         var modelSets = new Dictionary<string, IReadOnlyList<string>>();
         if (tree.Has("model_set"))
             foreach (string m in tree.ChildKeys("model_set")) modelSets[m] = tree.GetStringList($"model_set.{m}");
+        var variants = new List<(string, IReadOnlyList<string>)>();
+        if (tree.Has("variants"))
+            foreach (string v in tree.ChildKeys("variants"))
+            {
+                if (v.Length == 0 || v.Any(ch => !char.IsAsciiLetterOrDigit(ch) && ch is not ('-' or '_' or '.')))
+                    throw new AnomalySharpException($"{path}: variant name '{v}' must be letters, digits, '-', '_' or '.' (it names the cells' folders)");
+                variants.Add((v, tree.GetStringList($"variants.{v}")));
+            }
         string baseDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         return new BenchmarkPlan
         {
@@ -36,6 +55,7 @@ public sealed record BenchmarkPlan
             Seeds = tree.Has("seeds") ? tree.GetStringList("seeds").Select(s => int.TryParse(s, out int v) ? v : throw new AnomalySharpException($"{path}: seed '{s}' is not an integer")).ToList() : new[] { 42 },
             Sets = tree.Has("set") ? tree.GetStringList("set") : Array.Empty<string>(),
             ModelSets = modelSets,
+            Variants = variants.Count > 0 ? variants : new[] { ("", (IReadOnlyList<string>)Array.Empty<string>()) },
         };
     }
 }
@@ -46,7 +66,8 @@ public sealed record BenchmarkPlan
 /// <param name="Seed">Seed.</param>
 /// <param name="Sets">Overrides.</param>
 /// <param name="Output">The cell's folder.</param>
-public sealed record BenchmarkCellRequest(string Data, string Model, int Seed, IReadOnlyList<string> Sets, string Output);
+/// <param name="Variant">The variant's name ("" without variants).</param>
+public sealed record BenchmarkCellRequest(string Data, string Model, int Seed, IReadOnlyList<string> Sets, string Output, string Variant = "");
 
 /// <summary>
 /// Runs a grid, one cell at a time through <c>runCell</c> (the CLI runs each in its own process, so a failing cell
@@ -70,7 +91,8 @@ public sealed class BenchmarkGrid
     }
 
     /// <summary>The folder name of a cell.</summary>
-    public static string CellId(string data, string model, int seed) => $"{BenchmarkCell.DataName(data)}__{model}__s{seed}";
+    public static string CellId(string data, string model, int seed, string variant = "") =>
+        $"{BenchmarkCell.DataName(data)}__{BenchmarkPlan.Label(model, variant)}__s{seed}";
 
     /// <summary>Runs missing cells and writes the reports; returns the cells (failed ones carry "error").</summary>
     public List<JsonObject> Run(string output, CancellationToken cancellation = default)
@@ -81,35 +103,38 @@ public sealed class BenchmarkGrid
         using var folder = new Engine.ResumableFolder(output,
             () => Directory.Exists(cellsRoot) && Directory.EnumerateFiles(cellsRoot, "cell.json", SearchOption.AllDirectories).Any());
         var cells = new List<JsonObject>();
-        var all = (from d in _plan.Data from m in _plan.Models from s in _plan.Seeds select (d, m, s)).ToList();
+        var all = (from d in _plan.Data from m in _plan.Models from v in _plan.Variants from s in _plan.Seeds select (d, m, v, s)).ToList();
         using (var step = _progress.Start("benchmark cells", all.Count))
-            foreach (var (data, model, seed) in all)
+            foreach (var (data, model, variant, seed) in all)
             {
                 cancellation.ThrowIfCancellationRequested();
-                string dir = Path.Combine(output, "cells", CellId(data, model, seed));
+                string id = CellId(data, model, seed, variant.Name), label = BenchmarkPlan.Label(model, variant.Name);
+                string dir = Path.Combine(output, "cells", id);
                 string cellJson = Path.Combine(dir, "cell.json");
                 if (!File.Exists(cellJson))
                 {
-                    var sets = _plan.Sets.Concat(_plan.ModelSets.TryGetValue(model, out var ms) ? ms : Array.Empty<string>()).ToList();
-                    _progress.Message($"cell {CellId(data, model, seed)}: running");
-                    string? error = _runCell(new BenchmarkCellRequest(data, model, seed, sets, dir));
+                    var sets = _plan.Sets.Concat(_plan.ModelSets.TryGetValue(model, out var ms) ? ms : Array.Empty<string>()).Concat(variant.Sets).ToList();
+                    _progress.Message($"cell {id}: running");
+                    string? error = _runCell(new BenchmarkCellRequest(data, model, seed, sets, dir, variant.Name));
                     if (error != null && error.StartsWith("error: ", StringComparison.Ordinal)) error = error[7..];
                     if (error != null || !File.Exists(cellJson))
                     {
-                        _progress.Message($"cell {CellId(data, model, seed)}: failed: {error ?? "no cell.json"}");
-                        cells.Add(new JsonObject { ["data"] = BenchmarkCell.DataName(data), ["model"] = model, ["seed"] = seed, ["error"] = error ?? "no cell.json" });
+                        _progress.Message($"cell {id}: failed: {error ?? "no cell.json"}");
+                        cells.Add(new JsonObject { ["data"] = BenchmarkCell.DataName(data), ["model"] = label, ["seed"] = seed, ["error"] = error ?? "no cell.json" });
                         step.Advance(1);
                         continue;
                     }
                 }
-                else _progress.Message($"cell {CellId(data, model, seed)}: done before, kept");
+                else _progress.Message($"cell {id}: done before, kept");
                 var cell = JsonNode.Parse(File.ReadAllText(cellJson))!.AsObject();
+                cell["model"] = label;
+                if (variant.Name.Length > 0) cell["variant"] = variant.Name;
                 string curves = Path.Combine(dir, "run", "curves.json");
                 if (File.Exists(curves)) cell["curves"] = JsonNode.Parse(File.ReadAllText(curves));
                 cells.Add(cell);
                 step.Advance(1);
             }
-        BenchmarkReport.Write(output, cells, _plan.Models);
+        BenchmarkReport.Write(output, cells, _plan.Labels);
         folder.Complete();
         return cells;
     }

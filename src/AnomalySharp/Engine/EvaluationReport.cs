@@ -31,6 +31,8 @@ public sealed record EvaluationReport
     public double? PixelAupr { get; init; }
     /// <summary>Area under the per-region overlap curve up to 30% false positives.</summary>
     public double? Aupro { get; init; }
+    /// <summary>AUPRO over the defect regions smaller than 0.1% of their image only (null without masks or such regions).</summary>
+    public double? AuproSmall { get; init; }
     /// <summary>Raw image threshold.</summary>
     public required double ImageThreshold { get; init; }
     /// <summary>Raw pixel threshold.</summary>
@@ -56,6 +58,7 @@ public sealed record EvaluationReport
         ["pixel_aupr"] = Round(PixelAupr),
         ["aupr"] = Round(PixelAupr),
         ["aupro"] = Round(Aupro),
+        ["aupro_small"] = Round(AuproSmall),
         ["image_threshold"] = ImageThreshold,
         ["pixel_threshold"] = PixelThreshold,
         ["image_accuracy_at_threshold"] = Round(ImageAccuracyAtThreshold),

@@ -42,6 +42,7 @@ internal sealed class ResultsWriter
             PixelF1Max = metrics.PixelF1Max,
             PixelAupr = metrics.PixelAupr,
             Aupro = metrics.Aupro,
+            AuproSmall = metrics.AuproSmall,
             ImageThreshold = stats.ImageThreshold,
             PixelThreshold = stats.PixelThreshold,
             ImageAccuracyAtThreshold = Enumerable.Range(0, set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count,

@@ -7,12 +7,17 @@ namespace AnomalySharp.Metrics;
 /// Area under the per-region-overlap (PRO) curve up to a false-positive rate limit (default 0.3), normalized by
 /// the limit. PRO at a threshold is the mean, over every connected defect region of every image, of the fraction
 /// of the region above the threshold; the FPR counts pixels outside all regions. Computed from one sort: each
-/// region pixel carries weight 1/(region size · number of regions).
+/// region pixel carries weight 1/(region size · number of regions). With a region size limit, only regions up to that
+/// share of their image count (the small-defect AUPRO: what tiling and higher resolutions are for); larger regions'
+/// pixels are then neither overlaps nor false positives.
 /// </summary>
 public static class Aupro
 {
     /// <summary>AUPRO for maps [N,1,H,W] (or [N,H,W]) against 0/1 masks of the same shape; NaN without regions.</summary>
     public static double Compute(Tensor maps, Tensor masks, double fprLimit = 0.3) => ComputeWithCurve(maps, masks, fprLimit).Aupro;
+
+    /// <summary>The share of an image's area under which a region counts as small (0.1%).</summary>
+    public const double SmallRegionFraction = 0.001;
 
     /// <summary>
     /// The normalized area and the PRO curve itself up to <paramref name="fprLimit"/>, thinned to at most
@@ -24,12 +29,16 @@ public static class Aupro
         return ComputeWithCurve(walk, masks, fprLimit, maxPoints);
     }
 
-    /// <summary>As <see cref="ComputeWithCurve(Tensor, Tensor, double, int)"/>, on maps already sorted by a <see cref="CurveWalk"/>.</summary>
-    public static (double Aupro, double[] Fpr, double[] Pro) ComputeWithCurve(CurveWalk walk, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
+    /// <summary>
+    /// As <see cref="ComputeWithCurve(Tensor, Tensor, double, int)"/>, on maps already sorted by a <see cref="CurveWalk"/>;
+    /// regions larger than <paramref name="maxRegionFraction"/> of their image are left out (1: none is).
+    /// </summary>
+    public static (double Aupro, double[] Fpr, double[] Pro) ComputeWithCurve(CurveWalk walk, Tensor masks, double fprLimit = 0.3, int maxPoints = 256,
+        double maxRegionFraction = 1)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
         using var scope = NewDisposeScope();
-        var (positions, weights, regions) = RegionWeights(masks);
+        var (positions, weights, regions) = RegionWeights(masks, maxRegionFraction);
         if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
         var labelsTensor = masks.gt(0.5);
         var weightsTensor = (positions, weights);
@@ -89,9 +98,10 @@ public static class Aupro
     /// <summary>
     /// Each defect pixel's weight 1/(its region's size · number of regions), regions being 8-connected components per
     /// image, given sparsely: the flat positions of the defect pixels (ascending, int64) and their weights (float32);
-    /// and the number of regions. Only defect pixels are held, a few bytes each, never a weight per pixel.
+    /// and the number of regions. Only defect pixels are held, a few bytes each, never a weight per pixel. Regions over
+    /// <paramref name="maxRegionFraction"/> of the image are not counted and their pixels weigh 0.
     /// </summary>
-    internal static (Tensor Positions, Tensor Weights, int Regions) RegionWeights(Tensor masks)
+    internal static (Tensor Positions, Tensor Weights, int Regions) RegionWeights(Tensor masks, double maxRegionFraction = 1)
     {
         using var scope = NewDisposeScope();
         long n = masks.shape[0];
@@ -103,6 +113,7 @@ public static class Aupro
         var sizeOf = MemoryMarshal.Cast<byte, int>(sizes.bytes);
         var labels = new int[plane];
         int regions = 0, next = 0;
+        double limit = maxRegionFraction * plane;
         for (int i = 0; i < n; i++)
         {
             var mask = all.Slice(i * plane, plane);
@@ -112,10 +123,12 @@ public static class Aupro
             foreach (int l in labels) regionSize[l]++;
             for (int p = 0; p < plane; p++)
                 if (labels[p] != 0) sizeOf[next++] = regionSize[labels[p]];
-            regions += count;
+            for (int r = 1; r <= count; r++)
+                if (regionSize[r] <= limit) regions++;
         }
         // 1/(size · regions) in float64, then float32: the same rounding as one weight per pixel computed in C#.
         var weights = sizes.to_type(ScalarType.Float64).mul(regions).reciprocal().to_type(ScalarType.Float32);
+        if (maxRegionFraction < 1) weights = weights.mul(sizes.le(limit));
         return (positions.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), regions);
     }
 }

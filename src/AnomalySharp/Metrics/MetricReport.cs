@@ -5,7 +5,7 @@ namespace AnomalySharp.Metrics;
 /// <summary>Image- and pixel-level metrics of one evaluation; pixel metrics are null without masks.</summary>
 public sealed record MetricReport(
     double ImageAuroc, double ImageF1Max, double ImageAupr,
-    double? PixelAuroc, double? PixelF1Max, double? PixelAupr, double? Aupro)
+    double? PixelAuroc, double? PixelF1Max, double? PixelAupr, double? Aupro, double? AuproSmall = null)
 {
     /// <summary>Computes all metrics from raw scores and maps (normalization does not change them).</summary>
     public static MetricReport Compute(Tensor scores, Tensor labels, Tensor maps, Tensor? masks)
@@ -20,7 +20,8 @@ public sealed record MetricReport(
         using var pixels = CurveWalk.Sort(maps);
         var pixel = CurveSummary.Compute(pixels, masks);
         var (aupro, proFpr, pro) = Metrics.Aupro.ComputeWithCurve(pixels, masks);
-        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro) { ImageRoc = roc, ProCurve = (proFpr, pro) };
+        double small = Metrics.Aupro.ComputeWithCurve(pixels, masks, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction).Aupro;
+        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small) { ImageRoc = roc, ProCurve = (proFpr, pro) };
     }
 
     /// <summary>The image ROC curve (false and true positive rates, thinned to ≤ 256 points).</summary>

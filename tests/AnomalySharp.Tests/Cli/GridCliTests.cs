@@ -54,6 +54,37 @@ public class GridCliTests
     }
 
     [Fact]
+    public void BenchmarkVariantsRunEveryModelUnderEachSettingAsItsOwnColumn()
+    {
+        string dir = TestPaths.TempDir("benchmark-variants");
+        string plan = Path.Combine(dir, "plan.yaml");
+        File.WriteAllText(plan, """
+            models: [padim]
+            data: [synthetic]
+            seeds: [3]
+            set: [data.image_size=64]
+            variants:
+              "64": []
+              128-tiles-64: [data.image_size=128, data.tiling.tile_size=64, data.tiling.stride=48]
+            """);
+        string output = Path.Combine(dir, "grid");
+        var r = CliRunner.Run("benchmark", "--config", plan, "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var tiled = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim@128-tiles-64__s3", "cell.json")))!;
+        var plain = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim@64__s3", "cell.json")))!;
+        Assert.Contains("data.tiling.tile_size=64", tiled["sets"]!.AsArray().Select(v => (string)v!));
+        Assert.DoesNotContain("data.tiling.tile_size=64", plain["sets"]!.AsArray().Select(v => (string)v!));
+        Assert.NotEqual((double)plain["pixel_auroc"]!, (double)tiled["pixel_auroc"]!);
+        string md = File.ReadAllText(Path.Combine(output, "benchmark.md"));
+        Assert.Contains("| dataset | padim@64 | padim@128-tiles-64 |", md);
+        Assert.Contains("AUPRO of regions < 0.1%", md);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(output, "benchmark.csv")).Length);
+
+        File.WriteAllText(plan, "models: [padim]\ndata: [synthetic]\nvariants:\n  \"a/b\": []\n");
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--config", plan, "--output", Path.Combine(dir, "bad")), "variant name 'a/b'");
+    }
+
+    [Fact]
     public void HpoFindsAConfigAtLeastAsGoodAsTheDefaultAndWritesBestYaml()
     {
         string dir = TestPaths.TempDir("hpo-cli");

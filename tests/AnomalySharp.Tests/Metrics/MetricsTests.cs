@@ -51,6 +51,25 @@ public class MetricsTests
     }
 
     [Fact]
+    public void SmallRegionAuproCountsOnlyRegionsUnderAThousandthOfTheImage()
+    {
+        // A 40 x 50 image (2,000 pixels, so 2 at most for a small region): region A is one pixel, found above every
+        // normal pixel (0.5); region B is ten pixels, half of them found (0.95), half missed (0.0).
+        var maps = full(1, 1, 40, 50, 0.5f);
+        var masks = zeros(1, 1, 40, 50);
+        masks[0, 0, 5, 5] = tensor(1f); maps[0, 0, 5, 5] = tensor(0.9f);
+        for (int x = 20; x < 30; x++) { masks[0, 0, 30, x] = tensor(1f); maps[0, 0, 30, x] = tensor(x < 25 ? 0.95f : 0f); }
+        using var walk = CurveWalk.Sort(maps);
+        Assert.Equal(0.75, Aupro.ComputeWithCurve(walk, masks).Aupro, 6);
+        // Only A counts, fully found at FPR 0; B's pixels are neither overlaps nor false positives (as false
+        // positives, its five pixels at 0.95 would put the curve's rise at FPR 5/1994 and the area at 0.992).
+        Assert.Equal(1.0, Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction).Aupro, 6);
+        // No region small enough: undefined, not 0.
+        masks[0, 0, 5, 5] = tensor(0f);
+        Assert.True(double.IsNaN(Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction).Aupro));
+    }
+
+    [Fact]
     public void AuproIsNanWithoutRegionsAndOneForAPerfectMap()
     {
         Assert.True(double.IsNaN(Aupro.Compute(zeros(2, 1, 4, 4), zeros(2, 1, 4, 4))));
