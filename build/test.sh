@@ -20,4 +20,4 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-exec dotnet test AnomalySharp.slnx -c Release "$@"
+exec dotnet test AnomalySharp.slnx -c Release --logger "console;verbosity=normal" "$@"

@@ -237,7 +237,7 @@ internal sealed class Commands
             try { server = Serving.AnomalyServer.StartAsync(options).GetAwaiter().GetResult(); }
             catch (ArgumentException e) { throw new AnomalySharpException(e.Message, e); }
             if (server.ThreadWarning != null) Console.Error.WriteLine("warning: " + server.ThreadWarning);
-            Console.WriteLine($"serving {server.Detector.ModelName} ({server.Detector.ImageSize} px, {s} sessions x {server.ThreadsPerSession} threads) on {server.Address} (Ctrl-C to stop)");
+            Console.WriteLine($"serving {server.Detector.ModelName} ({server.Detector.ImageHeight}x{server.Detector.ImageWidth} px, {s} sessions x {server.ThreadsPerSession} threads) on {server.Address} (Ctrl-C to stop)");
             server.WaitAsync(cancel.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.WriteLine("stopped");

@@ -4,8 +4,9 @@ namespace AnomalySharp.Runtime;
 /// <param name="Score">Normalized image score, 0..1; anomalous at ≥ <see cref="Threshold"/>.</param>
 /// <param name="IsAnomalous">Score ≥ threshold.</param>
 /// <param name="Threshold">The decision threshold on the normalized score (0.5).</param>
-/// <param name="Map">Normalized anomaly map, <see cref="MapSize"/>² values, row-major.</param>
-/// <param name="MapSize">Side of the map (the model's image size).</param>
+/// <param name="Map">Normalized anomaly map, <see cref="MapHeight"/> × <see cref="MapWidth"/> values, row-major.</param>
+/// <param name="MapSize">Side of the map (the model's image size); the larger side for a model with a rectangular
+/// working size (see <see cref="MapHeight"/> and <see cref="MapWidth"/>).</param>
 /// <param name="Width">Width of the decoded image: the original's, or its reduced-scale decode for a JPEG or WebP of 8·S
 /// pixels or more a side (see <see cref="ImageDecoder"/>).</param>
 /// <param name="Height">Height of the decoded image.</param>
@@ -18,4 +19,8 @@ public sealed record AnomalyPrediction(float Score, bool IsAnomalous, double Thr
     public int SourceWidth { get; init; } = Width;
     /// <summary>Height the image file declares.</summary>
     public int SourceHeight { get; init; } = Height;
+    /// <summary>Rows of <see cref="Map"/> (the model's working height).</summary>
+    public int MapHeight { get; init; } = MapSize;
+    /// <summary>Columns of <see cref="Map"/> (the model's working width).</summary>
+    public int MapWidth { get; init; } = MapSize;
 }

@@ -4,8 +4,8 @@ using Microsoft.ML.OnnxRuntime;
 namespace AnomalySharp.Runtime;
 
 /// <summary>
-/// Runs an AnomalySharp model exported to ONNX (input <c>image</c> [N,3,S,S] RGB 0..1, outputs <c>anomaly_map</c>
-/// [N,1,S,S] and <c>score</c> [N], normalized with the threshold at 0.5) with ONNX Runtime alone: decoding, resizing,
+/// Runs an AnomalySharp model exported to ONNX (input <c>image</c> [N,3,H,W] RGB 0..1, outputs <c>anomaly_map</c>
+/// [N,1,H,W] and <c>score</c> [N], normalized with the threshold at 0.5) with ONNX Runtime alone: decoding, resizing,
 /// the model, masks and heat maps, no TorchSharp. Thread-safe: concurrent calls share a pool of sessions.
 /// </summary>
 public sealed class OnnxAnomalyDetector : IDisposable
@@ -21,8 +21,12 @@ public sealed class OnnxAnomalyDetector : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
     /// <summary>Model name (e.g. "padim").</summary>
     public string ModelName { get; }
-    /// <summary>Side of the square input the model works at.</summary>
-    public int ImageSize { get; }
+    /// <summary>Side of the square input the model works at (the larger side of a rectangular one).</summary>
+    public int ImageSize => Math.Max(ImageHeight, ImageWidth);
+    /// <summary>Height of the input the model works at.</summary>
+    public int ImageHeight { get; }
+    /// <summary>Width of the input the model works at.</summary>
+    public int ImageWidth { get; }
     /// <summary>Threshold on normalized scores and maps.</summary>
     public double Threshold => 0.5;
     /// <summary>Largest batch the model runs at once (from its metadata); larger calls are split.</summary>
@@ -58,13 +62,16 @@ public sealed class OnnxAnomalyDetector : IDisposable
         Metadata = session.ModelMetadata.CustomMetadataMap;
         ModelName = Metadata.TryGetValue("anomalysharp.model", out var m) ? m : "unknown";
         var dims = session.InputMetadata[InputName].Dimensions;
-        ImageSize = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
+        if (Metadata.TryGetValue("anomalysharp.image_height", out var mh) && Metadata.TryGetValue("anomalysharp.image_width", out var mw))
+            (ImageHeight, ImageWidth) = (int.Parse(mh, CultureInfo.InvariantCulture), int.Parse(mw, CultureInfo.InvariantCulture));
+        else
+            ImageHeight = ImageWidth = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
         MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
         // The pixel graphs see inputs of every size; without an arena, their memory goes back after each call instead
         // of staying at the largest image ever seen.
-        _pre = new ImagePreprocessor(ImageSize);
+        _pre = new ImagePreprocessor(ImageHeight, ImageWidth);
         using var small = ComputeThreads.SessionOptions(1, arena: false);
-        _post = new InferenceSession(ImageGraphs.Postprocess(ImageSize), small);
+        _post = new InferenceSession(ImageGraphs.Postprocess(ImageHeight, ImageWidth), small);
     }
 
     /// <summary>
@@ -84,14 +91,14 @@ public sealed class OnnxAnomalyDetector : IDisposable
         return File.ReadAllBytes(path);
     }
 
-    /// <summary>The model input for one image: [3,S,S] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
+    /// <summary>The model input for one image: [3,H,W] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
     public void Prepare(DecodedImage image, Span<float> destination) => _pre.Prepare(image, destination);
 
     /// <summary>Scores a batch of decoded images; optionally renders masks and overlays as PNG.</summary>
     public AnomalyPrediction[] Predict(IReadOnlyList<DecodedImage> images, bool masks = false, bool overlays = false)
     {
         if (images.Count == 0) return Array.Empty<AnomalyPrediction>();
-        int plane = 3 * ImageSize * ImageSize, mapPlane = ImageSize * ImageSize;
+        int plane = 3 * ImageHeight * ImageWidth, mapPlane = ImageHeight * ImageWidth;
         var batch = new float[images.Count * plane];
         for (int i = 0; i < images.Count; i++) Prepare(images[i], batch.AsSpan(i * plane, plane));
         var maps = new float[images.Count * mapPlane];
@@ -101,7 +108,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
             int n = Math.Min(MaxBatch, images.Count - start), offset = start;
             _model.Run(session =>
             {
-                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(offset * plane, n * plane), new long[] { n, 3, ImageSize, ImageSize });
+                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(offset * plane, n * plane), new long[] { n, 3, ImageHeight, ImageWidth });
                 using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { input }, new[] { MapName, ScoreName });
                 outputs[0].GetTensorDataAsSpan<float>().CopyTo(maps.AsSpan(offset * mapPlane, n * mapPlane));
                 outputs[1].GetTensorDataAsSpan<float>().CopyTo(scores.AsSpan(offset, n));
@@ -116,7 +123,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
             if (masks || overlays)
                 (maskPng, overlayPng) = Render(map, batch.AsMemory(i * plane, plane), images[i].Width, images[i].Height, masks, overlays);
             results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width, images[i].Height, maskPng, overlayPng)
-            { SourceWidth = images[i].SourceWidth, SourceHeight = images[i].SourceHeight };
+            { SourceWidth = images[i].SourceWidth, SourceHeight = images[i].SourceHeight, MapHeight = ImageHeight, MapWidth = ImageWidth };
         }
         return results;
     }
@@ -140,10 +147,10 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// </summary>
     public void WarmUp()
     {
-        var input = new float[3 * ImageSize * ImageSize];
+        var input = new float[3 * ImageHeight * ImageWidth];
         _model.ForEach(session =>
         {
-            using var value = OrtValue.CreateTensorValueFromMemory(input, new long[] { 1, 3, ImageSize, ImageSize });
+            using var value = OrtValue.CreateTensorValueFromMemory(input, new long[] { 1, 3, ImageHeight, ImageWidth });
             using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { value }, new[] { MapName, ScoreName });
         });
     }
@@ -157,8 +164,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
 
     (byte[]? Mask, byte[]? Overlay) Render(float[] map, Memory<float> input, int width, int height, bool mask, bool overlay)
     {
-        using var mapValue = OrtValue.CreateTensorValueFromMemory(map, new long[] { 1, 1, ImageSize, ImageSize });
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, new long[] { 1, 3, ImageSize, ImageSize });
+        using var mapValue = OrtValue.CreateTensorValueFromMemory(map, new long[] { 1, 1, ImageHeight, ImageWidth });
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, new long[] { 1, 3, ImageHeight, ImageWidth });
         using var sizes = OrtValue.CreateTensorValueFromMemory(new long[] { 1, 1, height, width }, new long[] { 4 });
         var wanted = new List<string>();
         if (mask) wanted.Add("mask");
@@ -167,7 +174,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
         byte[]? maskPng = null, overlayPng = null;
         int k = 0;
         if (mask) maskPng = ImageDecoder.EncodeGrayPng(width, height, outputs[k++].GetTensorDataAsSpan<byte>());
-        if (overlay) overlayPng = ImageDecoder.EncodePng(ImageSize, ImageSize, outputs[k].GetTensorDataAsSpan<byte>());
+        if (overlay) overlayPng = ImageDecoder.EncodePng(ImageWidth, ImageHeight, outputs[k].GetTensorDataAsSpan<byte>());
         return (maskPng, overlayPng);
     }
 

@@ -82,7 +82,7 @@ public sealed class AnomalyServer : IAsyncDisposable
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
         app.MapGet("/health", () => Results.Json(new JsonObject
         {
-            ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageSize, ["sessions"] = detector.Sessions,
+            ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageHeight == detector.ImageWidth ? detector.ImageSize : new JsonArray(detector.ImageHeight, detector.ImageWidth), ["sessions"] = detector.Sessions,
             ["threads_per_session"] = threads,
             ["served"] = Interlocked.Read(ref server._served), ["rejected"] = Interlocked.Read(ref server._rejected),
             ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting,

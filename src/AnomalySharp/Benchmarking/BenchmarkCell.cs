@@ -66,7 +66,7 @@ public static class BenchmarkCell
             ["data"] = DataName(dataSpec), ["data_spec"] = dataSpec, ["model"] = model, ["seed"] = seed,
             ["sets"] = new JsonArray(sets.Select(s => (JsonNode)s).ToArray()),
             ["image_auroc"] = results["image_auroc"]?.DeepClone(), ["pixel_auroc"] = results["pixel_auroc"]?.DeepClone(),
-            ["aupro"] = results["aupro"]?.DeepClone(), ["aupro_small"] = results["aupro_small"]?.DeepClone(), ["image_f1max"] = results["image_f1max"]?.DeepClone(),
+            ["aupro"] = results["aupro"]?.DeepClone(), ["aupro_small"] = results["aupro_small"]?.DeepClone(), ["small_regions"] = results["small_regions"]?.DeepClone(), ["image_f1max"] = results["image_f1max"]?.DeepClone(),
             ["fit_seconds"] = results["fit_seconds"]?.DeepClone(),
             ["evaluate_images_per_second"] = results["predict_images_per_second"]?.DeepClone(),
             ["onnx_images_per_second"] = onnxRate,

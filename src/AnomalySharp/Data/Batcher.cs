@@ -12,7 +12,7 @@ namespace AnomalySharp.Data;
 /// </summary>
 public sealed class Batcher
 {
-    readonly int _imageSize;
+    readonly int _height, _width;
     readonly int _batchSize;
     readonly bool _skipBadImages;
     readonly CancellationToken _cancellation;
@@ -37,10 +37,14 @@ public sealed class Batcher
 
     /// <summary>Creates a batcher; cancelling <paramref name="cancellation"/> stops it before the next batch.</summary>
     public Batcher(int imageSize, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
+        : this(imageSize, imageSize, batchSize, skipBadImages, cancellation) { }
+
+    /// <summary>As <see cref="Batcher(int, int, bool, CancellationToken)"/>, resizing images to <paramref name="height"/> × <paramref name="width"/>.</summary>
+    public Batcher(int height, int width, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
     {
-        if (imageSize < 32) throw new AnomalySharpException($"image size must be at least 32, got {imageSize}");
+        if (Math.Min(height, width) < 32) throw new AnomalySharpException($"image size must be at least 32, got {height}x{width}");
         if (batchSize < 1) throw new AnomalySharpException($"batch size must be at least 1, got {batchSize}");
-        _imageSize = imageSize; _batchSize = batchSize; _skipBadImages = skipBadImages; _cancellation = cancellation;
+        _height = height; _width = width; _batchSize = batchSize; _skipBadImages = skipBadImages; _cancellation = cancellation;
     }
 
     sealed record Decoded(AnomalySample Sample, float[]? Input, (int Width, int Height) Size, DecodedImage? Mask, string? Error)
@@ -66,7 +70,7 @@ public sealed class Batcher
         var chunks = samples.Chunk(_batchSize).ToList();
         if (chunks.Count == 0) yield break;
         _cancellation.ThrowIfCancellationRequested();
-        Task<Decoded[]> next = Task.Run(() => DecodeAll(chunks[0], loadMasks, _imageSize));
+        Task<Decoded[]> next = Task.Run(() => DecodeAll(chunks[0], loadMasks));
         for (int c = 0; c < chunks.Count; c++)
         {
             Decoded[] decoded = next.GetAwaiter().GetResult();
@@ -78,7 +82,7 @@ public sealed class Batcher
             if (c + 1 < chunks.Count)
             {
                 var chunk = chunks[c + 1];
-                next = Task.Run(() => DecodeAll(chunk, loadMasks, _imageSize));
+                next = Task.Run(() => DecodeAll(chunk, loadMasks));
             }
             var good = new List<Decoded>();
             foreach (var d in decoded)
@@ -101,15 +105,15 @@ public sealed class Batcher
     ImageBatch ToBatch(List<Decoded> items, bool loadMasks)
     {
         using var scope = NewDisposeScope();
-        int plane = 3 * _imageSize * _imageSize;
-        var images = empty(items.Count, 3, _imageSize, _imageSize);
+        int plane = 3 * _height * _width;
+        var images = empty(items.Count, 3, _height, _width);
         var span = TensorSpan.Floats(images);
         for (int i = 0; i < items.Count; i++) items[i].Input.AsSpan(0, plane).CopyTo(span.Slice(i * plane, plane));
         Tensor? masks = null;
         if (loadMasks)
             masks = stack(items.Select(d => d.Mask != null
-                ? ImageIO.MaskToTensor(d.Mask, _imageSize)
-                : zeros(1, _imageSize, _imageSize)).ToArray());
+                ? ImageIO.MaskToTensor(d.Mask, _height, _width)
+                : zeros(1, _height, _width)).ToArray());
         var batch = new ImageBatch(items.Select(d => d.Sample).ToList(), images, masks, items.Select(d => d.Size).ToList());
         foreach (var d in items) d.Release();
         images.MoveToOuterDisposeScope();
@@ -117,27 +121,28 @@ public sealed class Batcher
         return batch;
     }
 
-    Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks, int imageSize)
+    Decoded[] DecodeAll(AnomalySample[] chunk, bool loadMasks)
     {
         var result = new Decoded[chunk.Length];
         Parallel.For(0, chunk.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Resolve(DecodeThreads) },
-            i => result[i] = DecodeOne(chunk[i], loadMasks, imageSize));
+            i => result[i] = DecodeOne(chunk[i], loadMasks, _height, _width));
         return result;
     }
 
-    static Decoded DecodeOne(AnomalySample sample, bool loadMasks, int imageSize)
+    static Decoded DecodeOne(AnomalySample sample, bool loadMasks, int height, int width)
     {
+        int decodeSide = Math.Max(height, width); // a reduced-scale decode keeps at least 4x the larger side
         float[] input;
         (int, int) size;
         try
         {
-            using var image = ImageIO.DecodePooled(sample.ImagePath, imageSize);
-            input = System.Buffers.ArrayPool<float>.Shared.Rent(3 * imageSize * imageSize);
-            ImageIO.Preprocessor(imageSize).Prepare(image, input);
+            using var image = ImageIO.DecodePooled(sample.ImagePath, decodeSide);
+            input = System.Buffers.ArrayPool<float>.Shared.Rent(3 * height * width);
+            ImageIO.Preprocessor(height, width).Prepare(image, input);
             size = (image.Width, image.Height);
             if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, input, size, null, null);
             DecodedImage mask;
-            try { mask = ImageIO.DecodePooled(sample.MaskPath, imageSize); }
+            try { mask = ImageIO.DecodePooled(sample.MaskPath, decodeSide); }
             catch (AnomalySharpException e) { System.Buffers.ArrayPool<float>.Shared.Return(input); return new Decoded(sample, null, default, null, e.Message); }
             if (mask.SourceWidth != image.SourceWidth || mask.SourceHeight != image.SourceHeight)
             {

@@ -51,13 +51,17 @@ public static class ImageIO
         catch (ImageDecodeException e) { throw new AnomalySharpException(e.Message, e); }
     }
 
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<ImagePreprocessor>> Preprocessors = new();
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, int), Lazy<ImagePreprocessor>> Preprocessors = new();
 
     /// <summary>
     /// The preprocessing graph for inputs of side <paramref name="size"/>, shared by the process: the same resize an
     /// exported model's users get from the runtime (see <see cref="ImagePreprocessor"/>).
     /// </summary>
-    public static ImagePreprocessor Preprocessor(int size) => Preprocessors.GetOrAdd(size, s => new Lazy<ImagePreprocessor>(() => new ImagePreprocessor(s))).Value;
+    public static ImagePreprocessor Preprocessor(int size) => Preprocessor(size, size);
+
+    /// <summary>The preprocessing graph for inputs of <paramref name="height"/> × <paramref name="width"/>.</summary>
+    public static ImagePreprocessor Preprocessor(int height, int width) =>
+        Preprocessors.GetOrAdd((height, width), s => new Lazy<ImagePreprocessor>(() => new ImagePreprocessor(s.Item1, s.Item2))).Value;
 
     /// <summary>
     /// An image as a float tensor [3,size,size], RGB in 0..1, resized with antialiased bilinear interpolation
@@ -71,12 +75,15 @@ public static class ImageIO
     }
 
     /// <summary>A mask as a float tensor [1,size,size] of 0 and 1 (nearest-neighbour resize, white = defect).</summary>
-    public static Tensor MaskToTensor(DecodedImage mask, int size)
+    public static Tensor MaskToTensor(DecodedImage mask, int size) => MaskToTensor(mask, size, size);
+
+    /// <summary>A mask as a float tensor [1,height,width] of 0 and 1 (nearest-neighbour resize, white = defect).</summary>
+    public static Tensor MaskToTensor(DecodedImage mask, int height, int width)
     {
         using var scope = NewDisposeScope();
         var hwc = Pixels(mask);
         var gray = hwc.narrow(2, 0, 3).to_type(ScalarType.Float32).amax(new long[] { 2 }).gt(127f).to_type(ScalarType.Float32);
-        var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { size, size }, mode: InterpolationMode.Nearest);
+        var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { height, width }, mode: InterpolationMode.Nearest);
         return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
     }
 

@@ -213,7 +213,7 @@ public sealed class AnomalyEngine
     }
 
     Batcher MakeBatcher(EngineOptions options) =>
-        new(options.ImageSize, options.BatchSize, options.SkipBadImages, _cancellation)
+        new(options.ImageHeight, options.ImageWidth, options.BatchSize, options.SkipBadImages, _cancellation)
         { OnSkip = reason => _progress.Message("skipped: " + reason), DecodeThreads = options.Threads };
 
     /// <summary>Formats a number for messages.</summary>

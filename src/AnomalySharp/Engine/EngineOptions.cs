@@ -18,8 +18,10 @@ public sealed record EngineOptions
     public string? Backbone { get; init; }
     /// <summary>seed: every random choice of the run.</summary>
     public required int Seed { get; init; }
-    /// <summary>data.image_size: the side of the square input.</summary>
-    public required int ImageSize { get; init; }
+    /// <summary>data.image_size: the working height every image is resized to.</summary>
+    public required int ImageHeight { get; init; }
+    /// <summary>data.image_size: the working width (the height for a square working size).</summary>
+    public required int ImageWidth { get; init; }
     /// <summary>data.batch_size.</summary>
     public required int BatchSize { get; init; }
     /// <summary>data.skip_bad_images.</summary>
@@ -47,12 +49,14 @@ public sealed record EngineOptions
     /// <exception cref="AnomalySharpException">A key is missing, out of range, or not one of its choices.</exception>
     public static EngineOptions From(ConfigTree config)
     {
+        var (height, width) = Configuration.WorkingSize.Read(config);
         var options = new EngineOptions
         {
             ModelName = config.GetString("model.name"),
             Backbone = config.Has("model.backbone") ? config.GetString("model.backbone") : null,
             Seed = config.GetInt("seed"),
-            ImageSize = config.GetInt("data.image_size", 32, 4096),
+            ImageHeight = height,
+            ImageWidth = width,
             BatchSize = config.GetInt("data.batch_size", 1, 1024),
             SkipBadImages = config.GetBool("data.skip_bad_images"),
             Threads = RunSettings.Threads(config),
@@ -65,7 +69,9 @@ public sealed record EngineOptions
             CheckpointDir = config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null,
             Monitor = config.Has("training.monitor") ? config.GetString("training.monitor") : null,
         };
-        _ = Tiling.TileGrid.From(config); // checked here, before any image is read
+        // Checked here, before any image is read.
+        if (Tiling.TileGrid.From(config) is null && height != width)
+            throw new AnomalySharpException($"config key 'data.image_size': a [height, width] working size needs data.tiling (the models work on square tiles of it)");
         if (options.Validation == "none" && (options.ImageThreshold is null || options.PixelThreshold is null))
             throw new AnomalySharpException("postprocessing.validation=none needs postprocessing.image_threshold and postprocessing.pixel_threshold (raw values)");
         return options;

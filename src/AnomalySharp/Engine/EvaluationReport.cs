@@ -9,8 +9,10 @@ public sealed record EvaluationReport
     public required string Model { get; init; }
     /// <summary>model.backbone, or null.</summary>
     public string? Backbone { get; init; }
-    /// <summary>Input side.</summary>
-    public required int ImageSize { get; init; }
+    /// <summary>Working height (data.image_size).</summary>
+    public required int ImageHeight { get; init; }
+    /// <summary>Working width (the height for a square working size).</summary>
+    public required int ImageWidth { get; init; }
     /// <summary>The run's seed.</summary>
     public required int Seed { get; init; }
     /// <summary>The dataset's description.</summary>
@@ -33,6 +35,8 @@ public sealed record EvaluationReport
     public double? Aupro { get; init; }
     /// <summary>AUPRO over the defect regions smaller than 0.1% of their image only (null without masks or such regions).</summary>
     public double? AuproSmall { get; init; }
+    /// <summary>Defect regions in the evaluation's masks, and how many of them are small (under 0.1% of their image).</summary>
+    public (int All, int Small) Regions { get; init; }
     /// <summary>Raw image threshold.</summary>
     public required double ImageThreshold { get; init; }
     /// <summary>Raw pixel threshold.</summary>
@@ -46,7 +50,7 @@ public sealed record EvaluationReport
     {
         ["model"] = Model,
         ["backbone"] = Backbone,
-        ["image_size"] = ImageSize,
+        ["image_size"] = ImageHeight == ImageWidth ? ImageHeight : new JsonArray(ImageHeight, ImageWidth),
         ["seed"] = Seed,
         ["dataset"] = Dataset,
         ["n_test"] = NTest,
@@ -59,6 +63,8 @@ public sealed record EvaluationReport
         ["aupr"] = Round(PixelAupr),
         ["aupro"] = Round(Aupro),
         ["aupro_small"] = Round(AuproSmall),
+        ["regions"] = Regions.All,
+        ["small_regions"] = Regions.Small,
         ["image_threshold"] = ImageThreshold,
         ["pixel_threshold"] = PixelThreshold,
         ["image_accuracy_at_threshold"] = Round(ImageAccuracyAtThreshold),

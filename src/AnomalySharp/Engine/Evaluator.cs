@@ -32,7 +32,7 @@ internal sealed class Evaluator
         Tensor? images = null, maps = null, scores = null, maskSet = null;
         try
         {
-            using (var graph = new InferenceGraph(model, _options.ImageSize, _options.Threads))
+            using (var graph = new InferenceGraph(model, _options.ImageHeight, _options.ImageWidth, _options.Threads))
             using (var step = _progress.Start(title, samples.Count))
             {
                 // The graph's protobuf and its serialized bytes (the model's weights, twice) are garbage once the session holds them.

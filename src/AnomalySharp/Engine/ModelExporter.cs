@@ -50,7 +50,7 @@ public sealed class ModelExporter
         int threads = RunSettings.ApplyThreads(trained.Config);
         ModelProto model;
         using (var step = _progress.Start("export onnx", 1)) { model = OnnxExporter.Build(trained); step.Advance(1); }
-        if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageSize, threads);
+        if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageShape, threads);
         if (format == "onnx")
         {
             OnnxExporter.Save(model, full);
@@ -82,7 +82,7 @@ public sealed class ModelExporter
         // An even spread over the folder, deterministic.
         var chosen = Enumerable.Range(0, Math.Min(count, files.Count)).Select(i => files[(int)((long)i * files.Count / Math.Min(count, files.Count))]).ToList();
         var samples = chosen.Select(f => new AnomalySample(f, false, "good", null)).ToList();
-        var batcher = new Batcher(trained.ImageSize, 8, cancellation: _cancellation) { SkipHint = "" };
+        var batcher = new Batcher(trained.ImageShape.Height, trained.ImageShape.Width, 8, cancellation: _cancellation) { SkipHint = "" };
         using var step = _progress.Start("int8 calibration", samples.Count);
         foreach (var batch in batcher.Enumerate(samples, false))
         {

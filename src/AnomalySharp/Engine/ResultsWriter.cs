@@ -31,7 +31,8 @@ internal sealed class ResultsWriter
         {
             Model = options.ModelName,
             Backbone = options.Backbone,
-            ImageSize = options.ImageSize,
+            ImageHeight = options.ImageHeight,
+            ImageWidth = options.ImageWidth,
             Seed = options.Seed,
             Dataset = dataset.Description,
             NTest = set.Samples.Count,
@@ -43,6 +44,7 @@ internal sealed class ResultsWriter
             PixelAupr = metrics.PixelAupr,
             Aupro = metrics.Aupro,
             AuproSmall = metrics.AuproSmall,
+            Regions = (metrics.Regions, metrics.SmallRegions),
             ImageThreshold = stats.ImageThreshold,
             PixelThreshold = stats.PixelThreshold,
             ImageAccuracyAtThreshold = Enumerable.Range(0, set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count,

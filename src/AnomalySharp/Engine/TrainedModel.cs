@@ -22,8 +22,8 @@ public sealed class TrainedModel : IDisposable
     public NormalizationStats Stats { get; }
     /// <summary>Root folder of the training dataset, or null.</summary>
     public string? DatasetRoot { get; }
-    /// <summary>Input size (square) the model works at.</summary>
-    public int ImageSize => Config.GetInt("data.image_size");
+    /// <summary>The working (height, width) the model takes its input at (data.image_size).</summary>
+    public (int Height, int Width) ImageShape => Configuration.WorkingSize.Read(Config);
 
     /// <summary>Wraps a fitted model.</summary>
     public TrainedModel(IAnomalyModel model, ConfigTree config, NormalizationStats stats, string? datasetRoot)
@@ -50,7 +50,7 @@ public sealed class TrainedModel : IDisposable
             ["library_version"] = typeof(TrainedModel).Assembly.GetName().Version?.ToString(),
             ["model"] = Model.Name,
             ["created_utc"] = DateTime.UtcNow.ToString("o"),
-            ["image_size"] = ImageSize,
+            ["image_size"] = ImageShape.Height == ImageShape.Width ? ImageShape.Height : new JsonArray(ImageShape.Height, ImageShape.Width),
             ["config"] = JsonNode.Parse(Config.ToJson()),
             ["normalization"] = new JsonObject
             {

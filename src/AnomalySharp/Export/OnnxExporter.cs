@@ -26,15 +26,15 @@ public static class OnnxExporter
     /// <summary>Builds the ONNX model of a trained model.</summary>
     public static ModelProto Build(TrainedModel trained)
     {
-        int size = trained.ImageSize;
+        var (h, w) = trained.ImageShape;
         var g = new OnnxGraph();
-        var (maps, scores) = InferenceGraph.Append(g, trained.Model, size);
+        var (maps, scores) = InferenceGraph.Append(g, trained.Model, h, w);
         var s = trained.Stats;
         string normMaps = MinMaxNormalizer.AppendOnnx(g, maps, s.PixelThreshold, s.PixelMin, s.PixelMax);
         string normScores = MinMaxNormalizer.AppendOnnx(g, scores, s.ImageThreshold, s.ImageMin, s.ImageMax);
         g.Rename(normMaps, MapName);
         g.Rename(normScores, ScoreName);
-        g.Output(MapName, "batch", 1, size, size);
+        g.Output(MapName, "batch", 1, h, w);
         g.Output(ScoreName, "batch");
         var metadata = Metadata(trained);
         metadata["anomalysharp.max_batch"] = trained.Model.OnnxMaxBatch.ToString(CultureInfo.InvariantCulture);
@@ -45,7 +45,7 @@ public static class OnnxExporter
             metadata["anomalysharp.tiles"] = tiled.Grid.Count.ToString(CultureInfo.InvariantCulture);
         }
         return g.ToModel(metadata,
-            $"AnomalySharp {trained.Model.Name}: image [N,3,{size},{size}] RGB 0..1 -> anomaly_map [N,1,{size},{size}] and score [N], normalized, anomalous at >= 0.5");
+            $"AnomalySharp {trained.Model.Name}: image [N,3,{h},{w}] RGB 0..1 -> anomaly_map [N,1,{h},{w}] and score [N], normalized, anomalous at >= 0.5");
     }
 
     /// <summary>The metadata_props written into every export.</summary>
@@ -60,8 +60,10 @@ public static class OnnxExporter
             ["anomalysharp.library_version"] = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
             ["anomalysharp.model"] = trained.Model.Name,
             ["anomalysharp.backbone"] = trained.Config.Has("model.backbone") ? trained.Config.GetString("model.backbone") : "",
-            ["anomalysharp.image_size"] = trained.ImageSize.ToString(CultureInfo.InvariantCulture),
-            ["anomalysharp.input"] = "RGB float 0..1, NCHW, resized to image_size x image_size (antialiased bilinear)",
+            ["anomalysharp.image_size"] = Configuration.WorkingSize.Describe(trained.ImageShape.Height, trained.ImageShape.Width),
+            ["anomalysharp.image_height"] = trained.ImageShape.Height.ToString(CultureInfo.InvariantCulture),
+            ["anomalysharp.image_width"] = trained.ImageShape.Width.ToString(CultureInfo.InvariantCulture),
+            ["anomalysharp.input"] = "RGB float 0..1, NCHW, resized to image_height x image_width (antialiased bilinear)",
             ["anomalysharp.image_threshold"] = "0.5",
             ["anomalysharp.pixel_threshold"] = "0.5",
             ["anomalysharp.raw_image_threshold"] = F(s.ImageThreshold),

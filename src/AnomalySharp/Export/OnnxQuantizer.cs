@@ -23,7 +23,7 @@ public static class OnnxQuantizer
     /// Quantizes <paramref name="model"/> (unchanged) using calibration batches [N,3,S,S] of the graph input, and
     /// returns the new model. Calibration runs on <paramref name="threads"/> threads (0 = every core).
     /// </summary>
-    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, int imageSize, int threads = 0)
+    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, (int Height, int Width) imageSize, int threads = 0)
     {
         var q = model.Clone();
         var graph = q.Graph;
@@ -137,7 +137,7 @@ public static class OnnxQuantizer
     /// <see cref="MaxMeanScoreDrift"/> on average, or that it makes call more than <see cref="MaxFlippedShare"/> of these
     /// normal images anomalous (a head that 8-bit features cannot feed, e.g. DFM's reconstruction residual).
     /// </summary>
-    static void CheckDrift(ModelProto q, IEnumerable<float[]> batches, List<float> floatScores, int size, int threads)
+    static void CheckDrift(ModelProto q, IEnumerable<float[]> batches, List<float> floatScores, (int Height, int Width) size, int threads)
     {
         var scores = new List<float>();
         RunBatches(q, new List<string> { OnnxExporter.ScoreName }, batches, size, threads, (outputs, _) => scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray()));
@@ -163,7 +163,7 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Min and max of each named value over the calibration batches (reductions added to the float model as extra outputs).</summary>
-    static (Dictionary<string, (float Min, float Max)> Ranges, List<float> Scores) Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, int size, int threads)
+    static (Dictionary<string, (float Min, float Max)> Ranges, List<float> Scores) Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, (int Height, int Width) size, int threads)
     {
         var probe = model.Clone();
         var names = new List<string>();
@@ -196,14 +196,14 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Runs <paramref name="model"/> on each calibration batch [N,3,S,S] and hands <paramref name="names"/>' outputs and N to <paramref name="use"/>.</summary>
-    static void RunBatches(ModelProto model, List<string> names, IEnumerable<float[]> batches, int size, int threads, Action<IDisposableReadOnlyCollection<OrtValue>, int> use)
+    static void RunBatches(ModelProto model, List<string> names, IEnumerable<float[]> batches, (int Height, int Width) size, int threads, Action<IDisposableReadOnlyCollection<OrtValue>, int> use)
     {
         using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(model.ToByteArray(), options);
         foreach (float[] batch in batches)
         {
-            int n = batch.Length / (3 * size * size);
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size, size });
+            int n = batch.Length / (3 * size.Height * size.Width);
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, new long[] { n, 3, size.Height, size.Width });
             using var runOptions = new RunOptions();
             using var outputs = session.Run(runOptions, new[] { OnnxExporter.InputName }, new[] { input }, names);
             use(outputs, n);

@@ -23,7 +23,7 @@ public static class Aupro
     /// The normalized area and the PRO curve itself up to <paramref name="fprLimit"/>, thinned to at most
     /// <paramref name="maxPoints"/> points (for plots). NaN and empty arrays without anomalous regions.
     /// </summary>
-    public static (double Aupro, double[] Fpr, double[] Pro) ComputeWithCurve(Tensor maps, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
+    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(Tensor maps, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
     {
         using var walk = CurveWalk.Sort(maps);
         return ComputeWithCurve(walk, masks, fprLimit, maxPoints);
@@ -31,19 +31,20 @@ public static class Aupro
 
     /// <summary>
     /// As <see cref="ComputeWithCurve(Tensor, Tensor, double, int)"/>, on maps already sorted by a <see cref="CurveWalk"/>;
-    /// regions larger than <paramref name="maxRegionFraction"/> of their image are left out (1: none is).
+    /// regions larger than <paramref name="maxRegionFraction"/> of their image are left out (1: none is). Also returns the
+    /// number of regions that counted.
     /// </summary>
-    public static (double Aupro, double[] Fpr, double[] Pro) ComputeWithCurve(CurveWalk walk, Tensor masks, double fprLimit = 0.3, int maxPoints = 256,
+    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(CurveWalk walk, Tensor masks, double fprLimit = 0.3, int maxPoints = 256,
         double maxRegionFraction = 1)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
         using var scope = NewDisposeScope();
         var (positions, weights, regions) = RegionWeights(masks, maxRegionFraction);
-        if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
+        if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), 0);
         var labelsTensor = masks.gt(0.5);
         var weightsTensor = (positions, weights);
         var (_, negatives) = CurveWalk.Totals(labelsTensor);
-        if (negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>());
+        if (negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), regions);
 
         // Pass 1: how many curve points (with the prepended origin) lie within the limit, and whether any lies beyond.
         long inside = 1, total = 1;
@@ -92,7 +93,7 @@ public static class Aupro
             area += (fprLimit - x0) * ((yl + y0) * 0.5);
             if (next < keep.Length) { fprOut.Add(fprLimit); proOut.Add(yl); }
         }
-        return (area / fprLimit, fprOut.ToArray(), proOut.ToArray());
+        return (area / fprLimit, fprOut.ToArray(), proOut.ToArray(), regions);
     }
 
     /// <summary>

@@ -19,10 +19,16 @@ public sealed record MetricReport(
         // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
         using var pixels = CurveWalk.Sort(maps);
         var pixel = CurveSummary.Compute(pixels, masks);
-        var (aupro, proFpr, pro) = Metrics.Aupro.ComputeWithCurve(pixels, masks);
-        double small = Metrics.Aupro.ComputeWithCurve(pixels, masks, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction).Aupro;
-        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small) { ImageRoc = roc, ProCurve = (proFpr, pro) };
+        var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(pixels, masks);
+        var small = Metrics.Aupro.ComputeWithCurve(pixels, masks, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
+        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
+            { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
     }
+
+    /// <summary>Defect regions (8-connected, per image) in the masks; 0 without masks.</summary>
+    public int Regions { get; init; }
+    /// <summary>Of those, the regions under <see cref="Metrics.Aupro.SmallRegionFraction"/> of their image (what <see cref="AuproSmall"/> averages over).</summary>
+    public int SmallRegions { get; init; }
 
     /// <summary>The image ROC curve (false and true positive rates, thinned to ≤ 256 points).</summary>
     public (double[] Fpr, double[] Tpr) ImageRoc { get; init; } = (Array.Empty<double>(), Array.Empty<double>());

@@ -59,6 +59,14 @@ public static class ModelRegistry
     public static IAnomalyModel Create(ConfigTree config)
     {
         var definition = Get(config.GetString("model.name"));
-        return TileGrid.From(config) is { } grid ? TiledModel.Wrap(definition.Create(grid.InnerConfig(config)), grid) : definition.Create(config);
+        if (TileGrid.From(config) is not { } grid) return definition.Create(config);
+        IAnomalyModel inner;
+        try { inner = definition.Create(grid.InnerConfig(config)); }
+        catch (AnomalySharpException e) when (e.Message.Contains("'data.image_size'", StringComparison.Ordinal))
+        {
+            // The inner model works at the tile size: a size it cannot take is the tile size the user chose.
+            throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'", StringComparison.Ordinal), e);
+        }
+        return TiledModel.Wrap(inner, grid);
     }
 }

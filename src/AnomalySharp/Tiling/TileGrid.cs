@@ -4,7 +4,7 @@ using AnomalySharp.Configuration;
 namespace AnomalySharp.Tiling;
 
 /// <summary>
-/// Where the tiles of a square working image lie (data.tiling): tiles of <see cref="TileSize"/> every
+/// Where the tiles of a working image lie (data.tiling): square tiles of <see cref="TileSize"/> every
 /// <see cref="Stride"/> pixels along each axis, and one more flush with the far edge when the stride does not land
 /// there, so every pixel is covered and no tile reaches past the image. Tiles are numbered row by row.
 /// </summary>
@@ -13,55 +13,72 @@ public sealed class TileGrid
     /// <summary>The largest number of tiles an image may be cut into.</summary>
     public const int MaxTiles = 1024;
 
-    /// <summary>The side of the working image (data.image_size).</summary>
-    public int ImageSize { get; }
+    /// <summary>The working image's height (data.image_size).</summary>
+    public int ImageHeight { get; }
+    /// <summary>The working image's width.</summary>
+    public int ImageWidth { get; }
     /// <summary>The side of a tile (data.tiling.tile_size): the size the model itself works at.</summary>
     public int TileSize { get; }
     /// <summary>The distance between neighbouring tiles (data.tiling.stride).</summary>
     public int Stride { get; }
-    /// <summary>The offsets of the tiles along either axis, ascending; the last is ImageSize − TileSize.</summary>
-    public IReadOnlyList<int> Offsets { get; }
+    /// <summary>The tiles' top edges, ascending; the last is ImageHeight − TileSize.</summary>
+    public IReadOnlyList<int> RowOffsets { get; }
+    /// <summary>The tiles' left edges, ascending; the last is ImageWidth − TileSize.</summary>
+    public IReadOnlyList<int> ColumnOffsets { get; }
+
+    /// <summary>A grid over a square image.</summary>
+    public TileGrid(int imageSize, int tileSize, int stride) : this(imageSize, imageSize, tileSize, stride) { }
 
     /// <summary>A grid; the values are checked as config keys (the message names the key).</summary>
-    public TileGrid(int imageSize, int tileSize, int stride)
+    public TileGrid(int imageHeight, int imageWidth, int tileSize, int stride)
     {
-        if (tileSize < 32 || tileSize > imageSize)
-            throw new AnomalySharpException($"config key 'data.tiling.tile_size' must be between 32 and data.image_size ({imageSize}), got {tileSize} (0 turns tiling off)");
+        int shorter = Math.Min(imageHeight, imageWidth);
+        if (tileSize < 32 || tileSize > shorter)
+            throw new AnomalySharpException($"config key 'data.tiling.tile_size' must be between 32 and the shorter side of data.image_size ({shorter}), got {tileSize} (0 turns tiling off)");
         if (stride < 1 || stride > tileSize)
             throw new AnomalySharpException($"config key 'data.tiling.stride' must be between 1 and data.tiling.tile_size ({tileSize}), got {stride}: a larger stride would leave pixels no tile sees");
-        ImageSize = imageSize; TileSize = tileSize; Stride = stride;
-        var offsets = new List<int>();
-        for (int o = 0; o + tileSize <= imageSize; o += stride) offsets.Add(o);
-        if (offsets[^1] != imageSize - tileSize) offsets.Add(imageSize - tileSize);
-        Offsets = offsets;
+        ImageHeight = imageHeight; ImageWidth = imageWidth; TileSize = tileSize; Stride = stride;
+        RowOffsets = Offsets(imageHeight, tileSize, stride);
+        ColumnOffsets = Offsets(imageWidth, tileSize, stride);
         if (Count > MaxTiles)
-            throw new AnomalySharpException($"config key 'data.tiling.stride': {stride} cuts a {imageSize}-pixel image into {Count} tiles of {tileSize}, more than {MaxTiles}; use a larger stride or tile");
+            throw new AnomalySharpException($"config key 'data.tiling.stride': {stride} cuts a {WorkingSize.Describe(imageHeight, imageWidth)}-pixel image into {Count} tiles of {tileSize}, more than {MaxTiles}; use a larger stride or tile");
+    }
+
+    static List<int> Offsets(int side, int tile, int stride)
+    {
+        var offsets = new List<int>();
+        for (int o = 0; o + tile <= side; o += stride) offsets.Add(o);
+        if (offsets[^1] != side - tile) offsets.Add(side - tile);
+        return offsets;
     }
 
     /// <summary>The grid of a configuration, or null when tiling is off (data.tiling missing, or tile_size 0).</summary>
     public static TileGrid? From(ConfigTree config)
     {
         if (!config.Has("data.tiling.tile_size")) return null; // model files written before tiling existed
-        int tile = config.GetInt("data.tiling.tile_size", 0, 4096);
+        int tile = config.GetInt("data.tiling.tile_size", 0, WorkingSize.Max);
         if (tile == 0) return null;
         int stride = config.Has("data.tiling.stride") && config.GetStringOrNull("data.tiling.stride") is not null
-            ? config.GetInt("data.tiling.stride", 0, 4096) : 0;
-        return new TileGrid(config.GetInt("data.image_size"), tile, stride == 0 ? tile : stride);
+            ? config.GetInt("data.tiling.stride", 0, WorkingSize.Max) : 0;
+        var (height, width) = WorkingSize.Read(config);
+        return new TileGrid(height, width, tile, stride == 0 ? tile : stride);
     }
 
     /// <summary>The number of tiles per image.</summary>
-    public int Count => Offsets.Count * Offsets.Count;
+    public int Count => RowOffsets.Count * ColumnOffsets.Count;
 
     /// <summary>True when neighbouring tiles share pixels (a stride under the tile size, or a last tile pulled back to the edge).</summary>
-    public bool Overlaps => Offsets.Zip(Offsets.Skip(1)).Any(p => p.Second - p.First < TileSize);
+    public bool Overlaps => Overlapping(RowOffsets) || Overlapping(ColumnOffsets);
+
+    bool Overlapping(IReadOnlyList<int> offsets) => offsets.Zip(offsets.Skip(1)).Any(p => p.Second - p.First < TileSize);
 
     /// <summary>The top-left corner of every tile, row by row.</summary>
-    public IEnumerable<(int Y, int X)> Positions => Offsets.SelectMany(y => Offsets.Select(x => (y, x)));
+    public IEnumerable<(int Y, int X)> Positions => RowOffsets.SelectMany(y => ColumnOffsets.Select(x => (y, x)));
 
     /// <summary>
     /// The blending weight of a tile's pixel along one axis: a tent, T/2 in the middle of the tile and falling to 1
-    /// at its edges, so a tile's map fades out where the next one takes over and the stitched map has no
-    /// step at a tile's border. 1 everywhere when tiles do not overlap.
+    /// at its edges, so a tile's map fades out where the next one takes over and the stitched map has no step at a
+    /// tile's border. 1 everywhere when tiles do not overlap.
     /// </summary>
     public float[] AxisWeights()
     {
@@ -70,12 +87,17 @@ public sealed class TileGrid
         return w;
     }
 
-    /// <summary>1 / (sum of the weights of the tiles covering each position along one axis); the 2-d sum is the product of two.</summary>
-    public float[] AxisInverseCoverage()
+    /// <summary>1 / (sum of the weights of the tiles covering each row); the 2-d sum is the product of rows' and columns'.</summary>
+    public float[] RowInverseCoverage() => InverseCoverage(RowOffsets, ImageHeight);
+
+    /// <summary>1 / (sum of the weights of the tiles covering each column).</summary>
+    public float[] ColumnInverseCoverage() => InverseCoverage(ColumnOffsets, ImageWidth);
+
+    float[] InverseCoverage(IReadOnlyList<int> offsets, int side)
     {
         var w = AxisWeights();
-        var sum = new double[ImageSize];
-        foreach (int o in Offsets)
+        var sum = new double[side];
+        foreach (int o in offsets)
             for (int i = 0; i < TileSize; i++) sum[o + i] += w[i];
         return sum.Select(s => (float)(1.0 / s)).ToArray();
     }
@@ -90,5 +112,5 @@ public sealed class TileGrid
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{Count} tiles of {TileSize} px (stride {Stride}) over {ImageSize} px";
+        $"{Count} tiles of {TileSize} px (stride {Stride}) over {WorkingSize.Describe(ImageHeight, ImageWidth)} px";
 }

@@ -53,8 +53,18 @@ public class TiledModel : IAnomalyModel
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (imageSize != Grid.ImageSize) throw new ArgumentException($"the tiled model works at {Grid.ImageSize} px, not {imageSize}", nameof(imageSize));
-        int t = Grid.TileSize, k = Grid.Count, s = Grid.ImageSize;
+        if (imageSize != Grid.ImageHeight || imageSize != Grid.ImageWidth)
+            throw new ArgumentException($"the tiled model works at {Grid.ImageHeight}x{Grid.ImageWidth} px, not {imageSize}", nameof(imageSize));
+        return AppendTiled(g, images);
+    }
+
+    /// <summary>
+    /// Appends the tiled inference for images [N,3,H,W] of the grid's working size (square or not): the raw maps
+    /// [N,1,H,W] and scores [N].
+    /// </summary>
+    public (string Maps, string Scores) AppendTiled(OnnxGraph g, string images)
+    {
+        int t = Grid.TileSize, k = Grid.Count, h = Grid.ImageHeight, w = Grid.ImageWidth;
         var positions = Grid.Positions.ToArray();
         // Tiles of every image, tile by tile: [K·N,3,T,T] with tile k of image n at k·N + n.
         var tiles = positions.Select(p => g.Node("Slice", new[] { images, g.Ints(p.Y, p.X), g.Ints(p.Y + t, p.X + t), g.Ints(2, 3) })).ToArray();
@@ -64,26 +74,25 @@ public class TiledModel : IAnomalyModel
         string perTile = g.Node("Reshape", new[] { maps, g.Ints(k, -1, t, t) });                                   // [K,N,T,T]
         if (Grid.Overlaps)
         {
-            var w = Grid.AxisWeights();
-            perTile = g.Node("Mul", new[] { g.Node("Mul", new[] { perTile, g.Constant("tile_weight_rows", w, 1, 1, t, 1) }),
-                g.Constant("tile_weight_columns", w, 1, 1, 1, t) });
+            var weights = Grid.AxisWeights();
+            perTile = g.Node("Mul", new[] { g.Node("Mul", new[] { perTile, g.Constant("tile_weight_rows", weights, 1, 1, t, 1) }),
+                g.Constant("tile_weight_columns", weights, 1, 1, 1, t) });
         }
         string? sum = null;
         for (int i = 0; i < k; i++)
         {
             var (y, x) = positions[i];
             string tile = g.Node("Slice", new[] { perTile, g.Ints(i), g.Ints(i + 1), g.Ints(0) });                   // [1,N,T,T]
-            string placed = t == s ? tile
-                : g.Node("Pad", new[] { tile, g.Ints(0, 0, y, x, 0, 0, s - y - t, s - x - t) });                   // [1,N,S,S]
+            string placed = t == h && t == w ? tile
+                : g.Node("Pad", new[] { tile, g.Ints(0, 0, y, x, 0, 0, h - y - t, w - x - t) });                   // [1,N,H,W]
             sum = sum is null ? placed : g.Node("Add", new[] { sum, placed });
         }
         if (Grid.Overlaps)
         {
-            var inverse = Grid.AxisInverseCoverage();
-            sum = g.Node("Mul", new[] { g.Node("Mul", new[] { sum!, g.Constant("tile_coverage_rows", inverse, 1, 1, s, 1) }),
-                g.Constant("tile_coverage_columns", inverse, 1, 1, 1, s) });
+            sum = g.Node("Mul", new[] { g.Node("Mul", new[] { sum!, g.Constant("tile_coverage_rows", Grid.RowInverseCoverage(), 1, 1, h, 1) }),
+                g.Constant("tile_coverage_columns", Grid.ColumnInverseCoverage(), 1, 1, 1, w) });
         }
-        string stitched = g.Node("Transpose", new[] { sum! }, OnnxGraph.Attrs("perm", 1L, 0L, 2L, 3L));               // [N,1,S,S]
+        string stitched = g.Node("Transpose", new[] { sum! }, OnnxGraph.Attrs("perm", 1L, 0L, 2L, 3L));               // [N,1,H,W]
         string imageScores = Inner.ScoreIsMapMax ? g.ReduceMax(stitched, 1, 2, 3)
             : g.ReduceMax(g.Node("Reshape", new[] { scores, g.Ints(k, -1) }), 0);                                     // [N]
         return (stitched, imageScores);

@@ -21,7 +21,7 @@ internal static class RealDataModels
     /// <summary>Normalized maps and scores of images through the library's inference path (the graph, then normalization).</summary>
     public static (float[] Maps, float[] Scores) Normalized(TrainedModel trained, Tensor images)
     {
-        using var graph = new InferenceGraph(trained.Model, trained.ImageSize, 0);
+        using var graph = new InferenceGraph(trained.Model, trained.ImageShape.Height, trained.ImageShape.Width, 0);
         var (maps, scores) = graph.Run(images);
         using (maps) using (scores)
             return (MinMaxNormalizer.NormalizeMaps(maps.data<float>().ToArray(), trained.Stats),

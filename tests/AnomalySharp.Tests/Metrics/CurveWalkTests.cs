@@ -80,10 +80,10 @@ public class CurveWalkTests
     {
         var (maps, masks) = Data(seed);
         using var walk = CurveWalk.Sort(maps, chunk);
-        var (aupro, fpr, pro) = Aupro.ComputeWithCurve(walk, masks, limit, maxPoints: 32);
+        var (aupro, fpr, pro, _) = Aupro.ComputeWithCurve(walk, masks, limit, maxPoints: 32);
         Assert.Equal(ReferenceAupro(maps, masks, limit), aupro, 10);
         using var single = CurveWalk.Sort(maps);
-        var (same, fpr1, pro1) = Aupro.ComputeWithCurve(single, masks, limit, maxPoints: 32);
+        var (same, fpr1, pro1, _) = Aupro.ComputeWithCurve(single, masks, limit, maxPoints: 32);
         Assert.Equal(same, aupro, 12);
         Assert.Equal(fpr1, fpr);
         Assert.Equal(pro1.Select(v => Math.Round(v, 12)), pro.Select(v => Math.Round(v, 12)));

@@ -63,7 +63,10 @@ public class MetricsTests
         Assert.Equal(0.75, Aupro.ComputeWithCurve(walk, masks).Aupro, 6);
         // Only A counts, fully found at FPR 0; B's pixels are neither overlaps nor false positives (as false
         // positives, its five pixels at 0.95 would put the curve's rise at FPR 5/1994 and the area at 0.992).
-        Assert.Equal(1.0, Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction).Aupro, 6);
+        var small = Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction);
+        Assert.Equal(1.0, small.Aupro, 6);
+        Assert.Equal(1, small.Regions);
+        Assert.Equal(2, Aupro.ComputeWithCurve(walk, masks).Regions);
         // No region small enough: undefined, not 0.
         masks[0, 0, 5, 5] = tensor(0f);
         Assert.True(double.IsNaN(Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction).Aupro));

@@ -27,9 +27,39 @@ public class TilingTests
     public void TilesStepByTheStrideAndTheLastOneMeetsTheFarEdge(int image, int tile, int stride, int[] offsets)
     {
         var grid = new TileGrid(image, tile, stride);
-        Assert.Equal(offsets, grid.Offsets);
+        Assert.Equal(offsets, grid.RowOffsets);
+        Assert.Equal(offsets, grid.ColumnOffsets);
         Assert.Equal(offsets.Length * offsets.Length, grid.Count);
         Assert.Equal(offsets.Zip(offsets.Skip(1)).Any(p => p.Second - p.First < tile), grid.Overlaps);
+    }
+
+    [Fact]
+    public void ARectangleIsTiledAlongEachAxisOnItsOwn()
+    {
+        var grid = new TileGrid(128, 320, 64, 48);
+        Assert.Equal(new[] { 0, 48, 64 }, grid.RowOffsets);
+        Assert.Equal(new[] { 0, 48, 96, 144, 192, 240, 256 }, grid.ColumnOffsets);
+        Assert.Equal(21, grid.Count);
+        Assert.Equal((64, 256), grid.Positions.Last());
+        var config = ModelRegistry.Defaults("padim");
+        config.Set("data.image_size=[128, 320]");
+        config.Set("data.tiling.tile_size=64");
+        config.Set("data.tiling.stride=48");
+        Assert.Equal((128, 320), (EngineOptions.From(config).ImageHeight, EngineOptions.From(config).ImageWidth));
+        Assert.Equal(21, TileGrid.From(config)!.Count);
+    }
+
+    [Theory]
+    [InlineData("data.image_size=[128, 256]", "needs data.tiling")]       // a rectangle without tiles
+    [InlineData("data.image_size=[128, 256, 3]", "[height, width]")]
+    [InlineData("data.image_size=[128, 8000]", "out of range")]
+    public void ABadWorkingSizeIsRefusedNamingItsKey(string set, string text)
+    {
+        var config = ModelRegistry.Defaults("padim");
+        config.Set(set);
+        var e = Assert.Throws<AnomalySharpException>(() => EngineOptions.From(config));
+        Assert.Contains("'data.image_size'", e.Message);
+        Assert.Contains(text, e.Message);
     }
 
     [Theory]
@@ -47,6 +77,16 @@ public class TilingTests
     }
 
     [Fact]
+    public void ATileSizeTheModelCannotTakeIsNamedAsTheTileSize()
+    {
+        var config = ModelRegistry.Defaults("fastflow");
+        config.Set("data.image_size=512");
+        config.Set("data.tiling.tile_size=100"); // fastflow needs a multiple of 16
+        var e = Assert.Throws<AnomalySharpException>(() => ModelRegistry.Create(config));
+        Assert.StartsWith("config key 'data.tiling.tile_size': fastflow needs a multiple of", e.Message);
+    }
+
+    [Fact]
     public void ConfigurationsWithoutTilingStayUntiled()
     {
         var config = ModelRegistry.Defaults("padim");
@@ -60,12 +100,14 @@ public class TilingTests
     [InlineData(200, 64, 64)]   // side by side, but the last tile overlaps its neighbour
     [InlineData(192, 64, 64)]   // side by side exactly
     [InlineData(160, 160, 160)] // one tile
-    public void StitchingPutsEveryPixelBackWhereItCameFrom(int size, int tile, int stride)
+    [InlineData(96, 64, 48, 224)] // a rectangle, 96 x 224
+    public void StitchingPutsEveryPixelBackWhereItCameFrom(int height, int tile, int stride, int width = 0)
     {
-        using var batch = RealImages(size, 4);
-        var grid = new TileGrid(size, tile, stride);
+        if (width == 0) width = height;
+        using var batch = new Batcher(height, width, 4).Enumerate(RealDataModels.Probe(RealDataModels.Data).Take(4).ToList(), false).Single();
+        var grid = new TileGrid(height, width, tile, stride);
         using var tiled = TiledModel.Wrap(new ChannelMeanModel(), grid);
-        using var graph = new InferenceGraph(tiled, size, 1);
+        using var graph = new InferenceGraph(tiled, height, width, 1);
         var (maps, scores) = graph.Run(batch.Images);
         using var _ = maps; using var __ = scores;
         using var expected = batch.Images.mean(new long[] { 1 }, keepdim: true);
@@ -160,5 +202,43 @@ public class TilingTests
         double atEdges = edges.Max(x => steps.narrow(3, x, 1).narrow(2, 32, 256).max().item<float>());
         Console.WriteLine($"seams: largest step at tile edges {atEdges}, inside a tile {withinTile}, map {maps.min().item<float>()}..{maps.max().item<float>()}");
         Assert.True(atEdges <= withinTile, $"the largest step where tiles meet, {atEdges}, exceeds the largest inside a tile's own map, {withinTile}");
+    }
+
+    [Fact]
+    public void ARectangularWorkingSizeTrainsExportsAndDeploysWhole()
+    {
+        // hazelnut_toy (512 x 522 images) at 64 x 128: two 64-pixel tiles side by side; train, export, then the runtime.
+        var config = ModelRegistry.Defaults("padim");
+        config.Set("data.image_size=[64, 128]");
+        config.Set("data.tiling.tile_size=64");
+        config.Set("visualization.save_images=false");
+        var data = new MvtecDataset(TestPaths.SharedData("hazelnut_toy"));
+        string dir = TestPaths.TempDir("tiling-rectangle");
+        string run = Path.Combine(dir, "run"), onnx = Path.Combine(dir, "model.onnx");
+        new AnomalyEngine().Train(config, data, run, false);
+        var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(run, "results.json")))!;
+        Assert.Equal("[64,128]", results["image_size"]!.ToJsonString());
+        Assert.True((double)results["pixel_auroc"]! > 0.5);
+        new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: false);
+
+        using var detector = new AnomalySharp.Runtime.OnnxAnomalyDetector(onnx);
+        Assert.Equal((64, 128), (detector.ImageHeight, detector.ImageWidth));
+        Assert.Equal("64x128", detector.Metadata["anomalysharp.image_size"]);
+        Assert.Equal("2", detector.Metadata["anomalysharp.tiles"]);
+        var sample = data.Test.First(s => s.IsAnomalous);
+        var p = detector.PredictFiles(new[] { sample.ImagePath }, masks: true, overlays: true).Single();
+        Assert.Equal((64, 128), (p.MapHeight, p.MapWidth));
+        Assert.Equal(64 * 128, p.Map.Length);
+        using var overlay = AnomalySharp.Runtime.ImageDecoder.Decode(p.OverlayPng!, "overlay");
+        Assert.Equal((128, 64), (overlay.Width, overlay.Height));
+        using var mask = AnomalySharp.Runtime.ImageDecoder.Decode(p.MaskPng!, "mask");
+        Assert.Equal((p.Width, p.Height), (mask.Width, mask.Height));
+
+        // The runtime scores the test images as `train`'s evaluation did (the same graph, preprocessing and normalization).
+        var curves = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(run, "curves.json")))!;
+        var evaluated = curves["scores"]!.AsArray().Select(v => (double)v!).ToArray();
+        var deployed = detector.PredictFiles(data.Test.Select(s => s.ImagePath).ToList()).Select(x => (double)x.Score).ToArray();
+        Assert.Equal(evaluated.Length, deployed.Length);
+        Assert.True(evaluated.Zip(deployed, (a, b) => Math.Abs(a - b)).Max() <= 1e-6);
     }
 }
