@@ -12,7 +12,7 @@ namespace AnomalySharp.Tiling;
 /// inference graph cuts each working-size image into tiles, runs the model on all of them as one batch, and stitches
 /// the tile maps back into a map of the working size, blending overlaps (<see cref="TileGrid.AxisWeights"/>). The image
 /// score is the stitched map's maximum for a model whose score is its map's maximum, otherwise the highest tile score.
-/// Everything stays in the one graph, so the export takes [N,3,S,S] and gives [N,1,S,S] like any other model.
+/// Everything stays in the one graph, so the export takes [N,3,H,W] and gives [N,1,H,W] like any other model.
 /// </summary>
 public class TiledModel : IAnomalyModel
 {
