@@ -67,11 +67,7 @@ internal sealed class NetworkTraining
                 TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
             },
         };
-        if (model is TiledModel tiled)
-        {
-            _progress.Message($"tiling: {tiled.Grid}");
-            fitData = TiledFitData.Of(fitData, tiled.Grid); // the trainer's images are the tiles
-        }
+        if (model is TiledModel tiled) fitData = tiled.Tiles(fitData, _progress); // the trainer's images are the tiles
         var summary = Trainer.Run(model, trainingOptions, fitData, run);
         ((model as TiledModel)?.Inner as NetworkModel ?? model as NetworkModel)?.Trained(summary);
         return summary;

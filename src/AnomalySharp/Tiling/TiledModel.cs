@@ -41,10 +41,13 @@ public class TiledModel : IAnomalyModel
     public bool ScoreIsMapMax => true;
 
     /// <inheritdoc />
-    public void Fit(FitData data, IProgressReporter progress)
+    public void Fit(FitData data, IProgressReporter progress) => Inner.Fit(Tiles(data, progress), progress);
+
+    /// <summary>The training images as the tiles the inner model learns from (the trainer of a trained model uses it too).</summary>
+    internal FitData Tiles(FitData data, IProgressReporter progress)
     {
         progress.Message($"tiling: {Grid}");
-        Inner.Fit(TiledFitData.Of(data, Grid), progress);
+        return TiledFitData.Of(data, Grid);
     }
 
     /// <inheritdoc />
