@@ -12,6 +12,7 @@ public static class SharedDefaults
           tiling:
             tile_size: 0      # 0: off; else the model sees tiles of this size cut from the image_size image
             stride: 0         # 0: the tile size (tiles side by side); smaller: overlapping tiles, blended
+            ensemble: false   # true: one model per tile position (aligned objects), each position standardized by its own training tiles
         postprocessing:
           # Where the F1-adaptive thresholds and min-max statistics come from:
           #   test    - the test set itself (anomalib's default)
@@ -25,6 +26,7 @@ public static class SharedDefaults
           save_images: true
         runtime:
           threads: 0
+          evaluation_memory_mb: 1024   # maps, masks and pictures of a larger evaluation go to temporary files (TMPDIR)
 
         """;
 }

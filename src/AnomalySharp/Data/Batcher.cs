@@ -13,7 +13,7 @@ namespace AnomalySharp.Data;
 public sealed class Batcher
 {
     readonly int _height, _width;
-    readonly int _batchSize;
+    int _batchSize;
     readonly bool _skipBadImages;
     readonly CancellationToken _cancellation;
 
@@ -51,7 +51,7 @@ public sealed class Batcher
     {
         public void Release()
         {
-            if (Input != null) System.Buffers.ArrayPool<float>.Shared.Return(Input);
+            if (Input != null) ReturnInput(Input);
             Mask?.Dispose();
         }
     }
@@ -129,6 +129,32 @@ public sealed class Batcher
         return result;
     }
 
+    /// <summary>Inputs up to this many floats (1,182² RGB) come from the shared pool; larger ones are plain arrays.</summary>
+    const int PooledInputFloats = 1 << 22;
+
+    // The shared pool keeps returned arrays per core for the life of the process: dozens of 67 MB inputs at 2048²
+    // would stay resident after the evaluation that used them. Large inputs are left to the collector instead.
+    static float[] RentInput(int length) => length <= PooledInputFloats ? System.Buffers.ArrayPool<float>.Shared.Rent(length) : new float[length];
+
+    static void ReturnInput(float[] input)
+    {
+        if (input.Length <= PooledInputFloats) System.Buffers.ArrayPool<float>.Shared.Return(input);
+    }
+
+    /// <summary>
+    /// This batcher with batches of at most <paramref name="maxPixels"/> working-size pixels (at least one image): for
+    /// inference, where the batch size is only a matter of throughput, so 2048² images come 4 at a time, not 16
+    /// (decoded ahead, that is 1.6 GB of inputs).
+    /// </summary>
+    public Batcher WithMaxPixels(long maxPixels)
+    {
+        int fit = (int)Math.Clamp(maxPixels / ((long)_height * _width), 1, _batchSize);
+        if (fit == _batchSize) return this;
+        var copy = (Batcher)MemberwiseClone();
+        copy._batchSize = fit;
+        return copy;
+    }
+
     static Decoded DecodeOne(AnomalySample sample, bool loadMasks, int height, int width)
     {
         int decodeSide = Math.Max(height, width); // a reduced-scale decode keeps at least 4x the larger side
@@ -137,16 +163,16 @@ public sealed class Batcher
         try
         {
             using var image = ImageIO.DecodePooled(sample.ImagePath, decodeSide);
-            input = System.Buffers.ArrayPool<float>.Shared.Rent(3 * height * width);
+            input = RentInput(3 * height * width);
             ImageIO.Preprocessor(height, width).Prepare(image, input);
             size = (image.Width, image.Height);
             if (!loadMasks || sample.MaskPath == null) return new Decoded(sample, input, size, null, null);
             DecodedImage mask;
             try { mask = ImageIO.DecodePooled(sample.MaskPath, decodeSide); }
-            catch (AnomalySharpException e) { System.Buffers.ArrayPool<float>.Shared.Return(input); return new Decoded(sample, null, default, null, e.Message); }
+            catch (AnomalySharpException e) { ReturnInput(input); return new Decoded(sample, null, default, null, e.Message); }
             if (mask.SourceWidth != image.SourceWidth || mask.SourceHeight != image.SourceHeight)
             {
-                System.Buffers.ArrayPool<float>.Shared.Return(input); mask.Dispose();
+                ReturnInput(input); mask.Dispose();
                 return new Decoded(sample, null, default, null,
                     $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is {image.SourceWidth}x{image.SourceHeight}");
             }

@@ -102,7 +102,7 @@ public static class ImageIO
         ImageDecoder.WritePng(file, width, height, rgba);
     }
 
-    /// <summary>Encodes an RGB float tensor [3,H,W] in 0..1 as PNG into a file, through no managed pixel copy.</summary>
+    /// <summary>Encodes an RGB tensor [3,H,W] (float in 0..1, or uint8) as PNG into a file, through no managed pixel copy.</summary>
     public static void SavePng(string path, Tensor chw)
     {
         using var rgba = RgbaTensor(chw);
@@ -116,11 +116,12 @@ public static class ImageIO
         return rgba.bytes.ToArray();
     }
 
-    /// <summary>An RGB float tensor [3,H,W] in 0..1 as a contiguous RGBA byte tensor [H,W,4].</summary>
+    /// <summary>An RGB tensor [3,H,W], float in 0..1 or uint8, as a contiguous RGBA byte tensor [H,W,4].</summary>
     static Tensor RgbaTensor(Tensor chw)
     {
         using var scope = NewDisposeScope();
-        var hwc = chw.clamp(0f, 1f).mul(255f).round().to_type(ScalarType.Byte).permute(1, 2, 0);
+        var bytes = chw.dtype == ScalarType.Byte ? chw : chw.clamp(0f, 1f).mul(255f).round().to_type(ScalarType.Byte);
+        var hwc = bytes.permute(1, 2, 0);
         var alpha = full(new long[] { hwc.shape[0], hwc.shape[1], 1 }, (byte)255, dtype: ScalarType.Byte);
         return cat(new[] { hwc, alpha }, 2).contiguous().MoveToOuterDisposeScope();
     }

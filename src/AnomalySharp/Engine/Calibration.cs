@@ -36,5 +36,5 @@ internal static class Calibration
 
     /// <summary>The thresholds and statistics from a validation set (F1-adaptive unless given as raw values).</summary>
     public static NormalizationStats Calibrate(EngineOptions options, EvaluationSet set) =>
-        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set.Maps, set.Masks, options.ImageThreshold, options.PixelThreshold);
+        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set, options.ImageThreshold, options.PixelThreshold, options.SortRunLength);
 }

@@ -38,6 +38,10 @@ public sealed record EngineOptions
     public double? PixelThreshold { get; init; }
     /// <summary>visualization.save_images.</summary>
     public required bool SaveImages { get; init; }
+    /// <summary>runtime.evaluation_memory_mb in bytes: an evaluation whose maps, masks and pictures take more goes to temporary files.</summary>
+    public long EvaluationMemoryBytes { get; init; } = 1024L << 20;
+    /// <summary>Pixels per sorted run of the pixel metrics: half of <see cref="EvaluationMemoryBytes"/> at 8 bytes a pixel, 4,096 to 64 M.</summary>
+    public long SortRunLength => Math.Clamp(EvaluationMemoryBytes / 16, 1L << 12, Metrics.CurveWalk.DefaultRunLength);
     /// <summary>training.checkpoint_dir, or null (beside the output folder); only for trained models.</summary>
     public string? CheckpointDir { get; init; }
     /// <summary>training.monitor, or null for a model that does not train.</summary>
@@ -65,11 +69,14 @@ public sealed record EngineOptions
             ImageThreshold = config.GetDoubleOrNull("postprocessing.image_threshold"),
             PixelThreshold = config.GetDoubleOrNull("postprocessing.pixel_threshold"),
             SaveImages = config.GetBool("visualization.save_images"),
+            // Models saved before the key existed keep the default.
+            EvaluationMemoryBytes = (config.Has("runtime.evaluation_memory_mb") ? config.GetInt("runtime.evaluation_memory_mb", 0, 1 << 20) : 1024) * (1L << 20),
             Trains = config.Has("training"),
             CheckpointDir = config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null,
             Monitor = config.Has("training.monitor") ? config.GetString("training.monitor") : null,
         };
         // Checked here, before any image is read.
+        Tiling.TileGrid.IsEnsemble(config);
         if (Tiling.TileGrid.From(config) is null && height != width)
             throw new AnomalySharpException($"config key 'data.image_size': a [height, width] working size needs data.tiling (the models work on square tiles of it)");
         if (options.Validation == "none" && (options.ImageThreshold is null || options.PixelThreshold is null))

@@ -16,6 +16,9 @@ internal sealed class Evaluator
     readonly IProgressReporter _progress;
     readonly EngineOptions _options;
 
+    /// <summary>Working-size pixels per evaluation batch at most: 256 images at 256², 16 at 1024², 4 at 2048².</summary>
+    const long MaxBatchPixels = 1L << 24;
+
     public Evaluator(IProgressReporter progress, EngineOptions options)
     {
         _progress = progress;
@@ -23,13 +26,18 @@ internal sealed class Evaluator
     }
 
     /// <summary>Raw maps and scores of <paramref name="samples"/>, with their images, labels and (when <paramref name="masks"/>) masks.</summary>
-    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate")
+    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate") =>
+        Evaluate(model, samples, batcher, masks, _options.SaveImages, out seconds, title);
+
+    /// <summary>As the overload above; the resized pictures are kept only when <paramref name="keepImages"/> (for the report's pictures).</summary>
+    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, bool keepImages, out double seconds, string title = "evaluate")
     {
         var clock = Stopwatch.StartNew();
         var kept = new List<AnomalySample>();
-        // One tensor each for the whole set, filled batch by batch: a list of batch tensors joined at the end would
-        // hold every map, image and mask twice at the join.
-        Tensor? images = null, maps = null, scores = null, maskSet = null;
+        // One store each for the whole set, filled batch by batch: a list of batch tensors joined at the end would hold
+        // every map, picture and mask twice at the join. Large sets go to temporary files (runtime.evaluation_memory_mb).
+        RowStore? images = null, maps = null, maskSet = null;
+        Tensor? scores = null;
         try
         {
             using (var graph = new InferenceGraph(model, _options.ImageHeight, _options.ImageWidth, _options.Threads))
@@ -37,21 +45,28 @@ internal sealed class Evaluator
             {
                 // The graph's protobuf and its serialized bytes (the model's weights, twice) are garbage once the session holds them.
                 MemoryMonitor.EndStage("graph");
-                foreach (var batch in batcher.Enumerate(samples, masks))
+                foreach (var batch in batcher.WithMaxPixels(MaxBatchPixels).Enumerate(samples, masks))
                 {
                     using (batch)
                     using (NewDisposeScope())
                     {
                         var (batchMaps, batchScores) = graph.Run(batch.Images);
                         long n = samples.Count, at = kept.Count, b = batch.Samples.Count;
-                        images ??= zeros(new[] { n }.Concat(batch.Images.shape.Skip(1)).ToArray(), dtype: ScalarType.Byte).DetachFromDisposeScope();
-                        maps ??= zeros(new[] { n }.Concat(batchMaps.shape.Skip(1)).ToArray(), dtype: ScalarType.Float32).DetachFromDisposeScope();
-                        scores ??= zeros(n, dtype: ScalarType.Float32).DetachFromDisposeScope();
-                        if (masks) maskSet ??= zeros(new[] { n }.Concat(batch.Masks!.shape.Skip(1)).ToArray(), dtype: ScalarType.Byte).DetachFromDisposeScope();
-                        images.narrow(0, at, b).copy_(batch.Images.mul(255f).round_().to_type(ScalarType.Byte));
-                        maps.narrow(0, at, b).copy_(batchMaps);
-                        scores.narrow(0, at, b).copy_(batchScores.flatten());
-                        if (masks) maskSet!.narrow(0, at, b).copy_(batch.Masks!.to_type(ScalarType.Byte));
+                        if (maps is null)
+                        {
+                            long[] mapRow = batchMaps.shape.Skip(1).ToArray(), imageRow = batch.Images.shape.Skip(1).ToArray();
+                            long plane = mapRow[^1] * mapRow[^2];
+                            long bytes = n * plane * (4 + (masks ? 1 : 0) + (keepImages ? imageRow[0] : 0));
+                            long memory = bytes <= _options.EvaluationMemoryBytes ? long.MaxValue : 0;
+                            maps = new RowStore(n, mapRow, ScalarType.Float32, memory);
+                            if (masks) maskSet = new RowStore(n, batch.Masks!.shape.Skip(1).ToArray(), ScalarType.Byte, memory);
+                            if (keepImages) images = new RowStore(n, imageRow, ScalarType.Byte, memory);
+                            scores = zeros(n, dtype: ScalarType.Float32).DetachFromDisposeScope();
+                        }
+                        maps.Write(at, batchMaps);
+                        scores!.narrow(0, at, b).copy_(batchScores.flatten());
+                        maskSet?.Write(at, batch.Masks!.to_type(ScalarType.Byte));
+                        images?.Write(at, batch.Images.mul(255f).round_().to_type(ScalarType.Byte));
                         kept.AddRange(batch.Samples);
                     }
                     step.Advance(batch.Samples.Count);
@@ -61,29 +76,27 @@ internal sealed class Evaluator
             Runtime.NativeHeap.Release(); // the graph's session and the per-batch buffers are gone
             if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
             var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
-            // Skipped images leave unused rows at the end; the views keep the rows that were scored.
-            return new EvaluationSet(kept, Rows(images!, kept.Count), Rows(maps!, kept.Count), Rows(scores!, kept.Count), labels,
-                masks ? Rows(maskSet!, kept.Count) : null);
+            // Skipped images leave unused rows at the end; the set reads the rows that were scored.
+            var set = new EvaluationSet(kept, scores!.narrow(0, 0, kept.Count).clone(), labels, maps!, maskSet, images);
+            maps = maskSet = images = null; // the set owns them now
+            return set;
         }
         finally
         {
-            images?.Dispose(); maps?.Dispose(); scores?.Dispose(); maskSet?.Dispose();
+            images?.Dispose(); maps?.Dispose(); maskSet?.Dispose(); scores?.Dispose();
         }
     }
-
-    /// <summary>The first <paramref name="count"/> rows (all of them when none was skipped) as a tensor of their own.</summary>
-    static Tensor Rows(Tensor t, int count) => count == t.shape[0] ? t.alias() : t.narrow(0, 0, count);
 
     /// <summary>Image and pixel AUROC of a model on labelled images (the trainer's validation).</summary>
     public IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)
     {
-        using var set = Evaluate(model, samples, batcher, masks, out _, "validate");
+        using var set = Evaluate(model, samples, batcher, masks, keepImages: false, out _, "validate");
         using var guard = NativeCallGuard.Enter(); // the metrics pass implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
-        if (set.Masks is { } m)
-            using (var pixels = CurveWalk.Sort(set.Maps))
-                result["pixel_auroc"] = CurveSummary.Compute(pixels, m).Auroc;
+        if (set.HasMasks)
+            using (var pixels = CurveWalk.Sort(set, runLength: _options.SortRunLength))
+                result["pixel_auroc"] = CurveSummary.Compute(pixels).Auroc;
         return result;
     }
 }

@@ -47,7 +47,7 @@ public sealed class InferenceGraph : IDisposable
         byte[] bytes = BuildRaw(model, height, width).ToByteArray();
         // The protobuf (the model's weights once more) is garbage now; collected before ONNX Runtime makes its own copies.
         Diagnostics.MemoryMonitor.ReleaseGarbage();
-        using var options = ComputeThreads.SessionOptions(threads);
+        using var options = ComputeThreads.SessionOptions(threads, arena: false);
         try { _session = new InferenceSession(bytes, options); }
         catch (OnnxRuntimeException e) { throw new AnomalySharpException($"model '{model.Name}': ONNX Runtime refused its inference graph ({e.Message.Split('\n')[0]})", e); }
     }

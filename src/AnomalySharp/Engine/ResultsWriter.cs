@@ -24,7 +24,7 @@ internal sealed class ResultsWriter
     {
         MetricReport metrics;
         using (NativeCallGuard.Enter()) // the metrics pass implicit Scalars (see NativeCallGuard)
-            metrics = MetricReport.Compute(set.Scores, set.Labels, set.Maps, set.Masks);
+            metrics = MetricReport.Compute(set.Scores, set.Labels, set, options.SortRunLength);
         MemoryMonitor.EndStage("metrics");
         var scoreValues = MinMaxNormalizer.NormalizeScores(TensorSpan.Floats(set.Scores), stats);
         var report = new EvaluationReport
@@ -60,7 +60,7 @@ internal sealed class ResultsWriter
             ["labels"] = new JsonArray(set.Samples.Select(x => (JsonNode)(x.IsAnomalous ? 1 : 0)).ToArray()),
         });
 
-        var items = options.SaveImages ? DrawImages(stats, set, folder, scoreValues)
+        var items = options.SaveImages && set.HasImages ? DrawImages(stats, set, folder, scoreValues)
             : set.Samples.Select((s, i) => new ReportItem(s.Id, s.DefectType, "", s.ImagePath, scoreValues[i], s.IsAnomalous)).ToList();
         var rows = report.ToJson().Where(kv => kv.Value is JsonValue).Select(kv => (kv.Key, kv.Value!.ToJsonString().Trim('"'))).ToList();
         MemoryMonitor.EndStage(options.SaveImages ? "images" : "curves");
@@ -80,10 +80,10 @@ internal sealed class ResultsWriter
             using var scope = NewDisposeScope();
             var sample = set.Samples[i];
             string file = $"{sample.DefectType}_{Path.GetFileNameWithoutExtension(sample.ImagePath)}.png";
-            var raw = set.Maps[i].contiguous();
+            var raw = set.Map(i)[0].contiguous();
             var map = empty_like(raw);
             MinMaxNormalizer.Normalize(TensorSpan.Floats(raw), TensorSpan.Floats(map), stats.PixelThreshold, stats.PixelMin, stats.PixelMax);
-            SampleRenderer.Save(Path.Combine(imagesDir, file), set.Images[i], map, set.Masks?[i]);
+            SampleRenderer.Save(Path.Combine(imagesDir, file), set.Image(i)![0], map, set.Mask(i)?[0]);
             items.Add(new ReportItem(sample.Id, sample.DefectType, "images/" + file, sample.ImagePath, scoreValues[i], sample.IsAnomalous));
             step.Advance(1);
         }

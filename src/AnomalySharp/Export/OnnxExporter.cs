@@ -43,6 +43,7 @@ public static class OnnxExporter
             metadata["anomalysharp.tile_size"] = tiled.Grid.TileSize.ToString(CultureInfo.InvariantCulture);
             metadata["anomalysharp.tile_stride"] = tiled.Grid.Stride.ToString(CultureInfo.InvariantCulture);
             metadata["anomalysharp.tiles"] = tiled.Grid.Count.ToString(CultureInfo.InvariantCulture);
+            metadata["anomalysharp.tiled_ensemble"] = tiled is TiledEnsembleModel ? "true" : "false";
         }
         return g.ToModel(metadata,
             $"AnomalySharp {trained.Model.Name}: image [N,3,{h},{w}] RGB 0..1 -> anomaly_map [N,1,{h},{w}] and score [N], normalized, anomalous at >= 0.5");

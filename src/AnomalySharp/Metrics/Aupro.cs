@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Metrics;
@@ -25,30 +24,28 @@ public static class Aupro
     /// </summary>
     public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(Tensor maps, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
     {
-        using var walk = CurveWalk.Sort(maps);
-        return ComputeWithCurve(walk, masks, fprLimit, maxPoints);
+        using var walk = CurveWalk.Sort(maps, masks);
+        return ComputeWithCurve(walk, fprLimit, maxPoints);
     }
 
     /// <summary>
-    /// As <see cref="ComputeWithCurve(Tensor, Tensor, double, int)"/>, on maps already sorted by a <see cref="CurveWalk"/>;
+    /// As <see cref="ComputeWithCurve(Tensor, Tensor, double, int)"/>, on maps and masks already sorted by a <see cref="CurveWalk"/>;
     /// regions larger than <paramref name="maxRegionFraction"/> of their image are left out (1: none is). Also returns the
     /// number of regions that counted.
     /// </summary>
-    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(CurveWalk walk, Tensor masks, double fprLimit = 0.3, int maxPoints = 256,
+    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(CurveWalk walk, double fprLimit = 0.3, int maxPoints = 256,
         double maxRegionFraction = 1)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
         using var scope = NewDisposeScope();
-        var (positions, weights, regions) = RegionWeights(masks, maxRegionFraction);
+        var (weights, regions) = walk.RegionWeights(maxRegionFraction);
         if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), 0);
-        var labelsTensor = masks.gt(0.5);
-        var weightsTensor = (positions, weights);
-        var (_, negatives) = CurveWalk.Totals(labelsTensor);
+        double negatives = walk.Negatives;
         if (negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), regions);
 
         // Pass 1: how many curve points (with the prepended origin) lie within the limit, and whether any lies beyond.
         long inside = 1, total = 1;
-        foreach (var c in walk.Points(labelsTensor, weightsTensor))
+        foreach (var c in walk.Points(weights))
         {
             using var s = NewDisposeScope();
             if (total == inside) inside += (c.FalsePositives / negatives).le(fprLimit).sum().item<long>();
@@ -66,7 +63,7 @@ public static class Aupro
         int next = 0;
         if (keep[0] == 0) { fprOut.Add(0); proOut.Add(0); next = 1; }
         long index = 1;
-        foreach (var c in walk.Points(labelsTensor, weightsTensor))
+        foreach (var c in walk.Points(weights))
         {
             using var s = NewDisposeScope();
             var fpr = c.FalsePositives / negatives;
@@ -94,42 +91,5 @@ public static class Aupro
             if (next < keep.Length) { fprOut.Add(fprLimit); proOut.Add(yl); }
         }
         return (area / fprLimit, fprOut.ToArray(), proOut.ToArray(), regions);
-    }
-
-    /// <summary>
-    /// Each defect pixel's weight 1/(its region's size · number of regions), regions being 8-connected components per
-    /// image, given sparsely: the flat positions of the defect pixels (ascending, int64) and their weights (float32);
-    /// and the number of regions. Only defect pixels are held, a few bytes each, never a weight per pixel. Regions over
-    /// <paramref name="maxRegionFraction"/> of the image are not counted and their pixels weigh 0.
-    /// </summary>
-    internal static (Tensor Positions, Tensor Weights, int Regions) RegionWeights(Tensor masks, double maxRegionFraction = 1)
-    {
-        using var scope = NewDisposeScope();
-        long n = masks.shape[0];
-        int h = (int)masks.shape[^2], w = (int)masks.shape[^1], plane = h * w;
-        var bytes = masks.reshape(n, plane).gt(0.5).to_type(ScalarType.Byte).contiguous();
-        var positions = bytes.flatten().nonzero().flatten();      // ascending flat positions of the defect pixels
-        var sizes = empty(positions.numel(), dtype: ScalarType.Int32); // each defect pixel's region size
-        var all = bytes.bytes;
-        var sizeOf = MemoryMarshal.Cast<byte, int>(sizes.bytes);
-        var labels = new int[plane];
-        int regions = 0, next = 0;
-        double limit = maxRegionFraction * plane;
-        for (int i = 0; i < n; i++)
-        {
-            var mask = all.Slice(i * plane, plane);
-            if (!mask.ContainsAnyExcept((byte)0)) continue;
-            int count = ConnectedComponents.Label(mask, w, h, labels);
-            var regionSize = new int[count + 1];
-            foreach (int l in labels) regionSize[l]++;
-            for (int p = 0; p < plane; p++)
-                if (labels[p] != 0) sizeOf[next++] = regionSize[labels[p]];
-            for (int r = 1; r <= count; r++)
-                if (regionSize[r] <= limit) regions++;
-        }
-        // 1/(size · regions) in float64, then float32: the same rounding as one weight per pixel computed in C#.
-        var weights = sizes.to_type(ScalarType.Float64).mul(regions).reciprocal().to_type(ScalarType.Float32);
-        if (maxRegionFraction < 1) weights = weights.mul(sizes.le(limit));
-        return (positions.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), regions);
     }
 }

@@ -6,15 +6,15 @@ namespace AnomalySharp.Metrics;
 public sealed record CurveSummary(double Auroc, double Aupr, double F1Max, double F1Threshold)
 {
     /// <summary>
-    /// The three metrics of <paramref name="walk"/>'s scores against 0/1 <paramref name="labels"/>, with the formulas of
+    /// The three metrics of <paramref name="walk"/>'s scores against its masks (a pixel in a defect region is positive), with the formulas of
     /// <see cref="Metrics.Auroc"/>, <see cref="Metrics.Aupr"/> and <see cref="Metrics.F1Max"/> (NaN where they give NaN).
     /// </summary>
-    public static CurveSummary Compute(CurveWalk walk, Tensor labels)
+    public static CurveSummary Compute(CurveWalk walk)
     {
-        var (p, n) = CurveWalk.Totals(labels);
+        double p = walk.PositivePixels, n = walk.Negatives;
         double auroc = 0, aupr = 0, bestF1 = double.NaN, bestThreshold = double.NaN;
         double prevTpr = 0, prevFpr = 0, prevRecall = 0, prevPrecision = 1;
-        foreach (var c in walk.Points(labels))
+        foreach (var c in walk.Points())
         {
             using var scope = NewDisposeScope();
             var tp = c.TruePositives; var fp = c.FalsePositives;

@@ -4,124 +4,183 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Metrics;
 
 /// <summary>
-/// The threshold curve of many scores (every pixel of an evaluation: 38 M at 582 images of 256²) without full-length
-/// cumulative tensors: one descending sort is kept, as one 64-bit key per score (its order-preserving bits above its
-/// position, sorted in place: 8 bytes per score, where a tensor sort with indices needed about 40), and
-/// <see cref="Points"/> walks it in chunks, yielding for each distinct threshold the cumulative (weighted) positives and negatives scored at or
-/// above it. The consumers fold the chunks into their sums, so memory is the sort plus one chunk, whatever the
-/// number of pixels; the values are those of <see cref="BinaryCurve"/> (the same per-point arithmetic, only the
-/// order of the final sums differs).
+/// The threshold curve of every pixel of an evaluation (38 M at 582 images of 256², 419 M at 100 images of 2048²)
+/// from one sort, built and walked in pieces. Each pixel becomes one 64-bit key: its score's order-preserving bits
+/// (descending) above its <em>code</em>: 0 outside every defect, else the number of its defect region (8-connected, per
+/// image, numbered across the set). Keys are sorted in runs of bounded length, spilled to a temporary file when there
+/// is more than one (<see cref="SortedRuns"/>), and <see cref="Points"/> merges them in chunks, yielding for each
+/// distinct threshold the cumulative (weighted) positives and negatives scored at or above it. Neither the maps nor
+/// the masks are ever held whole: memory is one run plus one chunk, whatever the number of pixels. The thresholds
+/// are decoded from the keys, so the values are those of <see cref="BinaryCurve"/> (the same per-point arithmetic;
+/// only the order of the final sums differs).
 /// </summary>
-public sealed unsafe class CurveWalk : IDisposable
+public sealed class CurveWalk : IDisposable
 {
-    /// <summary>Scores per chunk.</summary>
+    /// <summary>Keys per walked chunk.</summary>
     public const long DefaultChunk = 1L << 20;
+    /// <summary>Keys per sorted run (512 MB); a set with more pixels spills its runs to a temporary file.</summary>
+    public const long DefaultRunLength = 1L << 26;
 
-    readonly Tensor _scores; // float32, flat, in the caller's order
-    long* _keys;             // native, freed on dispose; ascending: descending score (high 32 bits), then position (low 32 bits)
+    readonly SortedRuns _keys;
     readonly long _chunk;
+    readonly int[] _regionSizes;
 
-    /// <summary>Number of scores.</summary>
-    public long Count { get; }
+    /// <summary>Number of pixels.</summary>
+    public long Count => _keys.Count;
+    /// <summary>Pixels inside a defect region.</summary>
+    public long PositivePixels { get; }
+    /// <summary>Pixels outside every defect region.</summary>
+    public long Negatives => Count - PositivePixels;
+    /// <summary>Pixels per image.</summary>
+    public long PlaneSize { get; }
+    /// <summary>The size in pixels of each defect region, in code order (code 1 first).</summary>
+    public IReadOnlyList<int> RegionSizes => _regionSizes;
+    /// <summary>The smallest and largest score.</summary>
+    public float Min { get; }
+    /// <inheritdoc cref="Min"/>
+    public float Max { get; }
+    /// <summary>Whether the sort went to a temporary file.</summary>
+    public bool Spilled => _keys.Spilled;
 
-    CurveWalk(Tensor scores, long* keys, long count, long chunk)
+    CurveWalk(SortedRuns keys, long chunk, int[] regionSizes, long positives, long plane, float min, float max)
     {
-        _scores = scores; _keys = keys; _chunk = chunk; Count = count;
+        _keys = keys; _chunk = chunk; _regionSizes = regionSizes; PositivePixels = positives; PlaneSize = plane; Min = min; Max = max;
     }
-
-    Span<long> Keys(long start, long length) => new(_keys + start, checked((int)length));
 
     const long Low32 = 0xFFFFFFFFL, Sign32 = 0x80000000L, Shift32 = 1L << 32;
 
-    /// <summary>Sorts <paramref name="scores"/> (any shape) once.</summary>
-    public static CurveWalk Sort(Tensor scores, long chunk = DefaultChunk)
+    /// <summary>Sorts maps [N,1,H,W] (or [N,H,W]) with their 0/1 masks, when given, once.</summary>
+    public static CurveWalk Sort(Tensor maps, Tensor? masks = null, long chunk = DefaultChunk, long runLength = DefaultRunLength) =>
+        Sort(new TensorPixels(maps, masks), chunk, runLength);
+
+    /// <summary>Sorts every pixel of <paramref name="pixels"/> once, reading it image by image.</summary>
+    public static CurveWalk Sort(IPixelSource pixels, long chunk = DefaultChunk, long runLength = DefaultRunLength)
     {
-        long n = scores.numel();
-        if (n == 0) throw new ArgumentException("no scores");
-        if (n > Array.MaxLength) throw new ArgumentException($"{n} scores are more than one sort can hold");
         if (chunk < 2) throw new ArgumentOutOfRangeException(nameof(chunk));
-        var flat = scores.flatten().to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
-        // Native memory, so the hundreds of megabytes go back the moment the walk is disposed, not at a later collection.
-        var keys = (long*)NativeMemory.Alloc((nuint)n, sizeof(long));
-        var walk = new CurveWalk(flat, keys, n, chunk);
+        var keys = new SortedRuns(runLength);
+        var sizes = new List<int>();
+        long plane = -1, positives = 0;
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        int[] labels = Array.Empty<int>();
         try
         {
-            for (long start = 0; start < n; start += chunk)
+            foreach (var (maps, masks) in pixels.Rows())
             {
-                using (NewDisposeScope())
+                long n = maps.shape[0];
+                int h = (int)maps.shape[^2], w = (int)maps.shape[^1];
+                if (plane < 0) { plane = (long)h * w; labels = new int[plane]; }
+                else if (plane != (long)h * w) throw new ArgumentException("maps differ in size");
+                if (masks is not null && !masks.shape.SequenceEqual(maps.shape)) throw new ArgumentException("maps and masks differ in shape");
+                for (long i = 0; i < n; i++)
                 {
-                    long len = Math.Min(chunk, n - start);
-                    // IEEE bits made order-preserving as unsigned 32-bit (−0 counts as +0, as float comparison does), then
-                    // reversed for a descending sort and centred on zero so that key = desc·2³² + position stays in range.
-                    var raw = empty(len, dtype: ScalarType.Int32);
-                    flat.narrow(0, start, len).add(0f).bytes.CopyTo(raw.bytes); // the float bits, reinterpreted
-                    var bits = raw.to_type(ScalarType.Int64).bitwise_and(Low32);
-                    var ascending = where(bits.ge(Sign32), bits.bitwise_not().bitwise_and(Low32), bits.bitwise_or(Sign32));
-                    var descending = ascending.bitwise_not().bitwise_and(Low32).sub(Sign32);
-                    var key = descending.mul(Shift32).add(arange(start, start + len, dtype: ScalarType.Int64));
-                    MemoryMarshal.Cast<byte, long>(key.bytes).CopyTo(walk.Keys(start, len));
+                    using var scope = NewDisposeScope();
+                    var flat = maps[i].flatten().to_type(ScalarType.Float32).contiguous();
+                    min = Math.Min(min, flat.min().item<float>());
+                    max = Math.Max(max, flat.max().item<float>());
+                    var codes = masks is null ? null : Codes(masks[i], w, h, labels, sizes, ref positives);
+                    for (long start = 0; start < plane; start += chunk)
+                    {
+                        using (NewDisposeScope())
+                        {
+                            long len = Math.Min(chunk, plane - start);
+                            var key = Descending(flat.narrow(0, start, len)).mul(Shift32);
+                            if (codes is not null) key = key.add(codes.narrow(0, start, len));
+                            keys.Add(MemoryMarshal.Cast<byte, long>(key.bytes));
+                        }
+                    }
                 }
-                Runtime.NativeHeap.Release(); // glibc would keep each chunk's freed temporaries beside the keys
+                Runtime.NativeHeap.Release(); // glibc would keep each image's freed temporaries beside the run
             }
-            walk.Keys(0, n).Sort();
-            return walk;
+            if (keys.Count == 0) throw new ArgumentException("no scores");
+            if (sizes.Count >= int.MaxValue) throw new ArgumentException("too many defect regions");
+            keys.Complete();
+            return new CurveWalk(keys, chunk, sizes.ToArray(), positives, plane, min, max);
         }
         catch
         {
-            walk.Dispose();
+            keys.Dispose();
             throw;
         }
+    }
+
+    /// <summary>IEEE bits made order-preserving, reversed for a descending sort and centred on zero (−0 counts as +0, as float comparison does), as int64.</summary>
+    static Tensor Descending(Tensor scores)
+    {
+        var raw = empty(scores.numel(), dtype: ScalarType.Int32);
+        scores.add(0f).contiguous().bytes.CopyTo(raw.bytes); // the float bits, reinterpreted
+        var bits = raw.to_type(ScalarType.Int64).bitwise_and(Low32);
+        var ascending = where(bits.ge(Sign32), bits.bitwise_not().bitwise_and(Low32), bits.bitwise_or(Sign32));
+        return ascending.bitwise_not().bitwise_and(Low32).sub(Sign32);
+    }
+
+    /// <summary>The scores whose <see cref="Descending"/> values are <paramref name="descending"/> (float32).</summary>
+    static Tensor Scores(Tensor descending)
+    {
+        var ascending = descending.add(Sign32).bitwise_not().bitwise_and(Low32);
+        var bits = where(ascending.ge(Sign32), ascending.sub(Sign32), ascending.bitwise_not().bitwise_and(Low32));
+        var raw = bits.to_type(ScalarType.Int32).contiguous(); // values ≥ 2³¹ wrap to the same 32 bits
+        var scores = empty(raw.numel(), dtype: ScalarType.Float32);
+        raw.bytes.CopyTo(scores.bytes);
+        return scores;
+    }
+
+    /// <summary>Each pixel's code (0 outside defects, else its region's number across the set), as int64; records the new regions' sizes.</summary>
+    static Tensor Codes(Tensor mask, int w, int h, int[] labels, List<int> sizes, ref long positives)
+    {
+        var bytes = mask.flatten().gt(0.5).to_type(ScalarType.Byte).contiguous();
+        var span = bytes.bytes;
+        if (!span.ContainsAnyExcept((byte)0)) return zeros(span.Length, dtype: ScalarType.Int64);
+        int count = ConnectedComponents.Label(span, w, h, labels);
+        int first = sizes.Count;
+        var regionSize = new int[count + 1];
+        foreach (int l in labels) regionSize[l]++;
+        for (int r = 1; r <= count; r++) { sizes.Add(regionSize[r]); positives += regionSize[r]; }
+        var local = tensor(labels).to_type(ScalarType.Int64);
+        return where(local.gt(0), local.add(first), local);
     }
 
     /// <summary>One chunk of the curve: cumulative true and false positives (float64) and the thresholds (float32, descending).</summary>
     public readonly record struct Chunk(Tensor TruePositives, Tensor FalsePositives, Tensor Thresholds);
 
-    /// <summary>Totals of a labelling: (positives, weighted as the curve counts them; negatives).</summary>
-    public static (double Positives, double Negatives) Totals(Tensor labels, Tensor? positiveWeights = null)
-    {
-        using var scope = NewDisposeScope();
-        var y = labels.flatten().to_type(ScalarType.Bool);
-        // Counted without a sum over booleans, which would widen every label to 64 bits first.
-        long count = y.count_nonzero().item<long>();
-        double negatives = y.numel() - count;
-        double positives = positiveWeights is null ? count : positiveWeights.flatten().to_type(ScalarType.Float64).sum().item<double>();
-        return (positives, negatives);
-    }
-
     /// <summary>
-    /// Walks the curve for 0/1 <paramref name="labels"/> (same number of elements as the scores). Each positive counts 1,
-    /// or, with <paramref name="positiveWeights"/>, the weight given for its flat position (positions ascending, int64;
-    /// weights float32 or float64; one entry per positive, so memory follows the positives, not the pixels).
-    /// Each chunk's tensors live until the next step.
+    /// Walks the curve. Each defect pixel counts 1, or, with <paramref name="codeWeights"/> (float64, one entry per code:
+    /// entry 0 unused, entry r the weight of region r's pixels), its region's weight. Each chunk's tensors live until
+    /// the next step.
     /// </summary>
-    public IEnumerable<Chunk> Points(Tensor labels, (Tensor Positions, Tensor Weights)? positiveWeights = null)
+    public IEnumerable<Chunk> Points(Tensor? codeWeights = null)
     {
-        if (labels.numel() != Count) throw new ArgumentException("scores and labels differ in size");
-        if (positiveWeights is var (p, wt) && (p.numel() != wt.numel() || p.dtype != ScalarType.Int64)) throw new ArgumentException("positions and weights differ");
-        using var y = labels.flatten().to_type(ScalarType.Bool);
-        using var positions = positiveWeights?.Positions.flatten();
-        using var weights = positiveWeights?.Weights.flatten(); // float64 per chunk only
+        if (codeWeights is not null && codeWeights.numel() != _regionSizes.Length + 1) throw new ArgumentException("one weight per region code is needed");
+        using var weights = codeWeights?.to_type(ScalarType.Float64);
+        var reader = _keys.Open();
+        var buffer = new long[_chunk + 1];
+        int have = reader.Fill(buffer), consumed = 0;
         double tpCarry = 0, fpCarry = 0;
-        for (long start = 0; start < Count; start += _chunk)
+        while (have > consumed)
         {
-            long len = Math.Min(_chunk, Count - start);
+            // Keep one key beyond the chunk (when there is one): a run of equal scores may continue past it.
+            if (consumed > 0)
+            {
+                Array.Copy(buffer, consumed, buffer, 0, have - consumed);
+                have -= consumed; consumed = 0;
+            }
+            if (have < buffer.Length) have += reader.Fill(buffer.AsSpan(have));
+            bool more = have > _chunk;
+            long len = more ? _chunk : have;
             Chunk chunk;
             using (var scope = NewDisposeScope())
             {
-                bool more = start + len < Count;
-                var keys = empty(len + (more ? 1 : 0), dtype: ScalarType.Int64);
-                Keys(start, keys.numel()).CopyTo(MemoryMarshal.Cast<byte, long>(keys.bytes));
+                var keys = empty(have, dtype: ScalarType.Int64);
+                MemoryMarshal.AsBytes(buffer.AsSpan(0, have)).CopyTo(keys.bytes);
                 var score = keys.bitwise_right_shift(32);                       // descending, equal where the scores are
-                var order = keys.narrow(0, 0, len).bitwise_and(Low32);
-                var positive = y.index_select(0, order);
+                var code = keys.narrow(0, 0, len).bitwise_and(Low32);
+                var positive = code.ne(0);
                 var tp = weights is null
                     ? positive.to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64)
-                    : SparseWeights(positive, order, positions!, weights).cumsum(0, type: ScalarType.Float64);
+                    : weights.index_select(0, code).cumsum(0, type: ScalarType.Float64);
                 var fp = positive.logical_not().to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
                 if (tpCarry != 0) tp = Components.SafeOps.AddInPlace(tp, tpCarry);
                 if (fpCarry != 0) fp = Components.SafeOps.AddInPlace(fp, fpCarry);
-                // The last position of each run of equal scores is where a threshold's count is complete; a run may
-                // continue into the next chunk, so the comparison looks one score ahead.
+                // The last position of each run of equal scores is where a threshold's count is complete.
                 var ends = more
                     ? score.narrow(0, 0, len).ne(score.narrow(0, 1, len))
                     : cat(new[] { score.narrow(0, 0, len - 1).ne(score.narrow(0, 1, len - 1)), ones(1, dtype: ScalarType.Bool) });
@@ -129,35 +188,34 @@ public sealed unsafe class CurveWalk : IDisposable
                 tpCarry = tp[len - 1].item<double>();
                 fpCarry = fp[len - 1].item<double>();
                 chunk = new Chunk(tp.index_select(0, idx).MoveToOuterDisposeScope(), fp.index_select(0, idx).MoveToOuterDisposeScope(),
-                    _scores.index_select(0, order.index_select(0, idx)).MoveToOuterDisposeScope());
+                    Scores(score.index_select(0, idx)).MoveToOuterDisposeScope());
             }
+            consumed = (int)len;
             try { if (chunk.Thresholds.numel() > 0) yield return chunk; }
             finally { chunk.TruePositives.Dispose(); chunk.FalsePositives.Dispose(); chunk.Thresholds.Dispose(); }
             Runtime.NativeHeap.Release(); // a chunk's tens of megabytes of temporaries go back before the next chunk's
-
         }
     }
 
     /// <summary>
-    /// The chunk's weights in walk order: zero for negatives, the positive's weight (looked up by its position among the
-    /// ascending <paramref name="positions"/>) for positives. The same values a dense weight per pixel would give.
+    /// Each code's weight for the per-region overlap: 1/(region size · number of counted regions) (rounded to float32, as
+    /// one weight per pixel always was), 0 for regions larger than <paramref name="maxRegionFraction"/> of their image;
+    /// and the number of counted regions.
     /// </summary>
-    static Tensor SparseWeights(Tensor positive, Tensor order, Tensor positions, Tensor weights)
+    public (Tensor Weights, int Regions) RegionWeights(double maxRegionFraction = 1)
     {
-        var w = zeros(order.numel(), dtype: ScalarType.Float64);
-        var at = positive.nonzero().flatten();
-        if (at.numel() == 0) return w;
-        var k = searchsorted(positions, order.index_select(0, at));
-        if (k.max().item<long>() >= positions.numel() || !positions.index_select(0, k.clamp_max(positions.numel() - 1)).eq(order.index_select(0, at)).all().item<bool>())
-            throw new ArgumentException("a positive label has no weight");
-        return w.index_put_(weights.index_select(0, k).to_type(ScalarType.Float64), at);
+        double limit = maxRegionFraction * PlaneSize;
+        int counted = _regionSizes.Count(s => s <= limit);
+        var w = new double[_regionSizes.Length + 1];
+        for (int r = 0; r < _regionSizes.Length; r++)
+            if (_regionSizes[r] <= limit) w[r + 1] = (float)(1.0 / ((double)_regionSizes[r] * counted));
+        return (tensor(w), counted);
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        _scores.Dispose();
-        if (_keys != null) { NativeMemory.Free(_keys); _keys = null; }
+        _keys.Dispose();
         Runtime.NativeHeap.Release(); // hundreds of megabytes for every pixel: hand them back at once
     }
 }

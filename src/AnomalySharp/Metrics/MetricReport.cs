@@ -8,19 +8,26 @@ public sealed record MetricReport(
     double? PixelAuroc, double? PixelF1Max, double? PixelAupr, double? Aupro, double? AuproSmall = null)
 {
     /// <summary>Computes all metrics from raw scores and maps (normalization does not change them).</summary>
-    public static MetricReport Compute(Tensor scores, Tensor labels, Tensor maps, Tensor? masks)
+    public static MetricReport Compute(Tensor scores, Tensor labels, Tensor maps, Tensor? masks) =>
+        Compute(scores, labels, masks is null ? null : new TensorPixels(maps, masks));
+
+    /// <summary>
+    /// As <see cref="Compute(Tensor, Tensor, Tensor, Tensor?)"/>, reading maps and masks from <paramref name="pixels"/> (pixel
+    /// metrics need its masks) and sorting pixels in runs of <paramref name="runLength"/> (see <see cref="CurveWalk"/>).
+    /// </summary>
+    public static MetricReport Compute(Tensor scores, Tensor labels, IPixelSource? pixels, long runLength = CurveWalk.DefaultRunLength)
     {
         using var scope = NewDisposeScope();
         using var imageCurve = BinaryCurve.Compute(scores, labels);
         double imageAuroc = Auroc.Compute(imageCurve), imageF1 = F1Max.Compute(imageCurve).F1, imageAupr = Aupr.Compute(imageCurve);
         var roc = (CurveMath.Thin(CurveMath.Prepend(imageCurve.FalsePositives / Math.Max(1, imageCurve.Negatives), 0), 256),
             CurveMath.Thin(CurveMath.Prepend(imageCurve.TruePositives / Math.Max(1, imageCurve.Positives), 0), 256));
-        if (masks is null) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
+        if (pixels is null || !pixels.HasMasks) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
         // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
-        using var pixels = CurveWalk.Sort(maps);
-        var pixel = CurveSummary.Compute(pixels, masks);
-        var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(pixels, masks);
-        var small = Metrics.Aupro.ComputeWithCurve(pixels, masks, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
+        using var walk = CurveWalk.Sort(pixels, runLength: runLength);
+        var pixel = CurveSummary.Compute(walk);
+        var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
+        var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
         return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
             { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
     }

@@ -60,13 +60,26 @@ public static class ModelRegistry
     {
         var definition = Get(config.GetString("model.name"));
         if (TileGrid.From(config) is not { } grid) return definition.Create(config);
-        IAnomalyModel inner;
-        try { inner = definition.Create(grid.InnerConfig(config)); }
-        catch (AnomalySharpException e) when (e.Message.Contains("'data.image_size'", StringComparison.Ordinal))
+        IAnomalyModel Inner()
         {
-            // The inner model works at the tile size: a size it cannot take is the tile size the user chose.
-            throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'", StringComparison.Ordinal), e);
+            try { return definition.Create(grid.InnerConfig(config)); }
+            catch (AnomalySharpException e) when (e.Message.Contains("'data.image_size'", StringComparison.Ordinal))
+            {
+                // The inner model works at the tile size: a size it cannot take is the tile size the user chose.
+                throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'", StringComparison.Ordinal), e);
+            }
         }
-        return TiledModel.Wrap(inner, grid);
+        var first = Inner();
+        if (!TileGrid.IsEnsemble(config)) return TiledModel.Wrap(first, grid);
+        if (first is Training.ITrainableModel)
+        {
+            first.Dispose();
+            throw new AnomalySharpException($"config key 'data.tiling.ensemble': {definition.Name} trains a network, and a tiled ensemble would train {grid.Count} of them; " +
+                "ensembles are for models fitted in one pass (padim, patchcore, plugins that do not train); use ensemble: false (one model for every tile)");
+        }
+        var members = new List<IAnomalyModel> { first };
+        try { while (members.Count < grid.Count) members.Add(Inner()); }
+        catch { foreach (var m in members) m.Dispose(); throw; }
+        return new TiledEnsembleModel(members, grid);
     }
 }

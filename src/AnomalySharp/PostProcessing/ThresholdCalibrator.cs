@@ -17,23 +17,47 @@ public static class ThresholdCalibrator
     /// <param name="masks">0/1 masks like <paramref name="maps"/>, or null.</param>
     /// <param name="manualImage">A raw image threshold to use instead of the search.</param>
     /// <param name="manualPixel">A raw pixel threshold to use instead of the search.</param>
-    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, Tensor maps, Tensor? masks, double? manualImage = null, double? manualPixel = null)
+    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, Tensor maps, Tensor? masks, double? manualImage = null, double? manualPixel = null) =>
+        Calibrate(scores, labels, new TensorPixels(maps, masks), manualImage, manualPixel);
+
+    /// <summary>
+    /// As <see cref="Calibrate(Tensor, Tensor, Tensor, Tensor?, double?, double?)"/>, reading maps and masks from
+    /// <paramref name="pixels"/> image by image and sorting pixels in runs of <paramref name="runLength"/> (see <see cref="CurveWalk"/>).
+    /// </summary>
+    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, IPixelSource pixels, double? manualImage = null, double? manualPixel = null,
+        long runLength = CurveWalk.DefaultRunLength)
     {
         // Inside the guard: the comparisons and curve walks below pass implicit Scalars (see Diagnostics/NativeCallGuard).
         using var guard = Diagnostics.NativeCallGuard.Enter();
         double imageThreshold = manualImage ?? AdaptiveOrMax(scores, labels);
-        double pixelThreshold = manualPixel ?? (masks is not null && masks.gt(0).any().item<bool>()
-            ? PixelAdaptive(maps, masks)
-            : imageThreshold);
-        return new NormalizationStats(imageThreshold, pixelThreshold,
-            scores.min().item<float>(), scores.max().item<float>(), maps.min().item<float>(), maps.max().item<float>());
+        float mapMin, mapMax;
+        double pixelThreshold;
+        if (pixels.HasMasks && manualPixel is null)
+        {
+            // One sort gives the F1-maximizing threshold over every pixel and the maps' range (streamed: see CurveWalk).
+            using var walk = CurveWalk.Sort(pixels, runLength: runLength);
+            pixelThreshold = walk.PositivePixels > 0 ? CurveSummary.Compute(walk).F1Threshold : imageThreshold;
+            (mapMin, mapMax) = (walk.Min, walk.Max);
+        }
+        else
+        {
+            pixelThreshold = manualPixel ?? imageThreshold;
+            (mapMin, mapMax) = Range(pixels);
+        }
+        return new NormalizationStats(imageThreshold, pixelThreshold, scores.min().item<float>(), scores.max().item<float>(), mapMin, mapMax);
     }
 
-    /// <summary>The F1-maximizing threshold over every pixel (streamed: see <see cref="CurveWalk"/>); masks hold positives here.</summary>
-    static double PixelAdaptive(Tensor maps, Tensor masks)
+    /// <summary>The smallest and largest map value, image by image.</summary>
+    static (float Min, float Max) Range(IPixelSource pixels)
     {
-        using var walk = CurveWalk.Sort(maps);
-        return CurveSummary.Compute(walk, masks).F1Threshold;
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        foreach (var (maps, _) in pixels.Rows())
+        {
+            using var scope = NewDisposeScope();
+            min = Math.Min(min, maps.min().item<float>());
+            max = Math.Max(max, maps.max().item<float>());
+        }
+        return (min, max);
     }
 
     /// <summary>The F1-maximizing threshold; without positives, the largest value (nothing flagged above it).</summary>

@@ -64,6 +64,14 @@ public sealed class TileGrid
         return new TileGrid(height, width, tile, stride == 0 ? tile : stride);
     }
 
+    /// <summary>Whether data.tiling.ensemble asks for one model per tile position (refused without tiling).</summary>
+    public static bool IsEnsemble(ConfigTree config)
+    {
+        if (!config.Has("data.tiling.ensemble") || !config.GetBool("data.tiling.ensemble")) return false;
+        if (From(config) is null) throw new AnomalySharpException("config key 'data.tiling.ensemble': an ensemble needs tiles (set data.tiling.tile_size)");
+        return true;
+    }
+
     /// <summary>The number of tiles per image.</summary>
     public int Count => RowOffsets.Count * ColumnOffsets.Count;
 

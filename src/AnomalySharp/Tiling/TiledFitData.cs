@@ -22,6 +22,30 @@ public static class TiledFitData
         };
     }
 
+    /// <summary>The tiles at position <paramref name="position"/> (grid order) of <paramref name="data"/>'s images: one per image, batched as the images are.</summary>
+    public static FitData AtPosition(FitData data, TileGrid grid, int position)
+    {
+        var (y, x) = grid.Positions.ElementAt(position);
+        int t = grid.TileSize;
+        IEnumerable<ImageBatch> Cut(IEnumerable<ImageBatch> batches)
+        {
+            foreach (var batch in batches)
+            {
+                Tensor tiles;
+                using (batch)
+                using (NewDisposeScope())
+                    tiles = batch.Images.narrow(2, y, t).narrow(3, x, t).contiguous().MoveToOuterDisposeScope();
+                yield return new ImageBatch(batch.Samples, tiles, null, batch.OriginalSizes);
+            }
+        }
+        return new FitData(data.Count, () => Cut(data.Batches()))
+        {
+            BatchSize = data.BatchSize,
+            Samples = data.Samples,
+            Ordered = data.Ordered is not { } ordered ? null : order => Cut(ordered(order)),
+        };
+    }
+
     /// <summary>Every tile of every image, in batches of <paramref name="batchSize"/> tiles.</summary>
     static IEnumerable<ImageBatch> Chunks(IEnumerable<ImageBatch> batches, TileGrid grid, int batchSize)
     {

@@ -17,7 +17,7 @@ namespace AnomalySharp.Tiling;
 public class TiledModel : IAnomalyModel
 {
     /// <summary>Tiles per inference run when the inner model sets no limit: bounds the backbone's activations.</summary>
-    const int DefaultMaxTiles = 64;
+    protected const int DefaultMaxTiles = 64;
 
     /// <summary>The model that sees the tiles (built for data.image_size = the tile size).</summary>
     public IAnomalyModel Inner { get; }
@@ -41,7 +41,7 @@ public class TiledModel : IAnomalyModel
     public bool ScoreIsMapMax => true;
 
     /// <inheritdoc />
-    public void Fit(FitData data, IProgressReporter progress) => Inner.Fit(Tiles(data, progress), progress);
+    public virtual void Fit(FitData data, IProgressReporter progress) => Inner.Fit(Tiles(data, progress), progress);
 
     /// <summary>The training images as the tiles the inner model learns from (the trainer of a trained model uses it too).</summary>
     internal FitData Tiles(FitData data, IProgressReporter progress)
@@ -51,7 +51,7 @@ public class TiledModel : IAnomalyModel
     }
 
     /// <inheritdoc />
-    public int OnnxMaxBatch => Math.Max(1, (Inner.OnnxMaxBatch > 0 ? Inner.OnnxMaxBatch : DefaultMaxTiles) / Grid.Count);
+    public virtual int OnnxMaxBatch => Math.Max(1, (Inner.OnnxMaxBatch > 0 ? Inner.OnnxMaxBatch : DefaultMaxTiles) / Grid.Count);
 
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
@@ -71,8 +71,7 @@ public class TiledModel : IAnomalyModel
         var positions = Grid.Positions.ToArray();
         // Tiles of every image, tile by tile: [K·N,3,T,T] with tile k of image n at k·N + n.
         var tiles = positions.Select(p => g.Node("Slice", new[] { images, g.Ints(p.Y, p.X), g.Ints(p.Y + t, p.X + t), g.Ints(2, 3) })).ToArray();
-        string batch = k == 1 ? tiles[0] : g.Node("Concat", tiles, OnnxGraph.Attr("axis", 0L));
-        var (maps, scores) = Inner.AppendOnnx(g, batch, t);
+        var (maps, scores) = AppendTileModels(g, tiles);
 
         string perTile = g.Node("Reshape", new[] { maps, g.Ints(k, -1, t, t) });                                   // [K,N,T,T]
         if (Grid.Overlaps)
@@ -101,16 +100,33 @@ public class TiledModel : IAnomalyModel
         return (stitched, imageScores);
     }
 
-    /// <inheritdoc />
-    public IReadOnlyDictionary<string, Tensor> GetState() => Inner.GetState();
+    /// <summary>
+    /// Appends the model(s) that score the tiles, given each position's tiles [N,3,T,T] in grid order: the tile maps
+    /// [K·N,1,T,T] and scores [K·N], position by position (tile k of image n at k·N + n). Here: the one inner model on
+    /// all tiles as one batch.
+    /// </summary>
+    protected virtual (string Maps, string Scores) AppendTileModels(OnnxGraph g, string[] tiles)
+    {
+        string batch = tiles.Length == 1 ? tiles[0] : g.Node("Concat", tiles, OnnxGraph.Attr("axis", 0L));
+        return Inner.AppendOnnx(g, batch, Grid.TileSize);
+    }
 
     /// <inheritdoc />
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => Inner.LoadState(state);
+    public virtual IReadOnlyDictionary<string, Tensor> GetState() => Inner.GetState();
+
+    /// <inheritdoc />
+    public virtual void LoadState(IReadOnlyDictionary<string, Tensor> state) => Inner.LoadState(state);
 
     /// <inheritdoc />
     public void Dispose()
     {
-        Inner.Dispose();
+        Dispose(true);
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Disposes the model(s) inside.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) Inner.Dispose();
     }
 }

@@ -59,5 +59,11 @@ public class BlurAndVisualizationTests
         Assert.Equal(0f, outlined[1, 8, 8].item<float>());
         Assert.Equal(0.5f, outlined[0, 12, 12].item<float>());           // the inside keeps the image
         Assert.Equal(0.5f, outlined[0, 2, 2].item<float>());
+        // The bytes written to the report (panel by panel, to bound memory at large sizes) are the floats, rounded.
+        mask[0, TensorIndex.Slice(20, 24), TensorIndex.Slice(4, 10)] = tensor(1f);
+        using var floats = SampleRenderer.Render(image, map * 0.7f, mask);
+        using var bytes = SampleRenderer.RenderBytes(image, map * 0.7f, mask);
+        Assert.Equal(ScalarType.Byte, bytes.dtype);
+        Assert.True(bytes.eq(floats.clamp(0f, 1f).mul(255f).round().to_type(ScalarType.Byte)).all().item<bool>());
     }
 }

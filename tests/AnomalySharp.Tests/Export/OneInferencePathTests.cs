@@ -34,6 +34,8 @@ public class OneInferencePathTests
     [InlineData("padim", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=48")]
     [InlineData("patchcore", "model.coreset_ratio=0.02", "data.image_size=128", "data.tiling.tile_size=64")]
     [InlineData("stfpm", "training.max_epochs=2", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=32")]
+    [InlineData("padim", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.ensemble=true")]
+    [InlineData("patchcore", "model.coreset_ratio=0.05", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.ensemble=true")]
     public void TestScoresEqualTheExportedModelsOnEveryTestImage(string name, params string[] sets)
     {
         foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) ModelRegistry.Register(d);

@@ -59,17 +59,18 @@ public class MetricsTests
         var masks = zeros(1, 1, 40, 50);
         masks[0, 0, 5, 5] = tensor(1f); maps[0, 0, 5, 5] = tensor(0.9f);
         for (int x = 20; x < 30; x++) { masks[0, 0, 30, x] = tensor(1f); maps[0, 0, 30, x] = tensor(x < 25 ? 0.95f : 0f); }
-        using var walk = CurveWalk.Sort(maps);
-        Assert.Equal(0.75, Aupro.ComputeWithCurve(walk, masks).Aupro, 6);
+        using var walk = CurveWalk.Sort(maps, masks);
+        Assert.Equal(0.75, Aupro.ComputeWithCurve(walk).Aupro, 6);
         // Only A counts, fully found at FPR 0; B's pixels are neither overlaps nor false positives (as false
         // positives, its five pixels at 0.95 would put the curve's rise at FPR 5/1994 and the area at 0.992).
-        var small = Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction);
+        var small = Aupro.ComputeWithCurve(walk, maxRegionFraction: Aupro.SmallRegionFraction);
         Assert.Equal(1.0, small.Aupro, 6);
         Assert.Equal(1, small.Regions);
-        Assert.Equal(2, Aupro.ComputeWithCurve(walk, masks).Regions);
+        Assert.Equal(2, Aupro.ComputeWithCurve(walk).Regions);
         // No region small enough: undefined, not 0.
         masks[0, 0, 5, 5] = tensor(0f);
-        Assert.True(double.IsNaN(Aupro.ComputeWithCurve(walk, masks, maxRegionFraction: Aupro.SmallRegionFraction).Aupro));
+        using var without = CurveWalk.Sort(maps, masks);
+        Assert.True(double.IsNaN(Aupro.ComputeWithCurve(without, maxRegionFraction: Aupro.SmallRegionFraction).Aupro));
     }
 
     [Fact]

@@ -1,0 +1,77 @@
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace AnomalySharp.Engine;
+
+/// <summary>
+/// A fixed number of equally shaped tensor rows (an evaluation's maps, masks or pictures), written once in any order
+/// and read back row by row: in one tensor when they fit the memory allowed them, else in a temporary file (deleted
+/// on dispose), so a 2048² evaluation holds one image at a time, not gigabytes.
+/// </summary>
+internal sealed class RowStore : IDisposable
+{
+    readonly long[] _rowShape;
+    readonly ScalarType _dtype;
+    readonly long _rowBytes;
+    Tensor? _memory;
+    FileStream? _file;
+
+    /// <summary>Number of rows.</summary>
+    public long Count { get; }
+
+    /// <summary>Whether the rows live in a temporary file.</summary>
+    public bool OnDisk => _file is not null;
+
+    /// <summary>Room for <paramref name="count"/> rows shaped <paramref name="rowShape"/>; in memory when they take at most <paramref name="memoryBytes"/>.</summary>
+    public RowStore(long count, long[] rowShape, ScalarType dtype, long memoryBytes)
+    {
+        _rowShape = rowShape; _dtype = dtype; Count = count;
+        using (var probe = empty(1, dtype: dtype)) _rowBytes = rowShape.Aggregate(1L, (a, b) => a * b) * probe.ElementSize;
+        if (_rowBytes * count <= memoryBytes)
+            _memory = zeros(new[] { count }.Concat(rowShape).ToArray(), dtype: dtype).DetachFromDisposeScope();
+        else
+            _file = new FileStream(Path.Combine(Path.GetTempPath(), $"anomalysharp-{Environment.ProcessId}-{Guid.NewGuid():N}.rows"),
+                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+    }
+
+    /// <summary>Writes <paramref name="rows"/> ([b, …row shape], any dtype convertible to the store's) at row <paramref name="at"/>.</summary>
+    public void Write(long at, Tensor rows)
+    {
+        long b = rows.shape[0];
+        if (at < 0 || at + b > Count) throw new ArgumentOutOfRangeException(nameof(at));
+        if (_memory is not null) { using var view = _memory.narrow(0, at, b); view.copy_(rows); return; }
+        using var scope = NewDisposeScope();
+        var data = rows.to_type(_dtype).contiguous();
+        try
+        {
+            RandomAccess.Write(_file!.SafeFileHandle, data.bytes, at * _rowBytes);
+        }
+        catch (IOException e)
+        {
+            throw new AnomalySharpException($"cannot write the evaluation's maps to {Path.GetTempPath()} (set TMPDIR to a disk with room): {e.Message}");
+        }
+    }
+
+    /// <summary>Row <paramref name="index"/>, shaped [1, …row shape]: a view of memory or a fresh tensor read from the file; the caller disposes it.</summary>
+    public Tensor Read(long index)
+    {
+        if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index));
+        if (_memory is not null) return _memory.narrow(0, index, 1);
+        var row = empty(new[] { 1L }.Concat(_rowShape).ToArray(), dtype: _dtype);
+        var bytes = row.bytes;
+        for (int got = 0; got < bytes.Length;)
+        {
+            int read = RandomAccess.Read(_file!.SafeFileHandle, bytes[got..], index * _rowBytes + got);
+            if (read <= 0) throw new IOException("the evaluation's row file ended early");
+            got += read;
+        }
+        return row;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _memory?.Dispose(); _memory = null;
+        _file?.Dispose(); _file = null;
+    }
+}
