@@ -30,8 +30,7 @@ internal sealed class RowStore : IDisposable
         if (_rowBytes * count <= memoryBytes)
             _memory = zeros(new[] { count }.Concat(rowShape).ToArray(), dtype: dtype).DetachFromDisposeScope();
         else
-            _file = new FileStream(Path.Combine(Path.GetTempPath(), $"anomalysharp-{Environment.ProcessId}-{Guid.NewGuid():N}.rows"),
-                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            _file = Metrics.ScratchFile.Create("rows", 1);
     }
 
     /// <summary>Writes <paramref name="rows"/> ([b, …row shape], any dtype convertible to the store's) at row <paramref name="at"/>.</summary>
@@ -48,7 +47,7 @@ internal sealed class RowStore : IDisposable
         }
         catch (IOException e)
         {
-            throw new AnomalySharpException($"cannot write the evaluation's maps to {Path.GetTempPath()} (set TMPDIR to a disk with room): {e.Message}");
+            throw Metrics.ScratchFile.WriteFailed("maps", e);
         }
     }
 

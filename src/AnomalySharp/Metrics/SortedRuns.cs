@@ -62,8 +62,7 @@ internal sealed unsafe class SortedRuns : IDisposable
     {
         var run = new Span<long>(_run, (int)_filled);
         run.Sort();
-        _file ??= new FileStream(Path.Combine(Path.GetTempPath(), $"anomalysharp-{Environment.ProcessId}-{Guid.NewGuid():N}.keys"),
-            FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.DeleteOnClose);
+        _file ??= ScratchFile.Create("keys", 1 << 20);
         long offset = _file.Length;
         try
         {
@@ -74,7 +73,7 @@ internal sealed unsafe class SortedRuns : IDisposable
         }
         catch (IOException e)
         {
-            throw new AnomalySharpException($"cannot write the evaluation's sort file in {Path.GetTempPath()} (set TMPDIR to a disk with room): {e.Message}");
+            throw ScratchFile.WriteFailed("sort file", e);
         }
         _spilled.Add((offset, _filled));
         _filled = 0;
