@@ -39,9 +39,6 @@ internal sealed class EvaluationSet : IDisposable, IPixelSource
     /// <summary>Whether the resized pictures were kept (for the report's images).</summary>
     public bool HasImages => _images is not null;
 
-    /// <summary>Whether maps and masks live in temporary files.</summary>
-    public bool OnDisk => _maps.OnDisk;
-
     /// <summary>Image <paramref name="i"/>'s raw map, float [1,1,H,W]; the caller disposes it.</summary>
     public Tensor Map(int i) => _maps.Read(_rows[i]);
 

@@ -57,10 +57,10 @@ internal sealed class Evaluator
                             long[] mapRow = batchMaps.shape.Skip(1).ToArray(), imageRow = batch.Images.shape.Skip(1).ToArray();
                             long plane = mapRow[^1] * mapRow[^2];
                             long bytes = n * plane * (4 + (masks ? 1 : 0) + (keepImages ? imageRow[0] : 0));
-                            long memory = bytes <= _options.EvaluationMemoryBytes ? long.MaxValue : 0;
-                            maps = new RowStore(n, mapRow, ScalarType.Float32, memory);
-                            if (masks) maskSet = new RowStore(n, batch.Masks!.shape.Skip(1).ToArray(), ScalarType.Byte, memory);
-                            if (keepImages) images = new RowStore(n, imageRow, ScalarType.Byte, memory);
+                            bool inMemory = bytes <= _options.EvaluationMemoryBytes;
+                            maps = new RowStore(n, mapRow, ScalarType.Float32, inMemory);
+                            if (masks) maskSet = new RowStore(n, batch.Masks!.shape.Skip(1).ToArray(), ScalarType.Byte, inMemory);
+                            if (keepImages) images = new RowStore(n, imageRow, ScalarType.Byte, inMemory);
                             scores = zeros(n, dtype: ScalarType.Float32).DetachFromDisposeScope();
                         }
                         maps.Write(at, batchMaps);
@@ -77,7 +77,8 @@ internal sealed class Evaluator
             if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
             var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
             // Skipped images leave unused rows at the end; the set reads the rows that were scored.
-            var set = new EvaluationSet(kept, scores!.narrow(0, 0, kept.Count).clone(), labels, maps!, maskSet, images);
+            using var scored = scores!.narrow(0, 0, kept.Count);
+            var set = new EvaluationSet(kept, scored.clone(), labels, maps!, maskSet, images);
             maps = maskSet = images = null; // the set owns them now
             return set;
         }

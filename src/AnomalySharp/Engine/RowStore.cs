@@ -19,15 +19,12 @@ internal sealed class RowStore : IDisposable
     /// <summary>Number of rows.</summary>
     public long Count { get; }
 
-    /// <summary>Whether the rows live in a temporary file.</summary>
-    public bool OnDisk => _file is not null;
-
-    /// <summary>Room for <paramref name="count"/> rows shaped <paramref name="rowShape"/>; in memory when they take at most <paramref name="memoryBytes"/>.</summary>
-    public RowStore(long count, long[] rowShape, ScalarType dtype, long memoryBytes)
+    /// <summary>Room for <paramref name="count"/> rows shaped <paramref name="rowShape"/>: in one tensor, or (<paramref name="inMemory"/> false) in a temporary file.</summary>
+    public RowStore(long count, long[] rowShape, ScalarType dtype, bool inMemory)
     {
         _rowShape = rowShape; _dtype = dtype; Count = count;
         using (var probe = empty(1, dtype: dtype)) _rowBytes = rowShape.Aggregate(1L, (a, b) => a * b) * probe.ElementSize;
-        if (_rowBytes * count <= memoryBytes)
+        if (inMemory)
             _memory = zeros(new[] { count }.Concat(rowShape).ToArray(), dtype: dtype).DetachFromDisposeScope();
         else
             _file = Metrics.ScratchFile.Create("rows", 1);
