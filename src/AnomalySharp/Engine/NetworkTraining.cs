@@ -52,6 +52,7 @@ internal sealed class NetworkTraining
         var testSamples = dataset.Test;
         if (options.Validation == "holdout")
             testSamples = Calibration.SplitIndices(options, dataset.Test).Validation.Select(i => dataset.Test[i]).ToList();
+        IReadOnlyList<AnomalySample>? synthetic = null; // written at the first check, from the trainer's held-out images
         var run = new TrainingRun
         {
             Progress = _progress,
@@ -61,6 +62,12 @@ internal sealed class NetworkTraining
             Seed = options.Seed,
             Validate = testSamples.Count == 0 || !testSamples.Any(s => s.IsAnomalous) ? null
                 : m => _evaluator.ValidationMetrics(m, testSamples, batcher, dataset.HasMasks),
+            ValidateSynthetic = (m, heldOut) =>
+            {
+                synthetic ??= SyntheticDefects.Create(heldOut.Select(i => dataset.Train[i]).ToList(), Path.Combine(folder, "synthetic"), options.Seed);
+                return _evaluator.ValidationMetrics(m, synthetic, batcher, masks: true);
+            },
+            ItemsPerImage = model is TiledModel t ? t.Grid.Count : 1,
             Describe = state => new Checkpoint
             {
                 Model = model.Name, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,

@@ -27,6 +27,8 @@ public static class Trainer
     {
         if (options.Monitor is "image_auroc" or "pixel_auroc" && run.Validate == null)
             throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs labelled validation images (use holdout_loss, loss or none)");
+        if (options.Monitor == "holdout_synthetic" && run.ValidateSynthetic == null)
+            throw new AnomalySharpException("config key 'training.monitor': holdout_synthetic needs the engine's synthetic validation (use holdout_loss, loss or none)");
         if (run.Folder != null && run.Describe == null) throw new ArgumentException("a run folder needs a checkpoint description", nameof(run));
         var net = model.Network;
         var parameters = net.parameters().Where(p => p.requires_grad).ToList();
@@ -42,7 +44,7 @@ public static class Trainer
         using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
         var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
         int all = cache?.Count ?? data.Count, batchSize = data.BatchSize;
-        var (trainIndices, holdout) = Holdout(options, run, all, cache != null || data.Ordered != null);
+        var (trainIndices, holdout, heldOutImages) = Holdout(options, run, all, cache != null || data.Ordered != null);
         int count = trainIndices.Length;
         string monitor = options.HoldsOut && holdout.Length == 0 ? "none" : options.Monitor;
         double lastLoss = double.NaN, lastSpeed = 0;
@@ -95,8 +97,20 @@ public static class Trainer
             }
             if (holdout.Length > 0)
             {
-                double heldOut = HoldoutLoss(model, data, cache, holdout, batchSize);
-                metrics = new Dictionary<string, double>(metrics ?? new Dictionary<string, double>()) { ["holdout_loss"] = heldOut };
+                var values = new Dictionary<string, double>(metrics ?? new Dictionary<string, double>())
+                {
+                    ["holdout_loss"] = HoldoutLoss(model, data, cache, holdout, batchSize),
+                };
+                if (monitor == "holdout_synthetic")
+                {
+                    net.eval();
+                    var synthetic = run.ValidateSynthetic!(model, heldOutImages);
+                    net.train();
+                    values["synthetic_image_auroc"] = synthetic["image_auroc"];
+                    values["synthetic_pixel_auroc"] = synthetic["pixel_auroc"];
+                    values["holdout_synthetic"] = 1 - (synthetic["image_auroc"] + synthetic["pixel_auroc"]) / 2;
+                }
+                metrics = values;
             }
             if (holdout.Length > 0 || validate)
             {
@@ -129,7 +143,7 @@ public static class Trainer
             run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor} {state.Best:0.0000})");
         }
         net.eval();
-        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed, holdout.Length);
+        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed, heldOutImages.Length);
     }
 
     static OptimizerHelper MakeOptimizer(TrainingOptions o, IList<Parameter> parameters) => o.Optimizer switch
@@ -222,23 +236,26 @@ public static class Trainer
     }
 
     /// <summary>
-    /// (the images trained on, the held-out ones): for holdout_loss, a seeded share of the training images (at least
-    /// one, and at least one left to train on); none for other monitors or a source that cannot be read by index.
+    /// (the items trained on, the held-out items, the held-out images): for the holdout monitors, a seeded share of the
+    /// training images (at least one, and at least one left to train on), with all their items
+    /// (<see cref="TrainingRun.ItemsPerImage"/>); none for other monitors or a source that cannot be read by index.
     /// </summary>
-    static (int[] Train, int[] Holdout) Holdout(TrainingOptions options, TrainingRun run, int count, bool indexable)
+    static (int[] Train, int[] Holdout, int[] HeldOutImages) Holdout(TrainingOptions options, TrainingRun run, int count, bool indexable)
     {
         var everything = Enumerable.Range(0, count).ToArray();
-        if (!options.HoldsOut) return (everything, Array.Empty<int>());
-        if (!indexable || count < 2)
+        if (!options.HoldsOut) return (everything, Array.Empty<int>(), Array.Empty<int>());
+        int k = Math.Max(1, run.ItemsPerImage), images = count / k;
+        if (!indexable || images < 2 || images * k != count)
         {
-            run.Progress.Message(count < 2 ? "holdout_loss: too few training images to hold some out; training the full budget"
-                : "holdout_loss: these training images cannot be read by index; training the full budget");
-            return (everything, Array.Empty<int>());
+            run.Progress.Message(!indexable ? $"{options.Monitor}: these training images cannot be read by index; training the full budget"
+                : $"{options.Monitor}: too few training images to hold some out; training the full budget");
+            return (everything, Array.Empty<int>(), Array.Empty<int>());
         }
-        int n = Math.Clamp((int)Math.Round(count * options.HoldoutFraction), 1, count - 1);
-        var shuffled = Order(run.Seed, 0, count); // epoch 0 is never trained, so its order is free for this draw
+        int n = Math.Clamp((int)Math.Round(images * options.HoldoutFraction), 1, images - 1);
+        var shuffled = Order(run.Seed, 0, images); // epoch 0 is never trained, so its order is free for this draw
         var held = shuffled.Take(n).Order().ToArray();
-        return (shuffled.Skip(n).Order().ToArray(), held);
+        int[] Items(IEnumerable<int> imageIndices) => imageIndices.SelectMany(i => Enumerable.Range(i * k, k)).ToArray();
+        return (Items(shuffled.Skip(n).Order()), Items(held), held);
     }
 
     /// <summary>The mean loss of the held-out images, in evaluation mode and without gradients.</summary>

@@ -12,7 +12,7 @@ namespace AnomalySharp.Training;
 public sealed class TrainingLog
 {
     /// <summary>The CSV columns.</summary>
-    public static readonly string[] Columns = { "epoch", "train_loss", "seconds", "images_per_second", "peak_memory_mb", "rss_mb", "learning_rate", "image_auroc", "pixel_auroc", "holdout_loss", "monitor", "best" };
+    public static readonly string[] Columns = { "epoch", "train_loss", "seconds", "images_per_second", "peak_memory_mb", "rss_mb", "learning_rate", "image_auroc", "pixel_auroc", "holdout_loss", "monitor", "best", "synthetic_image_auroc", "synthetic_pixel_auroc" };
 
     readonly string _csv;
     readonly SummaryWriter _writer;
@@ -33,7 +33,8 @@ public sealed class TrainingLog
         string F(double? v) => v is { } x && !double.IsNaN(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : "";
         double? V(string key) => validation != null && validation.TryGetValue(key, out var v) ? v : null;
         File.AppendAllText(_csv, string.Join(",", epoch.ToString(CultureInfo.InvariantCulture), F(loss), F(seconds), F(imagesPerSecond),
-            F(peakMb), F(rssMb), F(learningRate), F(V("image_auroc")), F(V("pixel_auroc")), F(V("holdout_loss")), F(monitor), best ? "1" : "0") + "\n");
+            F(peakMb), F(rssMb), F(learningRate), F(V("image_auroc")), F(V("pixel_auroc")), F(V("holdout_loss")), F(monitor), best ? "1" : "0",
+            F(V("synthetic_image_auroc")), F(V("synthetic_pixel_auroc"))) + "\n");
         _writer.add_scalar("train/loss", (float)loss, epoch);
         _writer.add_scalar("train/images_per_second", (float)imagesPerSecond, epoch);
         _writer.add_scalar("memory/peak_mb", (float)peakMb, epoch);

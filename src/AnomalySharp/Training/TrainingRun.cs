@@ -16,6 +16,13 @@ public sealed class TrainingRun
     public string? ResumeFrom { get; init; }
     /// <summary>Metrics of the model (in evaluation mode) on validation images, e.g. image_auroc and pixel_auroc; null: none.</summary>
     public Func<IAnomalyModel, IReadOnlyDictionary<string, double>>? Validate { get; init; }
+    /// <summary>
+    /// For training.monitor holdout_synthetic: image_auroc and pixel_auroc of the model (in evaluation mode) on the held-out
+    /// training images (their indices in the dataset's training list) and twins of them with synthetic defects.
+    /// </summary>
+    public Func<IAnomalyModel, IReadOnlyList<int>, IReadOnlyDictionary<string, double>>? ValidateSynthetic { get; init; }
+    /// <summary>Training items per image (a tiled model trains on its tiles, image i's being items i·K … i·K + K − 1): images are held out whole.</summary>
+    public int ItemsPerImage { get; init; } = 1;
     /// <summary>The checkpoint header for a state (configuration, dataset); required with a folder.</summary>
     public Func<TrainingState, Checkpoint>? Describe { get; init; }
     /// <summary>Seed of the shuffling and augmentation.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Engine;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
@@ -118,9 +119,10 @@ public class TrainedModelsTests
     [Fact]
     public void TrainingStopsOnAPlateauOfTheHeldOutLossAndKeepsTheBestEpoch()
     {
-        // The default: a tenth of the normal training images is held out and its loss watched every epoch; the
-        // configured epochs are only the ceiling. (FastFlow's 500 epochs ran 25 minutes on the built-in example.)
+        // STFPM's and Reverse Distillation's default: a tenth of the normal training images is held out and its loss
+        // watched every epoch; the configured epochs are only the ceiling.
         var config = Small("fastflow", 64, 200);
+        config.Set("training.monitor=holdout_loss");
         config.Set("training.patience=3");
         string dir = TestPaths.TempDir("plateau");
         var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false).ToJson();
@@ -134,6 +136,42 @@ public class TrainedModelsTests
         var rows = File.ReadAllLines(Path.Combine(dir, "out", "training", "metrics.csv"));
         int column = Array.IndexOf(TrainingLog.Columns, "holdout_loss");
         Assert.All(rows.Skip(1), r => Assert.False(string.IsNullOrEmpty(r.Split(',')[column])));
+        Assert.True((double)results["image_auroc"]! >= 0.9, results.ToJsonString());
+    }
+
+    [Fact]
+    public void FastFlowStopsWhenItFindsDefectsPastedIntoHeldOutImagesNoBetter()
+    {
+        // FastFlow's default: its likelihood loss keeps falling for hundreds of epochs (no plateau), so the stop watches
+        // 1 − the mean of image and pixel AUROC on the held-out normal images and their twins with synthetic defects.
+        var config = Small("fastflow", 64, 200);
+        config.Set("training.patience=3");
+        string dir = TestPaths.TempDir("synthetic-stop");
+        config.Set($"training.checkpoint_dir={Path.Combine(dir, "checkpoints")}");
+        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(dir, "out"), false).ToJson();
+        var training = results["training"]!;
+        Assert.Equal("holdout_synthetic", (string)training["monitor"]!);
+        Assert.True((bool)training["stopped_early"]!, training.ToJsonString());
+        int epochs = (int)training["epochs"]!, kept = (int)training["kept_epoch"]!;
+        Assert.InRange(epochs, 4, 199);
+        Assert.Equal(epochs - 3, kept);
+        int heldOut = (int)training["held_out_images"]!;
+        Assert.Equal((int)Math.Round((int)results["n_train"]! * 0.1), heldOut);
+
+        var rows = File.ReadAllLines(Path.Combine(dir, "out", "training", "metrics.csv")).Skip(1).Select(r => r.Split(',')).ToList();
+        double Column(string[] row, string name) => double.Parse(row[Array.IndexOf(TrainingLog.Columns, name)], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(epochs, rows.Count);
+        foreach (var row in rows)
+            Assert.True(Math.Abs(1 - (Column(row, "synthetic_image_auroc") + Column(row, "synthetic_pixel_auroc")) / 2 - Column(row, "monitor")) < 1e-5,
+                string.Join(",", row)); // the columns are written to 6 significant digits
+        double best = rows.Min(r => Column(r, "monitor"));
+        Assert.Equal(best, Column(rows[kept - 1], "monitor"));
+        Assert.True(Math.Abs((double)training["best_value"]! - best) < 1e-4, $"{training["best_value"]} against {best}");
+
+        // The twins are files in the run's folder (4 held-out images: all 4 types on each), with their masks.
+        string synthetic = Path.Combine(dir, "checkpoints", "synthetic");
+        Assert.True(File.Exists(Path.Combine(synthetic, "GENERATED")));
+        Assert.Equal(heldOut * SyntheticDefects.TwinsPerImage(heldOut), SyntheticDefects.Types.Sum(t => Directory.Exists(Path.Combine(synthetic, t)) ? Directory.GetFiles(Path.Combine(synthetic, t)).Length : 0));
         Assert.True((double)results["image_auroc"]! >= 0.9, results.ToJsonString());
     }
 }

@@ -27,7 +27,7 @@ public sealed partial class FastFlowModel : NetworkModel
           hidden_ratio: 1.0
           conv3x3_only: false
           clamp: 2.0
-        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: "adam", lr: 0.001, momentum: 0, weightDecay: 0.00001)}}
+        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: "adam", lr: 0.001, momentum: 0, weightDecay: 0.00001, monitor: "holdout_synthetic")}}
         """;
 
     readonly FastFlowNetwork _network;
