@@ -42,8 +42,11 @@ public static class SyntheticDefects
         {
             if (File.Exists(stampPath)) File.Delete(stampPath); // written last: a folder without it is incomplete
             for (int i = 0; i < normals.Count; i++)
+            {
+                using var decoded = ImageIO.Decode(normals[i].ImagePath); // once for all of its twins
                 for (int j = 0; j < perImage; j++)
-                    WriteTwin(normals[i].ImagePath, twins[i * perImage + j], new Random(unchecked(seed * 1_000_003 + i + j * 1_000_000)));
+                    WriteTwin(decoded, twins[i * perImage + j], new Random(unchecked(seed * 1_000_003 + i + j * 1_000_000)));
+            }
             File.WriteAllText(stampPath, stamp);
         }
         return normals.Select(n => n with { IsAnomalous = false, DefectType = "good", MaskPath = null }).Concat(twins).ToList();
@@ -52,9 +55,8 @@ public static class SyntheticDefects
     /// <summary>Twins per image for <paramref name="images"/> held-out images: enough for <see cref="MinTwins"/>, at most one per type.</summary>
     public static int TwinsPerImage(int images) => Math.Clamp((MinTwins + images - 1) / Math.Max(1, images), 1, Types.Length);
 
-    static void WriteTwin(string source, AnomalySample twin, Random rng)
+    static void WriteTwin(Runtime.DecodedImage decoded, AnomalySample twin, Random rng)
     {
-        using var decoded = ImageIO.Decode(source);
         int w = decoded.Width, h = decoded.Height, s = Math.Min(w, h);
         // Opaque pixels read the same premultiplied or not; Skia draws only into premultiplied rasters.
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);

@@ -31,7 +31,7 @@ public sealed record TrainingOptions
     /// images), or none.
     /// </summary>
     public string Monitor { get; init; } = "holdout_loss";
-    /// <summary>The share of the normal training images held out of training for holdout_loss (seeded).</summary>
+    /// <summary>The share of the normal training images held out of training for the holdout monitors (seeded).</summary>
     public double HoldoutFraction { get; init; } = 0.1;
     /// <summary>Checks (epochs for holdout_loss, validations otherwise) without improvement before stopping (0: never stop early).</summary>
     public int Patience { get; init; }
@@ -125,7 +125,7 @@ public sealed record TrainingOptions
                 config.GetDouble("training.augment.rotation_degrees", 0, 180),
                 config.GetDouble("training.augment.color_jitter", 0, 1)),
         };
-        if (options.Monitor is not ("none" or "holdout_loss" or "holdout_synthetic") && options.ValidateEvery == 0)
+        if (options.Monitor != "none" && !options.HoldsOut && options.ValidateEvery == 0)
             throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.validate_every of at least 1");
         if (options.HoldsOut && options.HoldoutFraction <= 0)
             throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.holdout_fraction above 0 (or choose another monitor)");
