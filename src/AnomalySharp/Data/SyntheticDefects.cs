@@ -25,9 +25,12 @@ public static class SyntheticDefects
     /// Writes the twins of <paramref name="normals"/> under <paramref name="folder"/> (TYPE/NNN.png for an image's first twin, TYPE/NNN_J.png for more; masks under ground_truth/TYPE)
     /// and returns the validation set: the normals as they are, then their twins, image by image. Each image gets
     /// <see cref="TwinsPerImage"/> twins of different types, so even a few held-out images give a usable AUROC.
+    /// An image that cannot be decoded fails the call with its name, or, given <paramref name="skipUnreadable"/>, is
+    /// reported to it and left out (the set is then made from the others).
     /// </summary>
-    public static IReadOnlyList<AnomalySample> Create(IReadOnlyList<AnomalySample> normals, string folder, int seed)
+    public static IReadOnlyList<AnomalySample> Create(IReadOnlyList<AnomalySample> normals, string folder, int seed, Action<string>? skipUnreadable = null)
     {
+        if (normals.Count == 0) throw new AnomalySharpException("training.monitor holdout_synthetic: none of the held-out training images could be read");
         int perImage = TwinsPerImage(normals.Count);
         var twins = normals.SelectMany((_, i) => Enumerable.Range(0, perImage).Select(j =>
         {
@@ -43,7 +46,15 @@ public static class SyntheticDefects
             if (File.Exists(stampPath)) File.Delete(stampPath); // written last: a folder without it is incomplete
             for (int i = 0; i < normals.Count; i++)
             {
-                using var decoded = ImageIO.Decode(normals[i].ImagePath); // once for all of its twins
+                Runtime.DecodedImage decoded;
+                try { decoded = ImageIO.Decode(normals[i].ImagePath); } // once for all of its twins
+                catch (AnomalySharpException e) when (skipUnreadable != null)
+                {
+                    skipUnreadable(e.Message);
+                    int bad = i;
+                    return Create(normals.Where((_, j) => j != bad).ToList(), folder, seed, skipUnreadable);
+                }
+                using var owned = decoded;
                 for (int j = 0; j < perImage; j++)
                     WriteTwin(decoded, twins[i * perImage + j], new Random(unchecked(seed * 1_000_003 + i + j * 1_000_000)));
             }

@@ -64,7 +64,8 @@ internal sealed class NetworkTraining
                 : m => _evaluator.ValidationMetrics(m, testSamples, batcher, dataset.HasMasks),
             ValidateSynthetic = (m, heldOut) =>
             {
-                synthetic ??= SyntheticDefects.Create(heldOut.Select(i => dataset.Train[i]).ToList(), Path.Combine(folder, "synthetic"), options.Seed);
+                synthetic ??= SyntheticDefects.Create(heldOut.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).ToList(),
+                    Path.Combine(folder, "synthetic"), options.Seed, options.SkipBadImages ? m => _progress.Message($"skipped for the synthetic check: {m}") : null);
                 return _evaluator.ValidationMetrics(m, synthetic, batcher, masks: true);
             },
             ItemsPerImage = model is TiledModel t ? t.Grid.Count : 1,

@@ -18,6 +18,7 @@ public static class TiledFitData
         return new FitData(data.Count * k, () => Chunks(data.Batches(), grid, batchSize))
         {
             BatchSize = batchSize,
+            Samples = data.Samples is not { } samples ? null : Enumerable.Range(0, data.Count * k).Select(t => samples[t / k]).ToList(),
             Ordered = data.Ordered is not { } ordered ? null : order => Selected(ordered, data.Samples, order, grid),
         };
     }

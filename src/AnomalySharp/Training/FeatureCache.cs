@@ -1,3 +1,4 @@
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Models;
 using static TorchSharp.torch;
@@ -14,7 +15,13 @@ internal sealed class FeatureCache : IDisposable
     readonly Tensor[] _features;
     readonly Tensor? _images;
 
-    FeatureCache(Tensor[] features, Tensor? images) { _features = features; _images = images; }
+    FeatureCache(Tensor[] features, Tensor? images, IReadOnlyList<AnomalySample> samples) { _features = features; _images = images; Samples = samples; }
+
+    /// <summary>
+    /// The sample behind each row: rows count only the images that could be read, so with an image skipped as
+    /// unreadable row i is not the source's item i.
+    /// </summary>
+    public IReadOnlyList<AnomalySample> Samples { get; }
 
     /// <summary>Memory the cache holds, in MiB.</summary>
     public double Megabytes => (_features.Sum(f => f.NumberOfElements) + (_images?.NumberOfElements ?? 0)) * 4 / (1024.0 * 1024.0);
@@ -25,6 +32,7 @@ internal sealed class FeatureCache : IDisposable
         Tensor[]? features = null;
         Tensor? images = null;
         long row = 0;
+        var samples = new List<AnomalySample>();
         using var step = progress.Start("cache frozen features", data.Count);
         foreach (var batch in data.Batches())
         {
@@ -48,6 +56,7 @@ internal sealed class FeatureCache : IDisposable
                 for (int i = 0; i < f.Length; i++) features[i].narrow(0, row, n).copy_(f[i]);
                 images?.narrow(0, row, n).copy_(batch.Images);
                 row += n;
+                samples.AddRange(batch.Samples);
             }
             step.Advance(batch.Samples.Count);
         }
@@ -57,7 +66,7 @@ internal sealed class FeatureCache : IDisposable
             features = features.Select(t => { var k = t.narrow(0, 0, row).clone().DetachFromDisposeScope(); t.Dispose(); return k; }).ToArray();
             if (images is not null) { var k = images.narrow(0, 0, row).clone().DetachFromDisposeScope(); images.Dispose(); images = k; }
         }
-        return new FeatureCache(features, images);
+        return new FeatureCache(features, images, samples);
     }
 
     static long[] Shape(Tensor t, long rows) { var s = t.shape.ToArray(); s[0] = rows; return s; }

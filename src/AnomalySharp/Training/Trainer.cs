@@ -44,7 +44,11 @@ public static class Trainer
         using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
         var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
         int all = cache?.Count ?? data.Count, batchSize = data.BatchSize;
-        var (trainIndices, holdout, heldOutImages) = Holdout(options, run, all, cache != null || data.Ordered != null);
+        // Rows of the cache count only readable images; without it, items are the source's (FitData.Samples).
+        var itemSamples = cache?.Samples ?? data.Samples;
+        bool indexable = (cache != null || data.Ordered != null) && (options.Monitor != "holdout_synthetic" || itemSamples != null);
+        var (trainIndices, holdout, heldOutImages) = Holdout(options, run, all, indexable);
+        var heldOutSamples = heldOutImages.Select(i => itemSamples![i * Math.Max(1, run.ItemsPerImage)]).ToList();
         int count = trainIndices.Length;
         string monitor = options.HoldsOut && holdout.Length == 0 ? "none" : options.Monitor;
         double lastLoss = double.NaN, lastSpeed = 0;
@@ -104,7 +108,7 @@ public static class Trainer
                 if (monitor == "holdout_synthetic")
                 {
                     net.eval();
-                    var synthetic = run.ValidateSynthetic!(model, heldOutImages);
+                    var synthetic = run.ValidateSynthetic!(model, heldOutSamples);
                     net.train();
                     values["synthetic_image_auroc"] = synthetic["image_auroc"];
                     values["synthetic_pixel_auroc"] = synthetic["pixel_auroc"];

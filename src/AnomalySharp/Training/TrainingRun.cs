@@ -1,3 +1,4 @@
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Models;
 
@@ -18,9 +19,9 @@ public sealed class TrainingRun
     public Func<IAnomalyModel, IReadOnlyDictionary<string, double>>? Validate { get; init; }
     /// <summary>
     /// For training.monitor holdout_synthetic: image_auroc and pixel_auroc of the model (in evaluation mode) on the held-out
-    /// training images (their indices in the dataset's training list) and twins of them with synthetic defects.
+    /// training images (the samples behind the held-out items, image by image) and twins of them with synthetic defects.
     /// </summary>
-    public Func<IAnomalyModel, IReadOnlyList<int>, IReadOnlyDictionary<string, double>>? ValidateSynthetic { get; init; }
+    public Func<IAnomalyModel, IReadOnlyList<AnomalySample>, IReadOnlyDictionary<string, double>>? ValidateSynthetic { get; init; }
     /// <summary>Training items per image (a tiled model trains on its tiles, image i's being items i·K … i·K + K − 1): images are held out whole.</summary>
     public int ItemsPerImage { get; init; } = 1;
     /// <summary>The checkpoint header for a state (configuration, dataset); required with a folder.</summary>

@@ -88,4 +88,27 @@ public class SyntheticDefectsTests
         SyntheticDefects.Create(normals, a, seed: 3);
         Assert.Equal(File.ReadAllBytes(second[^1].ImagePath), File.ReadAllBytes(first[^1].ImagePath));
     }
+
+    [Fact]
+    public void AnUnreadableHeldOutImageFailsWithItsNameOrIsLeftOutWhenSkipping()
+    {
+        string dir = TestPaths.TempDir("synthetic-bad");
+        var normals = Normals().ToList();
+        string bad = Path.Combine(dir, "cut.png");
+        File.WriteAllBytes(bad, File.ReadAllBytes(normals[1].ImagePath).AsSpan(0, 80).ToArray());
+        normals.Insert(1, normals[0] with { ImagePath = bad });
+        var e = Assert.Throws<AnomalySharpException>(() => SyntheticDefects.Create(normals, Path.Combine(dir, "a"), seed: 3));
+        Assert.Contains(bad, e.Message);
+
+        var skipped = new List<string>();
+        var set = SyntheticDefects.Create(normals, Path.Combine(dir, "b"), seed: 3, skipped.Add);
+        Assert.Contains(bad, Assert.Single(skipped));
+        var good = normals.Where(n => n.ImagePath != bad).ToList();
+        Assert.Equal(good.Select(n => n.ImagePath), set.Where(s => !s.IsAnomalous).Select(s => s.ImagePath));
+        // The same twins as a set made without the unreadable image at all.
+        var without = SyntheticDefects.Create(good, Path.Combine(dir, "c"), seed: 3);
+        foreach (var (x, y) in set.Zip(without).Where(p => p.First.IsAnomalous))
+            Assert.Equal(File.ReadAllBytes(x.ImagePath), File.ReadAllBytes(y.ImagePath));
+        Assert.Throws<AnomalySharpException>(() => SyntheticDefects.Create(new[] { normals[1] }, Path.Combine(dir, "d"), seed: 3, _ => { }));
+    }
 }

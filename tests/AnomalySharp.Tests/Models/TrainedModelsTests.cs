@@ -176,4 +176,31 @@ public class TrainedModelsTests
         // 0.878 with the twins of seed 42). The assertions above check the stop; this floor guards the kept model.
         Assert.True((double)results["image_auroc"]! >= 0.85, results.ToJsonString());
     }
+
+    [Fact]
+    public void TheSyntheticStopMakesItsTwinsFromTheImagesHeldOutWhenATrainingImageIsSkipped()
+    {
+        // The feature cache keeps only readable images, so its rows shift past a skipped one: the held-out rows must
+        // be mapped to their own images, not to the dataset's list at the same index (a trained-on image, or the bad one).
+        string dir = TestPaths.TempDir("synthetic-skip");
+        string root = AnomalySharp.Tests.Reliability.InputCopy.Of(PadimTests.SmallSynthetic().Root, Path.Combine(dir, "DS"));
+        string bad = Path.Combine(root, "train", "good", "-cut.png"); // sorts first: every later index shifts
+        File.WriteAllBytes(bad, File.ReadAllBytes(Path.Combine(root, "train", "good", "000.png")).AsSpan(0, 100).ToArray());
+        var ds = new MvtecDataset(root);
+        Assert.Equal(bad, ds.Train[0].ImagePath);
+
+        var config = Small("fastflow", 64, 2);
+        config.Set("data.skip_bad_images=true");
+        config.Set($"training.checkpoint_dir={Path.Combine(dir, "checkpoints")}");
+        var results = new AnomalyEngine().Train(config, ds, Path.Combine(dir, "out"), false).ToJson();
+        Assert.Equal("holdout_synthetic", (string)results["training"]!["monitor"]!);
+        Assert.True((bool)results["training"]!["features_cached"]!);
+
+        var readable = ds.Train.Skip(1).Select(s => Path.GetFullPath(s.ImagePath)).ToList();
+        int n = (int)Math.Round(readable.Count * 0.1);
+        var expected = Trainer.Order(config.GetInt("seed"), 0, readable.Count).Take(n).Order().Select(i => readable[i]);
+        var stamp = File.ReadAllLines(Path.Combine(dir, "checkpoints", "synthetic", "GENERATED"));
+        Assert.Equal(expected, stamp.Skip(1));
+        Assert.Equal(n, (int)results["training"]!["held_out_images"]!);
+    }
 }
