@@ -48,13 +48,25 @@ public static class KCenterGreedy
 
     /// <summary>Selects <paramref name="count"/> distinct row indices of <paramref name="points"/> (n rows of <paramref name="dim"/> int8 values).</summary>
     public static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress = null)
+        => Select(points, dim, count, seed, progress, AvxVnni.IsSupported);
+
+    /// <summary>
+    /// <paramref name="packed"/> chooses the sweep: the packed VNNI sweep (<see cref="PackedPoints"/>) or the row-wise
+    /// one. Both compute the same integer distances and break ties the same way (lowest index), so they select the
+    /// same points; tests run both.
+    /// </summary>
+    internal static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress, bool packed)
     {
         if (dim <= 0 || points.Length % dim != 0) throw new ArgumentException("points length must be a multiple of dim");
         int n = points.Length / dim;
         if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
-        var minDist = new int[n];
+        if (packed && !AvxVnni.IsSupported) throw new PlatformNotSupportedException("the packed k-center sweep needs AVX-VNNI");
+        using var pack = packed ? new PackedPoints(points, dim) : null;
+        var minDist = new int[pack?.PaddedCount ?? n];
         Array.Fill(minDist, int.MaxValue);
+        pack?.MarkPadding(minDist);
         var selected = new int[count];
+        int units = pack?.Groups ?? n;
         int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
         var localBest = new (int Index, int Value)[workers];
         int current = new Random(seed).Next(n);
@@ -63,10 +75,13 @@ public static class KCenterGreedy
         {
             selected[s] = current;
             int c = current;
+            var centre = pack?.Centre(points, c);
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
             {
-                long start = (long)n * w / workers, end = (long)n * (w + 1) / workers;
-                localBest[w] = Sweep(points, dim, c, minDist, (int)start, (int)end);
+                int start = (int)((long)units * w / workers), end = (int)((long)units * (w + 1) / workers);
+                localBest[w] = pack is null
+                    ? Sweep(points, dim, c, minDist, start, end)
+                    : pack.Sweep(centre!.Value, minDist, start, end);
             });
             var best = localBest[0];
             for (int w = 1; w < workers; w++)

@@ -27,20 +27,44 @@ public class PatchCoreComponentsTests
     }
 
     [Theory]
-    [InlineData(40)]
-    [InlineData(64)]
-    [InlineData(7)]
-    public void KCenterGreedyEqualsTheTextbookLoop(int dim)
+    [InlineData(40, false)]
+    [InlineData(64, false)]
+    [InlineData(7, false)]
+    [InlineData(40, true)]
+    [InlineData(64, true)]
+    [InlineData(7, true)]
+    [InlineData(3, true)]
+    public void KCenterGreedyEqualsTheTextbookLoop(int dim, bool packed)
     {
         var rng = new Random(5);
-        int n = 20000;
+        int n = 20003;   // not a multiple of the packed sweep's 8 lanes
         var points = new sbyte[n * dim];
-        for (int i = 0; i < points.Length; i++) points[i] = (sbyte)rng.Next(-127, 128);
-        var fast = KCenterGreedy.Select(points, dim, 50, seed: 3);
+        for (int i = 0; i < points.Length; i++) points[i] = (sbyte)rng.Next(-128, 128);
+        if (packed && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            Assert.Throws<PlatformNotSupportedException>(() => KCenterGreedy.Select(points, dim, 50, 3, null, packed: true));
+            return;
+        }
+        var fast = KCenterGreedy.Select(points, dim, 50, 3, null, packed);
         var naive = NaiveKCenter(points, dim, 50, new Random(3).Next(n));
         Assert.Equal(naive, fast);
         Assert.Equal(50, fast.Distinct().Count());
         Assert.Equal(fast, KCenterGreedy.Select(points, dim, 50, seed: 3));
+    }
+
+    [Fact]
+    public void BothKCenterSweepsBreakTiesAtTheLowestIndex()
+    {
+        // Many equal distances: 4 distinct rows repeated; the textbook loop keeps the first farthest row.
+        const int dim = 12, n = 9001;
+        var rows = new sbyte[][] { Enumerable.Repeat((sbyte)-128, dim).ToArray(), Enumerable.Repeat((sbyte)127, dim).ToArray(),
+                                   Enumerable.Repeat((sbyte)0, dim).ToArray(), Enumerable.Range(0, dim).Select(k => (sbyte)(k % 2 == 0 ? 127 : -128)).ToArray() };
+        var points = new sbyte[n * dim];
+        for (int i = 0; i < n; i++) rows[(i * 7 + i / 13) % 4].CopyTo(points, i * dim);
+        var naive = NaiveKCenter(points, dim, 4, new Random(11).Next(n));
+        Assert.Equal(naive, KCenterGreedy.Select(points, dim, 4, 11, null, packed: false));
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            Assert.Equal(naive, KCenterGreedy.Select(points, dim, 4, 11, null, packed: true));
     }
 
     [Fact]
