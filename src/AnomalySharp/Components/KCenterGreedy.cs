@@ -51,22 +51,20 @@ public static class KCenterGreedy
         => Select(points, dim, count, seed, progress, AvxVnni.IsSupported);
 
     /// <summary>
-    /// <paramref name="packed"/> chooses the sweep: the packed VNNI sweep (<see cref="PackedPoints"/>) or the row-wise
-    /// one. Both compute the same integer distances and break ties the same way (lowest index), so they select the
-    /// same points; tests run both.
+    /// <paramref name="packed"/> chooses the sweep: the lazy packed VNNI sweep (<see cref="PackedKCenter"/>) or the
+    /// row-wise one. Both compute the same integer distances and break ties the same way (lowest index), so they
+    /// select the same points; tests run both.
     /// </summary>
-    internal static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress, bool packed)
+    internal static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress, bool packed, int compactEvery = 1024)
     {
         if (dim <= 0 || points.Length % dim != 0) throw new ArgumentException("points length must be a multiple of dim");
         int n = points.Length / dim;
         if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
         if (packed && !AvxVnni.IsSupported) throw new PlatformNotSupportedException("the packed k-center sweep needs AVX-VNNI");
-        using var pack = packed ? new PackedPoints(points, dim) : null;
-        var minDist = new int[pack?.PaddedCount ?? n];
+        if (packed) return new PackedKCenter(points, dim, compactEvery).Select(count, seed, progress);
+        var minDist = new int[n];
         Array.Fill(minDist, int.MaxValue);
-        pack?.MarkPadding(minDist);
         var selected = new int[count];
-        int units = pack?.Groups ?? n;
         int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
         var localBest = new (int Index, int Value)[workers];
         int current = new Random(seed).Next(n);
@@ -75,13 +73,10 @@ public static class KCenterGreedy
         {
             selected[s] = current;
             int c = current;
-            var centre = pack?.Centre(points, c);
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
             {
-                int start = (int)((long)units * w / workers), end = (int)((long)units * (w + 1) / workers);
-                localBest[w] = pack is null
-                    ? Sweep(points, dim, c, minDist, start, end)
-                    : pack.Sweep(centre!.Value, minDist, start, end);
+                int start = (int)((long)n * w / workers), end = (int)((long)n * (w + 1) / workers);
+                localBest[w] = Sweep(points, dim, c, minDist, start, end);
             });
             var best = localBest[0];
             for (int w = 1; w < workers; w++)

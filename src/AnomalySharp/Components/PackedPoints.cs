@@ -23,11 +23,12 @@ sealed unsafe class PackedPoints : IDisposable
     public int Groups { get; }
     public int PaddedCount => Groups * Lanes;
 
-    public PackedPoints(sbyte[] points, int dim)
+    /// <summary>Packs all rows of <paramref name="points"/>, or only <paramref name="rows"/> (slot i holds row rows[i]).</summary>
+    public PackedPoints(sbyte[] points, int dim, IReadOnlyList<int>? rows = null)
     {
         _dim = dim;
         _quads = (dim + 3) / 4;
-        Count = points.Length / dim;
+        Count = rows?.Count ?? points.Length / dim;
         Groups = (Count + Lanes - 1) / Lanes;
         nuint bytes = (nuint)Groups * (nuint)_quads * 32;
         _data = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
@@ -37,7 +38,7 @@ sealed unsafe class PackedPoints : IDisposable
         fixed (sbyte* src = points)
             for (int i = 0; i < Count; i++)
             {
-                sbyte* row = src + (long)i * dim;
+                sbyte* row = src + (long)(rows is null ? i : rows[i]) * dim;
                 byte* group = _data + (long)(i / Lanes) * _quads * 32 + (i % Lanes) * 4;
                 int norm = 0;
                 for (int k = 0; k < dim; k++)

@@ -52,6 +52,34 @@ public class PatchCoreComponentsTests
         Assert.Equal(fast, KCenterGreedy.Select(points, dim, 50, seed: 3));
     }
 
+    [Theory]
+    [InlineData(16, 3)]
+    [InlineData(64, 5)]
+    [InlineData(7, 2)]
+    public void TheLazyPackedKCenterSetsPointsAsideAndBringsThemBackWithoutChangingAChoice(int dim, int latent)
+    {
+        if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) return; // the row-wise sweep is the only one there (tested above)
+        // Points on a low-dimensional patch, as CNN features are: the coverage radius falls steadily, so most points end
+        // far below it (set aside) and the predicted radius is at first too high (groups come back).
+        var rng = new Random(17);
+        int n = 20003;
+        var basis = Enumerable.Range(0, dim * latent).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var points = new sbyte[n * dim];
+        var z = new double[latent];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < latent; j++) z[j] = rng.NextDouble() * 2 - 1;
+            for (int k = 0; k < dim; k++)
+                points[i * dim + k] = (sbyte)Math.Clamp(Math.Round(50 * Enumerable.Range(0, latent).Sum(j => basis[k * latent + j] * z[j])), -128, 127);
+        }
+        var lazy = new PackedKCenter(points, dim, compactEvery: 16);
+        var chosen = lazy.Select(600, seed: 4);
+        Assert.Equal(NaiveKCenter(points, dim, 600, new Random(4).Next(n)), chosen);
+        Assert.True(lazy.SetAside > 0 && lazy.BroughtBack > 0, $"set aside {lazy.SetAside}, brought back {lazy.BroughtBack}");
+        Assert.True(lazy.Distances < (long)n * 599, $"{lazy.Distances} distances, the full sweep computes {(long)n * 599}");
+        Assert.Equal(chosen, KCenterGreedy.Select(points, dim, 600, 4, null, packed: false));
+    }
+
     [Fact]
     public void BothKCenterSweepsBreakTiesAtTheLowestIndex()
     {
