@@ -59,8 +59,8 @@ public sealed class AnomalyEngine
         {
             OutputGuard.CheckNotInput(trainingFolder, "training folder", inputs);
             if (resume == null && Directory.Exists(trainingFolder) && !overwrite)
-                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with {OptionText.Name("resume")} {Path.Combine(trainingFolder, Trainer.LastFile)}, or use {OptionText.Name("overwrite")} to start over");
-            if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile, "metrics.csv");
+                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with {OptionText.Name("resume")} {NetworkTraining.LastCheckpoint(trainingFolder) ?? Path.Combine(trainingFolder, Trainer.LastFile)}, or use {OptionText.Name("overwrite")} to start over");
+            if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile, "metrics.csv", NetworkTraining.PositionFolder("", 0));
         }
         using var staged = new StagedOutput(output, overwrite, "results.json");
         // A training folder this run creates goes again when the run fails before its first checkpoint.
@@ -70,9 +70,9 @@ public sealed class AnomalyEngine
         {
             return TrainStaged(config, options, dataset, output, overwrite, resume, cancellation, staged, trainingFolder);
         }
-        catch (OperationCanceledException) when (File.Exists(Path.Combine(trainingFolder, Trainer.LastFile)))
+        catch (OperationCanceledException) when (NetworkTraining.LastCheckpoint(trainingFolder) != null)
         {
-            string last = Path.Combine(trainingFolder, Trainer.LastFile);
+            string last = NetworkTraining.LastCheckpoint(trainingFolder)!;
             throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with {OptionText.Name("resume")} {last})", last);
         }
         catch when (ownsTrainingFolder)
@@ -103,6 +103,8 @@ public sealed class AnomalyEngine
         if (model is ITrainableModel trainable)
             training = new NetworkTraining(_progress, evaluator).Train(trainable, config, options, dataset, output, trainingFolder, fitData,
                 MakeBatcher(options), resume, overwrite, cancellation);
+        else if (model is Tiling.TiledEnsembleModel { Trains: true } ensemble)
+            training = new NetworkTraining(_progress, evaluator).TrainEnsemble(ensemble, config, options, dataset, output, trainingFolder, fitData, resume, overwrite, cancellation);
         else if (resume != null)
             throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
         else
@@ -138,8 +140,7 @@ public sealed class AnomalyEngine
             Validation = options.Validation,
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
-            Training = training == null ? null : new RunResults.TrainingReport(training.Epochs, training.BestEpoch, options.Monitor, training.BestValue,
-                training.StoppedEarly, training.FinalLoss, training.Seconds, training.ImagesPerSecond, training.FeaturesCached, training.HeldOut),
+            Training = training == null ? null : RunResults.TrainingReport.From(training, options.Monitor),
         };
         if (training != null) NetworkTraining.CopyInto(trainingFolder, Path.Combine(staged.Path, "training"));
         results.Write(staged.Path);

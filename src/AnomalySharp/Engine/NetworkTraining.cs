@@ -37,10 +37,7 @@ internal sealed class NetworkTraining
         var trainingOptions = TrainingOptions.FromConfig(config);
         if (resume != null)
         {
-            var header = Checkpoint.ReadHeader(resume);
-            if (header.Model != model.Name) throw new AnomalySharpException($"{resume}: checkpoint of {header.Model}, not {model.Name}");
-            if (header.TrainCount != dataset.Train.Count)
-                throw new AnomalySharpException($"{resume}: checkpoint was trained on {header.TrainCount} images of {header.DatasetDescription}, this dataset has {dataset.Train.Count}");
+            CheckResume(resume, model.Name, dataset);
             Directory.CreateDirectory(folder);
             string from = Path.GetDirectoryName(Path.GetFullPath(resume))!;
             if (from != folder && File.Exists(Path.Combine(from, "metrics.csv")) && !File.Exists(Path.Combine(folder, "metrics.csv")))
@@ -81,17 +78,116 @@ internal sealed class NetworkTraining
         return summary;
     }
 
+    /// <summary>
+    /// Trains a tiled ensemble of networks (data.tiling.ensemble with STFPM, FastFlow, Reverse Distillation): position
+    /// by position, each model on its own position's tiles with its own checkpoints, logs and held-out tiles in
+    /// FOLDER/position{k}, then standardized by its own training maps. An interruption leaves the running position's
+    /// last.ckpt; <paramref name="resume"/> from position k's checkpoint takes the kept weights of positions before k
+    /// from their folders, continues k and trains the rest. Validation on labelled test images and the synthetic-defect
+    /// monitor judge whole images, so each position watches its held-out loss (or its training loss, or nothing).
+    /// </summary>
+    public TrainingSummary TrainEnsemble(TiledEnsembleModel ensemble, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output,
+        string folder, FitData fitData, string? resume, bool overwrite, CancellationToken cancellation)
+    {
+        var trainingOptions = TrainingOptions.FromConfig(config);
+        if (trainingOptions.Monitor is "holdout_synthetic" or "image_auroc" or "pixel_auroc")
+            throw new AnomalySharpException($"config key 'training.monitor': {trainingOptions.Monitor} judges whole images, and each model of a tiled ensemble sees one tile " +
+                "position; set training.monitor=holdout_loss (its held-out tiles' loss), loss or none");
+        int count = ensemble.Members.Count, from = 0;
+        if (resume != null)
+        {
+            CheckResume(resume, ensemble.Name, dataset);
+            string dir = Path.GetDirectoryName(Path.GetFullPath(resume))!;
+            from = PositionOf(dir);
+            if (from < 0 || from >= count || Path.GetDirectoryName(dir) != folder)
+                throw new AnomalySharpException($"{resume}: a tiled ensemble of {count} positions continues from one of its positions' checkpoints in its training folder, {Path.Combine(folder, "position<k>", Trainer.LastFile)}");
+        }
+        else if (Directory.Exists(folder) && overwrite)
+            PendingOutputs.DeleteFolder(folder);
+
+        var summaries = new List<TrainingSummary>();
+        for (int k = 0; k < count; k++)
+        {
+            string positionFolder = PositionFolder(folder, k);
+            string? resumeFrom = k > from ? null : k == from ? resume : Path.Combine(positionFolder, Trainer.LastFile);
+            if (resumeFrom != null && !File.Exists(resumeFrom))
+                throw new AnomalySharpException($"{resume}: position {k}'s checkpoint {resumeFrom} is missing; start over with {OptionText.Name("overwrite")}");
+            var member = (ITrainableModel)ensemble.Members[k];
+            var tiles = TiledFitData.AtPosition(fitData, ensemble.Grid, k);
+            var progress = new PrefixedProgress(_progress, $"position {k + 1}/{count}: ");
+            var summary = Trainer.Run(member, trainingOptions, tiles, new TrainingRun
+            {
+                Progress = progress,
+                Cancellation = cancellation,
+                Folder = positionFolder,
+                ResumeFrom = resumeFrom,
+                Seed = options.Seed,
+                Describe = state => new Checkpoint
+                {
+                    Model = ensemble.Name, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,
+                    TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
+                },
+            });
+            (member as NetworkModel)?.Trained(summary);
+            ensemble.Fitted(k, tiles);
+            summaries.Add(summary);
+        }
+        return Combine(summaries);
+    }
+
+    /// <summary>
+    /// One summary for an ensemble's positions: epochs, kept epochs and seconds summed, the last epochs' loss and speed
+    /// averaged, stopped early when every position did; <see cref="TrainingSummary.Positions"/> keeps each.
+    /// </summary>
+    static TrainingSummary Combine(IReadOnlyList<TrainingSummary> s) =>
+        new(s.Sum(p => p.Epochs), s.Sum(p => p.Seconds), s.Average(p => p.FinalLoss), s.Sum(p => p.BestEpoch), null, s.All(p => p.StoppedEarly),
+            s.All(p => p.FeaturesCached), s.Average(p => p.ImagesPerSecond), s[0].HeldOut) { Positions = s };
+
+    static void CheckResume(string resume, string model, IAnomalyDataset dataset)
+    {
+        var header = Checkpoint.ReadHeader(resume);
+        if (header.Model != model) throw new AnomalySharpException($"{resume}: checkpoint of {header.Model}, not {model}");
+        if (header.TrainCount != dataset.Train.Count)
+            throw new AnomalySharpException($"{resume}: checkpoint was trained on {header.TrainCount} images of {header.DatasetDescription}, this dataset has {dataset.Train.Count}");
+    }
+
+    /// <summary>Where position <paramref name="k"/> of a tiled ensemble keeps its checkpoints and logs.</summary>
+    public static string PositionFolder(string folder, int k) => Path.Combine(folder, "position" + k.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The position number of an ensemble position's folder (position{k}), or −1.</summary>
+    static int PositionOf(string dir)
+    {
+        string name = Path.GetFileName(dir);
+        return name.StartsWith("position", StringComparison.Ordinal) && int.TryParse(name["position".Length..], System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out int k) ? k : -1;
+    }
+
+    /// <summary>
+    /// The checkpoint to continue a run in <paramref name="folder"/> from: its last.ckpt, or for a tiled ensemble the
+    /// last.ckpt of its highest position that has one; null when there is none.
+    /// </summary>
+    public static string? LastCheckpoint(string folder)
+    {
+        string last = Path.Combine(folder, Trainer.LastFile);
+        if (File.Exists(last)) return last;
+        if (!Directory.Exists(folder)) return null;
+        return Directory.GetDirectories(folder).Select(d => (Dir: d, K: PositionOf(d))).Where(p => p.K >= 0 && File.Exists(Path.Combine(p.Dir, Trainer.LastFile)))
+            .OrderByDescending(p => p.K).Select(p => Path.Combine(p.Dir, Trainer.LastFile)).FirstOrDefault();
+    }
+
     /// <summary>Removes a training folder that holds no checkpoint (a run that failed before its first).</summary>
     public static void RemoveWithoutCheckpoint(string folder)
     {
-        if (Directory.Exists(folder) && !File.Exists(Path.Combine(folder, Trainer.LastFile))) PendingOutputs.DeleteFolder(folder);
+        if (Directory.Exists(folder) && LastCheckpoint(folder) == null) PendingOutputs.DeleteFolder(folder);
     }
 
-    /// <summary>Copies the training folder's files (not temporaries) into the output.</summary>
+    /// <summary>Copies the training folder's files (not temporaries) into the output, and a tiled ensemble's position folders.</summary>
     public static void CopyInto(string from, string to)
     {
         Directory.CreateDirectory(to);
         foreach (string file in Directory.GetFiles(from))
             if (!file.EndsWith(".tmp", StringComparison.Ordinal)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        foreach (string dir in Directory.GetDirectories(from))
+            if (PositionOf(dir) >= 0) CopyInto(dir, Path.Combine(to, Path.GetFileName(dir)));
     }
 }

@@ -35,7 +35,32 @@ public sealed record RunResults
 
     /// <summary>A trained model's epochs.</summary>
     public sealed record TrainingReport(int Epochs, int KeptEpoch, string? Monitor, double? BestValue, bool StoppedEarly, double FinalLoss,
-        double Seconds, double ImagesPerSecond, bool FeaturesCached, int HeldOutImages);
+        double Seconds, double ImagesPerSecond, bool FeaturesCached, int HeldOutImages)
+    {
+        /// <summary>A tiled ensemble's positions, each trained on its own (the numbers above are their sums: epochs, kept epochs, seconds); null otherwise.</summary>
+        public IReadOnlyList<TrainingReport>? Positions { get; init; }
+
+        /// <summary>The report of a training run (and of each position of a tiled ensemble).</summary>
+        public static TrainingReport From(Training.TrainingSummary t, string? monitor) =>
+            new(t.Epochs, t.BestEpoch, monitor, t.BestValue, t.StoppedEarly, t.FinalLoss, t.Seconds, t.ImagesPerSecond, t.FeaturesCached, t.HeldOut)
+            {
+                Positions = t.Positions?.Select(p => From(p, monitor)).ToList(),
+            };
+
+        /// <summary>results.json's "training" object.</summary>
+        public JsonObject ToJson()
+        {
+            var json = new JsonObject
+            {
+                ["epochs"] = Epochs, ["kept_epoch"] = KeptEpoch, ["monitor"] = Monitor, ["best_value"] = EvaluationReport.Round(BestValue),
+                ["stopped_early"] = StoppedEarly, ["final_loss"] = EvaluationReport.Round(FinalLoss), ["seconds"] = EvaluationReport.Round(Seconds),
+                ["images_per_second"] = EvaluationReport.Round(ImagesPerSecond), ["features_cached"] = FeaturesCached,
+                ["held_out_images"] = HeldOutImages,
+            };
+            if (Positions != null) json["positions"] = new JsonArray(Positions.Select(p => (JsonNode)p.ToJson()).ToArray());
+            return json;
+        }
+    }
 
     /// <summary>results.json's content.</summary>
     public JsonObject ToJson()
@@ -50,14 +75,7 @@ public sealed record RunResults
         if (Validation != null) json["validation"] = Validation;
         json["skipped_images"] = new JsonArray(SkippedImages.Select(s => (JsonNode)s).ToArray());
         json["peak_memory_mb"] = EvaluationReport.Round(PeakMemoryMb);
-        if (Training is { } t)
-            json["training"] = new JsonObject
-            {
-                ["epochs"] = t.Epochs, ["kept_epoch"] = t.KeptEpoch, ["monitor"] = t.Monitor, ["best_value"] = EvaluationReport.Round(t.BestValue),
-                ["stopped_early"] = t.StoppedEarly, ["final_loss"] = EvaluationReport.Round(t.FinalLoss), ["seconds"] = EvaluationReport.Round(t.Seconds),
-                ["images_per_second"] = EvaluationReport.Round(t.ImagesPerSecond), ["features_cached"] = t.FeaturesCached,
-                ["held_out_images"] = t.HeldOutImages,
-            };
+        if (Training is { } t) json["training"] = t.ToJson();
         return json;
     }
 

@@ -71,12 +71,6 @@ public static class ModelRegistry
         }
         var first = Inner();
         if (!TileGrid.IsEnsemble(config)) return TiledModel.Wrap(first, grid);
-        if (first is Training.ITrainableModel)
-        {
-            first.Dispose();
-            throw new AnomalySharpException($"config key 'data.tiling.ensemble': {definition.Name} trains a network, and a tiled ensemble would train {grid.Count} of them; " +
-                "ensembles are for models fitted in one pass (padim, patchcore, plugins that do not train); use ensemble: false (one model for every tile)");
-        }
         var members = new List<IAnomalyModel> { first };
         try { while (members.Count < grid.Count) members.Add(Inner()); }
         catch { foreach (var m in members) m.Dispose(); throw; }

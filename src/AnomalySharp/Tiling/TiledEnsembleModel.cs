@@ -38,7 +38,13 @@ public sealed class TiledEnsembleModel : TiledModel
     /// <summary>Each position's standardization: (raw − mean) · scale, scale = 1 / standard deviation of its training maps.</summary>
     public IReadOnlyList<(float Mean, float Scale)> Standardization => _mean.Zip(_scale).ToList();
 
-    /// <inheritdoc />
+    /// <summary>True when the members train a network (STFPM, FastFlow, Reverse Distillation): the engine trains them position by position with checkpoints.</summary>
+    public bool Trains => _members[0] is Training.ITrainableModel;
+
+    /// <summary>
+    /// Fits every position's model on its tiles, then standardizes it. Trained networks train here without checkpoints;
+    /// `train` trains them through the engine instead (checkpoints per position, resumable).
+    /// </summary>
     public override void Fit(FitData data, IProgressReporter progress)
     {
         var positions = Grid.Positions.ToArray();
@@ -49,9 +55,18 @@ public sealed class TiledEnsembleModel : TiledModel
             progress.Message($"tile position {k + 1}/{_members.Length} (y {y}, x {x})");
             var tiles = TiledFitData.AtPosition(data, Grid, k);
             _members[k].Fit(tiles, progress);
-            if (k == 0) CheckGraphSize();
-            (_mean[k], _scale[k]) = Standardize(_members[k], tiles);
+            Fitted(k, tiles);
         }
+    }
+
+    /// <summary>
+    /// After position <paramref name="k"/>'s model has learned from <paramref name="tiles"/> (its own tiles): the size check
+    /// (after the first) and its standardization by its own training maps.
+    /// </summary>
+    internal void Fitted(int k, FitData tiles)
+    {
+        if (k == 0) CheckGraphSize();
+        (_mean[k], _scale[k]) = Standardize(_members[k], tiles);
     }
 
     /// <summary>

@@ -41,7 +41,9 @@ public static class Trainer
         }
         if (run.Folder != null) Directory.CreateDirectory(run.Folder);
 
-        using var cache = options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
+        // A finished run (a tiled ensemble resuming past its finished positions) only takes its kept weights: no features to cache.
+        bool finished = state.Epoch >= options.MaxEpochs || state.StoppedEarly;
+        using var cache = !finished && options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
         var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
         int all = cache?.Count ?? data.Count, batchSize = data.BatchSize;
         // Rows of the cache count only readable images; without it, items are the source's (FitData.Samples).

@@ -36,6 +36,7 @@ public class OneInferencePathTests
     [InlineData("stfpm", "training.max_epochs=2", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=32")]
     [InlineData("padim", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.ensemble=true")]
     [InlineData("patchcore", "model.coreset_ratio=0.05", "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.ensemble=true")]
+    [InlineData("reverse_distillation", "training.max_epochs=2", "data.image_size=[64, 128]", "data.tiling.tile_size=64", "data.tiling.ensemble=true")]
     public void TestScoresEqualTheExportedModelsOnEveryTestImage(string name, params string[] sets)
     {
         foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) ModelRegistry.Register(d);

@@ -67,7 +67,6 @@ public class TiledEnsembleTests
     }
 
     [Theory]
-    [InlineData("stfpm", "data.tiling.tile_size=64", "trains a network")]
     [InlineData("padim", "data.tiling.tile_size=0", "needs tiles")]
     public void AnEnsembleItCannotBuildIsRefusedNamingItsKey(string name, string tiling, string text)
     {
