@@ -52,7 +52,7 @@ internal static class DeployBench
             string training = TrainingText(dir);
             var exporter = new ModelExporter();
             var variants = new List<(string File, string Precision, bool Int8, string ModelDir)> { (name, "float32", false, dir), (name + "_int8", "INT8", true, dir) };
-            if (name == "patchcore" && pytorchDir != null) variants.Add(("patchcore_exact", "float32, exact search", false, ExactCopy(dir, Path.Combine(work, "patchcore_exact"))));
+            if (name == "patchcore" && pytorchDir != null && File.Exists(Path.Combine(pytorchDir, "patchcore_torch.py"))) variants.Add(("patchcore_exact", "float32, exact search", false, ExactCopy(dir, Path.Combine(work, "patchcore_exact"))));
             var rates = new Dictionary<string, (double B1, double B16)>();
             foreach (var (file, precision, int8, modelDir) in variants)
             {
@@ -82,6 +82,8 @@ internal static class DeployBench
             }
             if (pytorchDir != null && File.Exists(Path.Combine(pytorchDir, name + "_torch.py")))
                 PyTorchReference(name, data, threads, pytorchDir, work, rates);
+            else if (pytorchDir != null && name is not ("padim" or "patchcore") && rates.ContainsKey("float32"))
+                GraphReference(name, data, threads, pytorchDir, work, rates["float32"]);
         }
         return padimOnnx;
     }
@@ -126,6 +128,28 @@ internal static class DeployBench
         string batch = name == "patchcore" ? "exact search, same bank, batch 1" : "fit + predict, batch 16";
         Console.WriteLine(string.Create(Inv,
             $"| {name} | PyTorch 1.13 eager ({batch}) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {(name == "patchcore" ? theirs.ToString("0.0", Inv) : "–")} | {(name == "patchcore" ? "–" : theirs.ToString("0.0", Inv))} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: {ratio} | {line.Trim()} |"));
+    }
+
+    /// <summary>
+    /// The PyTorch side of a model without a hand-written reference (the trained networks, the DFM sample): its float32
+    /// export run operator by operator in PyTorch eager mode (bench/reference/graph_torch.py), the same algorithm on the
+    /// same weights, same protocol as <see cref="MeasureOne"/>; our rates over its rates at batch 1 and 16.
+    /// </summary>
+    static void GraphReference(string name, string data, int threads, string pytorchDir, string work, (double B1, double B16) ours)
+    {
+        var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", new[]
+            { Path.Combine(pytorchDir, "graph_torch.py"), "--model", Path.Combine(work, name + ".onnx"), "--data", data, "--threads", threads.ToString(Inv) });
+        string line = child.Output.Split('\n').LastOrDefault(l => l.Contains("images/s", StringComparison.Ordinal)) ?? "";
+        var rates = System.Text.RegularExpressions.Regex.Match(line, @"b1 ([0-9.]+) images/s, b16 ([0-9.]+) images/s");
+        var auroc = System.Text.RegularExpressions.Regex.Match(line, @"image AUROC ([0-9.]+)");
+        if (child.ExitCode != 0 || !rates.Success)
+        {
+            Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+            return;
+        }
+        double b1 = double.Parse(rates.Groups[1].Value, Inv), b16 = double.Parse(rates.Groups[2].Value, Inv);
+        Console.WriteLine(string.Create(Inv,
+            $"| {name} | PyTorch 1.13 eager (the float32 graph's operators, same weights) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: float32 b1 {ours.B1 / b1:0.00}×, b16 {ours.B16 / b16:0.00}× |"));
     }
 
     static void Train(string name, MvtecDataset ds, int threads, bool quick, string dir, int? maxEpochs)

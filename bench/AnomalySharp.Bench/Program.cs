@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 //        ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load] [--pytorch bench/reference]: every model trained
 //               with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
 //               process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with
-//               --pytorch (the reference folder) PatchCore's exact search too, and PaDiM and PatchCore in PyTorch on the same weights and bank
+//               --pytorch (the reference folder) PatchCore's exact search too, PaDiM and PatchCore in PyTorch on the same weights and bank, and every other model's float32 graph run by PyTorch (graph_torch.py)
 //        ... -- --workers MODEL.onnx [--frames 1000]: NATS JetStream workers (nats-server started here): frames/s with 1 and 2 workers, broker
 //               CPU and memory, end-to-end latency p50/p99
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU

@@ -124,6 +124,16 @@ def auroc(labels, scores):
     return (ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum())
 
 
+def test_images(data):
+    """The test images of an MVTec-layout folder, sorted, and their labels (0 for test/good)."""
+    test, labels = [], []
+    for d in sorted(os.listdir(os.path.join(data, "test"))):
+        for f in sorted(os.listdir(os.path.join(data, "test", d))):
+            test.append(os.path.join(data, "test", d, f))
+            labels.append(0 if d == "good" else 1)
+    return test, labels
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -139,11 +149,7 @@ def main():
     mean = mean_bgr(args.weights)
     idx = torch.randperm(64 + 128 + 256)[:100].sort().values
     train = sorted(os.path.join(args.data, "train", "good", f) for f in os.listdir(os.path.join(args.data, "train", "good")))
-    test, labels = [], []
-    for d in sorted(os.listdir(os.path.join(args.data, "test"))):
-        for f in sorted(os.listdir(os.path.join(args.data, "test", d))):
-            test.append(os.path.join(args.data, "test", d, f))
-            labels.append(0 if d == "good" else 1)
+    test, labels = test_images(args.data)
 
     def embed(x):
         f1, f2, f3 = net(x)
