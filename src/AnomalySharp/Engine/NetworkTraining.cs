@@ -66,11 +66,7 @@ internal sealed class NetworkTraining
                 return _evaluator.ValidationMetrics(m, synthetic, batcher, masks: true);
             },
             ItemsPerImage = model is TiledModel t ? t.Grid.Count : 1,
-            Describe = state => new Checkpoint
-            {
-                Model = model.Name, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,
-                TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
-            },
+            Describe = Describe(model.Name, config, dataset, output),
         };
         if (model is TiledModel tiled) fitData = tiled.Tiles(fitData, _progress); // the trainer's images are the tiles
         var summary = Trainer.Run(model, trainingOptions, fitData, run);
@@ -122,11 +118,7 @@ internal sealed class NetworkTraining
                 Folder = positionFolder,
                 ResumeFrom = resumeFrom,
                 Seed = options.Seed,
-                Describe = state => new Checkpoint
-                {
-                    Model = ensemble.Name, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,
-                    TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
-                },
+                Describe = Describe(ensemble.Name, config, dataset, output),
             });
             (member as NetworkModel)?.Trained(summary);
             ensemble.Fitted(k, tiles);
@@ -142,6 +134,13 @@ internal sealed class NetworkTraining
     static TrainingSummary Combine(IReadOnlyList<TrainingSummary> s) =>
         new(s.Sum(p => p.Epochs), s.Sum(p => p.Seconds), s.Average(p => p.FinalLoss), s.Sum(p => p.BestEpoch), null, s.All(p => p.StoppedEarly),
             s.All(p => p.FeaturesCached), s.Average(p => p.ImagesPerSecond), s[0].HeldOut) { Positions = s };
+
+    /// <summary>The checkpoint header of a training state: model, configuration, dataset and output, as --resume checks them.</summary>
+    static Func<TrainingState, Checkpoint> Describe(string model, ConfigTree config, IAnomalyDataset dataset, string output) => state => new Checkpoint
+    {
+        Model = model, ConfigYaml = config.ToYaml(), DatasetDescription = dataset.Description, DatasetRoot = dataset.Root,
+        TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
+    };
 
     static void CheckResume(string resume, string model, IAnomalyDataset dataset)
     {
