@@ -112,13 +112,12 @@ internal static class DeployBench
         var args = new List<string> { Path.Combine(pytorchDir, name + "_torch.py"), "--data", data, "--threads", threads.ToString(Inv),
             "--weights", AnomalySharp.Backbones.PretrainedResNet18.Instance.OnnxPath };
         if (name == "patchcore") args.AddRange(new[] { "--bank", Path.Combine(work, "patchcore.onnx") });
-        var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", args);
-        string line = child.Output.Split('\n').LastOrDefault(l => l.Contains("images/s", StringComparison.Ordinal)) ?? "";
+        var (child, line) = RunPython(args);
         var rate = System.Text.RegularExpressions.Regex.Match(line, @"([0-9.]+) images/s");
         var auroc = System.Text.RegularExpressions.Regex.Match(line, @"image AUROC ([0-9.]+)");
         if (child.ExitCode != 0 || !rate.Success)
         {
-            Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+            ReferenceFailed(name, child);
             return;
         }
         double theirs = double.Parse(rate.Groups[1].Value, Inv);
@@ -137,20 +136,29 @@ internal static class DeployBench
     /// </summary>
     static void GraphReference(string name, string data, int threads, string pytorchDir, string work, (double B1, double B16) ours)
     {
-        var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", new[]
+        var (child, line) = RunPython(new[]
             { Path.Combine(pytorchDir, "graph_torch.py"), "--model", Path.Combine(work, name + ".onnx"), "--data", data, "--threads", threads.ToString(Inv) });
-        string line = child.Output.Split('\n').LastOrDefault(l => l.Contains("images/s", StringComparison.Ordinal)) ?? "";
         var rates = System.Text.RegularExpressions.Regex.Match(line, @"b1 ([0-9.]+) images/s, b16 ([0-9.]+) images/s");
         var auroc = System.Text.RegularExpressions.Regex.Match(line, @"image AUROC ([0-9.]+)");
         if (child.ExitCode != 0 || !rates.Success)
         {
-            Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+            ReferenceFailed(name, child);
             return;
         }
         double b1 = double.Parse(rates.Groups[1].Value, Inv), b16 = double.Parse(rates.Groups[2].Value, Inv);
         Console.WriteLine(string.Create(Inv,
             $"| {name} | PyTorch 1.13 eager (the float32 graph's operators, same weights) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: float32 b1 {ours.B1 / b1:0.00}×, b16 {ours.B16 / b16:0.00}× |"));
     }
+
+    /// <summary>A PyTorch reference script in a child (Debian's python3 when there): the child and its last line that reports images/s ("" if none).</summary>
+    static (ChildRun.Cost Child, string Line) RunPython(IReadOnlyList<string> args)
+    {
+        var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", args);
+        return (child, child.Output.Split('\n').LastOrDefault(l => l.Contains("images/s", StringComparison.Ordinal)) ?? "");
+    }
+
+    static void ReferenceFailed(string name, ChildRun.Cost child) =>
+        Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
 
     static void Train(string name, MvtecDataset ds, int threads, bool quick, string dir, int? maxEpochs)
     {
