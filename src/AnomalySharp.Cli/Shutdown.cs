@@ -8,7 +8,9 @@ namespace AnomalySharp.Cli;
 /// its next batch, removes its staging folder and exits with 130 (a trained model keeps a checkpoint to resume from).
 /// Work that does not unwind within <see cref="Grace"/> (a long native call) is cut short: every pending output is
 /// removed and the process ends with 130 at once, as it does on a second signal. Either way the command is gone
-/// within 2 s and leaves nothing half-written.
+/// within 2 s and leaves nothing half-written - except that a training step in hand, and the checkpoint it is
+/// saved to, may take up to <see cref="ProtectedLimit"/> more (<see cref="PendingOutputs.Protect"/>) and then the
+/// grace again to unwind, so that a slow step of a large network does not cost the epoch's work.
 /// </summary>
 internal static partial class Shutdown
 {
@@ -19,6 +21,12 @@ internal static partial class Shutdown
 
     /// <summary>How long the work has to unwind by itself after the first signal (a worker, which finishes the frames in hand, allows more).</summary>
     public static TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(1.2);
+
+    /// <summary>
+    /// How long the deadline waits, after <see cref="Grace"/>, for protected work in hand (a training step and its
+    /// checkpoint): under the 10 s that `docker stop` allows before it kills.
+    /// </summary>
+    public static TimeSpan ProtectedLimit { get; set; } = TimeSpan.FromSeconds(8);
 
     /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
     public static CancellationToken Token => Source.Token;
@@ -37,7 +45,13 @@ internal static partial class Shutdown
         Console.Error.WriteLine($"stopping ({context.Signal}; again to stop at once)...");
         // Cancellation callbacks (such as signalling a child process) run off the signal thread.
         ThreadPool.QueueUserWorkItem(_ => Source.Cancel());
-        new Thread(() => { Thread.Sleep(Grace); Abort(); }) { IsBackground = true, Name = "shutdown deadline" }.Start();
+        new Thread(() =>
+        {
+            Thread.Sleep(Grace);
+            // Work that ended while the deadline waited (a step saved to its checkpoint) is unwinding now: it gets a grace of its own.
+            if (PendingOutputs.WaitForProtected(ProtectedLimit) == ProtectedWait.Ended) Thread.Sleep(Grace);
+            Abort();
+        }) { IsBackground = true, Name = "shutdown deadline" }.Start();
     }
 
     /// <summary>The command has returned <paramref name="code"/>: a deadline that passes during process teardown exits with it, silently.</summary>

@@ -87,7 +87,7 @@ public sealed class AnomalyEngine
     {
         RunSettings.ApplyThreads(config);
         manual_seed(options.Seed);
-        var batcher = MakeBatcher(options);
+        var batcher = MakeBatcher(options, cancellation);
         using var model = ModelRegistry.Create(config);
         var fitData = new FitData(dataset.Train.Count, () => batcher.Enumerate(dataset.Train, loadMasks: false))
         {
@@ -102,7 +102,7 @@ public sealed class AnomalyEngine
         TrainingSummary? training = null;
         if (model is ITrainableModel trainable)
             training = new NetworkTraining(_progress, evaluator).Train(trainable, config, options, dataset, output, trainingFolder, fitData,
-                MakeBatcher(options), resume, overwrite, cancellation);
+                MakeBatcher(options, cancellation), resume, overwrite, cancellation);
         else if (model is Tiling.TiledEnsembleModel { Trains: true } ensemble)
             training = new NetworkTraining(_progress, evaluator).TrainEnsemble(ensemble, config, options, dataset, output, trainingFolder, fitData, resume, overwrite, cancellation);
         else if (resume != null)
@@ -168,7 +168,7 @@ public sealed class AnomalyEngine
         OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset));
         using var staged = new StagedOutput(output, overwrite, "results.json");
         RunSettings.ApplyThreads(trained.Config);
-        var batcher = MakeBatcher(options);
+        var batcher = MakeBatcher(options, _cancellation);
         using var all = new Evaluator(_progress, options).Evaluate(trained.Model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
         MemoryMonitor.EndStage("evaluate");
         var results = new RunResults
@@ -213,8 +213,8 @@ public sealed class AnomalyEngine
         return files;
     }
 
-    Batcher MakeBatcher(EngineOptions options) =>
-        new(options.ImageHeight, options.ImageWidth, options.BatchSize, options.SkipBadImages, _cancellation)
+    Batcher MakeBatcher(EngineOptions options, CancellationToken cancellation) =>
+        new(options.ImageHeight, options.ImageWidth, options.BatchSize, options.SkipBadImages, cancellation)
         { OnSkip = reason => _progress.Message("skipped: " + reason), DecodeThreads = options.Threads };
 
     /// <summary>Formats a number for messages.</summary>

@@ -62,6 +62,15 @@ public sealed class Checkpoint
         Engine.PendingOutputs.Commit(() => File.Move(tmp, path, overwrite: true));
     }
 
+    /// <summary>Copies a checkpoint file through a temporary file, so a stop during the copy leaves the old copy whole.</summary>
+    public static void Copy(string from, string to)
+    {
+        string tmp = to + ".tmp";
+        using var pending = Engine.PendingOutputs.RegisterFile(tmp);
+        File.Copy(from, tmp, overwrite: true);
+        Engine.PendingOutputs.Commit(() => File.Move(tmp, to, overwrite: true));
+    }
+
     /// <summary>Reads only the header (model, configuration, dataset, state).</summary>
     public static Checkpoint ReadHeader(string path) => Read(path, null, null);
 

@@ -69,6 +69,8 @@ public static class Trainer
                 step.Advance(Math.Min(count, state.Step * batchSize));
                 foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, order, state.Step, batchSize, options.Augment, run.Seed, epoch))
                 {
+                    // A stop that arrives during the step lets it finish and saves it (Interrupt), within the deadline's wait.
+                    using var inHand = Engine.PendingOutputs.Protect();
                     try
                     {
                         if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
@@ -82,42 +84,40 @@ public static class Trainer
                         double remaining = ((options.MaxEpochs - epoch) * count + (count - Math.Min(count, state.Step * batchSize))) / Math.Max(1e-9, speed);
                         step.Describe($"epoch {epoch}/{options.MaxEpochs} loss {state.LossSum / state.LossCount:G4} {speed:0.0} img/s, run ETA {FormatDuration(remaining)}");
                         step.Advance((int)n);
+                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
                     }
                     finally { disposeAll(); }
                 }
             }
 
             lastLoss = state.LossCount > 0 ? state.LossSum / state.LossCount : double.NaN;
-            lastSpeed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
-            state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
+            if (imagesThisSession > 0) lastSpeed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
 
             IReadOnlyDictionary<string, double>? metrics = null;
             double? monitored = null;
             bool best = false;
             bool validate = options.ValidateEvery > 0 && (epoch % options.ValidateEvery == 0 || epoch == options.MaxEpochs);
-            if (validate && run.Validate != null)
+            if ((validate && run.Validate != null) || holdout.Length > 0)
             {
-                net.eval();
-                metrics = run.Validate(model);
-                net.train();
-            }
-            if (holdout.Length > 0)
-            {
-                var values = new Dictionary<string, double>(metrics ?? new Dictionary<string, double>())
+                // The epoch's steps are saved before its checks (minutes for a large network on many images), whose
+                // metrics do not stop at once: a stop during them costs the checks, not the epoch; resuming repeats them.
+                if (run.Folder != null)
+                    using (Engine.PendingOutputs.Protect())
+                    {
+                        state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
+                        run.Describe!(state).Save(Path.Combine(run.Folder, LastFile), net, optimizer);
+                    }
+                try
                 {
-                    ["holdout_loss"] = HoldoutLoss(model, data, cache, holdout, batchSize),
-                };
-                if (monitor == "holdout_synthetic")
-                {
-                    net.eval();
-                    var synthetic = run.ValidateSynthetic!(model, heldOutSamples);
-                    net.train();
-                    values["synthetic_image_auroc"] = synthetic["image_auroc"];
-                    values["synthetic_pixel_auroc"] = synthetic["pixel_auroc"];
-                    values["holdout_synthetic"] = 1 - (synthetic["image_auroc"] + synthetic["pixel_auroc"]) / 2;
+                    metrics = Checks(model, run, data, cache, holdout, heldOutSamples, monitor, batchSize, validate);
                 }
-                metrics = values;
+                catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
+                {
+                    string saved = run.Folder == null ? "no checkpoint folder, nothing saved" : $"checkpoint saved to {Path.Combine(run.Folder, LastFile)} (continue with {OptionText.Name("resume")} {Path.Combine(run.Folder, LastFile)})";
+                    throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: {saved}", run.Folder == null ? "" : Path.Combine(run.Folder, LastFile));
+                }
             }
+            state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
             if (holdout.Length > 0 || validate)
             {
                 if (monitor != "none")
@@ -134,11 +134,12 @@ public static class Trainer
             run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {(holdout.Length > 0 ? "epochs" : "validations")}" : "")}");
             log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(), MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
             if (run.Folder != null)
-            {
-                var checkpoint = run.Describe!(state);
-                checkpoint.Save(Path.Combine(run.Folder, LastFile), net, optimizer);
-                if (best) File.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile), overwrite: true);
-            }
+                using (Engine.PendingOutputs.Protect())
+                {
+                    var checkpoint = run.Describe!(state);
+                    checkpoint.Save(Path.Combine(run.Folder, LastFile), net, optimizer);
+                    if (best) Checkpoint.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile));
+                }
         }
 
         int keptEpoch = state.Epoch;
@@ -150,6 +151,38 @@ public static class Trainer
         }
         net.eval();
         return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed, heldOutImages.Length);
+    }
+
+    /// <summary>
+    /// The checks after an epoch: validation on labelled images (when due), the held-out loss and, for its monitor, the
+    /// synthetic defects on the held-out images. They stop at a cancelled token (<see cref="OperationCanceledException"/>).
+    /// </summary>
+    static Dictionary<string, double>? Checks(ITrainableModel model, TrainingRun run, FitData data, FeatureCache? cache, int[] holdout,
+        IReadOnlyList<Data.AnomalySample> heldOutSamples, string monitor, int batchSize, bool validate)
+    {
+        var net = model.Network;
+        Dictionary<string, double>? metrics = null;
+        if (validate && run.Validate != null)
+        {
+            net.eval();
+            metrics = new Dictionary<string, double>(run.Validate(model));
+            net.train();
+            run.Cancellation.ThrowIfCancellationRequested();
+        }
+        if (holdout.Length == 0) return metrics;
+        metrics ??= new Dictionary<string, double>();
+        metrics["holdout_loss"] = HoldoutLoss(model, data, cache, holdout, batchSize, run.Cancellation);
+        if (monitor == "holdout_synthetic")
+        {
+            net.eval();
+            var synthetic = run.ValidateSynthetic!(model, heldOutSamples);
+            net.train();
+            run.Cancellation.ThrowIfCancellationRequested();
+            metrics["synthetic_image_auroc"] = synthetic["image_auroc"];
+            metrics["synthetic_pixel_auroc"] = synthetic["pixel_auroc"];
+            metrics["holdout_synthetic"] = 1 - (synthetic["image_auroc"] + synthetic["pixel_auroc"]) / 2;
+        }
+        return metrics;
     }
 
     static OptimizerHelper MakeOptimizer(TrainingOptions o, IList<Parameter> parameters) => o.Optimizer switch
@@ -265,7 +298,7 @@ public static class Trainer
     }
 
     /// <summary>The mean loss of the held-out images, in evaluation mode and without gradients.</summary>
-    static double HoldoutLoss(ITrainableModel model, FitData data, FeatureCache? cache, int[] holdout, int batchSize)
+    static double HoldoutLoss(ITrainableModel model, FitData data, FeatureCache? cache, int[] holdout, int batchSize, CancellationToken cancellation)
     {
         var net = model.Network;
         net.eval();
@@ -276,6 +309,7 @@ public static class Trainer
             {
                 try
                 {
+                    cancellation.ThrowIfCancellationRequested();
                     using var loss = model.Loss(images, frozen);
                     int b = (int)frozen[0].shape[0];
                     sum += loss.item<float>() * b; n += b;

@@ -39,6 +39,45 @@ public class TrainingDeterminismTests
         AssertSameWeightsAndScores(Path.Combine(dir, "straight"), output);
     }
 
+    /// <summary>
+    /// A stop during the checks after an epoch (here the validation on labelled images, which for a large network on
+    /// many images takes minutes) keeps the epoch's steps: the checkpoint saved before the checks holds them, and
+    /// resuming repeats only the checks, to the same weights, monitor history and scores as a run never stopped.
+    /// </summary>
+    [Fact]
+    public void AStopDuringTheChecksAfterAnEpochKeepsItsSteps()
+    {
+        string dir = TestPaths.TempDir("stop-in-checks");
+        var ds = PadimTests.SmallSynthetic();
+        var config = TrainedModelsTests.Small("reverse_distillation", 64, 3);
+        config.Set("data.batch_size=8");
+        config.Set("training.validate_every=1");
+        new AnomalyEngine().Train(config, ds, Path.Combine(dir, "straight"), false);
+
+        using var cancel = new CancellationTokenSource();
+        string output = Path.Combine(dir, "interrupted");
+        var stopped = Assert.Throws<TrainingInterruptedException>(() =>
+            new AnomalyEngine(new CancelDuringEpoch(cancel, "validate", 1)).Train(config, ds, output, false, cancellation: cancel.Token));
+        Assert.False(Directory.Exists(output), "no half-written output");
+        Assert.Contains("while checking epoch 1", stopped.Message);
+        var state = Checkpoint.ReadHeader(stopped.CheckpointPath).State;
+        Assert.Equal(0, state.Epoch);
+        int trainedOn = ds.Train.Count - Math.Clamp((int)Math.Round(ds.Train.Count * 0.1), 1, ds.Train.Count - 1); // all but the held-out tenth
+        Assert.True(state.Step * 8 >= trainedOn && (state.Step - 1) * 8 < trainedOn, $"epoch 1's steps saved, got {state.Step} batches of 8 for {trainedOn} images");
+
+        new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath);
+        AssertSameWeightsAndScores(Path.Combine(dir, "straight"), output);
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "straight", "training", "metrics.csv")).Split('\n').Select(Checks),
+            File.ReadAllText(Path.Combine(output, "training", "metrics.csv")).Split('\n').Select(Checks));
+    }
+
+    /// <summary>A metrics.csv row without its timing and memory columns (epoch, loss, then the checks and the monitor).</summary>
+    static string Checks(string row)
+    {
+        var cells = row.Split(',');
+        return cells.Length < 7 ? row : string.Join(",", cells.Take(2).Concat(cells.Skip(7)));
+    }
+
     /// <summary>Two `train` outputs hold bit-identical weights and scored every test image alike.</summary>
     internal static void AssertSameWeightsAndScores(string expected, string actual)
     {
