@@ -22,10 +22,4 @@ public interface IFeatureExtractor : IDisposable
     /// owns the returned tensors.
     /// </summary>
     Tensor[] Extract(Tensor images, IReadOnlyList<string> layers);
-
-    /// <summary>
-    /// Hands back the working memory kept between calls (an ONNX Runtime arena sized for the largest batch so far), when
-    /// a fit is done with the extractor and the process goes on to other work. Later calls still work.
-    /// </summary>
-    void ReleaseWorkingMemory() { }
 }

@@ -50,7 +50,9 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
         Prune(model, graphOutputs);
         _pruned = model;
-        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
+        // No arena: one kept for the largest batch held 500 MB at 512 px after a fit (ONNX Runtime's shrinkage did not
+        // hand it back), and each batch's activations are large enough to be fresh mappings that go back when freed.
+        using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads, arena: false);
         _session = new InferenceSession(model.ToByteArray(), options);
         _inputName = _session.InputMetadata.Keys.Single();
     }
@@ -137,10 +139,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     /// Copies go through pooled managed buffers and ONNX Runtime's native outputs, so a batch allocates almost no
     /// managed memory (fewer garbage collections, and with them fewer chances for TorchSharp's finalizer race).
     /// </remarks>
-    public Tensor[] Extract(Tensor images, IReadOnlyList<string> layers) => Extract(images, layers, null);
-
-    /// <summary><see cref="Extract(Tensor, IReadOnlyList{string})"/> with the run's options (e.g. arena shrinkage).</summary>
-    Tensor[] Extract(Tensor images, IReadOnlyList<string> layers, RunOptions? options)
+    public Tensor[] Extract(Tensor images, IReadOnlyList<string> layers)
     {
         var wanted = layers.Select(l => _graphOutputs[IndexOf(l)]).ToArray();
         var names = wanted.Distinct().ToArray();
@@ -158,8 +157,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count), shape);
-            using var ownOptions = options == null ? new RunOptions() : null;
-            using var outputs = _session.Run(options ?? ownOptions!, new[] { _inputName }, new[] { input }, names);
+            using var runOptions = new RunOptions();
+            using var outputs = _session.Run(runOptions, new[] { _inputName }, new[] { input }, names);
             var byName = new Dictionary<string, Tensor>();
             for (int i = 0; i < names.Length; i++)
             {
@@ -171,20 +170,6 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
             return wanted.Select((w, i) => Array.IndexOf(wanted, w) == i ? byName[w] : byName[w].clone()).ToArray();
         }
         finally { System.Buffers.ArrayPool<float>.Shared.Return(buffer); }
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// ONNX Runtime shrinks a session's arena only at the end of a run that asks for it, so this runs the network once
-    /// on one blank 32² image with that option: the chunks the fit's batches left free go back (about 250 MB at batch 16
-    /// and 256 px for ResNet18).
-    /// </remarks>
-    public void ReleaseWorkingMemory()
-    {
-        using var images = zeros(1, 3, 32, 32);
-        using var runOptions = new RunOptions();
-        runOptions.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
-        foreach (var t in Extract(images, _names, runOptions)) t.Dispose();
     }
 
     /// <inheritdoc />

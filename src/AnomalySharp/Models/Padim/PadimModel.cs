@@ -100,7 +100,6 @@ public sealed partial class PadimModel : IAnomalyModel
                 _gaussian.Update(Embed(batch.Images, out _, out _));
             step.Advance(batch.Samples.Count);
         }
-        _backbone.ReleaseWorkingMemory();
         _gaussian.Finish(_epsilon);
     }
 
