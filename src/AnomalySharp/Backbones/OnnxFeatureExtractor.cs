@@ -50,8 +50,9 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
         Prune(model, graphOutputs);
         _pruned = model;
-        // No arena: one kept for the largest batch held 500 MB at 512 px after a fit (ONNX Runtime's shrinkage did not
-        // hand it back), and each batch's activations are large enough to be fresh mappings that go back when freed.
+        // No arena: one kept for the largest batch held 700-830 MB at 512 px through PatchCore's k-center and after the fit
+        // (ONNX Runtime's shrink option handed little back); each batch's activations are large enough to be fresh
+        // mappings that go back when freed.
         using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads, arena: false);
         _session = new InferenceSession(model.ToByteArray(), options);
         _inputName = _session.InputMetadata.Keys.Single();

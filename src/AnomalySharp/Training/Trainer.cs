@@ -101,19 +101,15 @@ public static class Trainer
             {
                 // The epoch's steps are saved before its checks (minutes for a large network on many images), whose
                 // metrics do not stop at once: a stop during them costs the checks, not the epoch; resuming repeats them.
-                if (run.Folder != null)
-                    using (Engine.PendingOutputs.Protect())
-                    {
-                        state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
-                        run.Describe!(state).Save(Path.Combine(run.Folder, LastFile), net, optimizer);
-                    }
+                state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
+                if (run.Folder != null) SaveLast(run, state, net, optimizer);
                 try
                 {
                     metrics = Checks(model, run, data, cache, holdout, heldOutSamples, monitor, batchSize, validate);
                 }
                 catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
                 {
-                    string saved = run.Folder == null ? "no checkpoint folder, nothing saved" : $"checkpoint saved to {Path.Combine(run.Folder, LastFile)} (continue with {OptionText.Name("resume")} {Path.Combine(run.Folder, LastFile)})";
+                    string saved = run.Folder == null ? "no checkpoint folder, nothing saved" : Saved(Path.Combine(run.Folder, LastFile));
                     throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: {saved}", run.Folder == null ? "" : Path.Combine(run.Folder, LastFile));
                 }
             }
@@ -136,8 +132,7 @@ public static class Trainer
             if (run.Folder != null)
                 using (Engine.PendingOutputs.Protect())
                 {
-                    var checkpoint = run.Describe!(state);
-                    checkpoint.Save(Path.Combine(run.Folder, LastFile), net, optimizer);
+                    SaveLast(run, state, net, optimizer);
                     if (best) Checkpoint.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile));
                 }
         }
@@ -261,10 +256,21 @@ public static class Trainer
     {
         state.Seconds = seconds;
         if (run.Folder == null) throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}; no checkpoint folder, nothing saved", "");
-        string path = Path.Combine(run.Folder, LastFile);
-        run.Describe!(state).Save(path, net, optimizer);
-        throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: checkpoint saved to {path} (continue with {OptionText.Name("resume")} {path})", path);
+        string path = SaveLast(run, state, net, optimizer);
+        throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: {Saved(path)}", path);
     }
+
+    /// <summary>Saves the run's last checkpoint as protected work (a stop lets it finish); returns its path.</summary>
+    static string SaveLast(TrainingRun run, TrainingState state, nn.Module net, OptimizerHelper optimizer)
+    {
+        string path = Path.Combine(run.Folder!, LastFile);
+        using (Engine.PendingOutputs.Protect())
+            run.Describe!(state).Save(path, net, optimizer);
+        return path;
+    }
+
+    /// <summary>What an interruption message says about the checkpoint at <paramref name="path"/>.</summary>
+    static string Saved(string path) => $"checkpoint saved to {path} (continue with {OptionText.Name("resume")} {path})";
 
     static bool Improves(TrainingOptions o, double? best, double value)
     {
