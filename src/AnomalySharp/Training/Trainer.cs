@@ -109,8 +109,8 @@ public static class Trainer
                 }
                 catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
                 {
-                    string saved = run.Folder == null ? "no checkpoint folder, nothing saved" : Saved(Path.Combine(run.Folder, LastFile));
-                    throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: {saved}", run.Folder == null ? "" : Path.Combine(run.Folder, LastFile));
+                    string? last = run.Folder == null ? null : Path.Combine(run.Folder, LastFile);
+                    throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: {(last == null ? "no checkpoint folder, nothing saved" : Saved(last))}", last ?? "");
                 }
             }
             state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
