@@ -12,7 +12,7 @@ public sealed partial class DfmModel
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (_pca is null || _gaussian.Mean is null || _gaussian.InverseCovariance is null) throw new InvalidOperationException("dfm is not fitted");
+        if (_pca is null || _gaussian.Mean is null || _gaussian.PackedInverseCovariance is null) throw new InvalidOperationException("dfm is not fitted");
         if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharp.AnomalySharpException($"backbone {_backbone.Name} cannot be exported to ONNX");
         using var scope = NewDisposeScope();
         long c, h, w;
@@ -35,7 +35,7 @@ public sealed partial class DfmModel
         {
             // 0.5 · squared Mahalanobis distance of the PCA coordinates under the one Gaussian fitted on them.
             string delta = g.Node("Sub", new[] { coordinates, g.Constant("gaussian_mean", _gaussian.Mean.squeeze(0)) });
-            string left = g.Node("MatMul", new[] { delta, g.Constant("gaussian_inverse_covariance", _gaussian.InverseCovariance.squeeze(0)) });
+            string left = g.Node("MatMul", new[] { delta, g.Constant("gaussian_inverse_covariance", _gaussian.UnpackInverseCovariance().squeeze(0)) });
             string squared = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { left, delta }), g.Ints(1) }, OnnxGraph.Attr("keepdims", 0L));
             scores = g.Node("Mul", new[] { g.Node("Max", new[] { squared, g.Scalar(0f) }), g.Scalar(0.5f) });
         }

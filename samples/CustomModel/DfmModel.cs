@@ -86,7 +86,7 @@ public sealed partial class DfmModel : IAnomalyModel
         ["pca_mean"] = _pca?.Mean ?? throw new InvalidOperationException("dfm is not fitted"),
         ["pca_components"] = _pca.Components,
         ["gaussian_mean"] = _gaussian.Mean!,
-        ["gaussian_inverse_covariance"] = _gaussian.InverseCovariance!,
+        ["gaussian_inverse_covariance"] = _gaussian.PackedInverseCovariance!,
     };
 
     /// <inheritdoc />

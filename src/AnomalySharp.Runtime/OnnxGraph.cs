@@ -14,12 +14,21 @@ public sealed class OnnxGraph
     /// <summary>The default-domain opset every exported graph declares.</summary>
     public const int Opset = 17;
 
+    /// <summary>
+    /// The most constant bytes a graph may hold: ONNX files are one protobuf message, limited to 2 GB, less room for
+    /// the nodes and metadata.
+    /// </summary>
+    public const long MaxConstantBytes = 1_900_000_000;
+
     readonly GraphProto _graph = new() { Name = "anomalysharp" };
     readonly Dictionary<string, string> _scalars = new();
     int _counter;
 
     /// <summary>The nodes so far (exposed for graph rewrites such as quantization).</summary>
     public GraphProto Graph => _graph;
+
+    /// <summary>The bytes of all constants added so far (compare with <see cref="MaxConstantBytes"/>).</summary>
+    public long ConstantBytes { get; private set; }
 
     /// <summary>A prefix for the names of nodes added from now on (e.g. "backbone/"), so rewrites can find a part.</summary>
     public string Scope { get; set; } = "";
@@ -41,6 +50,7 @@ public sealed class OnnxGraph
         var t = new TensorProto { Name = Fresh(hint), DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
         t.Dims.AddRange(dims);
         _graph.Initializer.Add(t);
+        ConstantBytes += bytes.Length;
         return t.Name;
     }
 

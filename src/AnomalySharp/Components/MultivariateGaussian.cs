@@ -6,7 +6,10 @@ namespace AnomalySharp.Components;
 /// One multivariate Gaussian per position, fitted by streaming: batches of embeddings [B,D,P] are folded into
 /// running sums (float64 accumulators over shifted values, by the first batch's mean to avoid cancellation), so memory is O(P·D²) no matter
 /// how many images are seen. <see cref="Finish"/> yields the means and regularized inverse covariances, which a
-/// model's inference graph scores with.
+/// model's inference graph scores with. The inverses are symmetric, so only their upper triangles are kept, packed
+/// row by row (<see cref="PackedInverseCovariance"/>): half the state, the checkpoint and the exported file, and what
+/// lets PaDiM at 1024 px (65,536 positions × 100 features) fit in one ONNX file. <see cref="UnpackIndex"/> rebuilds a
+/// full matrix from its triangle.
 /// </summary>
 public sealed class MultivariateGaussian : IDisposable
 {
@@ -17,8 +20,11 @@ public sealed class MultivariateGaussian : IDisposable
 
     /// <summary>Mean per position [P,D] (after <see cref="Finish"/> or loading).</summary>
     public Tensor? Mean { get; private set; }
-    /// <summary>Inverse covariance per position [P,D,D] (after <see cref="Finish"/> or loading).</summary>
-    public Tensor? InverseCovariance { get; private set; }
+    /// <summary>
+    /// The upper triangle of each position's inverse covariance, row by row [P,D(D+1)/2] (after <see cref="Finish"/> or
+    /// loading): element (i,j), i ≤ j, at i·D − i(i−1)/2 + j − i.
+    /// </summary>
+    public Tensor? PackedInverseCovariance { get; private set; }
     /// <summary>Number of samples seen.</summary>
     public long Count => _count;
 
@@ -57,9 +63,10 @@ public sealed class MultivariateGaussian : IDisposable
     {
         if (_count < 2 || _shift is null) throw new AnomalySharpException($"need at least 2 training images to fit a Gaussian, got {_count}");
         long p = _outer!.shape[0], d = _outer.shape[1];
-        var inverse = empty(p, d, d, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        var inverse = empty(p, PackedLength(d), dtype: ScalarType.Float32).DetachFromDisposeScope();
         using (var scope = NewDisposeScope())
         {
+            var upper = tensor(UpperIndex(d));
             var meanCentered = _sum! / _count;                                 // [P,D]
             Mean = (_shift + meanCentered).to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
             for (long start = 0; start < p; start += chunk)
@@ -72,25 +79,78 @@ public sealed class MultivariateGaussian : IDisposable
                 SafeOps.AddInPlace(cov.diagonal(0, 1, 2), epsilon);
                 // Cholesky (the covariance is symmetric positive definite): LibTorch's batched linalg.inv fails on
                 // matrices above ~200 rows here ("Pivots given to lu_solve must all be greater or equal to 1").
-                inverse.narrow(0, start, len).copy_(cholesky_inverse(linalg.cholesky(cov)));
+                // cholesky_inverse fills one triangle and mirrors it: the result is exactly symmetric, packing loses nothing.
+                var full = cholesky_inverse(linalg.cholesky(cov)).reshape(len, d * d);
+                inverse.narrow(0, start, len).copy_(full.index_select(1, upper));
             }
         }
-        InverseCovariance = inverse;
+        PackedInverseCovariance = inverse;
         _shift.Dispose(); _sum!.Dispose(); _outer.Dispose();
         _shift = _sum = _outer = null;
     }
 
-    /// <summary>Restores a fitted state.</summary>
+    /// <summary>
+    /// Restores a fitted state: means [P,D] and inverse covariances, packed [P,D(D+1)/2] or — as saved before packing —
+    /// full [P,D,D] (packed here).
+    /// </summary>
+    /// <exception cref="AnomalySharpException">The shapes do not fit together.</exception>
     public void Load(Tensor mean, Tensor inverseCovariance)
     {
-        Mean?.Dispose(); InverseCovariance?.Dispose();
-        Mean = mean.DetachFromDisposeScope(); InverseCovariance = inverseCovariance.DetachFromDisposeScope();
+        if (mean.dim() != 2) throw new AnomalySharpException($"Gaussian state: means must be [P,D], got [{string.Join(",", mean.shape)}]");
+        long p = mean.shape[0], d = mean.shape[1];
+        Tensor packed;
+        if (inverseCovariance.dim() == 3 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == d && inverseCovariance.shape[2] == d)
+        {
+            using var scope = NewDisposeScope();
+            using var upper = tensor(UpperIndex(d));
+            packed = inverseCovariance.reshape(p, d * d).index_select(1, upper).contiguous().MoveToOuterDisposeScope();
+            inverseCovariance.Dispose();
+        }
+        else if (inverseCovariance.dim() == 2 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == PackedLength(d)) packed = inverseCovariance;
+        else throw new AnomalySharpException($"Gaussian state: inverse covariances of [{string.Join(",", inverseCovariance.shape)}] do not match means of [{p},{d}]");
+        Mean?.Dispose(); PackedInverseCovariance?.Dispose();
+        Mean = mean.DetachFromDisposeScope(); PackedInverseCovariance = packed.DetachFromDisposeScope();
+    }
+
+    /// <summary>The full inverse covariances [P,D,D], unpacked from <see cref="PackedInverseCovariance"/>; the caller owns the result.</summary>
+    public Tensor UnpackInverseCovariance()
+    {
+        var packed = PackedInverseCovariance ?? throw new InvalidOperationException("the Gaussian is not fitted");
+        long d = Mean!.shape[1];
+        using var index = tensor(UnpackIndex(d));
+        return packed.index_select(1, index).reshape(packed.shape[0], d, d);
+    }
+
+    /// <summary>The length of one packed triangle of a D × D matrix: D(D+1)/2.</summary>
+    public static long PackedLength(long d) => d * (d + 1) / 2;
+
+    /// <summary>The flat indices (i·D + j) of a D × D matrix's upper triangle, i ≤ j, row by row: the packing order.</summary>
+    public static long[] UpperIndex(long d)
+    {
+        var index = new long[PackedLength(d)];
+        long k = 0;
+        for (long i = 0; i < d; i++)
+            for (long j = i; j < d; j++) index[k++] = i * d + j;
+        return index;
+    }
+
+    /// <summary>For each element (i,j) of a D × D matrix, row by row, its place in the packed triangle: a Gather that unpacks.</summary>
+    public static long[] UnpackIndex(long d)
+    {
+        var index = new long[d * d];
+        for (long i = 0; i < d; i++)
+            for (long j = 0; j < d; j++)
+            {
+                long r = Math.Min(i, j), c = Math.Max(i, j);
+                index[i * d + j] = r * d - r * (r - 1) / 2 + c - r;
+            }
+        return index;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
         _shift?.Dispose(); _sum?.Dispose(); _outer?.Dispose();
-        Mean?.Dispose(); InverseCovariance?.Dispose();
+        Mean?.Dispose(); PackedInverseCovariance?.Dispose();
     }
 }

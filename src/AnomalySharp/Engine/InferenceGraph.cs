@@ -53,13 +53,18 @@ public sealed class InferenceGraph : IDisposable
     }
 
     /// <summary>Declares the input [N,3,H,W] and appends the model: returns the value names of the raw maps and scores.</summary>
+    /// <exception cref="AnomalySharpException">The graph would pass ONNX's 2 GB for one file, or the working size is not square for an untiled model.</exception>
     internal static (string Maps, string Scores) Append(OnnxGraph g, IAnomalyModel model, int height, int width)
     {
         g.Input(OnnxExporter.InputName, "batch", 3, height, width);
-        if (model is TiledModel tiled) return tiled.AppendTiled(g, OnnxExporter.InputName);
-        if (height != width)
+        if (model is not TiledModel && height != width)
             throw new AnomalySharpException($"config key 'data.image_size': {model.Name} works on square images; a [height, width] working size needs data.tiling");
-        return model.AppendOnnx(g, OnnxExporter.InputName, height);
+        var outputs = model is TiledModel tiled ? tiled.AppendTiled(g, OnnxExporter.InputName) : model.AppendOnnx(g, OnnxExporter.InputName, height);
+        if (g.ConstantBytes > OnnxGraph.MaxConstantBytes)
+            throw new AnomalySharpException(
+                $"config key 'data.image_size': {model.Name} at {height} × {width} px needs {g.ConstantBytes / 1e9:F1} GB of constants in its graph, over ONNX's 2 GB " +
+                "for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or a smaller model");
+        return outputs;
     }
 
     /// <summary>The model's graph with raw outputs <see cref="RawMapName"/> [N,1,S,S] and <see cref="RawScoreName"/> [N].</summary>

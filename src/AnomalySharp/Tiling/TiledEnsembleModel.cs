@@ -17,9 +17,6 @@ namespace AnomalySharp.Tiling;
 /// </summary>
 public sealed class TiledEnsembleModel : TiledModel
 {
-    /// <summary>ONNX's protobuf limit for one file, less room for the stitching and metadata.</summary>
-    internal const long MaxGraphBytes = 1_900_000_000;
-
     readonly IAnomalyModel[] _members;
     float[] _mean, _scale;
 
@@ -71,13 +68,13 @@ public sealed class TiledEnsembleModel : TiledModel
 
     /// <summary>
     /// Refuses an ensemble whose graph would pass ONNX's 2 GB limit, judged from the first model's state before the
-    /// others are fitted (PaDiM's covariances grow with the tile's patch count: 160 MB per position at 256 px).
+    /// others are fitted (PaDiM's covariances grow with the tile's patch count: 83 MB of packed triangles per position at 256 px).
     /// </summary>
     void CheckGraphSize()
     {
         long bytes = _members[0].GetState().Values.Sum(t => t.NumberOfElements * t.ElementSize);
         long total = bytes * _members.Length;
-        if (total > MaxGraphBytes)
+        if (total > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
                 $"config key 'data.tiling.ensemble': {_members.Length} models of {bytes / 1e6:F0} MB each would make a {total / 1e9:F1} GB graph, over ONNX's 2 GB " +
                 "for one file; use fewer tile positions (a larger data.tiling.tile_size or stride, a smaller data.image_size) or one shared model (ensemble: false)");

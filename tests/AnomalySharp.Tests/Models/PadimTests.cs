@@ -62,6 +62,52 @@ public class PadimTests
         large.Fit(new FitData(40, () => batcher.Enumerate(ds.Train, false)), AnomalySharp.Diagnostics.NullProgress.Instance);
         long Bytes(IAnomalyModel m) => m.GetState().Values.Sum(t => t.numel() * t.element_size());
         Assert.Equal(Bytes(small), Bytes(large));
-        Assert.Equal(new long[] { 32 * 32, 100, 100 }, large.GetState()["inverse_covariance"].shape);
+        Assert.Equal(new long[] { 32 * 32, 100 * 101 / 2 }, large.GetState()["inverse_covariance_upper"].shape);
+    }
+
+    [Fact]
+    public void APackageSavedWithFullInverseCovariancesScoresExactlyAsTheFittedModel()
+    {
+        // Packages written before the triangles were packed hold [P,C,C] under "inverse_covariance".
+        using var guard = AnomalySharp.Diagnostics.NativeCallGuard.Enter();
+        var ds = SmallSynthetic();
+        var config = SmallConfig();
+        using var fitted = ModelRegistry.Create(config);
+        var batcher = new Batcher(128, 8);
+        fitted.Fit(new FitData(16, () => batcher.Enumerate(ds.Train.Take(16).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
+        var state = fitted.GetState();
+        using var scope = NewDisposeScope();
+        var packed = state["inverse_covariance_upper"];
+        var full = packed.index_select(1, tensor(AnomalySharp.Components.MultivariateGaussian.UnpackIndex(100))).reshape(packed.shape[0], 100, 100);
+        using var old = ModelRegistry.Create(config);
+        old.LoadState(new Dictionary<string, Tensor>
+        {
+            ["selected_channels"] = state["selected_channels"].clone(),
+            ["mean"] = state["mean"].clone(),
+            ["inverse_covariance"] = full.clone(),
+        });
+        using var batch = batcher.Enumerate(ds.Test.Take(8).ToList(), false).Single();
+        using var a = new InferenceGraph(fitted, 128, 1);
+        using var b = new InferenceGraph(old, 128, 1);
+        var (mapsA, scoresA) = a.Run(batch.Images);
+        var (mapsB, scoresB) = b.Run(batch.Images);
+        Assert.True(mapsA.eq(mapsB).all().item<bool>() && scoresA.eq(scoresB).all().item<bool>(), "an old package's model scores differently");
+    }
+
+    [Fact]
+    public void AWorkingSizeWhoseGaussiansCannotBeOneOnnxFileIsRefusedBeforeTheFit()
+    {
+        // 448 features (every channel) at 320 px: 6,400 positions × 100,576 packed floats = 2.6 GB. Refused on the first
+        // batch, before the 10 GB of float64 running sums are allocated.
+        var config = SmallConfig();
+        config.Set("data.image_size=320");
+        config.Set("model.n_features=448");
+        using var model = ModelRegistry.Create(config);
+        var ds = SmallSynthetic();
+        var batcher = new Batcher(320, 2);
+        var e = Assert.Throws<AnomalySharpException>(() =>
+            model.Fit(new FitData(2, () => batcher.Enumerate(ds.Train.Take(2).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance));
+        Assert.Contains("'data.image_size'", e.Message);
+        Assert.Contains("2 GB", e.Message);
     }
 }

@@ -82,10 +82,12 @@ public class TiledEnsembleTests
     [Fact]
     public void AnEnsembleOverOnnxsTwoGigabytesIsRefusedAfterItsFirstModel()
     {
-        // PaDiM at 256-px tiles keeps 160 MB of covariances per position: 16 positions of a 1024-px image pass 2 GB.
+        // PaDiM at 256-px tiles keeps 83 MB of packed covariances per position: 49 positions (stride 128) of a 1024-px
+        // image pass 2 GB.
         var config = ModelRegistry.Defaults("padim");
         config.Set("data.image_size=1024");
         config.Set("data.tiling.tile_size=256");
+        config.Set("data.tiling.stride=128");
         config.Set("data.tiling.ensemble=true");
         using var model = ModelRegistry.Create(config);
         var train = RealDataModels.Data.Train.Take(2).ToList();

@@ -1,5 +1,6 @@
 using AnomalySharp.Runtime;
 using AnomalySharp.Backbones;
+using AnomalySharp.Components;
 using AnomalySharp.Export;
 using static TorchSharp.torch;
 
@@ -14,10 +15,12 @@ public sealed partial class PadimModel
     /// <inheritdoc />
     /// <remarks>
     /// Per patch position p: d = x − μₚ, distance = √(dᵀ Σₚ⁻¹ d), as one batched MatMul over positions [P,N,C]×[P,C,C].
+    /// The file holds only the upper triangles of Σₚ⁻¹ [P,C(C+1)/2]; a Gather by a constant index unpacks them, which
+    /// ONNX Runtime folds into a constant when the session is created, so scoring runs on the full matrices.
     /// </remarks>
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
-        if (_gaussian.Mean is null || _gaussian.InverseCovariance is null) throw new InvalidOperationException("padim is not fitted");
+        if (_gaussian.Mean is null || _gaussian.PackedInverseCovariance is null) throw new InvalidOperationException("padim is not fitted");
         using var scope = NewDisposeScope();
         if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported to ONNX");
         long gh, gw;
@@ -37,7 +40,11 @@ public sealed partial class PadimModel
         embedding = g.Node("Reshape", new[] { embedding, g.Ints(0, _nFeatures, p) });
         embedding = g.Node("Transpose", new[] { embedding }, OnnxGraph.Attrs("perm", 2L, 0L, 1L));             // [P,N,C]
         string delta = g.Node("Sub", new[] { embedding, g.Constant("padim_mean", _gaussian.Mean.unsqueeze(1)) });
-        string left = g.Node("MatMul", new[] { delta, g.Constant("padim_inverse_covariance", _gaussian.InverseCovariance) });
+        string packed = g.Constant("padim_inverse_covariance_upper", _gaussian.PackedInverseCovariance);
+        string unpacked = g.Node("Gather", new[] { packed, g.Constant("padim_unpack", MultivariateGaussian.UnpackIndex(_nFeatures), (long)_nFeatures * _nFeatures) },
+            OnnxGraph.Attr("axis", 1L));
+        string inverse = g.Node("Reshape", new[] { unpacked, g.Ints(p, _nFeatures, _nFeatures) });           // [P,C,C]
+        string left = g.Node("MatMul", new[] { delta, inverse });
         string squared = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { left, delta }), g.Ints(2) }, OnnxGraph.Attr("keepdims", 0L));
         string distance = g.Node("Transpose", new[] { g.SafeSqrt(squared) }, OnnxGraph.Attrs("perm", 1L, 0L)); // [N,P]
         string patch = g.Node("Reshape", new[] { distance, g.Ints(0, 1, gh, gw) });

@@ -2,6 +2,7 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.Padim;
@@ -97,10 +98,27 @@ public sealed partial class PadimModel : IAnomalyModel
         {
             using (batch)
             using (var scope = NewDisposeScope())
-                _gaussian.Update(Embed(batch.Images, out _, out _));
+            {
+                var embedding = Embed(batch.Images, out long h, out long w);
+                if (_gaussian.Count == 0) CheckGraphSize(h * w, batch.Images.shape[2]);
+                _gaussian.Update(embedding);
+            }
             step.Advance(batch.Samples.Count);
         }
         _gaussian.Finish(_epsilon);
+    }
+
+    /// <summary>
+    /// Refuses, before the first image is folded in, a fit whose Gaussians could not be written as one ONNX file
+    /// (untiled 2048 px: 262,144 positions × 5,050 packed floats = 5.3 GB), instead of failing after the whole fit.
+    /// </summary>
+    void CheckGraphSize(long positions, long imageSize)
+    {
+        long bytes = positions * (MultivariateGaussian.PackedLength(_nFeatures) + _nFeatures) * sizeof(float);
+        if (bytes > OnnxGraph.MaxConstantBytes)
+            throw new AnomalySharpException(
+                $"config key 'data.image_size': padim on {imageSize} px images keeps {positions} Gaussians of {_nFeatures} features, {bytes / 1e9:F1} GB, over " +
+                "ONNX's 2 GB for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or fewer model.n_features");
     }
 
     /// <inheritdoc />
@@ -108,7 +126,7 @@ public sealed partial class PadimModel : IAnomalyModel
     {
         ["selected_channels"] = _selected,
         ["mean"] = _gaussian.Mean ?? throw new InvalidOperationException("padim is not fitted"),
-        ["inverse_covariance"] = _gaussian.InverseCovariance!,
+        ["inverse_covariance_upper"] = _gaussian.PackedInverseCovariance!,
     };
 
     /// <inheritdoc />
@@ -118,7 +136,8 @@ public sealed partial class PadimModel : IAnomalyModel
         _selected = state["selected_channels"].DetachFromDisposeScope();
         foreach (var t in _perLayer) t?.Dispose();
         _perLayer = SplitByLayer(_selected);
-        _gaussian.Load(state["mean"], state["inverse_covariance"]);
+        // Packages saved before the triangles were packed hold the full matrices under the old name.
+        _gaussian.Load(state["mean"], state.TryGetValue("inverse_covariance_upper", out var packed) ? packed : state["inverse_covariance"]);
     }
 
     /// <inheritdoc />
