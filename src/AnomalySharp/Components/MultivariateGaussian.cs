@@ -80,8 +80,7 @@ public sealed class MultivariateGaussian : IDisposable
                 // Cholesky (the covariance is symmetric positive definite): LibTorch's batched linalg.inv fails on
                 // matrices above ~200 rows here ("Pivots given to lu_solve must all be greater or equal to 1").
                 // cholesky_inverse fills one triangle and mirrors it: the result is exactly symmetric, packing loses nothing.
-                var full = cholesky_inverse(linalg.cholesky(cov)).reshape(len, d * d);
-                inverse.narrow(0, start, len).copy_(full.index_select(1, upper));
+                inverse.narrow(0, start, len).copy_(Pack(cholesky_inverse(linalg.cholesky(cov)), upper));
             }
         }
         PackedInverseCovariance = inverse;
@@ -103,7 +102,7 @@ public sealed class MultivariateGaussian : IDisposable
         {
             using var scope = NewDisposeScope();
             using var upper = tensor(UpperIndex(d));
-            packed = inverseCovariance.reshape(p, d * d).index_select(1, upper).contiguous().MoveToOuterDisposeScope();
+            packed = Pack(inverseCovariance, upper).MoveToOuterDisposeScope();
             inverseCovariance.Dispose();
         }
         else if (inverseCovariance.dim() == 2 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == PackedLength(d)) packed = inverseCovariance;
@@ -111,6 +110,9 @@ public sealed class MultivariateGaussian : IDisposable
         Mean?.Dispose(); PackedInverseCovariance?.Dispose();
         Mean = mean.DetachFromDisposeScope(); PackedInverseCovariance = packed.DetachFromDisposeScope();
     }
+
+    /// <summary>The upper triangles [N,D(D+1)/2] of full matrices [N,D,D], given <see cref="UpperIndex"/> as a tensor.</summary>
+    static Tensor Pack(Tensor full, Tensor upper) => full.reshape(full.shape[0], -1).index_select(1, upper);
 
     /// <summary>The full inverse covariances [P,D,D], unpacked from <see cref="PackedInverseCovariance"/>; the caller owns the result.</summary>
     public Tensor UnpackInverseCovariance()

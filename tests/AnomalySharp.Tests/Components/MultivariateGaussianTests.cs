@@ -16,6 +16,7 @@ public class MultivariateGaussianTests
         using var gaussian = new MultivariateGaussian();
         foreach (var chunk in x.split(16, 0)) gaussian.Update(chunk);
         gaussian.Finish(0.01);
+        var inverses = gaussian.UnpackInverseCovariance();
         for (int p = 0; p < positions; p++)
         {
             var rows = x.select(2, p).to_type(ScalarType.Float64);                        // [B,D]
@@ -23,8 +24,7 @@ public class MultivariateGaussianTests
             var centered = rows - mean;
             var cov = centered.t().mm(centered) / (samples - 1) + eye(dim, dtype: ScalarType.Float64) * 0.01;
             Assert.True((gaussian.Mean![p].to_type(ScalarType.Float64) - mean).abs().max().item<double>() < 1e-4);
-            var inverse = gaussian.PackedInverseCovariance![p].index_select(0, tensor(MultivariateGaussian.UnpackIndex(dim))).reshape(dim, dim);
-            var product = inverse.to_type(ScalarType.Float64).mm(cov);
+            var product = inverses[p].to_type(ScalarType.Float64).mm(cov);
             double error = (product - eye(dim, dtype: ScalarType.Float64)).abs().max().item<double>();
             Assert.True(error < 1e-3, $"Σ⁻¹Σ differs from I by {error}");
         }
@@ -41,6 +41,7 @@ public class MultivariateGaussianTests
         gaussian.Update(x);
         gaussian.Finish(0.01);
         Assert.Equal(new long[] { positions, dim * (dim + 1) / 2 }, gaussian.PackedInverseCovariance!.shape);
+        var inverses = gaussian.UnpackInverseCovariance();
         for (int p = 0; p < positions; p++)
         {
             // The full inverse computed independently, then compared element by element with the unpacked triangle.
@@ -48,7 +49,7 @@ public class MultivariateGaussianTests
             var centered = rows - rows.mean(new long[] { 0 });
             var cov = centered.t().mm(centered) / 29 + eye(dim, dtype: ScalarType.Float64) * 0.01;
             var expected = linalg.inv(cov).to_type(ScalarType.Float32);
-            var unpacked = gaussian.PackedInverseCovariance[p].index_select(0, tensor(MultivariateGaussian.UnpackIndex(dim))).reshape(dim, dim);
+            var unpacked = inverses[p];
             Assert.True(unpacked.allclose(unpacked.t(), 0, 0), "unpacked matrix is not symmetric");
             double error = (unpacked - expected).abs().max().item<float>() / expected.abs().max().item<float>();
             Assert.True(error < 1e-4, $"position {p}: unpacked inverse differs by {error} (relative)");
@@ -64,10 +65,10 @@ public class MultivariateGaussianTests
         using var fitted = new MultivariateGaussian();
         fitted.Update(randn(new long[] { 20, dim, positions }, generator: new Generator(3)));
         fitted.Finish(0.01);
-        var full = fitted.PackedInverseCovariance!.index_select(1, tensor(MultivariateGaussian.UnpackIndex(dim))).reshape(positions, dim, dim);
+        var full = fitted.UnpackInverseCovariance();
         using var loaded = new MultivariateGaussian();
         loaded.Load(fitted.Mean!.clone(), full.clone());
-        Assert.True(loaded.PackedInverseCovariance!.eq(fitted.PackedInverseCovariance).all().item<bool>());
+        Assert.True(loaded.PackedInverseCovariance!.eq(fitted.PackedInverseCovariance!).all().item<bool>());
         using var wrong = new MultivariateGaussian();
         var e = Assert.Throws<AnomalySharpException>(() => wrong.Load(fitted.Mean!.clone(), zeros(positions, dim * dim)));
         Assert.Contains("do not match", e.Message);

@@ -41,9 +41,9 @@ public sealed partial class PadimModel
         embedding = g.Node("Transpose", new[] { embedding }, OnnxGraph.Attrs("perm", 2L, 0L, 1L));             // [P,N,C]
         string delta = g.Node("Sub", new[] { embedding, g.Constant("padim_mean", _gaussian.Mean.unsqueeze(1)) });
         string packed = g.Constant("padim_inverse_covariance_upper", _gaussian.PackedInverseCovariance);
-        string unpacked = g.Node("Gather", new[] { packed, g.Constant("padim_unpack", MultivariateGaussian.UnpackIndex(_nFeatures), (long)_nFeatures * _nFeatures) },
+        // A [C,C] index gathers [P,C,C] straight away.
+        string inverse = g.Node("Gather", new[] { packed, g.Constant("padim_unpack", MultivariateGaussian.UnpackIndex(_nFeatures), _nFeatures, _nFeatures) },
             OnnxGraph.Attr("axis", 1L));
-        string inverse = g.Node("Reshape", new[] { unpacked, g.Ints(p, _nFeatures, _nFeatures) });           // [P,C,C]
         string left = g.Node("MatMul", new[] { delta, inverse });
         string squared = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { left, delta }), g.Ints(2) }, OnnxGraph.Attr("keepdims", 0L));
         string distance = g.Node("Transpose", new[] { g.SafeSqrt(squared) }, OnnxGraph.Attrs("perm", 1L, 0L)); // [N,P]
