@@ -37,10 +37,10 @@ public sealed class ModelExporter
         if (calibration != null && !int8) throw new AnomalySharpException($"{OptionText.Name("calibration")} is only used with {OptionText.Name("int8")}");
         if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"{OptionText.Name("calibration")}: folder not found: {calibration}");
         string full = Path.GetFullPath(output);
-        OutputGuard.CheckNotInput(full, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(calibration, "calibration folder"));
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(calibration, "calibration folder"));
         if (format == "onnx")
         {
-            if (Directory.Exists(full)) throw new AnomalySharpException($"{OptionText.Name("output")} {full} is a folder; give the .onnx file to write");
+            if (Directory.Exists(full) || Path.EndsInDirectorySeparator(full)) throw new AnomalySharpException($"{OptionText.Name("output")} {full} is a folder; give the .onnx file to write");
             if (File.Exists(full) && !overwrite) throw new AnomalySharpException($"output file {full} already exists (use {OptionText.Name("overwrite")} to replace it)");
             if (File.Exists(full) && !IsExport(full))
                 throw new AnomalySharpException($"{full} is not an AnomalySharp ONNX export; not replaced even with {OptionText.Name("overwrite")}: remove it yourself or choose another output");

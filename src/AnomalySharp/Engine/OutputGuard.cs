@@ -14,18 +14,71 @@ public static class OutputGuard
     /// Throws when <paramref name="output"/> is, contains or lies inside an input. Inputs whose path is null are
     /// ignored; inputs that do not exist are compared by their resolved path all the same.
     /// </summary>
+    /// <remarks>
+    /// The output must name one place (<see cref="CheckUnambiguous"/>), and each input is compared in both of its readings,
+    /// so that what is checked is what is written and what is read, whichever API opens it.
+    /// </remarks>
     public static void CheckNotInput(string output, string outputWhat, params Input[] inputs)
     {
-        string o = Resolve(output);
+        string o = CheckUnambiguous(output, outputWhat);
         foreach (var input in inputs)
         {
             if (string.IsNullOrEmpty(input.Path)) continue;
-            string i = Resolve(input.Path);
-            string? relation = o == i ? "is" : IsInside(o, i) ? "lies inside" : IsInside(i, o) ? "contains" : null;
-            if (relation != null)
-                throw new AnomalySharpException($"{outputWhat} {o} {relation} the {input.What} {i}: writing there could destroy an input; choose an output outside every input");
+            foreach (string i in new[] { Resolve(input.Path), ResolveNormalized(input.Path) }.Distinct(StringComparer.Ordinal))
+            {
+                Compare(o, outputWhat, i, $"the {input.What} {i}");
+                foreach (var (link, target) in LinksInside(i))
+                    Compare(o, outputWhat, target, $"{target}, which the {input.What} {i} reads through its link {link}");
+            }
         }
     }
+
+    static void Compare(string output, string outputWhat, string input, string inputText)
+    {
+        string? relation = output == input ? "is" : IsInside(output, input) ? "lies inside" : IsInside(input, output) ? "contains" : null;
+        if (relation != null)
+            throw new AnomalySharpException($"{outputWhat} {output} {relation} {inputText}: writing there could destroy an input; choose an output outside every input");
+    }
+
+    /// <summary>The most entries of an input folder searched for symbolic links (a folder larger than any dataset).</summary>
+    const int LinkSearchLimit = 200_000;
+
+    /// <summary>
+    /// The symbolic links inside an input folder (followed into linked folders, as a recursive read follows them) with
+    /// their resolved targets: what a command reads through them is an input too.
+    /// </summary>
+    static IEnumerable<(string Link, string Target)> LinksInside(string folder)
+    {
+        if (!Directory.Exists(folder)) yield break;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0, MaxRecursionDepth = 32 };
+        int seen = 0;
+        var targets = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options))
+        {
+            if (++seen > LinkSearchLimit) yield break;
+            if (entry.LinkTarget == null) continue;
+            string target = Resolve(entry.FullName);
+            if (targets.Add(target)) yield return (entry.FullName, target);
+        }
+    }
+
+    /// <summary>
+    /// Returns the resolved path when <paramref name="path"/> means one place, and throws when it means two: a ".." after
+    /// a symbolic link is the link target's parent to the kernel (<see cref="Resolve(string)"/>), but .NET's file APIs
+    /// normalize the path first and drop the link with it (<see cref="ResolveNormalized"/>). A command that checked one
+    /// and wrote the other could replace an input, so such a path is refused rather than guessed at.
+    /// </summary>
+    public static string CheckUnambiguous(string path, string what)
+    {
+        string kernel = Resolve(path);
+        string normalized = ResolveNormalized(path);
+        if (kernel != normalized)
+            throw new AnomalySharpException($"{what} {path} names two places: {kernel} as the system follows its symbolic link before \"..\", {normalized} as .NET normalizes it; write the path without \"..\" after a link");
+        return kernel;
+    }
+
+    /// <summary>The path as .NET's file APIs open it: ".." and "." applied to the text first, then symbolic links followed.</summary>
+    public static string ResolveNormalized(string path) => Resolve(System.IO.Path.GetFullPath(path));
 
     /// <summary>
     /// Throws unless an existing folder may be replaced: it is empty, or holds one of <paramref name="markers"/>

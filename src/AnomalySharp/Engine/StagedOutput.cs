@@ -24,7 +24,8 @@ public sealed class StagedOutput : IDisposable
     /// <param name="markers">Names of which one must be in an existing non-empty folder for it to be replaced.</param>
     public StagedOutput(string destination, bool overwrite, params string[] markers)
     {
-        _final = System.IO.Path.GetFullPath(destination);
+        OutputGuard.CheckUnambiguous(destination, "output");
+        _final = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(destination));
         _overwrite = overwrite;
         _markers = markers.Length > 0 ? markers : new[] { "results.json" };
         if (File.Exists(_final)) throw new AnomalySharpException($"output {_final} is a file, not a folder");

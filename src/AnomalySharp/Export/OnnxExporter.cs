@@ -93,6 +93,7 @@ public static class OnnxExporter
     public static void Save(ModelProto model, string path)
     {
         string full = Path.GetFullPath(path);
+        if (Path.EndsInDirectorySeparator(full)) throw new AnomalySharpException($"{path} ends in a separator, which names a folder: give the .onnx file to write");
         Seal(model);
         string tmp = full + ".partial";
         try

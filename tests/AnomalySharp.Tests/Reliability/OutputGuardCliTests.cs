@@ -27,6 +27,11 @@ public class OutputGuardCliTests
         File.WriteAllText(config, "model:\n  name: padim\n");
         string link = Path.Combine(dir, "link");
         File.CreateSymbolicLink(link, ds);
+        File.WriteAllText(Path.Combine(ds, "results.json"), "{}"); // a data folder that looks like one of our outputs
+        string elsewhere = Path.Combine(dir, "h2", "y");
+        Directory.CreateDirectory(elsewhere);
+        string hop = Path.Combine(dir, "hop"); // hop/../X is dir/h2/X to the kernel but dir/X to .NET
+        File.CreateSymbolicLink(hop, elsewhere);
         string precious = Path.Combine(dir, "precious");
         Directory.CreateDirectory(precious);
         File.WriteAllText(Path.Combine(precious, "notes.txt"), "mine");
@@ -59,6 +64,16 @@ public class OutputGuardCliTests
         AssertUserError(Run("benchmark", "--models", "padim", "--data", ds, "--output", Path.Combine(ds, "bench")), "lies inside the data folder");
         AssertUserError(Run("hpo", "--model", "padim", "--data", ds, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
             "--output", ds), "is the data folder");
+
+        // ".." after a symbolic link names two places: the guard checked the kernel's, .NET wrote the other (issue 40 A:
+        // test deleted the model, predict the input images, train the data folder). Refused for every command.
+        AssertUserError(Run("test", "--model-path", model, "--output", Path.Combine(hop, "..", "OUT"), "--overwrite"), "names two places", model);
+        AssertUserError(Run("predict", "--model-path", onnx, "--input", input, "--output", Path.Combine(hop, "..", "IN"), "--overwrite"), "names two places", input);
+        AssertUserError(Run("predict", "--model-path", model, "--input", input, "--output", Path.Combine(hop, "..", "IN"), "--overwrite"), "names two places");
+        AssertUserError(Run("train", "--data", ds, "--output", Path.Combine(hop, "..", "DS"), "--overwrite"), "names two places", ds);
+        AssertUserError(Run("export", "--model-path", model, "--format", "triton", "--output", Path.Combine(hop, "..", "OUT"), "--overwrite"), "names two places");
+        AssertUserError(Run("export", "--model-path", model, "--output", Path.Combine(hop, "..", "m.onnx"), "--overwrite"), "names two places");
+        Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
 
         // --overwrite replaces our outputs only.
         AssertUserError(Run("predict", "--model-path", onnx, "--input", input, "--output", precious, "--overwrite"), "does not look like an AnomalySharp output");
