@@ -107,7 +107,13 @@ public static class JetStreamLayout
         await EnsureStreamAsync(js, ResultsConfig(limits), cancellation);
     }
 
-    /// <summary>The workers' shared durable pull consumer: each frame goes to one worker; explicit acknowledgement.</summary>
+    /// <summary>
+    /// The workers' shared durable pull consumer: each frame goes to one worker; explicit acknowledgement. A missing
+    /// consumer is created; an existing one is joined only when its subject and limits are this worker's. A worker never
+    /// changes the consumer under the others: a narrower subject would make JetStream skip, for every worker, the frames
+    /// outside it, and they would wait unscored until the stream's age limit removes them.
+    /// </summary>
+    /// <exception cref="ScaleOutException">The consumer exists with other settings, or cannot be created.</exception>
     public static async Task<INatsJSConsumer> EnsureConsumerAsync(INatsJSContext js, StreamLimits limits, string durable, string subject, CancellationToken cancellation)
     {
         var config = new ConsumerConfig(durable)
@@ -119,7 +125,7 @@ public static class JetStreamLayout
             FilterSubject = subject,
             DeliverPolicy = ConsumerConfigDeliverPolicy.All,
         };
-        try { return await RetryAsync(() => js.CreateOrUpdateConsumerAsync(limits.FramesStream, config, cancellation).AsTask(), cancellation); }
+        try { return await RetryAsync(() => JoinOrCreateAsync(js, limits.FramesStream, config, cancellation), cancellation); }
         catch (NatsJSApiException e) when (!IsTransient(e))
         {
             string why = e.Error.Description?.Contains("not unique", StringComparison.Ordinal) == true
@@ -127,5 +133,45 @@ public static class JetStreamLayout
                 : "";
             throw new ScaleOutException($"cannot create consumer {durable} on stream {limits.FramesStream} for {subject}: {e.Error.Description}{why}", e);
         }
+    }
+
+    static async Task<INatsJSConsumer> JoinOrCreateAsync(INatsJSContext js, string stream, ConsumerConfig wanted, CancellationToken cancellation)
+    {
+        if (await TryGetConsumerAsync(js, stream, wanted.Name!, cancellation) is { } existing)
+            return CheckSameSettings(existing, stream, wanted);
+        try { return await js.CreateConsumerAsync(stream, wanted, cancellation); }
+        catch (NatsJSApiException e) when (e.Error.ErrCode == ConsumerExistsErrCode)
+        {
+            // Another worker created it a moment ago, with other settings: say which.
+            var other = await TryGetConsumerAsync(js, stream, wanted.Name!, cancellation);
+            if (other == null) throw;
+            return CheckSameSettings(other, stream, wanted);
+        }
+    }
+
+    /// <summary>JetStream's error code for a create that finds the consumer with another configuration.</summary>
+    const int ConsumerExistsErrCode = 10148;
+
+    static async Task<INatsJSConsumer?> TryGetConsumerAsync(INatsJSContext js, string stream, string durable, CancellationToken cancellation)
+    {
+        try { return await js.GetConsumerAsync(stream, durable, cancellation); }
+        catch (NatsJSApiException e) when (e.Error.Code == 404) { return null; }
+    }
+
+    static INatsJSConsumer CheckSameSettings(INatsJSConsumer existing, string stream, ConsumerConfig wanted)
+    {
+        var have = existing.Info.Config;
+        string haveSubject = have.FilterSubject ?? (have.FilterSubjects is { } many ? string.Join(",", many) : ">");
+        var differences = new List<string>();
+        if (haveSubject != wanted.FilterSubject) differences.Add($"subject '{haveSubject}' (this worker: --subject '{wanted.FilterSubject}')");
+        if (have.AckWait != wanted.AckWait) differences.Add($"ack wait {have.AckWait.TotalSeconds:0.###} s (this worker: --ack-wait {wanted.AckWait.TotalSeconds:0.###})");
+        if (have.MaxDeliver != wanted.MaxDeliver) differences.Add($"max deliver {have.MaxDeliver} (this worker: --max-deliver {wanted.MaxDeliver})");
+        if (have.MaxAckPending != wanted.MaxAckPending) differences.Add($"max ack pending {have.MaxAckPending} (this worker: {wanted.MaxAckPending})");
+        if (have.AckPolicy != wanted.AckPolicy) differences.Add($"ack policy {have.AckPolicy} (a worker needs explicit)");
+        if (differences.Count == 0) return existing;
+        throw new ScaleOutException($"consumer {wanted.Name} on stream {stream} already exists with {string.Join(", ", differences)}; "
+            + "a worker never changes the consumer the running workers share (frames outside a new subject would be skipped for all of them): "
+            + $"start this worker with the same settings, or give it its own --durable and a subject apart from the others', "
+            + $"or, with every worker of {wanted.Name} stopped, remove the consumer (nats consumer rm {stream} {wanted.Name}) and the next worker creates it with its settings, unscored frames included");
     }
 }

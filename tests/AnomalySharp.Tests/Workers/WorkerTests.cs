@@ -228,6 +228,45 @@ public class WorkerTests
         }
     }
 
+    [Fact]
+    public async Task AWorkerWithAnotherSubjectIsRefusedAndStrandsNoFrame()
+    {
+        // Issue 40 B: worker 2 with --subject 'frames.l4.>' rewrote the shared consumer's filter, and frames on frames.l1
+        // were skipped for every worker. Now it is refused (exit 2, one line) and the consumer is as worker 1 made it.
+        string frames = Path.Combine(TestPaths.SharedData("magnetic_tile"), "test", "good");
+        using var server = NatsServer.Start();
+        using var first = new CliProcess(Worker(server.Url));
+        first.WaitFor("worker: ready", Ready);
+        using (var second = new CliProcess(Worker(server.Url, "--subject", "frames.l4.>")))
+        {
+            Assert.Equal(2, second.WaitForExit(TimeSpan.FromSeconds(60)));
+            string error = Assert.Single(second.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
+            Assert.Contains("consumer anomalysharp-workers on stream FRAMES already exists with subject 'frames.>' (this worker: --subject 'frames.l4.>')", error);
+            Assert.DoesNotContain("   at ", second.Stderr);
+        }
+        using (var third = new CliProcess(Worker(server.Url, "--max-deliver", "9")))
+        {
+            Assert.Equal(2, third.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("max deliver 5 (this worker: --max-deliver 9)", third.Stderr);
+        }
+        await using (var connection = new NatsConnection(NatsOpts.Default with { Url = server.Url }))
+        {
+            var config = (await new NatsJSContext(connection).GetConsumerAsync("FRAMES", "anomalysharp-workers")).Info.Config;
+            Assert.Equal("frames.>", config.FilterSubject);
+            Assert.Equal(5, config.MaxDeliver);
+        }
+        // Worker 1 still scores every frame of another line; a worker started with its settings joins it.
+        using var same = new CliProcess(Worker(server.Url));
+        same.WaitFor("worker: ready", Ready);
+        Publish(server.Url, "frames.l1.c9", "s-", 5, frames);
+        await WaitUntil(async () => (await Read(server.Url, "results.>")).Count == 5, TimeSpan.FromMinutes(1), () => first.Stderr + same.Stderr);
+        Assert.Equal(0, await Messages(server.Url, "FRAMES"));
+        first.Signal("TERM");
+        same.Signal("TERM");
+        Assert.Equal(0, first.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, same.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
     /// <summary>Lines written by a reader on another task.</summary>
     sealed class Lines : TextWriter
     {
