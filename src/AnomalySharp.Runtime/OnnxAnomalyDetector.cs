@@ -37,7 +37,7 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <summary>Loads an exported model.</summary>
     /// <exception cref="ModelLoadException">The file is missing or is not an AnomalySharp ONNX export.</exception>
     public OnnxAnomalyDetector(string path, DetectorOptions? options = null)
-        : this(File.Exists(path) ? File.ReadAllBytes(path) : throw new ModelLoadException($"{path}: model file not found"), path, options)
+        : this(ReadModel(path), path, options)
     {
     }
 
@@ -81,15 +81,21 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <exception cref="ImageDecodeException">Not an image, too large, or damaged.</exception>
     public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels, ImageSize);
 
-    /// <summary>Reads an image file, refusing one larger than <see cref="DetectorOptions.MaxFileBytes"/> before reading it.</summary>
-    /// <exception cref="ImageDecodeException">The file is too large.</exception>
-    public byte[] ReadFile(string path)
-    {
-        long length = new FileInfo(path).Length;
-        if (length > _options.MaxFileBytes)
-            throw new ImageDecodeException(ImageProblem.TooLarge, $"{path}: file of {length} bytes is over the limit of {_options.MaxFileBytes}");
-        return File.ReadAllBytes(path);
-    }
+    /// <summary>
+    /// Reads an image file, refusing one larger than <see cref="DetectorOptions.MaxFileBytes"/> before reading it, and
+    /// anything that is not a regular file (a link to /dev/zero dropped into a watched folder).
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The file is too large or not a regular file.</exception>
+    public byte[] ReadFile(string path) =>
+        BoundedFile.ReadAllBytes(path, _options.MaxFileBytes, m => new ImageDecodeException(ImageProblem.TooLarge, m));
+
+    /// <summary>The most bytes a model file may have: ONNX's protobuf limit.</summary>
+    public const long MaxModelBytes = int.MaxValue;
+
+    /// <summary>Reads a model file: a regular file within <see cref="MaxModelBytes"/>.</summary>
+    /// <exception cref="ModelLoadException">Missing, not a regular file, or too large.</exception>
+    public static byte[] ReadModel(string path) =>
+        BoundedFile.ReadAllBytes(path, MaxModelBytes, m => new ModelLoadException(m.EndsWith("file not found", StringComparison.Ordinal) ? $"{path}: model file not found" : m));
 
     /// <summary>The model input for one image: [3,H,W] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
     public void Prepare(DecodedImage image, Span<float> destination) => _pre.Prepare(image, destination);

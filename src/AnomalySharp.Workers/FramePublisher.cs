@@ -36,6 +36,18 @@ public static class FramePublisher
         return files;
     }
 
+    /// <summary>
+    /// Refuses a file that cannot be a frame before anything is sent: one too large in the middle of a folder used to stop
+    /// the publication with the earlier frames sent and unmentioned.
+    /// </summary>
+    static void CheckFrameFile(string file, long maxBytes)
+    {
+        AnomalySharp.Runtime.BoundedFile.CheckRegular(file, m => new ScaleOutException(m + " (nothing was sent)"));
+        long length = new FileInfo(file).Length;
+        if (length > maxBytes)
+            throw new ScaleOutException($"{file}: {length} bytes, more than the largest frame ({maxBytes} bytes); nothing was sent");
+    }
+
     /// <summary>Sends the frames.</summary>
     public static async Task<Summary> PublishAsync(PublishOptions options, Action<string>? log = null, CancellationToken cancellation = default)
     {
@@ -49,6 +61,7 @@ public static class FramePublisher
         string camera = options.Camera ?? FrameHeaders.CameraOf(null, options.Subject);
         if (!FrameHeaders.IsSubjectSafe(camera)) throw new ScaleOutException($"--camera {camera}: not usable in a subject");
         var files = ListFiles(options.Inputs);
+        foreach (string file in files) CheckFrameFile(file, options.Limits.MaxFrameBytes);
         int total = options.Count > 0 ? options.Count : files.Count;
         string prefix = options.IdPrefix ?? $"{camera}-{DateTime.UtcNow:yyyyMMddTHHmmssfff}-";
 
@@ -56,6 +69,12 @@ public static class FramePublisher
         var js = new NatsJSContext(connection);
         await JetStreamLayout.EnsureStreamsAsync(js, options.Limits, cancellation);
         long maxPayload = connection.ServerInfo?.MaxPayload ?? long.MaxValue;
+        foreach (string file in files)
+        {
+            long length = new FileInfo(file).Length;
+            if (length > maxPayload)
+                throw new ScaleOutException($"{file}: {length} bytes, more than the server's max_payload ({maxPayload} bytes; raise it for large images); nothing was sent");
+        }
 
         var clock = Stopwatch.StartNew();
         long bytes = 0;
@@ -64,10 +83,7 @@ public static class FramePublisher
         {
             cancellation.ThrowIfCancellationRequested();
             string file = files[i % files.Count];
-            var info = new FileInfo(file);
-            if (info.Length > options.Limits.MaxFrameBytes || info.Length > maxPayload)
-                throw new ScaleOutException($"{file}: {info.Length} bytes, more than the largest frame ({Math.Min(options.Limits.MaxFrameBytes, maxPayload)} bytes; raise the server's max_payload for large images)");
-            byte[] data = await File.ReadAllBytesAsync(file, cancellation);
+            byte[] data = AnomalySharp.Runtime.BoundedFile.ReadAllBytes(file, Math.Min(options.Limits.MaxFrameBytes, maxPayload), m => new ScaleOutException(m));
             if (options.Rate > 0)
             {
                 var due = TimeSpan.FromSeconds(i / options.Rate) - clock.Elapsed;

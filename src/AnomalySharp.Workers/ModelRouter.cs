@@ -36,8 +36,7 @@ public sealed class ModelRouter : IDisposable
         string full = System.IO.Path.GetFullPath(path);
         var existing = _loaded.FirstOrDefault(e => e.Path == full);
         if (existing != null) return existing;
-        if (!File.Exists(full)) throw new ModelLoadException($"{path}: model file not found");
-        byte[] bytes = File.ReadAllBytes(full);
+        byte[] bytes = OnnxAnomalyDetector.ReadModel(path);
         var entry = new Entry(full, new OnnxAnomalyDetector(bytes, path, detectorOptions), Convert.ToHexStringLower(SHA256.HashData(bytes))[..12]);
         _loaded.Add(entry);
         return entry;

@@ -32,6 +32,9 @@ public static class BackboneFactory
     /// <summary>Engines: "onnxruntime" (fast inference, default) or "torch" (the TorchSharp rebuild).</summary>
     public static readonly string[] Engines = { "onnxruntime", "torch" };
 
+    /// <summary>The most layers a model may tap (every distinct ResNet18 stage is 4).</summary>
+    public const int MaxLayers = 16;
+
     /// <summary>
     /// The frozen backbone and validated layer list named by a model configuration: model.backbone ("resnet18", the
     /// packaged ImageNet network, or "onnx", any network the user supplies in model.backbone_path, tapped at the graph
@@ -43,6 +46,9 @@ public static class BackboneFactory
         string name = config.GetChoice("model.backbone", "resnet18", "onnx");
         var layers = config.GetStringList("model.layers");
         if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
+        if (layers.Count > MaxLayers) throw new AnomalySharpException($"config key 'model.layers': {layers.Count} layers, at most {MaxLayers}");
+        if (layers.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new AnomalySharpException($"config key 'model.layers': '{twice.Key}' is listed {twice.Count()} times; each layer once");
         IFeatureExtractor backbone = name == "onnx"
             ? UserOnnx(config, layers, threads)
             : Get(name, config.GetChoice("model.backbone_engine", Engines), threads);

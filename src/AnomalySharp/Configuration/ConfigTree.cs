@@ -19,6 +19,7 @@ public sealed class ConfigTree
     /// <summary>Parses YAML text (a mapping at the top).</summary>
     public static ConfigTree FromYaml(string yaml, string source)
     {
+        YamlLimits.Check(yaml, source);
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlDotNet.Core.YamlException e)
@@ -33,7 +34,7 @@ public sealed class ConfigTree
     public static ConfigTree FromFile(string path)
     {
         if (!File.Exists(path)) throw new AnomalySharpException($"config file not found: {path}");
-        return FromYaml(File.ReadAllText(path), path);
+        return FromYaml(Runtime.BoundedFile.ReadAllText(path, YamlLimits.MaxChars * 4L, m => new AnomalySharpException($"config file {m}")), path);
     }
 
     static object? Convert(YamlNode node, string source, string path) => node switch

@@ -15,13 +15,13 @@ public static class ImageIO
     /// <summary>Largest accepted image, in pixels (guards against decompression bombs).</summary>
     public const long MaxPixels = 100_000_000;
 
+    /// <summary>Largest accepted image file, in bytes (the runtime's default too).</summary>
+    public const long MaxFileBytes = 256L << 20;
+
     /// <summary>Decodes a file.</summary>
     public static DecodedImage Decode(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new AnomalySharpException($"{path}: cannot read image file ({e.Message})", e); }
+        byte[] bytes = BoundedFile.ReadAllBytes(path, MaxFileBytes, m => new AnomalySharpException($"image file {m}"));
         return Decode(bytes, path);
     }
 
@@ -40,6 +40,8 @@ public static class ImageIO
     internal static DecodedImage DecodePooled(string path, int targetSize)
     {
         if (!File.Exists(path)) throw new AnomalySharpException($"{path}: image file not found");
+        BoundedFile.CheckRegular(path, m => new AnomalySharpException($"image file {m}"));
+        if (new FileInfo(path).Length > MaxFileBytes) throw new AnomalySharpException($"{path}: image file of {new FileInfo(path).Length} bytes is over the limit of {MaxFileBytes}");
         using var data = SKData.Create(path) ?? throw new AnomalySharpException($"{path}: cannot read image file");
         if (data.Size == 0) throw new AnomalySharpException($"{path}: empty image file");
         return Decode(data, path, pooled: true, targetSize);

@@ -106,6 +106,13 @@ public sealed class Predictor : IDisposable
             {
                 string full = Path.GetFullPath(f);
                 if (seen.Contains(full)) continue;
+                if (BoundedFile.KindOf(full) == BoundedFile.Kind.Special)
+                {
+                    // A device or pipe never settles into an image (a link to /dev/zero reports 0 bytes and never ends).
+                    _progress.Message($"skipped: {full}: not a regular file (a device, pipe or socket)");
+                    seen.Add(full);
+                    continue;
+                }
                 long size = new FileInfo(full).Length;
                 if (size > 0 && sizes.TryGetValue(full, out long last) && last == size) ready.Add(full);
                 sizes[full] = size;

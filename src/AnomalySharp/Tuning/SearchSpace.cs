@@ -24,12 +24,13 @@ public sealed class SearchSpace
     public static SearchSpace Load(string path, Configuration.ConfigTree defaults)
     {
         if (!File.Exists(path)) throw new AnomalySharpException($"{OptionText.Name("space")}: file not found: {path}");
-        return Parse(File.ReadAllText(path), path, defaults);
+        return Parse(Runtime.BoundedFile.ReadAllText(path, Configuration.YamlLimits.MaxChars * 4L, m => new AnomalySharpException($"{OptionText.Name("space")}: {m}")), path, defaults);
     }
 
     /// <summary>Parses space YAML; <paramref name="source"/> names it in errors.</summary>
     public static SearchSpace Parse(string yaml, string source, Configuration.ConfigTree defaults)
     {
+        Configuration.YamlLimits.Check(yaml, source);
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlDotNet.Core.YamlException e) { throw new AnomalySharpException($"{source}: not valid YAML ({e.Message})", e); }
