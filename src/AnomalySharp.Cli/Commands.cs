@@ -214,7 +214,10 @@ internal sealed class Commands
         var threads = new Option<int?>("--threads") { Description = "threads per session (default: cores / sessions, so sessions x threads <= cores)" };
         var maxMb = new Option<double?>("--max-request-mb") { Description = "largest accepted request body in MB (default 20)" };
         var queue = new Option<int?>("--queue") { Description = "requests that may wait for a session; more get 503 with Retry-After (default 64)" };
-        var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb, queue };
+        var uploads = new Option<int?>("--uploads") { Description = "request bodies read at once, before a session is taken; more get 503 (default 32)" };
+        var minRate = new Option<double?>("--min-upload-kbps") { Description = "slowest accepted upload in KiB/s after a 5 s grace; slower clients are cut off (default 16)" };
+        var bodyTimeout = new Option<double?>("--body-timeout") { Description = "seconds a request body may take to arrive (default 30)" };
+        var cmd = new Command("serve", "serve an exported model over HTTP: POST /predict, GET /health, and a web page at /") { model, host, port, sessions, threads, maxMb, queue, uploads, minRate, bodyTimeout };
         cmd.SetAction(p =>
         {
             string path = p.GetValue(model)!;
@@ -226,10 +229,16 @@ internal sealed class Commands
             if (!(mb > 0)) throw new AnomalySharpException($"--max-request-mb must be positive, got {mb}");
             int q = p.GetValue(queue) ?? 64;
             if (q is < 0 or > 100_000) throw new AnomalySharpException($"--queue must be 0..100000, got {q}");
+            int u = p.GetValue(uploads) ?? 32;
+            if (u is < 1 or > 10_000) throw new AnomalySharpException($"--uploads must be 1..10000, got {u}");
+            double kbps = p.GetValue(minRate) ?? 16, timeout = p.GetValue(bodyTimeout) ?? 30;
+            if (!(kbps > 0) || double.IsInfinity(kbps)) throw new AnomalySharpException($"--min-upload-kbps must be positive, got {kbps}");
+            if (!(timeout > 0) || timeout > 86_400) throw new AnomalySharpException($"--body-timeout must be 0..86400 seconds, got {timeout}");
             var options = new Serving.ServerOptions
             {
                 ModelPath = path, Host = p.GetValue(host) ?? "127.0.0.1", Port = p.GetValue(port) ?? 8080,
                 Sessions = s, ThreadsPerSession = t, MaxRequestBytes = (long)(mb * 1048576), QueueLength = q,
+                Uploads = u, MinUploadBytesPerSecond = kbps * 1024, BodyTimeout = TimeSpan.FromSeconds(timeout),
             };
             using var cancel = new CancellationTokenSource();
             // Ctrl-C and SIGTERM reach the web host's lifetime, which ends WaitAsync.

@@ -17,16 +17,21 @@ namespace AnomalySharp.Serving;
 /// The HTTP service: <c>POST /predict</c> (multipart form with an image file) → JSON with score, label, threshold,
 /// the mask as base64 PNG and, with <c>?overlay=true</c>, the heat-map overlay; <c>GET /health</c>; <c>GET /</c>, a
 /// page to drop an image on. Requests over the size limit get 413, non-images and bad forms 400, other content types
-/// 415, other methods on /predict 405 — each with a JSON message. A request's work (reading the upload, decoding,
-/// the model) runs inside a <see cref="RequestGate"/> of one slot per ONNX Runtime session with a bounded queue
-/// behind it (503 with Retry-After when full), and decoding is bounded by the model's input size, so memory is bounded
-/// whatever the clients send; after a burst the server gives its memory back when idle. No TorchSharp.
+/// 415, other methods on /predict 405 — each with a JSON message. A request's body is read first, in one of
+/// <see cref="ServerOptions.Uploads"/> upload slots (503 when all are taken), at no less than a minimum rate and
+/// within a deadline (408), so a slow client never holds a session; its work (decoding, the model) then runs inside a
+/// <see cref="RequestGate"/> of one slot per ONNX Runtime session with a bounded queue behind it (503 with
+/// Retry-After when full). Decoding is bounded by the model's input size, so memory is bounded whatever the clients
+/// send; after a burst the server gives its memory back when idle. A stop waits at most
+/// <see cref="ServerOptions.ShutdownTimeout"/> for requests in flight. No TorchSharp.
 /// </summary>
 public sealed class AnomalyServer : IAsyncDisposable
 {
     readonly WebApplication _app;
     readonly OnnxAnomalyDetector _detector;
     readonly RequestGate _gate;
+    readonly RequestGate _uploads;
+    readonly TimeSpan _bodyTimeout;
     readonly UploadReader.Limits _limits;
     readonly Timer _trimmer;
     long _served, _rejected, _lastActivity;
@@ -45,6 +50,8 @@ public sealed class AnomalyServer : IAsyncDisposable
     {
         _app = app; _detector = detector; ThreadsPerSession = threads; ThreadWarning = warning;
         _gate = new RequestGate(options.Sessions, options.QueueLength);
+        _uploads = new RequestGate(options.Uploads, 0);
+        _bodyTimeout = options.BodyTimeout;
         _limits = new UploadReader.Limits(options.MaxRequestBytes);
         _trimmer = new Timer(_ => TrimWhenIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
@@ -65,15 +72,20 @@ public sealed class AnomalyServer : IAsyncDisposable
         if (!IPAddress.TryParse(options.Host, out var ip)) throw new ArgumentException($"--host: '{options.Host}' is not an IP address");
         if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port: {options.Port} is not a port number");
         if (options.QueueLength < 0) throw new ArgumentException($"--queue: {options.QueueLength} is negative");
+        if (options.Uploads < 1) throw new ArgumentException($"--uploads: {options.Uploads} must be at least 1");
+        if (!(options.MinUploadBytesPerSecond > 0)) throw new ArgumentException($"--min-upload-rate: {options.MinUploadBytesPerSecond} must be positive");
+        if (options.BodyTimeout <= TimeSpan.Zero) throw new ArgumentException($"--body-timeout: {options.BodyTimeout.TotalSeconds} s must be positive");
         int threads = ComputeThreads.PerSession(options.Sessions, options.ThreadsPerSession, out string? warning);
         var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxPixels = options.MaxPixels });
         detector.WarmUp();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(ip, options.Port);
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinUploadBytesPerSecond, TimeSpan.FromSeconds(5));
             k.AddServerHeader = false;
         });
         builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
@@ -85,7 +97,7 @@ public sealed class AnomalyServer : IAsyncDisposable
             ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageHeight == detector.ImageWidth ? detector.ImageSize : new JsonArray(detector.ImageHeight, detector.ImageWidth), ["sessions"] = detector.Sessions,
             ["threads_per_session"] = threads,
             ["served"] = Interlocked.Read(ref server._served), ["rejected"] = Interlocked.Read(ref server._rejected),
-            ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting,
+            ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting, ["uploading"] = server._uploads.Running,
         }));
         app.MapPost("/predict", (Func<HttpContext, Task<IResult>>)(http => server.PredictAsync(http)));
         app.MapMethods("/predict", new[] { "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS" }, (Func<HttpContext, IResult>)(http =>
@@ -133,6 +145,31 @@ public sealed class AnomalyServer : IAsyncDisposable
             return Error(StatusCodes.Status413PayloadTooLarge, $"request of {declared} bytes is over the limit of {limit}");
         }
         Interlocked.Exchange(ref _dirty, 1);
+        // The body first, in an upload slot of its own: a slow client holds that, never a session.
+        using var upload = await _uploads.EnterAsync(http.RequestAborted);
+        if (upload == null)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Error(StatusCodes.Status503ServiceUnavailable, $"busy: {_uploads.Running} uploads arriving; retry shortly");
+        }
+        UploadReader.Result read;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted))
+        {
+            deadline.CancelAfter(_bodyTimeout);
+            try { read = await UploadReader.ReadAsync(request.ContentType, request.Body, _limits, deadline.Token); }
+            catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+            {
+                http.Response.Headers.Connection = "close";
+                return Error(StatusCodes.Status408RequestTimeout, $"the request body did not arrive within {_bodyTimeout.TotalSeconds:0.#} s");
+            }
+            catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
+            {
+                // Kestrel cut a body slower than the minimum rate, or the client went away.
+                return Error(StatusCodes.Status408RequestTimeout, $"the request body arrived too slowly ({e.Message.Split('\n')[0]})");
+            }
+        }
+        if (read is UploadReader.Rejection rejection) return Error(rejection.Status, rejection.Message);
+        upload.Dispose();
         IDisposable? slot;
         try { slot = await _gate.EnterAsync(http.RequestAborted); }
         catch (OperationCanceledException) { return Error(StatusCodes.Status400BadRequest, "the client went away while queued"); }
@@ -141,7 +178,7 @@ public sealed class AnomalyServer : IAsyncDisposable
             http.Response.Headers.RetryAfter = "1";
             return Error(StatusCodes.Status503ServiceUnavailable, $"busy: {_gate.Running} requests running and {_gate.Waiting} queued; retry shortly");
         }
-        try { return await ScoreAsync(http); }
+        try { return Score(http, (UploadReader.Upload)read); }
         finally
         {
             Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
@@ -149,12 +186,9 @@ public sealed class AnomalyServer : IAsyncDisposable
         }
     }
 
-    async Task<IResult> ScoreAsync(HttpContext http)
+    IResult Score(HttpContext http, UploadReader.Upload file)
     {
         var request = http.Request;
-        var read = await UploadReader.ReadAsync(request.ContentType, request.Body, _limits, http.RequestAborted);
-        if (read is UploadReader.Rejection rejection) return Error(rejection.Status, rejection.Message);
-        var file = (UploadReader.Upload)read;
         bool overlay = string.Equals(request.Query["overlay"], "true", StringComparison.OrdinalIgnoreCase);
         var clock = Stopwatch.StartNew();
         AnomalyPrediction result;
@@ -196,5 +230,6 @@ public sealed class AnomalyServer : IAsyncDisposable
         await _app.DisposeAsync();
         _detector.Dispose();
         _gate.Dispose();
+        _uploads.Dispose();
     }
 }

@@ -105,7 +105,7 @@ public class ServerHttpTests
     [Fact]
     public async Task OtherMethodsLongNamesAndAFullQueueGetJsonErrors()
     {
-        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, ThreadsPerSession = 1, QueueLength = 0 });
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, ThreadsPerSession = 1, QueueLength = 0, Uploads = 1 });
         using var http = new HttpClient { BaseAddress = server.Address };
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Put, HttpMethod.Delete })
         {
@@ -124,15 +124,15 @@ public class ServerHttpTests
         Assert.Contains("file name of 5004 characters is over the limit of 255", error);
         Assert.True(error.Length < 200, error);
 
-        // One session and no queue: while a slow upload holds the only slot, another request gets 503 with Retry-After
-        // at once; the slow one is answered when its body arrives.
+        // One upload slot: while a slow upload holds it, another request gets 503 with Retry-After at once; the slow one
+        // is answered when its body arrives. (A slow upload holds an upload slot, never a session.)
         var form = Form(image, "good.png");
         byte[] whole = await form.ReadAsByteArrayAsync();
         var release = new TaskCompletionSource();
         var slow = new SlowContent(whole[..(whole.Length / 2)], whole[(whole.Length / 2)..], release.Task);
         slow.Headers.ContentType = form.Headers.ContentType;
         var slowResponse = http.PostAsync("predict", slow);
-        for (int i = 0; i < 100 && (int)JsonNode.Parse(await http.GetStringAsync("health"))!["running"]! == 0; i++) await Task.Delay(50);
+        for (int i = 0; i < 100 && (int)JsonNode.Parse(await http.GetStringAsync("health"))!["uploading"]! == 0; i++) await Task.Delay(50);
         using (var busy = await http.PostAsync("predict", Form(image, "good.png")))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
@@ -166,5 +166,58 @@ public class ServerHttpTests
     {
         var e = await Assert.ThrowsAsync<AnomalySharp.Runtime.ModelLoadException>(() => AnomalyServer.StartAsync(new ServerOptions { ModelPath = "/nonexistent/model.onnx", Port = 0 }));
         Assert.Contains("/nonexistent/model.onnx", e.Message);
+    }
+
+    /// <summary>A client that sends a request's headers and then trickles its body at 400 bytes/s.</summary>
+    static async Task<string> SlowUpload(Uri server, CancellationToken stop)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.Host, server.Port, stop);
+        var stream = tcp.GetStream();
+        byte[] head = System.Text.Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n");
+        await stream.WriteAsync(head, stop);
+        var chunk = new byte[20];
+        var answer = new byte[4096];
+        var reading = stream.ReadAsync(answer, stop).AsTask();
+        try
+        {
+            while (!reading.IsCompleted)
+            {
+                await stream.WriteAsync(chunk, stop);
+                await Task.WhenAny(reading, Task.Delay(50, stop));
+            }
+            int n = await reading;
+            return n == 0 ? "closed" : System.Text.Encoding.ASCII.GetString(answer, 0, n).Split('\r')[0];
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { return "closed"; }
+    }
+
+    [Fact]
+    public async Task SlowUploadsHoldNoSessionAreCutOffAndDoNotDelayAStop()
+    {
+        // Issue 40 E: two clients at 400 bytes/s held both sessions while their bodies arrived; a normal POST waited 42 s,
+        // 66 of them made every POST 503, and SIGTERM took 32 s.
+        var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, QueueLength = 2, Uploads = 80 });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var slow = Enumerable.Range(0, 66).Select(_ => SlowUpload(server.Address, stop.Token)).ToArray();
+        await Task.Delay(1000);
+        var (_, good) = ExportedSynthetic.Images;
+        var (status, body) = await Post(http, Form(File.ReadAllBytes(good), Path.GetFileName(good)));
+        Assert.True(status == HttpStatusCode.OK, body.ToJsonString());
+        Assert.DoesNotContain(slow, t => t.IsCompleted); // answered while every slow client was still uploading
+        // Slower than the minimum rate after its grace: each slow client is answered 408 or cut off, long before its body ends.
+        string[] ends = await Task.WhenAll(slow);
+        Assert.All(ends, e => Assert.True(e == "closed" || e.Contains(" 408 ", StringComparison.Ordinal) || e.Contains(" 400 ", StringComparison.Ordinal), e));
+        Assert.False(stop.IsCancellationRequested, "the slow clients were not cut off within 60 s");
+
+        // A stop with slow uploads in flight ends within docker's 10 s.
+        using var stop2 = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var more = Enumerable.Range(0, 8).Select(_ => SlowUpload(server.Address, stop2.Token)).ToArray();
+        await Task.Delay(500);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {clock.Elapsed.TotalSeconds:0.0} s");
+        await Task.WhenAll(more);
     }
 }
