@@ -87,12 +87,49 @@ public sealed class BenchmarkGrid
         foreach (string d in plan.Data)
             if (!d.StartsWith("synthetic", StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"{OptionText.Name("data")}: folder not found: {d}");
         if (plan.Models.Count == 0 || plan.Data.Count == 0 || plan.Seeds.Count == 0) throw new AnomalySharpException("benchmark: give at least one model, dataset and seed");
+        Once(plan.Models, "models");
+        Once(plan.Data, "data");
+        Once(plan.Seeds.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(), "seeds");
         _plan = plan; _runCell = runCell; _progress = progress ?? NullProgress.Instance;
+    }
+
+    /// <summary>A value listed twice would be one cell reported twice.</summary>
+    static void Once(IReadOnlyList<string> values, string what)
+    {
+        if (values.GroupBy(v => v, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new AnomalySharpException($"{OptionText.Name(what)}: '{twice.Key}' is listed {twice.Count()} times; list each once");
     }
 
     /// <summary>The folder name of a cell.</summary>
     public static string CellId(string data, string model, int seed, string variant = "") =>
         $"{BenchmarkCell.DataName(data)}__{BenchmarkPlan.Label(model, variant)}__s{seed}";
+
+    /// <summary>
+    /// The folder name of a cell in this plan: datasets whose folders have the same name (x1/hz and x2/hz) get a short
+    /// hash of their full path after it, so that each has cells of its own.
+    /// </summary>
+    string PlanCellId(string data, string model, int seed, string variant)
+    {
+        string id = CellId(data, model, seed, variant);
+        bool shared = _plan.Data.Count(d => BenchmarkCell.DataName(d) == BenchmarkCell.DataName(data)) > 1;
+        if (!shared) return id;
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(data)))[..8];
+        return BenchmarkCell.DataName(data) + "-" + hash + id[BenchmarkCell.DataName(data).Length..];
+    }
+
+    /// <summary>Reads a kept cell, refusing one that was run on other data (a silently wrong benchmark is worse than none).</summary>
+    static JsonObject ReadKept(string cellJson, string data, string output)
+    {
+        JsonObject cell;
+        try { cell = JsonNode.Parse(File.ReadAllText(cellJson))!.AsObject(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new AnomalySharpException($"{cellJson}: damaged ({e.Message.Split('\n')[0]}); delete that cell's folder to run it again");
+        }
+        if (cell["data_spec"] is JsonValue spec && spec.TryGetValue(out string? was) && was != data)
+            throw new AnomalySharpException($"{cellJson}: this cell was run on {was}, not {data}; use another {OptionText.Name("output")} than {output} for other data");
+        return cell;
+    }
 
     /// <summary>Runs missing cells and writes the reports; returns the cells (failed ones carry "error").</summary>
     public List<JsonObject> Run(string output, CancellationToken cancellation = default)
@@ -108,7 +145,7 @@ public sealed class BenchmarkGrid
             foreach (var (data, model, variant, seed) in all)
             {
                 cancellation.ThrowIfCancellationRequested();
-                string id = CellId(data, model, seed, variant.Name), label = BenchmarkPlan.Label(model, variant.Name);
+                string id = PlanCellId(data, model, seed, variant.Name), label = BenchmarkPlan.Label(model, variant.Name);
                 string dir = Path.Combine(output, "cells", id);
                 string cellJson = Path.Combine(dir, "cell.json");
                 if (!File.Exists(cellJson))
@@ -126,7 +163,7 @@ public sealed class BenchmarkGrid
                     }
                 }
                 else _progress.Message($"cell {id}: done before, kept");
-                var cell = JsonNode.Parse(File.ReadAllText(cellJson))!.AsObject();
+                var cell = ReadKept(cellJson, data, output);
                 cell["model"] = label;
                 if (variant.Name.Length > 0) cell["variant"] = variant.Name;
                 string curves = Path.Combine(dir, "run", "curves.json");

@@ -82,7 +82,7 @@ public sealed class HyperparameterSearch
         var (nVal, nFinal) = DatasetSplit.Write(data, _s.ValidationFraction, _s.Seed, validationRoot, finalRoot);
         _progress.Message($"hpo: {_s.Trials} trials of {_s.Model} ({_s.Sampler.Name}) on {nVal} validation images; {nFinal} final test images kept aside");
 
-        var trials = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList() : new List<JsonObject>();
+        var trials = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).Select((l, i) => ParseTrial(l, log, i)).ToList() : new List<JsonObject>();
         if (trials.Count > 0) _progress.Message($"hpo: resuming after {trials.Count} finished trials");
         using (var step = _progress.Start("hpo trials", _s.Trials))
         {
@@ -204,5 +204,15 @@ public sealed class HyperparameterSearch
         }
         Write(tree, 0);
         return sb.ToString();
+    }
+
+    /// <summary>One line of trials.jsonl; a damaged one is an error naming the file and line.</summary>
+    static JsonObject ParseTrial(string line, string log, int index)
+    {
+        try { return JsonNode.Parse(line)?.AsObject() ?? throw new InvalidOperationException("null"); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            throw new AnomalySharpException($"{log}: line {index + 1} is damaged ({e.Message.Split('\n')[0]}); remove it (or the file) to run that trial again");
+        }
     }
 }

@@ -54,6 +54,34 @@ public class GridCliTests
     }
 
     [Fact]
+    public void CellsOfTwoDatasetsWithOneFolderNameAreKeptApartAndNeverMistakenForEachOther()
+    {
+        // Issue 40 F: --data x1/hz,x2/hz reported the first one's figures for both ("done before, kept").
+        string dir = TestPaths.TempDir("benchmark-names");
+        string x1 = Reliability.InputCopy.Of(TestPaths.SharedData("hazelnut_toy"), Path.Combine(dir, "x1", "hz"));
+        string x2 = Reliability.InputCopy.Of(Models.PadimTests.SmallSynthetic().Root, Path.Combine(dir, "x2", "hz"));
+        string output = Path.Combine(dir, "grid");
+        var r = CliRunner.Run("benchmark", "--models", "padim", "--data", $"{x1},{x2}", "--set", "data.image_size=64", "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.DoesNotContain("done before", r.Stderr);
+        var cells = Directory.GetFiles(Path.Combine(output, "cells"), "cell.json", SearchOption.AllDirectories)
+            .Select(f => JsonNode.Parse(File.ReadAllText(f))!).ToList();
+        Assert.Equal(new[] { x1, x2 }, cells.Select(c => (string)c["data_spec"]!).Order(StringComparer.Ordinal));
+        var first = cells.Single(c => (string)c["data_spec"]! == x1);
+        var second = cells.Single(c => (string)c["data_spec"]! == x2);
+        Assert.NotEqual((double)first["pixel_auroc"]!, (double)second["pixel_auroc"]!);
+        Assert.Equal(1 + 2, File.ReadAllLines(Path.Combine(output, "benchmark.csv")).Length);
+
+        // Other data under a name that a kept cell has: refused, not reported with the kept cell's figures.
+        string x3 = Reliability.InputCopy.Of(x2, Path.Combine(dir, "x3", "hz"));
+        string single = Path.Combine(dir, "single");
+        Assert.Equal(0, CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--set", "data.image_size=64", "--output", single).ExitCode);
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x3, "--set", "data.image_size=64", "--output", single),
+            "was run on " + x1, "not " + x3);
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--seeds", "1,1", "--output", Path.Combine(dir, "s")), "--seeds", "'1' is listed 2 times");
+    }
+
+    [Fact]
     public void BenchmarkVariantsRunEveryModelUnderEachSettingAsItsOwnColumn()
     {
         string dir = TestPaths.TempDir("benchmark-variants");
