@@ -56,7 +56,8 @@ public static class FramePublisher
         if (!FrameHeaders.IsSubjectSafe(options.Subject)) throw new ScaleOutException($"--subject {options.Subject}: a frame needs a concrete subject (no wildcards or spaces)");
         if (!new SubjectPattern(options.Limits.FramesSubject).Matches(options.Subject))
             throw new ScaleOutException($"--subject {options.Subject} is not in the frames stream's subjects ({options.Limits.FramesSubject})");
-        if (options.Rate < 0 || double.IsNaN(options.Rate)) throw new ScaleOutException($"--rate must be positive, got {options.Rate}");
+        if (!(options.Rate == 0 || options.Rate is >= 0.001 and <= 1_000_000))
+            throw new ScaleOutException($"--rate must be 0 (as fast as the stream takes them) or 0.001..1000000 frames/s, got {options.Rate}");
         if (options.Count < 0) throw new ScaleOutException($"--count must be positive, got {options.Count}");
         string camera = options.Camera ?? FrameHeaders.CameraOf(null, options.Subject);
         if (!FrameHeaders.IsSubjectSafe(camera)) throw new ScaleOutException($"--camera {camera}: not usable in a subject");

@@ -59,7 +59,9 @@ public sealed class ModelExporter
         string modelName = name ?? $"anomalysharp_{trained.Model.Name}{(int8 ? "_int8" : "")}";
         if (!System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[A-Za-z0-9_.-]+$"))
             throw new AnomalySharpException($"{OptionText.Name("name")} '{modelName}': use letters, digits, '_', '-' and '.' only");
-        using var staged = new StagedOutput(full, overwrite, Directory.Exists(full) ? Directory.GetDirectories(full).Select(d => Path.Combine(Path.GetFileName(d), "config.pbtxt")).ToArray() : Array.Empty<string>());
+        // A Triton repository is replaced only when it holds a model's config.pbtxt (never checked as results.json).
+        using var staged = new StagedOutput(full, overwrite, (Directory.Exists(full) ? Directory.GetDirectories(full).Select(d => Path.Combine(Path.GetFileName(d), "config.pbtxt")) : [])
+            .Append(Path.Combine(modelName, "config.pbtxt")).Distinct().ToArray());
         TritonRepository.Write(model, staged.Path, modelName);
         staged.Commit();
         return Path.Combine(full, modelName);

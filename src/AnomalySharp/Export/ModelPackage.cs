@@ -69,9 +69,10 @@ public static class ModelPackage
                 ?? throw new AnomalySharpException($"{path}: model file is damaged (empty manifest)");
             if ((string?)manifest["format"] != FormatName)
                 throw new AnomalySharpException($"{path}: not an AnomalySharp model file");
-            int version = (int?)manifest["format_version"] ?? -1;
+            var versionNode = manifest["format_version"];
+            int version = versionNode is JsonValue v && v.TryGetValue(out int n) ? n : -1;
             if (version != FormatVersion)
-                throw new AnomalySharpException($"{path}: model file format version {version} is not supported by this version (reads version {FormatVersion}); retrain or use a matching AnomalySharp");
+                throw new AnomalySharpException($"{path}: model file format version {versionNode?.ToJsonString() ?? "(none)"} is not supported by this version (reads version {FormatVersion}); retrain or use a matching AnomalySharp");
             var tensors = new Dictionary<string, Tensor>();
             try
             {

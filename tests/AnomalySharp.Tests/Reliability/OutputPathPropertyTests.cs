@@ -22,7 +22,10 @@ public class OutputPathPropertyTests
     /// <summary>A fresh tree: the inputs (a folder with results.json, a file), folders beside them, and links into and around them.</summary>
     static string Tree(bool inputLinksOut)
     {
-        string dir = TestPaths.TempDir("outpath");
+        // Eight folders deep inside the test's own folder: a generated path climbs at most five "..", even after a link
+        // (whose target is at most two deeper), so nothing is ever written outside it.
+        string dir = Path.Combine(TestPaths.TempDir("outpath"), "1", "2", "3", "4", "5", "6", "7", "8");
+        Directory.CreateDirectory(dir);
         Directory.CreateDirectory(Path.Combine(dir, "in", "x"));
         File.WriteAllText(Path.Combine(dir, "in", "results.json"), "{}");
         File.WriteAllText(Path.Combine(dir, "in", "x", "m.onnx"), "model");
@@ -68,6 +71,7 @@ public class OutputPathPropertyTests
                 }
             }
             catch (AnomalySharpException) { } // refused with a message: nothing written
+            Assert.StartsWith(Path.GetFullPath(Path.Combine(dir, "..", "..", "..", "..", "..", "..", "..", "..")), Path.GetFullPath(output), StringComparison.Ordinal);
             string after = Directory.Exists(input) ? InputCopy.Fingerprint(input) : "(input deleted)";
             Assert.True(before == after, $"output '{output}' (input given as '{inputAsGiven}') changed the input:\n{before}\n--- now ---\n{after}");
             Assert.True(File.Exists(inputFile), $"output '{output}' removed the model file");

@@ -44,7 +44,8 @@ public sealed partial class PadimModel : IAnomalyModel
         (_backbone, _layers) = BackboneFactory.FromConfig(config);
         int total = _layers.Sum(_backbone.Channels);
         _nFeatures = config.GetInt("model.n_features", 1, total);
-        _epsilon = config.GetDouble("model.covariance_epsilon", 0, 1e6);
+        // Above zero: with none added, a covariance of fewer patches than channels is singular and cannot be inverted.
+        _epsilon = config.GetDouble("model.covariance_epsilon", 1e-6, 1e6);
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
         int seed = config.GetInt("seed");
         var order = Enumerable.Range(0, total).ToArray();
