@@ -57,8 +57,20 @@ public sealed class HyperparameterSearch
     {
         _cancellation = cancellation;
         if (settings.Trials < 1) throw new AnomalySharpException($"{OptionText.Name("trials")} must be at least 1, got {settings.Trials}");
+        if (!Metrics.Contains(settings.Metric))
+            throw new AnomalySharpException($"{OptionText.Name("metric")} '{settings.Metric}': not a metric to maximize (known: {string.Join(", ", Metrics)})");
         _s = settings; _run = runTrial; _progress = progress ?? NullProgress.Instance;
     }
+
+    /// <summary>
+    /// The results.json metrics a search may maximize, checked before the first trial (an unknown one used to be found
+    /// only once trial 0 had trained).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Metrics = new[]
+    {
+        "image_auroc", "image_f1max", "image_aupr", "pixel_auroc", "pixel_f1max", "pixel_aupr", "aupr", "aupro", "aupro_small",
+        "image_accuracy_at_threshold",
+    };
 
     string Fingerprint() => JsonSerializer.Serialize(new
     {

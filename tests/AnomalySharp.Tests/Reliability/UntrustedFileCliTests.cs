@@ -119,4 +119,55 @@ public class UntrustedFileCliTests
         AssertUserError(Run("train", "--data", data, "--set", "model.layers=[layer9]", "--output", output), "layer9");
         Assert.False(Directory.Exists(output));
     }
+
+    [Fact]
+    public void TheSweepsSmallerFindsAreOneLineErrors()
+    {
+        string dir = TestPaths.TempDir("sweep-minor");
+        string data = TestPaths.SharedData("hazelnut_toy");
+        string output = Path.Combine(dir, "out");
+        AssertUserError(Run("train", "--data", data, "--set", "model.covariance_epsilon=0", "--output", output), "model.covariance_epsilon", "out of range");
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
+            "--metric", "nonsense", "--output", output), "--metric 'nonsense'", "image_auroc");
+        AssertUserError(Run("publish", "--nats", "nats://127.0.0.1:1", "--subject", "frames.l1.c1", "--rate", "1e-7", Path.Combine(data, "test", "good")), "--rate");
+        Assert.False(Directory.Exists(output));
+
+        // A model file whose format_version is a string or a fraction (its manifest checksum made to match).
+        foreach (string version in new[] { "\"1\"", "1.5" })
+        {
+            string model = Path.Combine(dir, $"v{(version.Contains('.') ? "frac" : "text")}.anomalysharp");
+            File.Copy(Path.Combine(ExportedSynthetic.ModelDir, "model.anomalysharp"), model);
+            using (var zip = System.IO.Compression.ZipFile.Open(model, System.IO.Compression.ZipArchiveMode.Update))
+            {
+                System.Text.Json.Nodes.JsonNode manifest;
+                using (var read = zip.GetEntry("manifest.json")!.Open()) manifest = System.Text.Json.Nodes.JsonNode.Parse(read)!;
+                manifest["format_version"] = System.Text.Json.Nodes.JsonNode.Parse(version);
+                byte[] bytes = System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString());
+                zip.GetEntry("manifest.json")!.Delete();
+                zip.GetEntry("manifest.sha256")!.Delete();
+                using (var s1 = zip.CreateEntry("manifest.json").Open()) s1.Write(bytes);
+                using (var s2 = new StreamWriter(zip.CreateEntry("manifest.sha256").Open()))
+                    s2.Write(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+            }
+            AssertUserError(Run("export", "--model-path", model, "--output", Path.Combine(dir, "x.onnx")), model, $"format version {version}");
+        }
+
+        // Damaged resume files name themselves.
+        string grid = Path.Combine(dir, "grid");
+        Directory.CreateDirectory(Path.Combine(grid, "cells", "synthetic-texture__padim__s42"));
+        File.WriteAllText(Path.Combine(grid, "cells", "synthetic-texture__padim__s42", "cell.json"), "{\"image_auroc\": 0.9");
+        AssertUserError(Run("benchmark", "--models", "padim", "--data", "synthetic", "--output", grid), "cell.json", "damaged");
+        string search = Path.Combine(dir, "search");
+        Directory.CreateDirectory(search);
+        File.WriteAllText(Path.Combine(search, "trials.jsonl"), "{\"trial\": 0\n");
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"), "--output", search),
+            "trials.jsonl", "damaged");
+
+        // --overwrite of a folder that is not a Triton repository names what it looked for.
+        string precious = Path.Combine(dir, "precious");
+        Directory.CreateDirectory(precious);
+        File.WriteAllText(Path.Combine(precious, "notes.txt"), "mine");
+        AssertUserError(Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", precious, "--overwrite"), "config.pbtxt");
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(precious, "notes.txt")));
+    }
 }
