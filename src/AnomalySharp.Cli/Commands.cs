@@ -68,8 +68,8 @@ internal sealed class Commands
     {
         var model = Opt("--model", $"model to fit: {string.Join(", ", ModelRegistry.Names)} (default padim, or the config file's model.name)");
         var data = Opt("--data", "dataset root in the MVTec AD layout (train/good, test/<type>, ground_truth/<type>); default: the built-in synthetic dataset");
-        var normal = Opt("--normal-dir", "Folder layout: folder of normal images (with --abnormal-dir, optional --mask-dir)");
-        var abnormal = Opt("--abnormal-dir", "Folder layout: folder of abnormal images");
+        var normal = Opt("--normal-dir", "Folder layout: folder of good images, enough on its own (optional --abnormal-dir, --mask-dir)");
+        var abnormal = Opt("--abnormal-dir", "Folder layout: folder of abnormal images (optional: used for metrics only)");
         var masks = Opt("--mask-dir", "Folder layout: folder of masks for the abnormal images");
         var synthetic = Opt("--synthetic", "kind of built-in synthetic data when no --data is given: texture (default) or object");
         var config = Opt("--config", "YAML configuration (see configs/); keys not given keep their defaults");
@@ -285,7 +285,8 @@ internal sealed class Commands
         if (data != null) return new MvtecDataset(data);
         if (normal != null || abnormal != null)
         {
-            if (normal == null || abnormal == null) throw new AnomalySharpException("the Folder layout needs both --normal-dir and --abnormal-dir");
+            if (normal == null) throw new AnomalySharpException("--abnormal-dir needs --normal-dir (the good images to fit on)");
+            if (masks != null && abnormal == null) throw new AnomalySharpException("--mask-dir needs --abnormal-dir (the images its masks mark)");
             return new FolderDataset(normal, abnormal, masks, seed: seed);
         }
         if (masks != null) throw new AnomalySharpException("--mask-dir needs --normal-dir and --abnormal-dir");
@@ -296,11 +297,13 @@ internal sealed class Commands
     static void PrintResults(RunResults run, string outDir)
     {
         var results = run.ToJson();
-        string[] keys = { "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "aupro_small", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test" };
+        string[] keys = { "image_auroc", "image_f1max", "image_f1_at_threshold", "false_alarm_rate_at_threshold", "pixel_auroc", "pixel_f1max", "aupro", "aupro_small",
+            "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_validation", "n_test" };
         var table = new Table().AddColumn("metric").AddColumn("value");
         foreach (string k in keys)
-            if (results.ContainsKey(k)) table.AddRow(k, results[k]?.ToJsonString() ?? "null");
+            if (results.ContainsKey(k)) table.AddRow(k, Markup.Escape(results[k]?.ToJsonString() ?? "null"));
         AnsiConsole.Write(table);
+        if (run.Threshold != null) Console.WriteLine("threshold: " + run.Threshold.Statement);
         Console.WriteLine($"results: {Path.Combine(outDir, "results.json")}  report: {Path.Combine(outDir, "report.html")}");
     }
 }

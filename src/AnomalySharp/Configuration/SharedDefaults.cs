@@ -13,7 +13,15 @@ public static class SharedDefaults
             tile_size: 0      # 0: off; else the model sees tiles of this size cut from the image_size image
             stride: 0         # 0: the tile size (tiles side by side); smaller: overlapping tiles, blended
             ensemble: false   # true: one model per tile position (aligned objects), each position standardized by its own training tiles
+          normal_validation_fraction: 0.2   # false_alarm_rate thresholds: the seeded share of normal training images held out to calibrate (never fitted)
         postprocessing:
+          # How the thresholds are chosen:
+          #   auto             - false_alarm_rate when the data has no defective images, else f1
+          #   false_alarm_rate - from held-out good images only: at most false_alarm_rate of good images flagged (split conformal)
+          #   f1               - the threshold that maximizes F1 on images with defects (needs them)
+          threshold: auto
+          false_alarm_rate: 0.01        # image level: the guaranteed bound on the expected share of good images flagged
+          pixel_false_alarm_rate: 0.01  # pixel level: the share of good pixels above the pixel threshold
           # Where the F1-adaptive thresholds and min-max statistics come from:
           #   test    - the test set itself (anomalib's default)
           #   holdout - a seeded fraction of the test set, which is then left out of the reported metrics

@@ -1,9 +1,9 @@
 namespace AnomalySharp.Data;
 
 /// <summary>
-/// anomalib's Folder layout: a folder of normal images, a folder of abnormal images and an optional folder of masks
-/// (same file stem as the abnormal image, optionally with a "_mask" suffix). A seeded fraction of the normal images
-/// (default 20%) is held out for testing; the rest is for fitting.
+/// anomalib's Folder layout: a folder of normal images, an optional folder of abnormal images and an optional folder
+/// of masks (same file stem as the abnormal image, optionally with a "_mask" suffix). A seeded fraction of the normal
+/// images (default 20%) is held out for testing; the rest is for fitting. Good images alone are a complete dataset.
 /// </summary>
 public sealed class FolderDataset : IAnomalyDataset
 {
@@ -19,15 +19,16 @@ public sealed class FolderDataset : IAnomalyDataset
     public string Description => $"Folder layout at {Root}";
 
     /// <summary>Reads the three folders; throws <see cref="AnomalySharpException"/> naming what is missing.</summary>
-    public FolderDataset(string normalDir, string abnormalDir, string? maskDir = null, double normalTestFraction = 0.2, int seed = 42)
+    public FolderDataset(string normalDir, string? abnormalDir, string? maskDir = null, double normalTestFraction = 0.2, int seed = 42)
     {
         Root = Path.GetFullPath(Path.Combine(normalDir, ".."));
-        foreach (var (dir, what) in new[] { (normalDir, "normal"), (abnormalDir, "abnormal") })
-            if (!Directory.Exists(dir)) throw new AnomalySharpException($"{what} folder not found: {Path.GetFullPath(dir)}");
+        if (!Directory.Exists(normalDir)) throw new AnomalySharpException($"normal folder not found: {Path.GetFullPath(normalDir)}");
+        if (abnormalDir != null && !Directory.Exists(abnormalDir)) throw new AnomalySharpException($"abnormal folder not found: {Path.GetFullPath(abnormalDir)}");
+        if (abnormalDir == null && maskDir != null) throw new AnomalySharpException("a mask folder needs an abnormal folder (--abnormal-dir) whose images the masks mark");
         var normal = ImageFiles.List(normalDir);
-        var abnormal = ImageFiles.List(abnormalDir);
+        var abnormal = abnormalDir == null ? new List<string>() : ImageFiles.List(abnormalDir).ToList();
         if (normal.Count < 2) throw new AnomalySharpException($"{Path.GetFullPath(normalDir)}: need at least 2 normal images, found {normal.Count}");
-        if (abnormal.Count == 0) throw new AnomalySharpException($"{Path.GetFullPath(abnormalDir)}: no abnormal images");
+        if (abnormalDir != null && abnormal.Count == 0) throw new AnomalySharpException($"{Path.GetFullPath(abnormalDir)}: no abnormal images");
         if (normalTestFraction is <= 0 or >= 1) throw new AnomalySharpException($"normal test fraction must be in (0,1), got {normalTestFraction}");
 
         var order = Enumerable.Range(0, normal.Count).ToArray();
@@ -39,7 +40,7 @@ public sealed class FolderDataset : IAnomalyDataset
         HasMasks = maskDir != null;
         if (maskDir != null && !Directory.Exists(maskDir)) throw new AnomalySharpException($"mask folder not found: {Path.GetFullPath(maskDir)}");
         var test = normal.Where((_, i) => testIdx.Contains(i)).Select(p => new AnomalySample(p, false, "good", null)).ToList();
-        string abnormalType = Path.GetFileName(Path.GetFullPath(abnormalDir).TrimEnd(Path.DirectorySeparatorChar));
+        string abnormalType = abnormalDir == null ? "abnormal" : Path.GetFileName(Path.GetFullPath(abnormalDir).TrimEnd(Path.DirectorySeparatorChar));
         var masksByStem = new Dictionary<string, string>(StringComparer.Ordinal);
         if (maskDir != null)
             foreach (string m in ImageFiles.List(maskDir))

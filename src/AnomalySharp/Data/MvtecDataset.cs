@@ -2,7 +2,9 @@ namespace AnomalySharp.Data;
 
 /// <summary>
 /// The MVTec AD layout: ROOT/train/good/*, ROOT/test/&lt;type&gt;/* and, optionally,
-/// ROOT/ground_truth/&lt;type&gt;/&lt;stem&gt;_mask.png for every defective test image.
+/// ROOT/ground_truth/&lt;type&gt;/&lt;stem&gt;_mask.png for every defective test image. Only train/good is required:
+/// without test/, or with good test images only, the data has no defects, and thresholds come from held-out good
+/// images (postprocessing.threshold false_alarm_rate); defect images, where present, serve the metrics.
 /// </summary>
 public sealed class MvtecDataset : IAnomalyDataset
 {
@@ -30,11 +32,11 @@ public sealed class MvtecDataset : IAnomalyDataset
         Train = train.Select(p => new AnomalySample(p, false, "good", null)).ToList();
 
         string testRoot = Path.Combine(Root, "test");
-        if (!Directory.Exists(testRoot)) throw new AnomalySharpException($"{Root}: no test folder");
         string gtRoot = Path.Combine(Root, "ground_truth");
         HasMasks = Directory.Exists(gtRoot);
         var test = new List<AnomalySample>();
-        foreach (string typeDir in Directory.GetDirectories(testRoot).OrderBy(d => d, StringComparer.Ordinal))
+        var typeDirs = Directory.Exists(testRoot) ? Directory.GetDirectories(testRoot).OrderBy(d => d, StringComparer.Ordinal) : Enumerable.Empty<string>();
+        foreach (string typeDir in typeDirs)
         {
             string type = Path.GetFileName(typeDir);
             bool anomalous = type != "good";
@@ -50,9 +52,6 @@ public sealed class MvtecDataset : IAnomalyDataset
                 test.Add(new AnomalySample(image, anomalous, type, mask));
             }
         }
-        if (test.Count == 0) throw new AnomalySharpException($"{testRoot}: no test images");
-        if (!test.Any(s => s.IsAnomalous)) throw new AnomalySharpException($"{testRoot}: no defective test images (only 'good'); metrics need both kinds");
-        if (!test.Any(s => !s.IsAnomalous)) throw new AnomalySharpException($"{testRoot}: no normal test images (test/good is missing or empty); metrics need both kinds");
         Test = test;
     }
 }

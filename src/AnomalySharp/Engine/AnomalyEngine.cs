@@ -53,6 +53,12 @@ public sealed class AnomalyEngine
         if (!cancellation.CanBeCanceled) cancellation = _cancellation;
         var options = EngineOptions.From(config);
         var inputs = DatasetInputs(dataset);
+        // Thresholds from good images alone: their calibration share is set aside before anything is fitted.
+        string method = options.ResolveThreshold(dataset.Test.Any(s => s.IsAnomalous));
+        IReadOnlyList<AnomalySample>? calibration = null;
+        if (method == "false_alarm_rate") (dataset, calibration) = NormalCalibration.Split(dataset, options);
+        else if (method == "f1" && !dataset.Test.Any(s => s.IsAnomalous))
+            throw new AnomalySharpException("postprocessing.threshold=f1 needs defective test images to choose a threshold; with good images only use false_alarm_rate (the default without defects)");
         OutputGuard.CheckNotInput(output, "output", inputs.Append(new OutputGuard.Input(resume, "checkpoint")).ToArray());
         string trainingFolder = NetworkTraining.Folder(options, output);
         if (options.Trains)
@@ -68,7 +74,7 @@ public sealed class AnomalyEngine
         using var trainingCleanup = ownsTrainingFolder ? PendingOutputs.Register(() => NetworkTraining.RemoveWithoutCheckpoint(trainingFolder)) : null;
         try
         {
-            return TrainStaged(config, options, dataset, output, overwrite, resume, cancellation, staged, trainingFolder);
+            return TrainStaged(config, options, dataset, output, overwrite, resume, cancellation, staged, trainingFolder, calibration, method);
         }
         catch (OperationCanceledException) when (NetworkTraining.LastCheckpoint(trainingFolder) != null)
         {
@@ -83,7 +89,7 @@ public sealed class AnomalyEngine
     }
 
     RunResults TrainStaged(ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output, bool overwrite, string? resume,
-        CancellationToken cancellation, StagedOutput staged, string trainingFolder)
+        CancellationToken cancellation, StagedOutput staged, string trainingFolder, IReadOnlyList<AnomalySample>? calibration, string method)
     {
         RunSettings.ApplyThreads(config);
         manual_seed(options.Seed);
@@ -113,20 +119,49 @@ public sealed class AnomalyEngine
         double fitPeak = MemoryMonitor.PeakResidentMb();
         MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
 
-        using var all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
-        MemoryMonitor.EndStage("evaluate");
-        var (validation, evaluation) = Calibration.Split(options, all);
         NormalizationStats stats;
-        using (validation)
-            stats = Calibration.Calibrate(options, validation ?? evaluation);
+        ThresholdReport thresholdReport;
+        EvaluationSet all, evaluation;
+        EvaluationSet? validation = null, calibrationSet = null;
+        double predictSeconds;
+        try
+        {
+            if (calibration != null)
+            {
+                // The held-out good images set the thresholds; with no test images they are also what the report shows.
+                bool reportOnThem = dataset.Test.Count == 0;
+                calibrationSet = evaluator.Evaluate(model, calibration, batcher, masks: false, keepImages: reportOnThem && options.SaveImages, out double calibrationSeconds, "calibrate");
+                (stats, thresholdReport) = NormalCalibration.Calibrate(calibrationSet, options);
+                if (reportOnThem) (all, predictSeconds) = (calibrationSet, calibrationSeconds);
+                else all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out predictSeconds);
+                evaluation = all;
+            }
+            else
+            {
+                if (dataset.Test.Count == 0) throw new AnomalySharpException($"{dataset.Description}: no test images to evaluate or calibrate on");
+                all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out predictSeconds);
+                MemoryMonitor.EndStage("evaluate");
+                (validation, evaluation) = Calibration.Split(options, all);
+                using (validation)
+                    stats = Calibration.Calibrate(options, validation ?? evaluation);
+                thresholdReport = new ThresholdReport(method);
+            }
+        }
+        catch
+        {
+            calibrationSet?.Dispose();
+            throw;
+        }
+        using var disposeAll = all;
+        using var disposeCalibration = ReferenceEquals(calibrationSet, all) ? null : calibrationSet;
         MemoryMonitor.EndStage("calibrate");
         var trained = new TrainedModel(model, config, stats, dataset.Root); // shares `model`, disposed above
         trained.Save(Path.Combine(staged.Path, ModelPackage.FileName));
         MemoryMonitor.EndStage("save");
         File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
 
-        var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset);
-        int nValidation = validation?.Samples.Count ?? (options.Validation == "test" ? all.Samples.Count : 0);
+        var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset, thresholdReport);
+        int nValidation = calibration?.Count ?? validation?.Samples.Count ?? (options.Validation == "test" ? all.Samples.Count : 0);
         if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
         var results = new RunResults
         {
@@ -138,6 +173,7 @@ public sealed class AnomalyEngine
             NTrain = dataset.Train.Count(s => !batcher.SkippedPaths.Contains(s.ImagePath)),
             NValidation = nValidation,
             Validation = options.Validation,
+            Threshold = thresholdReport,
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
             Training = training == null ? null : RunResults.TrainingReport.From(training, options.Monitor),
@@ -165,6 +201,8 @@ public sealed class AnomalyEngine
         var options = EngineOptions.From(trained.Config) with { SkipBadImages = skipBadImages || trained.Config.GetBool("data.skip_bad_images") };
         dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
             : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give {OptionText.Name("data")}");
+        if (dataset.Test.Count == 0)
+            throw new AnomalySharpException($"{dataset.Description}: no test images (test/ is missing or empty); `test` measures a model on test images: give {OptionText.Name("data")} with some");
         OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset));
         using var staged = new StagedOutput(output, overwrite, "results.json");
         RunSettings.ApplyThreads(trained.Config);

@@ -9,6 +9,25 @@ namespace AnomalySharp.Engine;
 /// </summary>
 public sealed record EngineOptions
 {
+    /// <summary>The choices of postprocessing.threshold.</summary>
+    public static readonly string[] ThresholdMethods = { "auto", "f1", "false_alarm_rate" };
+
+    /// <summary>postprocessing.threshold: auto, f1 or false_alarm_rate (configurations saved before it: auto).</summary>
+    public string ThresholdMethod { get; init; } = "auto";
+    /// <summary>postprocessing.false_alarm_rate: the image-level bound r.</summary>
+    public double FalseAlarmRate { get; init; } = 0.01;
+    /// <summary>postprocessing.pixel_false_alarm_rate: the share of good pixels above the pixel threshold.</summary>
+    public double PixelFalseAlarmRate { get; init; } = 0.01;
+    /// <summary>data.normal_validation_fraction: the share of normal training images held out to calibrate false_alarm_rate thresholds.</summary>
+    public double NormalValidationFraction { get; init; } = 0.2;
+
+    /// <summary>
+    /// The threshold method a run uses: "manual" (validation none, raw thresholds given), "false_alarm_rate", or "f1";
+    /// auto is false_alarm_rate exactly when the data has no defective images.
+    /// </summary>
+    public string ResolveThreshold(bool dataHasDefects) =>
+        Validation == "none" ? "manual" : ThresholdMethod == "auto" ? (dataHasDefects ? "f1" : "false_alarm_rate") : ThresholdMethod;
+
     /// <summary>The choices of postprocessing.validation.</summary>
     public static readonly string[] ValidationModes = { "test", "holdout", "none" };
 
@@ -72,6 +91,11 @@ public sealed record EngineOptions
             // Models saved before the key existed keep the default.
             EvaluationMemoryBytes = (config.Has("runtime.evaluation_memory_mb") ? config.GetInt("runtime.evaluation_memory_mb", 0, 1 << 20) : 1024) * (1L << 20),
             Trains = config.Has("training"),
+            // Configurations saved before these keys existed keep the defaults.
+            ThresholdMethod = config.Has("postprocessing.threshold") ? config.GetChoice("postprocessing.threshold", ThresholdMethods) : "auto",
+            FalseAlarmRate = config.Has("postprocessing.false_alarm_rate") ? config.GetDouble("postprocessing.false_alarm_rate", 1e-6, 0.5) : 0.01,
+            PixelFalseAlarmRate = config.Has("postprocessing.pixel_false_alarm_rate") ? config.GetDouble("postprocessing.pixel_false_alarm_rate", 1e-9, 0.5) : 0.01,
+            NormalValidationFraction = config.Has("data.normal_validation_fraction") ? config.GetDouble("data.normal_validation_fraction", 0.01, 0.9) : 0.2,
             CheckpointDir = config.Has("training.checkpoint_dir") ? config.GetStringOrNull("training.checkpoint_dir") : null,
             Monitor = config.Has("training.monitor") ? config.GetString("training.monitor") : null,
         };

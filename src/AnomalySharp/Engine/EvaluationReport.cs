@@ -43,6 +43,16 @@ public sealed record EvaluationReport
     public required double PixelThreshold { get; init; }
     /// <summary>Share of evaluation images labelled correctly at the threshold.</summary>
     public required double ImageAccuracyAtThreshold { get; init; }
+    /// <summary>Precision at the threshold (flagged images that are defective; NaN without defects or flags).</summary>
+    public double ImagePrecisionAtThreshold { get; init; } = double.NaN;
+    /// <summary>Recall at the threshold (defective images flagged; NaN without defects).</summary>
+    public double ImageRecallAtThreshold { get; init; } = double.NaN;
+    /// <summary>F1 at the threshold, next to <see cref="ImageF1Max"/>, the F1 of the best threshold in hindsight.</summary>
+    public double ImageF1AtThreshold { get; init; } = double.NaN;
+    /// <summary>Share of the evaluation's good images flagged at the threshold (NaN without good images).</summary>
+    public double FalseAlarmRateAtThreshold { get; init; } = double.NaN;
+    /// <summary>What the metrics were computed on: "test images", or the held-out good images when the data has no test images.</summary>
+    public string EvaluatedOn { get; init; } = "test images";
     internal static JsonNode? Round(double? v) => v is null || double.IsNaN(v.Value) ? null : Math.Round(v.Value, 5);
 
     /// <summary>The metrics and thresholds as results.json writes them.</summary>
@@ -68,6 +78,11 @@ public sealed record EvaluationReport
         ["image_threshold"] = ImageThreshold,
         ["pixel_threshold"] = PixelThreshold,
         ["image_accuracy_at_threshold"] = Round(ImageAccuracyAtThreshold),
+        ["image_precision_at_threshold"] = Round(ImagePrecisionAtThreshold),
+        ["image_recall_at_threshold"] = Round(ImageRecallAtThreshold),
+        ["image_f1_at_threshold"] = Round(ImageF1AtThreshold),
+        ["false_alarm_rate_at_threshold"] = Round(FalseAlarmRateAtThreshold),
+        ["evaluated_on"] = EvaluatedOn,
     };
 
 }

@@ -26,6 +26,8 @@ public sealed record RunResults
     public int? NValidation { get; init; }
     /// <summary>postprocessing.validation (null for `test`).</summary>
     public string? Validation { get; init; }
+    /// <summary>How the thresholds were chosen (null for `test`, which keeps the model's).</summary>
+    public ThresholdReport? Threshold { get; init; }
     /// <summary>Images skipped as unreadable, with the reason.</summary>
     public IReadOnlyList<string> SkippedImages { get; init; } = Array.Empty<string>();
     /// <summary>Peak resident memory of the run, MiB.</summary>
@@ -73,6 +75,7 @@ public sealed record RunResults
         json["n_train"] = NTrain;
         if (NValidation != null) json["n_validation"] = NValidation;
         if (Validation != null) json["validation"] = Validation;
+        if (Threshold != null) json["threshold"] = Threshold.ToJson();
         json["skipped_images"] = new JsonArray(SkippedImages.Select(s => (JsonNode)s).ToArray());
         json["peak_memory_mb"] = EvaluationReport.Round(PeakMemoryMb);
         if (Training is { } t) json["training"] = t.ToJson();

@@ -60,10 +60,15 @@ public static class ThresholdCalibrator
         return (min, max);
     }
 
-    /// <summary>The F1-maximizing threshold; without positives, the largest value (nothing flagged above it).</summary>
+    /// <summary>
+    /// The F1-maximizing threshold. Without defective images there is none: anomalib silently takes the largest score
+    /// then; here it is an error that names the method that needs no defects.
+    /// </summary>
     static double AdaptiveOrMax(Tensor values, Tensor labels)
     {
         var (f1, threshold) = F1Max.Compute(values, labels);
-        return double.IsNaN(f1) ? values.max().item<float>() : threshold;
+        if (double.IsNaN(f1))
+            throw new AnomalySharpException("postprocessing.threshold=f1: the validation images hold no defective image, so no F1 threshold exists; use postprocessing.threshold=false_alarm_rate (thresholds from good images only)");
+        return threshold;
     }
 }

@@ -15,7 +15,8 @@ public static class HtmlReport
     /// <param name="title">Heading.</param>
     /// <param name="metrics">Rows of (name, value) shown in the table.</param>
     /// <param name="items">Images to show.</param>
-    public static void Write(string path, string title, IReadOnlyList<(string Name, string Value)> metrics, IReadOnlyList<ReportItem> items)
+    /// <param name="chart">An inline SVG shown after the table (the score histogram), or null.</param>
+    public static void Write(string path, string title, IReadOnlyList<(string Name, string Value)> metrics, IReadOnlyList<ReportItem> items, string? chart = null)
     {
         static string E(string s) => WebUtility.HtmlEncode(s);
         static string F(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
@@ -27,7 +28,9 @@ public static class HtmlReport
           .Append("</style></head><body>");
         sb.Append("<h1>").Append(E(title)).Append("</h1><table class=\"m\">");
         foreach (var (name, value) in metrics) sb.Append("<tr><td>").Append(E(name)).Append("</td><td>").Append(E(value)).Append("</td></tr>");
-        sb.Append("</table><p>Panels: image · ground truth · heat map · predicted region (red) and true region (green). ")
+        sb.Append("</table>");
+        if (chart != null) sb.Append("<div class=\"chart\">").Append(chart).Append("</div>");
+        sb.Append("<p>Panels: image · ground truth · heat map · predicted region (red) and true region (green). ")
           .Append("Scores are normalized: 0.5 is the threshold. Misses have a red frame.</p>")
           .Append("<p>Order: <select id=\"order\"><option value=\"group\">by defect type, worst misses first</option>")
           .Append("<option value=\"score\">all by score, highest first</option><option value=\"bad\">all by badness</option></select></p><div id=\"items\">");

@@ -43,16 +43,36 @@ public class DatasetTests
         Assert.False(ds.HasMasks);
     }
 
-    [Theory]
-    [InlineData("train/good")]
-    [InlineData("test")]
-    public void MissingOrEmptyFoldersAreErrors(string folder)
+    [Fact]
+    public void AnEmptyTrainingFolderIsAnError()
     {
         string root = TestImages.MiniMvtec(TestPaths.TempDir("empty"));
-        foreach (var f in Directory.GetFiles(Path.Combine(root, folder), "*", SearchOption.AllDirectories)) File.Delete(f);
+        foreach (var f in Directory.GetFiles(Path.Combine(root, "train/good"), "*", SearchOption.AllDirectories)) File.Delete(f);
         var e = Assert.Throws<AnomalySharpException>(() => new MvtecDataset(root));
         Assert.Contains(root, e.Message);
         Assert.Throws<AnomalySharpException>(() => new MvtecDataset(Path.Combine(root, "does-not-exist")));
+    }
+
+    [Fact]
+    public void GoodImagesAloneAreACompleteDataset()
+    {
+        // An MVTec root with train/good only, one whose test/ holds good images only, and the Folder layout without defects.
+        string root = TestImages.MiniMvtec(TestPaths.TempDir("good-only"));
+        var full = new MvtecDataset(root);
+        Directory.Delete(Path.Combine(root, "ground_truth"), recursive: true);
+        foreach (string d in Directory.GetDirectories(Path.Combine(root, "test")).Where(d => Path.GetFileName(d) != "good")) Directory.Delete(d, recursive: true);
+        var goodTest = new MvtecDataset(root);
+        Assert.Equal(full.Train.Count, goodTest.Train.Count);
+        Assert.NotEmpty(goodTest.Test);
+        Assert.All(goodTest.Test, s => Assert.False(s.IsAnomalous));
+        Directory.Delete(Path.Combine(root, "test"), recursive: true);
+        var trainOnly = new MvtecDataset(root);
+        Assert.Equal(full.Train.Count, trainOnly.Train.Count);
+        Assert.Empty(trainOnly.Test);
+        var folder = new FolderDataset(Path.Combine(root, "train/good"), abnormalDir: null, seed: 1);
+        Assert.All(folder.Test, s => Assert.False(s.IsAnomalous));
+        Assert.Equal(full.Train.Count, folder.Train.Count + folder.Test.Count);
+        Assert.Throws<AnomalySharpException>(() => new FolderDataset(Path.Combine(root, "train/good"), null, Path.Combine(root, "train/good")));
     }
 
     [Fact]
