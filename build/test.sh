@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what the tests need on a fresh Debian machine (headless Chromium and its
-# driver for the browser test of `serve`, nats-server for the scale-out workers' tests, curl for the deployment docs),
-# then runs the whole suite.
+# driver for the browser test of `serve`, nats-server for the scale-out workers' tests, curl for the deployment docs,
+# Node.js and npm for the exports' test in onnxruntime-node), then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -13,6 +13,9 @@ need=()
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# Node and npm run another ONNX Runtime (onnxruntime-node, installed by the test into ~/.cache) on our exports.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing ${need[*]}"

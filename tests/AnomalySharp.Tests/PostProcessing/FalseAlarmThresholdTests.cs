@@ -7,6 +7,8 @@ namespace AnomalySharp.Tests.PostProcessing;
 /// The split-conformal threshold keeps its promise: over many calibration draws of good scores, the expected share of
 /// new good scores flagged is at most r (and, being exact, not far below it: at least r − 1/(n+1)).
 /// </summary>
+// Allocates heavily (48,000 calibration draws): alone, so its collections never land in another test's TorchSharp call.
+[Collection(IsolatedCollection.Name)]
 public class FalseAlarmThresholdTests
 {
     [Theory]

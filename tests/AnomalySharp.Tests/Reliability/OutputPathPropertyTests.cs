@@ -13,6 +13,8 @@ namespace AnomalySharp.Tests.Reliability;
 /// that look like our own outputs (the worst case: they hold results.json), and the inputs are fingerprinted before
 /// and after.
 /// </summary>
+// Allocates heavily (3,000 generated cases with their folders): alone, so its collections never land in another test's TorchSharp call.
+[Collection(IsolatedCollection.Name)]
 public class OutputPathPropertyTests
 {
     /// <summary>Path components, ".." and the links weighted up: the dangerous paths are a ".." right after a link.</summary>

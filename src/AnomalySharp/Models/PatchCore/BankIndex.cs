@@ -202,13 +202,23 @@ internal sealed class BankIndex : IDisposable
             Const("centroid_norms", () => centroids.pow(2).sum(1)) });                                                         // [M,L]
         string probed = g.Node("TopK", new[] { toCentres, g.Ints(p) }, 2, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("largest", 0L), OnnxGraph.Attr("sorted", 1L))[1];
         string slots = g.Node("Reshape", new[] { probed, g.Ints(-1) });                                                          // [M·p]: list of each (patch, probe)
+        // One sentinel slot per list after the real ones (slot M·p + c belongs to list c), reading appended zero rows of x:
+        // no list's block is ever empty, so no operator sees a zero-size input. ONNX leaves TopK over an empty tensor
+        // unclear, and onnxruntime 1.30 dies on it with SIGFPE (an image no patch of which probes some list: a grey one).
+        long lists = Lists;
+        string sentinelSlots = g.Node("Concat", new[] { slots, g.Constant("list_sentinels", Enumerable.Range(0, (int)lists).Select(i => (long)i).ToArray(), lists) },
+            OnnxGraph.Attr("axis", 0L));                                                                                            // [M·p+L]
+        long padRows = (lists + p - 1) / p;
+        string xPadded = g.Node("Concat", new[] { x, g.Constant("list_sentinel_rows", new float[padRows * space.shape[1]], padRows, space.shape[1]) },
+            OnnxGraph.Attr("axis", 0L));                                                                                            // [M+⌈L/p⌉,d]
+        string DropSentinels(string perSlot) => g.Node("Slice", new[] { perSlot, g.Ints(0), g.Ints(-lists), g.Ints(0) });
 
         // Each (patch, probe) slot belongs to exactly one list: per list, the patches that chose it, one matrix product.
         var positions = new List<string>(); var mins = new List<string>(); var rows = new List<string>();
         for (long c = 0; c < Lists; c++)
         {
-            string pos = g.Node("Reshape", new[] { g.Node("NonZero", new[] { g.Node("Equal", new[] { slots, g.Constant("list", new[] { c }, 1) }) }), g.Ints(-1) });
-            string chosen = g.Node("Gather", new[] { x, g.Node("Div", new[] { pos, g.Ints(p) }) }, OnnxGraph.Attr("axis", 0L));  // [m,d]
+            string pos = g.Node("Reshape", new[] { g.Node("NonZero", new[] { g.Node("Equal", new[] { sentinelSlots, g.Constant("list", new[] { c }, 1) }) }), g.Ints(-1) });
+            string chosen = g.Node("Gather", new[] { xPadded, g.Node("Div", new[] { pos, g.Ints(p) }) }, OnnxGraph.Attr("axis", 0L));  // [m+1,d]
             var members = space.narrow(0, o[c], o[c + 1] - o[c]);
             string d2 = g.Node("Add", new[] { g.Node("MatMul", new[] { chosen, Const($"list{c}_t", () => members.t().mul(-2f)) }),
                 Const($"list{c}_norms", () => members.pow(2).sum(1)) });                                                           // [m,len]
@@ -230,9 +240,9 @@ internal sealed class BankIndex : IDisposable
         if (Projection is null)
         {
             // Every slot is written exactly once, so the scatter's initial values (the slots themselves) never survive.
-            string slotMins = g.Node("ScatterElements", new[] { g.Node("Cast", new[] { slots }, OnnxGraph.Attr("to", 1L)), allPos,
-                g.Node("Concat", mins.ToArray(), OnnxGraph.Attr("axis", 0L)) }, OnnxGraph.Attr("axis", 0L));
-            string slotRows = g.Node("ScatterElements", new[] { slots, allPos, allRows }, OnnxGraph.Attr("axis", 0L));
+            string slotMins = DropSentinels(g.Node("ScatterElements", new[] { g.Node("Cast", new[] { sentinelSlots }, OnnxGraph.Attr("to", 1L)), allPos,
+                g.Node("Concat", mins.ToArray(), OnnxGraph.Attr("axis", 0L)) }, OnnxGraph.Attr("axis", 0L)));
+            string slotRows = DropSentinels(g.Node("ScatterElements", new[] { sentinelSlots, allPos, allRows }, OnnxGraph.Attr("axis", 0L)));
             string perProbe = g.Node("Reshape", new[] { slotMins, g.Ints(-1, p) });                                              // [M,p]
             string best = g.Node("ArgMin", new[] { perProbe }, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("keepdims", 1L));
             string minusNorms = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { perProbe, best }, OnnxGraph.Attr("axis", 1L)), g.Ints(-1) });
@@ -242,8 +252,8 @@ internal sealed class BankIndex : IDisposable
         }
 
         // Re-rank: every slot's r candidates (rows written exactly once, as above), exact distances in full dimension.
-        string initial = g.Node("Expand", new[] { g.Node("Unsqueeze", new[] { slots, g.Ints(1) }), g.Ints(1, r) });
-        string slotCandidates = g.Node("ScatterND", new[] { initial, g.Node("Unsqueeze", new[] { allPos, g.Ints(1) }), allRows });
+        string initial = g.Node("Expand", new[] { g.Node("Unsqueeze", new[] { sentinelSlots, g.Ints(1) }), g.Ints(1, r) });
+        string slotCandidates = DropSentinels(g.Node("ScatterND", new[] { initial, g.Node("Unsqueeze", new[] { allPos, g.Ints(1) }), allRows }));
         string candidates = g.Node("Reshape", new[] { slotCandidates, g.Ints(-1, p * r) });                                        // [M,p·r]
         string gathered = g.Node("Gather", new[] { bankConstant, candidates }, OnnxGraph.Attr("axis", 0L)); // [M,p·r,D]
         string exact = g.Node("ReduceSumSquare", new[] { g.Node("Sub", new[] { gathered, g.Node("Unsqueeze", new[] { q, g.Ints(1) }) }) },
