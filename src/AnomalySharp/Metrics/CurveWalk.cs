@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Metrics;
@@ -48,6 +49,9 @@ public sealed class CurveWalk : IDisposable
     }
 
     const long Low32 = 0xFFFFFFFFL, Sign32 = 0x80000000L, Shift32 = 1L << 32;
+    // Explicit, rooted scalars for the mask codes, where a collection on another thread (parallel tests) once freed an
+    // implicit one mid-call (TorchSharp 0.107; docs/architecture-notes.md).
+    static readonly Scalar Half = 0.5.ToScalar(), Zero = 0L.ToScalar();
 
     /// <summary>Sorts maps [N,1,H,W] (or [N,H,W]) with their 0/1 masks, when given, once.</summary>
     public static CurveWalk Sort(Tensor maps, Tensor? masks = null, long chunk = DefaultChunk, long runLength = DefaultRunLength) =>
@@ -127,7 +131,7 @@ public sealed class CurveWalk : IDisposable
     /// <summary>Each pixel's code (0 outside defects, else its region's number across the set), as int64; records the new regions' sizes.</summary>
     static Tensor Codes(Tensor mask, int w, int h, int[] labels, List<int> sizes, ref long positives)
     {
-        var bytes = mask.flatten().gt(0.5).to_type(ScalarType.Byte).contiguous();
+        var bytes = mask.flatten().gt(Half).to_type(ScalarType.Byte).contiguous();
         var span = bytes.bytes;
         if (!span.ContainsAnyExcept((byte)0)) return zeros(span.Length, dtype: ScalarType.Int64);
         int count = ConnectedComponents.Label(span, w, h, labels);
@@ -136,7 +140,8 @@ public sealed class CurveWalk : IDisposable
         foreach (int l in labels) regionSize[l]++;
         for (int r = 1; r <= count; r++) { sizes.Add(regionSize[r]); positives += regionSize[r]; }
         var local = tensor(labels).to_type(ScalarType.Int64);
-        return where(local.gt(0), local.add(first), local);
+        using var offset = ((long)first).ToScalar();
+        return where(local.gt(Zero), local.add(offset), local);
     }
 
     /// <summary>One chunk of the curve: cumulative true and false positives (float64) and the thresholds (float32, descending).</summary>
