@@ -89,8 +89,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     public byte[] ReadFile(string path) =>
         BoundedFile.ReadAllBytes(path, _options.MaxFileBytes, m => new ImageDecodeException(ImageProblem.TooLarge, m));
 
-    /// <summary>The most bytes a model file may have: ONNX's protobuf limit.</summary>
-    public const long MaxModelBytes = int.MaxValue;
+    /// <summary>The most bytes a model file may have: ONNX's 2 GB protobuf limit, within the largest .NET array.</summary>
+    public static long MaxModelBytes => Array.MaxLength;
 
     /// <summary>Reads a model file: a regular file within <see cref="MaxModelBytes"/>.</summary>
     /// <exception cref="ModelLoadException">Missing, not a regular file, or too large.</exception>

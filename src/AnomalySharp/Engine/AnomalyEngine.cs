@@ -121,8 +121,8 @@ public sealed class AnomalyEngine
 
         NormalizationStats stats;
         ThresholdReport thresholdReport;
-        EvaluationSet all, evaluation;
-        EvaluationSet? validation = null, calibrationSet = null;
+        EvaluationSet? all = null, validation = null, calibrationSet = null;
+        EvaluationSet evaluation;
         double predictSeconds;
         try
         {
@@ -150,6 +150,7 @@ public sealed class AnomalyEngine
         catch
         {
             calibrationSet?.Dispose();
+            if (!ReferenceEquals(all, calibrationSet)) all?.Dispose();
             throw;
         }
         using var disposeAll = all;
