@@ -24,6 +24,19 @@ public static partial class BoundedFile
         Special,
     }
 
+    /// <summary>Why a file was refused, for callers whose errors differ by cause.</summary>
+    public enum Problem
+    {
+        /// <summary>Nothing there.</summary>
+        Missing,
+        /// <summary>A folder, device, FIFO or socket.</summary>
+        NotAFile,
+        /// <summary>Over the byte limit.</summary>
+        TooLarge,
+        /// <summary>The read itself failed.</summary>
+        Unreadable,
+    }
+
     /// <summary>What <paramref name="path"/> is (links followed).</summary>
     public static Kind KindOf(string path)
     {
@@ -35,16 +48,16 @@ public static partial class BoundedFile
 
     /// <summary>
     /// The bytes of a regular file of at most <paramref name="maxBytes"/>; otherwise throws what
-    /// <paramref name="error"/> makes of a one-line reason that names the file.
+    /// <paramref name="error"/> makes of the problem and a one-line reason that names the file.
     /// </summary>
-    public static byte[] ReadAllBytes(string path, long maxBytes, Func<string, Exception> error)
+    public static byte[] ReadAllBytes(string path, long maxBytes, Func<Problem, string, Exception> error)
     {
         CheckRegular(path, error);
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
             long length = stream.Length;
-            if (length > maxBytes) throw error($"{path}: {length} bytes is over the limit of {maxBytes}");
+            if (length > maxBytes) throw error(Problem.TooLarge, $"{path}: {length} bytes is over the limit of {maxBytes}");
             var buffer = new MemoryStream((int)Math.Min(length, int.MaxValue));
             var chunk = new byte[Math.Clamp(length, 4096, 1 << 20)];
             long total = 0;
@@ -52,32 +65,32 @@ public static partial class BoundedFile
             while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
             {
                 total += n;
-                if (total > maxBytes) throw error($"{path}: over the limit of {maxBytes} bytes (it grew while being read)");
+                if (total > maxBytes) throw error(Problem.TooLarge, $"{path}: over the limit of {maxBytes} bytes (it grew while being read)");
                 buffer.Write(chunk, 0, n);
             }
             return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw error($"{path}: cannot read ({e.Message})");
+            throw error(Problem.Unreadable, $"{path}: cannot read ({e.Message})");
         }
     }
 
     /// <summary>The UTF-8 text of a regular file of at most <paramref name="maxBytes"/> (see <see cref="ReadAllBytes"/>).</summary>
-    public static string ReadAllText(string path, long maxBytes, Func<string, Exception> error)
+    public static string ReadAllText(string path, long maxBytes, Func<Problem, string, Exception> error)
     {
         byte[] bytes = ReadAllBytes(path, maxBytes, error);
         return new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true).ReadToEnd();
     }
 
     /// <summary>Throws unless <paramref name="path"/> is a regular file (links followed).</summary>
-    public static void CheckRegular(string path, Func<string, Exception> error)
+    public static void CheckRegular(string path, Func<Problem, string, Exception> error)
     {
         switch (KindOf(path))
         {
-            case Kind.Missing: throw error($"{path}: file not found");
-            case Kind.Directory: throw error($"{path}: is a folder, not a file");
-            case Kind.Special: throw error($"{path}: not a regular file (a device, pipe or socket); refused");
+            case Kind.Missing: throw error(Problem.Missing, $"{path}: file not found");
+            case Kind.Directory: throw error(Problem.NotAFile, $"{path}: is a folder, not a file");
+            case Kind.Special: throw error(Problem.NotAFile, $"{path}: not a regular file (a device, pipe or socket); refused");
         }
     }
 

@@ -87,7 +87,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// </summary>
     /// <exception cref="ImageDecodeException">The file is too large or not a regular file.</exception>
     public byte[] ReadFile(string path) =>
-        BoundedFile.ReadAllBytes(path, _options.MaxFileBytes, m => new ImageDecodeException(ImageProblem.TooLarge, m));
+        BoundedFile.ReadAllBytes(path, _options.MaxFileBytes,
+            (problem, m) => new ImageDecodeException(problem == BoundedFile.Problem.TooLarge ? ImageProblem.TooLarge : ImageProblem.NotAnImage, m));
 
     /// <summary>The most bytes a model file may have: ONNX's 2 GB protobuf limit, within the largest .NET array.</summary>
     public static long MaxModelBytes => Array.MaxLength;
@@ -95,7 +96,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <summary>Reads a model file: a regular file within <see cref="MaxModelBytes"/>.</summary>
     /// <exception cref="ModelLoadException">Missing, not a regular file, or too large.</exception>
     public static byte[] ReadModel(string path) =>
-        BoundedFile.ReadAllBytes(path, MaxModelBytes, m => new ModelLoadException(m.EndsWith("file not found", StringComparison.Ordinal) ? $"{path}: model file not found" : m));
+        BoundedFile.ReadAllBytes(path, MaxModelBytes,
+            (problem, m) => new ModelLoadException(problem == BoundedFile.Problem.Missing ? $"{path}: model file not found" : m));
 
     /// <summary>The model input for one image: [3,H,W] RGB 0..1, resized with antialiased bilinear interpolation.</summary>
     public void Prepare(DecodedImage image, Span<float> destination) => _pre.Prepare(image, destination);

@@ -37,15 +37,18 @@ public static class FramePublisher
     }
 
     /// <summary>
-    /// Refuses a file that cannot be a frame before anything is sent: one too large in the middle of a folder used to stop
-    /// the publication with the earlier frames sent and unmentioned.
+    /// Refuses, before anything is sent, a file that cannot be a frame: not a regular file, or larger than
+    /// <paramref name="maxBytes"/> (<paramref name="limit"/> says which limit). One too large in the middle of a folder
+    /// used to stop the publication with the earlier frames sent and unmentioned.
     /// </summary>
-    static void CheckFrameFile(string file, long maxBytes)
+    static void CheckFrameFiles(IEnumerable<string> files, long maxBytes, string limit)
     {
-        AnomalySharp.Runtime.BoundedFile.CheckRegular(file, m => new ScaleOutException(m + " (nothing was sent)"));
-        long length = new FileInfo(file).Length;
-        if (length > maxBytes)
-            throw new ScaleOutException($"{file}: {length} bytes, more than the largest frame ({maxBytes} bytes); nothing was sent");
+        foreach (string file in files)
+        {
+            AnomalySharp.Runtime.BoundedFile.CheckRegular(file, (_, m) => new ScaleOutException(m + " (nothing was sent)"));
+            long length = new FileInfo(file).Length;
+            if (length > maxBytes) throw new ScaleOutException($"{file}: {length} bytes, more than {limit} ({maxBytes} bytes); nothing was sent");
+        }
     }
 
     /// <summary>Sends the frames.</summary>
@@ -62,7 +65,7 @@ public static class FramePublisher
         string camera = options.Camera ?? FrameHeaders.CameraOf(null, options.Subject);
         if (!FrameHeaders.IsSubjectSafe(camera)) throw new ScaleOutException($"--camera {camera}: not usable in a subject");
         var files = ListFiles(options.Inputs);
-        foreach (string file in files) CheckFrameFile(file, options.Limits.MaxFrameBytes);
+        CheckFrameFiles(files, options.Limits.MaxFrameBytes, "the largest frame");
         int total = options.Count > 0 ? options.Count : files.Count;
         string prefix = options.IdPrefix ?? $"{camera}-{DateTime.UtcNow:yyyyMMddTHHmmssfff}-";
 
@@ -70,12 +73,7 @@ public static class FramePublisher
         var js = new NatsJSContext(connection);
         await JetStreamLayout.EnsureStreamsAsync(js, options.Limits, cancellation);
         long maxPayload = connection.ServerInfo?.MaxPayload ?? long.MaxValue;
-        foreach (string file in files)
-        {
-            long length = new FileInfo(file).Length;
-            if (length > maxPayload)
-                throw new ScaleOutException($"{file}: {length} bytes, more than the server's max_payload ({maxPayload} bytes; raise it for large images); nothing was sent");
-        }
+        if (maxPayload < options.Limits.MaxFrameBytes) CheckFrameFiles(files, maxPayload, "the server's max_payload (raise it for large images)");
 
         var clock = Stopwatch.StartNew();
         long bytes = 0;
@@ -84,7 +82,7 @@ public static class FramePublisher
         {
             cancellation.ThrowIfCancellationRequested();
             string file = files[i % files.Count];
-            byte[] data = AnomalySharp.Runtime.BoundedFile.ReadAllBytes(file, Math.Min(options.Limits.MaxFrameBytes, maxPayload), m => new ScaleOutException(m));
+            byte[] data = AnomalySharp.Runtime.BoundedFile.ReadAllBytes(file, Math.Min(options.Limits.MaxFrameBytes, maxPayload), (_, m) => new ScaleOutException(m));
             if (options.Rate > 0)
             {
                 var due = TimeSpan.FromSeconds(i / options.Rate) - clock.Elapsed;

@@ -33,8 +33,9 @@ public sealed class ConfigTree
     /// <summary>Reads a YAML file.</summary>
     public static ConfigTree FromFile(string path)
     {
-        if (!File.Exists(path)) throw new AnomalySharpException($"config file not found: {path}");
-        return FromYaml(Runtime.BoundedFile.ReadAllText(path, YamlLimits.MaxChars * 4L, m => new AnomalySharpException($"config file {m}")), path);
+        string yaml = Runtime.BoundedFile.ReadAllText(path, YamlLimits.MaxChars * 4L, (problem, m) =>
+            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing ? $"config file not found: {path}" : $"config file {m}"));
+        return FromYaml(yaml, path);
     }
 
     static object? Convert(YamlNode node, string source, string path) => node switch

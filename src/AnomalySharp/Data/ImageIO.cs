@@ -18,10 +18,14 @@ public static class ImageIO
     /// <summary>Largest accepted image file, in bytes (the runtime's default too).</summary>
     public const long MaxFileBytes = 256L << 20;
 
+    /// <summary>The error for an image file that cannot be read: one line naming it.</summary>
+    static Func<BoundedFile.Problem, string, Exception> ImageFileError(string path) => (problem, m) =>
+        new AnomalySharpException(problem == BoundedFile.Problem.Missing ? $"{path}: image file not found" : $"image file {m}");
+
     /// <summary>Decodes a file.</summary>
     public static DecodedImage Decode(string path)
     {
-        byte[] bytes = BoundedFile.ReadAllBytes(path, MaxFileBytes, m => new AnomalySharpException($"image file {m}"));
+        byte[] bytes = BoundedFile.ReadAllBytes(path, MaxFileBytes, ImageFileError(path));
         return Decode(bytes, path);
     }
 
@@ -39,9 +43,9 @@ public static class ImageIO
     /// </summary>
     internal static DecodedImage DecodePooled(string path, int targetSize)
     {
-        if (!File.Exists(path)) throw new AnomalySharpException($"{path}: image file not found");
-        BoundedFile.CheckRegular(path, m => new AnomalySharpException($"image file {m}"));
-        if (new FileInfo(path).Length > MaxFileBytes) throw new AnomalySharpException($"{path}: image file of {new FileInfo(path).Length} bytes is over the limit of {MaxFileBytes}");
+        BoundedFile.CheckRegular(path, ImageFileError(path));
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes) throw new AnomalySharpException($"{path}: image file of {length} bytes is over the limit of {MaxFileBytes}");
         using var data = SKData.Create(path) ?? throw new AnomalySharpException($"{path}: cannot read image file");
         if (data.Size == 0) throw new AnomalySharpException($"{path}: empty image file");
         return Decode(data, path, pooled: true, targetSize);

@@ -23,8 +23,9 @@ public sealed class SearchSpace
     /// <summary>Reads a space file; every key must exist in <paramref name="defaults"/> (the model's configuration).</summary>
     public static SearchSpace Load(string path, Configuration.ConfigTree defaults)
     {
-        if (!File.Exists(path)) throw new AnomalySharpException($"{OptionText.Name("space")}: file not found: {path}");
-        return Parse(Runtime.BoundedFile.ReadAllText(path, Configuration.YamlLimits.MaxChars * 4L, m => new AnomalySharpException($"{OptionText.Name("space")}: {m}")), path, defaults);
+        string yaml = Runtime.BoundedFile.ReadAllText(path, Configuration.YamlLimits.MaxChars * 4L, (problem, m) =>
+            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing ? $"{OptionText.Name("space")}: file not found: {path}" : $"{OptionText.Name("space")}: {m}"));
+        return Parse(yaml, path, defaults);
     }
 
     /// <summary>Parses space YAML; <paramref name="source"/> names it in errors.</summary>
