@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace AnomalySharp.Cli;
 
 /// <summary>The `anomalysharp` command line: train, test, predict.</summary>
-internal sealed class Commands
+internal sealed partial class Commands
 {
     readonly RootCommand _root = new("AnomalySharp: unsupervised visual anomaly detection and localization (PaDiM, PatchCore, ...) on the CPU, offline.");
 
@@ -33,6 +33,7 @@ internal sealed class Commands
         var c = new Commands();
         c._root.Options.Add(PluginOption);
         c._root.Subcommands.Add(c.TrainCommand());
+        c._root.Subcommands.Add(c.UpdateCommand());
         c._root.Subcommands.Add(c.TestCommand());
         c._root.Subcommands.Add(c.PredictCommand());
         c._root.Subcommands.Add(c.ExportCommand());
@@ -294,7 +295,7 @@ internal sealed class Commands
         return SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
     }
 
-    static void PrintResults(RunResults run, string outDir)
+    internal static void PrintResults(RunResults run, string outDir)
     {
         var results = run.ToJson();
         string[] keys = { "image_auroc", "image_f1max", "image_f1_at_threshold", "false_alarm_rate_at_threshold", "pixel_auroc", "pixel_f1max", "aupro", "aupro_small",
@@ -303,6 +304,7 @@ internal sealed class Commands
         foreach (string k in keys)
             if (results.ContainsKey(k)) table.AddRow(k, Markup.Escape(results[k]?.ToJsonString() ?? "null"));
         AnsiConsole.Write(table);
+        if (run.Update?["mode"] is { } mode) Console.WriteLine($"update: {run.Update["new_fitted"]} new images fitted, {run.Update["new_calibration"]} held out for calibration; {mode}");
         if (run.Threshold != null) Console.WriteLine("threshold: " + run.Threshold.Statement);
         Console.WriteLine($"results: {Path.Combine(outDir, "results.json")}  report: {Path.Combine(outDir, "report.html")}");
     }

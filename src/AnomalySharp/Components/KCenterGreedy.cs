@@ -87,6 +87,56 @@ public static class KCenterGreedy
         return selected;
     }
 
+    /// <summary>
+    /// Continues a greedy k-center selection whose earlier centres are <paramref name="centers"/> (rows of the same
+    /// <paramref name="dim"/>, quantized with the same scale): each of <paramref name="points"/> starts at its distance to
+    /// the nearest of them, and <paramref name="count"/> more are chosen, each the point farthest from everything chosen
+    /// so far, as if the selection had gone on over the old and new points together (old points are centres already, so
+    /// they are never chosen again). Returns indices into <paramref name="points"/>, in the order chosen.
+    /// </summary>
+    public static unsafe int[] SelectAfter(sbyte[] points, sbyte[] centers, int dim, int count, IProgressReporter? progress = null)
+    {
+        if (dim <= 0 || points.Length % dim != 0 || centers.Length % dim != 0) throw new ArgumentException("points and centers must be rows of dim values");
+        int n = points.Length / dim, k = centers.Length / dim;
+        if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
+        var minDist = new int[n];
+        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        {
+            int start = (int)((long)n * w / workers), end = (int)((long)n * (w + 1) / workers);
+            fixed (sbyte* p = points)
+            fixed (sbyte* c = centers)
+                for (int i = start; i < end; i++)
+                {
+                    int best = int.MaxValue;
+                    sbyte* row = p + (long)i * dim;
+                    for (int j = 0; j < k; j++) best = Math.Min(best, SquaredDistance(row, c + (long)j * dim, dim));
+                    minDist[i] = best;
+                }
+        });
+        int current = 0;
+        for (int i = 1; i < n; i++) if (minDist[i] > minDist[current]) current = i;
+        var selected = new int[count];
+        var localBest = new (int Index, int Value)[workers];
+        using var step = (progress ?? NullProgress.Instance).Start("coreset (k-center greedy, continued)", count);
+        for (int s = 0; s < count; s++)
+        {
+            selected[s] = current;
+            int c = current;
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            {
+                int start = (int)((long)n * w / workers), end = (int)((long)n * (w + 1) / workers);
+                localBest[w] = Sweep(points, dim, c, minDist, start, end);
+            });
+            var best = localBest[0];
+            for (int w = 1; w < workers; w++)
+                if (localBest[w].Value > best.Value) best = localBest[w];
+            current = best.Index;
+            if ((s & 255) == 255 || s == count - 1) step.Advance(s == count - 1 ? (s & 255) + 1 : 256);
+        }
+        return selected;
+    }
+
     /// <summary>Lowers minDist[i] to the distance to row <paramref name="center"/> for i in [start, end) and returns the largest minimum.</summary>
     static unsafe (int Index, int Value) Sweep(sbyte[] points, int dim, int center, int[] minDist, int start, int end)
     {

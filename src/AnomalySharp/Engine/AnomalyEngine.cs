@@ -15,7 +15,7 @@ namespace AnomalySharp.Engine;
 /// The verbs: <see cref="Train"/> (fit, calibrate, evaluate, save, report), <see cref="Test"/> (re-evaluate a
 /// saved model) and <see cref="Predict"/> (score new images). Every verb writes its output folder atomically.
 /// </summary>
-public sealed class AnomalyEngine
+public sealed partial class AnomalyEngine
 {
     readonly IProgressReporter _progress;
     readonly CancellationToken _cancellation;
@@ -95,12 +95,8 @@ public sealed class AnomalyEngine
         manual_seed(options.Seed);
         var batcher = MakeBatcher(options, cancellation);
         using var model = ModelRegistry.Create(config);
-        var fitData = new FitData(dataset.Train.Count, () => batcher.Enumerate(dataset.Train, loadMasks: false))
-        {
-            BatchSize = options.BatchSize,
-            Ordered = order => batcher.Enumerate(order.Select(i => dataset.Train[i]).ToList(), loadMasks: false),
-            Samples = dataset.Train,
-        };
+        var shapes = new ImageShapes();
+        var fitData = FitDataOf(dataset.Train, batcher, options, shapes);
         var evaluator = new Evaluator(_progress, options);
 
         MemoryMonitor.EndStage("prepare"); // the backbone's loading leaves its copies of the weights to the collector
@@ -115,10 +111,39 @@ public sealed class AnomalyEngine
             throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
         else
             model.Fit(fitData, _progress);
-        double fitSeconds = training?.Seconds ?? fitClock.Elapsed.TotalSeconds;
-        double fitPeak = MemoryMonitor.PeakResidentMb();
-        MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
+        var fit = new FitOutcome(training?.Seconds ?? fitClock.Elapsed.TotalSeconds, MemoryMonitor.PeakResidentMb(), training);
+        var provenance = new ModelProvenance
+        {
+            Threshold = method,
+            Fitted = dataset.Train.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).Select(s => Path.GetFullPath(s.ImagePath)).ToList(),
+            Calibration = calibration?.Select(s => Path.GetFullPath(s.ImagePath)).ToList() ?? new List<string>(),
+            Test = dataset.Test,
+            ImageSizes = shapes.Seen,
+        };
+        return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, method, batcher, evaluator, fit, provenance, update: null);
+    }
 
+    /// <summary>The training images as a <see cref="FitData"/>: batches of the working size, their shapes noted.</summary>
+    static FitData FitDataOf(IReadOnlyList<AnomalySample> train, Batcher batcher, EngineOptions options, ImageShapes shapes) =>
+        new(train.Count, () => shapes.Watch(batcher.Enumerate(train, loadMasks: false)))
+        {
+            BatchSize = options.BatchSize,
+            Ordered = order => shapes.Watch(batcher.Enumerate(order.Select(i => train[i]).ToList(), loadMasks: false)),
+            Samples = train,
+        };
+
+    /// <summary>How a fit or an update went: its seconds, the peak memory so far, and a trained network's summary.</summary>
+    sealed record FitOutcome(double Seconds, double PeakMb, TrainingSummary? Training);
+
+    /// <summary>
+    /// After a fit or an update: thresholds (from the held-out good images, or by F1 on the test images), evaluation,
+    /// the model file, config.yaml, results.json and the report, all into <paramref name="staged"/>, then committed.
+    /// </summary>
+    RunResults Conclude(IAnomalyModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, StagedOutput staged, string trainingFolder,
+        IReadOnlyList<AnomalySample>? calibration, string method, Batcher batcher, Evaluator evaluator, FitOutcome fit, ModelProvenance provenance,
+        System.Text.Json.Nodes.JsonObject? update)
+    {
+        MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
         NormalizationStats stats;
         ThresholdReport thresholdReport;
         EvaluationSet? all = null, validation = null, calibrationSet = null;
@@ -156,7 +181,7 @@ public sealed class AnomalyEngine
         using var disposeAll = all;
         using var disposeCalibration = ReferenceEquals(calibrationSet, all) ? null : calibrationSet;
         MemoryMonitor.EndStage("calibrate");
-        var trained = new TrainedModel(model, config, stats, dataset.Root); // shares `model`, disposed above
+        var trained = new TrainedModel(model, config, stats, dataset.Root) { Provenance = provenance }; // shares `model`, disposed by the caller
         trained.Save(Path.Combine(staged.Path, ModelPackage.FileName));
         MemoryMonitor.EndStage("save");
         File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
@@ -164,20 +189,22 @@ public sealed class AnomalyEngine
         var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset, thresholdReport);
         int nValidation = calibration?.Count ?? validation?.Samples.Count ?? (options.Validation == "test" ? all.Samples.Count : 0);
         if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
+        var training = fit.Training;
         var results = new RunResults
         {
             Evaluation = report,
-            FitSeconds = fitSeconds,
-            FitPeakMemoryMb = fitPeak,
+            FitSeconds = fit.Seconds,
+            FitPeakMemoryMb = fit.PeakMb,
             PredictImagesPerSecond = all.Samples.Count / predictSeconds,
             Threads = options.Threads,
-            NTrain = dataset.Train.Count(s => !batcher.SkippedPaths.Contains(s.ImagePath)),
+            NTrain = provenance.Fitted.Count,
             NValidation = nValidation,
             Validation = options.Validation,
             Threshold = thresholdReport,
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
             Training = training == null ? null : RunResults.TrainingReport.From(training, options.Monitor),
+            Update = update,
         };
         if (training != null) NetworkTraining.CopyInto(trainingFolder, Path.Combine(staged.Path, "training"));
         results.Write(staged.Path);

@@ -32,9 +32,10 @@ internal sealed class NetworkTraining
 
     /// <summary>Trains <paramref name="model"/>; <paramref name="resume"/> continues from a checkpoint in <paramref name="folder"/>'s run.</summary>
     public TrainingSummary Train(ITrainableModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output, string folder,
-        FitData fitData, Batcher batcher, string? resume, bool overwrite, CancellationToken cancellation)
+        FitData fitData, Batcher batcher, string? resume, bool overwrite, CancellationToken cancellation, int? epochs = null)
     {
         var trainingOptions = TrainingOptions.FromConfig(config);
+        if (epochs is { } e) trainingOptions = trainingOptions with { MaxEpochs = e }; // `update`: a fine-tune from the kept weights
         if (resume != null)
         {
             CheckResume(resume, model.Name, dataset);

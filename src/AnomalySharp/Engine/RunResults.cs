@@ -34,6 +34,8 @@ public sealed record RunResults
     public required double PeakMemoryMb { get; init; }
     /// <summary>What the epochs did, for a trained model; else null.</summary>
     public TrainingReport? Training { get; init; }
+    /// <summary>`update` only: the model it started from and what it folded in.</summary>
+    public JsonObject? Update { get; init; }
 
     /// <summary>A trained model's epochs.</summary>
     public sealed record TrainingReport(int Epochs, int KeptEpoch, string? Monitor, double? BestValue, bool StoppedEarly, double FinalLoss,
@@ -79,6 +81,7 @@ public sealed record RunResults
         json["skipped_images"] = new JsonArray(SkippedImages.Select(s => (JsonNode)s).ToArray());
         json["peak_memory_mb"] = EvaluationReport.Round(PeakMemoryMb);
         if (Training is { } t) json["training"] = t.ToJson();
+        if (Update != null) json["update"] = Update.DeepClone();
         return json;
     }
 

@@ -22,6 +22,11 @@ public sealed class TrainedModel : IDisposable
     public NormalizationStats Stats { get; }
     /// <summary>Root folder of the training dataset, or null.</summary>
     public string? DatasetRoot { get; }
+    /// <summary>What the model learned from and how its thresholds were chosen (null in files saved before it was kept).</summary>
+    public ModelProvenance? Provenance { get; init; }
+
+    /// <summary>The prefix of the update state's tensors in the file (<see cref="IUpdatableModel.GetUpdateState"/>).</summary>
+    const string UpdatePrefix = "update.";
     /// <summary>The working (height, width) the model takes its input at (data.image_size).</summary>
     public (int Height, int Width) ImageShape => Configuration.WorkingSize.Read(Config);
 
@@ -59,15 +64,21 @@ public sealed class TrainedModel : IDisposable
                 ["pixel_min"] = Stats.PixelMin, ["pixel_max"] = Stats.PixelMax,
             },
             ["dataset_root"] = DatasetRoot,
+            ["provenance"] = Provenance?.ToJson(),
         };
-        ModelPackage.Save(path, manifest, Model.GetState());
+        var state = Model.GetState().ToDictionary(kv => kv.Key, kv => kv.Value);
+        if (Model is IUpdatableModel updatable)
+            foreach (var (name, t) in updatable.GetUpdateState()) state[UpdatePrefix + name] = t;
+        ModelPackage.Save(path, manifest, state);
     }
 
     /// <summary>
     /// Loads a model file, or the model file inside a training output folder. The result gives the same scores
     /// as the model that was saved.
     /// </summary>
-    public static TrainedModel Load(string path)
+    /// <param name="path">The file, or the training output folder holding it.</param>
+    /// <param name="forUpdate">Keep what `update` needs beyond inference (PaDiM's float64 sums); otherwise it is freed at once.</param>
+    public static TrainedModel Load(string path, bool forUpdate = false)
     {
         string file = Directory.Exists(path) ? Path.Combine(path, ModelPackage.FileName) : path;
         var (manifest, tensors) = ModelPackage.Load(file);
@@ -77,9 +88,14 @@ public sealed class TrainedModel : IDisposable
             var n = manifest["normalization"]!;
             var stats = new NormalizationStats((double)n["image_threshold"]!, (double)n["pixel_threshold"]!,
                 (double)n["image_min"]!, (double)n["image_max"]!, (double)n["pixel_min"]!, (double)n["pixel_max"]!);
+            var provenance = ModelProvenance.FromJson(manifest["provenance"]);
             var model = ModelRegistry.Create(config);
+            var update = tensors.Where(kv => kv.Key.StartsWith(UpdatePrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[UpdatePrefix.Length..], kv => kv.Value);
+            foreach (string name in update.Keys) tensors.Remove(UpdatePrefix + name);
             model.LoadState(tensors);
-            return new TrainedModel(model, config, stats, (string?)manifest["dataset_root"]);
+            if (forUpdate && model is IUpdatableModel updatable) updatable.LoadUpdateState(update);
+            else foreach (var t in update.Values) t.Dispose();
+            return new TrainedModel(model, config, stats, (string?)manifest["dataset_root"]) { Provenance = provenance };
         }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

@@ -156,6 +156,7 @@ public static class ModelPackage
     static readonly (string Name, ScalarType Type, int Size)[] Dtypes =
     {
         ("float32", ScalarType.Float32, 4), ("float16", ScalarType.Float16, 2), ("int64", ScalarType.Int64, 8),
+        ("float64", ScalarType.Float64, 8),
     };
 
     static string DtypeName(ScalarType type) => Dtypes.FirstOrDefault(d => d.Type == type).Name

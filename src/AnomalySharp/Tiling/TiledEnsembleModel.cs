@@ -57,6 +57,19 @@ public sealed class TiledEnsembleModel : TiledModel
     }
 
     /// <summary>
+    /// An ensemble is not updated: each position is standardized by the spread of its own training maps, which would
+    /// have to be measured again on the old images as well.
+    /// </summary>
+    public override string? UpdateRefusal =>
+        "a tiled ensemble (data.tiling.ensemble) cannot fold new images in: each position is standardized by its old training tiles; train it again on all the images";
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, Tensor> GetUpdateState() => new Dictionary<string, Tensor>();
+
+    /// <inheritdoc />
+    public override void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) { }
+
+    /// <summary>
     /// After position <paramref name="k"/>'s model has learned from <paramref name="tiles"/> (its own tiles): the size check
     /// (after the first) and its standardization by its own training maps.
     /// </summary>

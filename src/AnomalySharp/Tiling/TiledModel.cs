@@ -14,7 +14,7 @@ namespace AnomalySharp.Tiling;
 /// score is the stitched map's maximum for a model whose score is its map's maximum, otherwise the highest tile score.
 /// Everything stays in the one graph, so the export takes [N,3,H,W] and gives [N,1,H,W] like any other model.
 /// </summary>
-public class TiledModel : IAnomalyModel
+public class TiledModel : IAnomalyModel, IUpdatableModel
 {
     /// <summary>Tiles per inference run when the inner model sets no limit: bounds the backbone's activations.</summary>
     protected const int DefaultMaxTiles = 64;
@@ -110,6 +110,22 @@ public class TiledModel : IAnomalyModel
         string batch = tiles.Length == 1 ? tiles[0] : g.Node("Concat", tiles, OnnxGraph.Attr("axis", 0L));
         return Inner.AppendOnnx(g, batch, Grid.TileSize);
     }
+
+    /// <inheritdoc />
+    public virtual string? UpdateRefusal => Inner is IUpdatableModel u ? u.UpdateRefusal : $"{Inner.Name} cannot fold new images in";
+
+    /// <summary>Updates the model that sees the tiles with the new images' tiles.</summary>
+    public virtual void Update(FitData data, IProgressReporter progress)
+    {
+        if (UpdateRefusal is { } refusal) throw new AnomalySharpException(refusal);
+        ((IUpdatableModel)Inner).Update(Tiles(data, progress), progress);
+    }
+
+    /// <inheritdoc />
+    public virtual IReadOnlyDictionary<string, Tensor> GetUpdateState() => Inner is IUpdatableModel u ? u.GetUpdateState() : new Dictionary<string, Tensor>();
+
+    /// <inheritdoc />
+    public virtual void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) => (Inner as IUpdatableModel)?.LoadUpdateState(state);
 
     /// <inheritdoc />
     public virtual IReadOnlyDictionary<string, Tensor> GetState() => Inner.GetState();

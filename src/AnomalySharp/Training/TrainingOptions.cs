@@ -7,6 +7,8 @@ public sealed record TrainingOptions
 {
     /// <summary>Epochs at most.</summary>
     public int MaxEpochs { get; init; }
+    /// <summary>Epochs of fine-tuning when `update` folds new images in (training.update_epochs).</summary>
+    public int UpdateEpochs { get; init; } = 1;
     /// <summary>"sgd" or "adam".</summary>
     public string Optimizer { get; init; } = "adam";
     /// <summary>Learning rate.</summary>
@@ -61,6 +63,7 @@ public sealed record TrainingOptions
         string.Format(System.Globalization.CultureInfo.InvariantCulture, """
         training:
           max_epochs: {0}
+          update_epochs: {9}
           optimizer: {1}
           learning_rate: {2}
           momentum: {3}
@@ -83,7 +86,7 @@ public sealed record TrainingOptions
             vflip: false
             rotation_degrees: 0
             color_jitter: 0.0
-        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2), monitor, MonitorComment(monitor));
+        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2), monitor, MonitorComment(monitor), Math.Max(1, epochs / 10));
 
     static string MonitorComment(string monitor) => monitor == "holdout_synthetic"
         ? """
@@ -104,6 +107,9 @@ public sealed record TrainingOptions
         var options = new TrainingOptions
         {
             MaxEpochs = config.GetInt("training.max_epochs", 1, 100_000),
+            // Model files saved before `update` existed have no key: a tenth of the budget, as the defaults say.
+            UpdateEpochs = config.Has("training.update_epochs") ? config.GetInt("training.update_epochs", 1, 100_000)
+                : Math.Max(1, config.GetInt("training.max_epochs", 1, 100_000) / 10),
             Optimizer = config.GetChoice("training.optimizer", "sgd", "adam"),
             LearningRate = config.GetDouble("training.learning_rate", 1e-12, 100),
             Momentum = config.GetDouble("training.momentum", 0, 0.999999),

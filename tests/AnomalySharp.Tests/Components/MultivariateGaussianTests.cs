@@ -30,6 +30,45 @@ public class MultivariateGaussianTests
         }
     }
 
+    /// <summary>
+    /// Issue 33: fit on a first part, keep the sums, resume and add the rest (through a save-shaped round trip of the sums),
+    /// and the means and inverses equal one fit on everything, whatever the split and whatever the shifts.
+    /// </summary>
+    [Theory]
+    [InlineData(7, 30, 11, 3)]
+    [InlineData(40, 90, 3, 2)]
+    public void KeptSumsResumedGiveTheFitOnAllTheSamples(int dim, int samples, int split, int positions)
+    {
+        using var guard = AnomalySharp.Diagnostics.NativeCallGuard.Enter();
+        using var scope = NewDisposeScope();
+        var x = randn(new long[] { samples, dim, positions }, generator: new Generator(9)) * 5 + 100; // far from zero: cancellation would show
+        using var all = new MultivariateGaussian();
+        foreach (var chunk in x.split(8, 0)) all.Update(chunk);
+        all.Finish(0.01);
+
+        using var first = new MultivariateGaussian();
+        foreach (var chunk in x.narrow(0, 0, split).split(8, 0)) first.Update(chunk);
+        first.Finish(0.01, keepSums: true);
+        var (count, mean, scatter) = first.Sums!.Value;
+        Assert.Equal(split, count);
+        using var resumed = new MultivariateGaussian();
+        resumed.Load(first.Mean!.clone(), first.PackedInverseCovariance!.clone());
+        resumed.LoadSums(tensor(new[] { count }), mean.clone(), scatter.clone());
+        resumed.Resume();
+        foreach (var chunk in x.narrow(0, split, samples - split).split(8, 0)) resumed.Update(chunk);
+        resumed.Finish(0.01, keepSums: true);
+
+        Assert.Equal(samples, resumed.Sums!.Value.Count);
+        Assert.True((resumed.Mean! - all.Mean!).abs().max().item<float>() < 1e-4);
+        var a = resumed.PackedInverseCovariance!.to_type(ScalarType.Float64);
+        var b = all.PackedInverseCovariance!.to_type(ScalarType.Float64);
+        double relative = ((a - b).abs().max() / b.abs().max()).item<double>();
+        Assert.True(relative < 1e-5, $"inverse covariances differ by {relative} (relative)");
+        // Sums that do not match the loaded means are refused.
+        Assert.Throws<AnomalySharpException>(() => resumed.LoadSums(tensor(new[] { 5L }), zeros(positions, dim + 1, dtype: ScalarType.Float64),
+            zeros(positions, MultivariateGaussian.PackedLength(dim + 1), dtype: ScalarType.Float64)));
+    }
+
     [Fact]
     public void PackingKeepsEveryElementOfTheSymmetricInverseAndUnpackingRestoresIt()
     {

@@ -26,6 +26,39 @@ public class PatchCoreComponentsTests
         return result.ToArray();
     }
 
+    /// <summary>
+    /// Issue 33: the continued selection equals the textbook greedy loop started from the old centres: every point at its
+    /// distance to the nearest centre, then the farthest point (lowest index on ties) again and again.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 0)]
+    [InlineData(24, 1)]
+    public void KCenterGreedyContinuedFromOldCentresEqualsTheTextbookLoop(int dim, int seed)
+    {
+        var random = new Random(seed);
+        sbyte[] Rows(int n) => Enumerable.Range(0, n * dim).Select(_ => (sbyte)random.Next(-100, 101)).ToArray();
+        var points = Rows(700);
+        var centers = Rows(60);
+        int n = points.Length / dim, k = centers.Length / dim;
+        long Distance(sbyte[] a, int i, sbyte[] b, int j)
+        {
+            long sum = 0;
+            for (int d = 0; d < dim; d++) { long diff = a[i * dim + d] - b[j * dim + d]; sum += diff * diff; }
+            return sum;
+        }
+        var min = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, k).Min(j => Distance(points, i, centers, j))).ToArray();
+        var expected = new List<int>();
+        for (int s = 0; s < 40; s++)
+        {
+            int best = 0;
+            for (int i = 1; i < n; i++) if (min[i] > min[best]) best = i;
+            expected.Add(best);
+            for (int i = 0; i < n; i++) min[i] = Math.Min(min[i], Distance(points, i, points, best));
+        }
+        Assert.Equal(expected, KCenterGreedy.SelectAfter(points, centers, dim, 40));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KCenterGreedy.SelectAfter(points, centers, dim, n + 1));
+    }
+
     [Theory]
     [InlineData(40, false)]
     [InlineData(64, false)]

@@ -21,7 +21,7 @@ public class SignalTests
         Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left) + "\n" + r.Stderr);
     }
 
-    static readonly HashSet<string> Keep = new() { "model", "model.onnx", "small" };
+    static readonly HashSet<string> Keep = new() { "model", "model.onnx", "small", "fresh", "stfpm" };
 
     /// <summary>
     /// An MVTec-layout set that fits in seconds and evaluates for long: hazelnut_toy's 28 training images beside
@@ -113,5 +113,32 @@ public class SignalTests
             "--trials", "2", "--output", Path.Combine(dir, "hpo")), dir);
         Thread.Sleep(2000);
         Assert.Empty(Directory.GetFileSystemEntries(dir)); // the children cleaned up after themselves too
+    }
+
+    /// <summary>
+    /// Issue 33: a stopped `update` leaves the model exactly as it was, even when it was to replace it in place, and
+    /// no output, staging or training folder: PaDiM during its merge, STFPM during its fine-tune.
+    /// </summary>
+    [Fact]
+    public void AStoppedUpdateLeavesTheModelAsItWas()
+    {
+        string dir = TestPaths.TempDir("sig-update");
+        string model = Model(dir);
+        string before = InputCopy.Fingerprint(model);
+        // 300 new good images (hazelnut's, linked under new names): an update long enough to stop in.
+        string fresh = Directory.CreateDirectory(Path.Combine(dir, "fresh")).FullName;
+        var good = Directory.GetFiles(Path.Combine(TestPaths.SharedData("hazelnut_toy"), "train", "good")).Order(StringComparer.Ordinal).ToArray();
+        for (int i = 0; i < 300; i++)
+            File.CreateSymbolicLink(Path.Combine(fresh, $"n{i:000}{Path.GetExtension(good[i % good.Length])}"), good[i % good.Length]);
+        AssertStopped(Interrupt("update padim", "TERM", "update", "--model-path", model, "--normal-dir", fresh, "--output", model, "--overwrite"), dir);
+        Assert.Equal(before, InputCopy.Fingerprint(model));
+
+        string stfpm = Path.Combine(dir, "stfpm");
+        var r = Run("train", "--model", "stfpm", "--data", TestPaths.SharedData("hazelnut_toy"), "--set", "data.image_size=64", "--set", "training.max_epochs=1",
+            "--set", "training.update_epochs=20", "--set", "visualization.save_images=false", "--output", stfpm);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string trained = InputCopy.Fingerprint(stfpm);
+        AssertStopped(Interrupt("epoch 2/", "TERM", "update", "--model-path", stfpm, "--normal-dir", fresh, "--output", Path.Combine(dir, "u")), dir);
+        Assert.Equal(trained, InputCopy.Fingerprint(stfpm));
     }
 }

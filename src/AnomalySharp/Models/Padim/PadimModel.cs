@@ -11,9 +11,11 @@ namespace AnomalySharp.Models.Padim;
 /// PaDiM (Defard et al. 2020): pretrained features of several layers, upsampled to the finest grid and
 /// concatenated, a seeded random subset of their channels, one Gaussian per patch position, Mahalanobis distance
 /// as the patch score, bilinear upsampling and a Gaussian blur as the anomaly map, its maximum as the image score.
-/// Fit streams: only running sums are kept, never the features of all images.
+/// Fit streams: only running sums are kept, never the features of all images. With model.updatable the model file
+/// also keeps the float64 sums an exact merge needs, so `anomalysharp update` folds new good images in and gives what a
+/// fit on all of them would.
 /// </summary>
-public sealed partial class PadimModel : IAnomalyModel
+public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -24,6 +26,7 @@ public sealed partial class PadimModel : IAnomalyModel
           n_features: 100
           covariance_epsilon: 0.01
           blur_sigma: 4.0
+          updatable: true
         """;
 
     readonly IFeatureExtractor _backbone;
@@ -31,7 +34,9 @@ public sealed partial class PadimModel : IAnomalyModel
     readonly int _nFeatures;
     readonly double _epsilon;
     readonly GaussianBlur2d _blur;
+    readonly bool _updatable;
     readonly MultivariateGaussian _gaussian = new();
+    Tensor? _countState;
     Tensor _selected; // ascending channel indices into the concatenated layers, [n_features]
     Tensor?[] _perLayer; // the same indices split by layer, local to each layer (null: none from that layer)
 
@@ -47,6 +52,7 @@ public sealed partial class PadimModel : IAnomalyModel
         // Above zero: with none added, a covariance of fewer patches than channels is singular and cannot be inverted.
         _epsilon = config.GetDouble("model.covariance_epsilon", 1e-6, 1e6);
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
+        _updatable = config.Has("model.updatable") && config.GetBool("model.updatable");
         int seed = config.GetInt("seed");
         var order = Enumerable.Range(0, total).ToArray();
         new Random(seed).Shuffle(order);
@@ -92,9 +98,11 @@ public sealed partial class PadimModel : IAnomalyModel
     }
 
     /// <inheritdoc />
-    public void Fit(FitData data, IProgressReporter progress)
+    public void Fit(FitData data, IProgressReporter progress) => Accumulate(data, progress, "fit padim");
+
+    void Accumulate(FitData data, IProgressReporter progress, string stage)
     {
-        using var step = progress.Start("fit padim", data.Count);
+        using var step = progress.Start(stage, data.Count);
         foreach (var batch in data.Batches())
         {
             using (batch)
@@ -106,7 +114,37 @@ public sealed partial class PadimModel : IAnomalyModel
             }
             step.Advance(batch.Samples.Count);
         }
-        _gaussian.Finish(_epsilon);
+        _gaussian.Finish(_epsilon, _updatable);
+    }
+
+    /// <inheritdoc />
+    public string? UpdateRefusal => _gaussian.Sums != null ? null
+        : "this padim model file keeps no running sums to merge new images into (it was trained with model.updatable: false, or before update existed); train it again";
+
+    /// <summary>Exact: continues the running sums from the kept ones, so the result equals one fit on the old and new images together.</summary>
+    public void Update(FitData data, IProgressReporter progress)
+    {
+        if (UpdateRefusal is { } refusal) throw new AnomalySharpException(refusal);
+        _gaussian.Resume();
+        Accumulate(data, progress, "update padim");
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Tensor> GetUpdateState()
+    {
+        if (_gaussian.Sums is not var (count, mean, scatter)) return new Dictionary<string, Tensor>();
+        _countState?.Dispose();
+        _countState = tensor(new[] { count }).DetachFromDisposeScope(); // owned here, like the rest of the state
+        return new Dictionary<string, Tensor> { ["count"] = _countState, ["mean"] = mean, ["scatter_upper"] = scatter };
+    }
+
+    /// <inheritdoc />
+    public void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        if (state.Count == 0) return;
+        if (!state.TryGetValue("count", out var count) || !state.TryGetValue("mean", out var mean) || !state.TryGetValue("scatter_upper", out var scatter))
+            throw new AnomalySharpException("padim update state: count, mean and scatter_upper are needed");
+        _gaussian.LoadSums(count, mean, scatter);
     }
 
     /// <summary>
@@ -145,6 +183,7 @@ public sealed partial class PadimModel : IAnomalyModel
     public void Dispose()
     {
         _gaussian.Dispose();
+        _countState?.Dispose();
         _selected.Dispose();
         foreach (var t in _perLayer) t?.Dispose();
     }

@@ -14,7 +14,7 @@ namespace AnomalySharp.Models.PatchCore;
 /// bytes of float32. Prediction searches the bank through an inverted-file index (<see cref="BankIndex"/>, the
 /// default) or exactly by blocked matrix products (<c>model.search: exact</c>).
 /// </summary>
-public sealed partial class PatchCoreModel : IAnomalyModel
+public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -122,13 +122,69 @@ public sealed partial class PatchCoreModel : IAnomalyModel
     /// <inheritdoc />
     public void Fit(FitData data, IProgressReporter progress)
     {
-        long estimate = EstimateFitBytes(data.Count);
+        CheckFitMemory(data.Count);
+        using var projection = new RandomProjection(FeatureDim, _projectionDim, _seed);
+        var (featureChunks, projectedChunks) = Features(data, projection, progress);
+        int count = CoresetSize(featureChunks.Sum(c => c.shape[0]), progress);
+        // Quantized chunk by chunk into one array, each chunk freed once copied: joining the projections first held
+        // them twice (400 MB on magnetic_tile) at fit's peak. Same scale, same bytes.
+        var quantized = Quantize(projectedChunks, KCenterGreedy.QuantizeScale(projectedChunks));
+        MemoryMonitor.Stage("fit: quantized projections");
+        int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
+        MemoryMonitor.Stage("fit: coreset");
+        using (var rows = Rows(featureChunks, chosen))
+            SetBank(rows.to_type(BankType));
+        BuildIndex(progress);
+    }
+
+    /// <summary>PatchCore's bank grows: the new images' patches join it through the same k-center selection, continued from the bank's patches as the centres already chosen, and the search index is rebuilt.</summary>
+    public string? UpdateRefusal => _bank is null ? "patchcore is not fitted" : null;
+
+    /// <summary>
+    /// Adds coreset_ratio of the new images' patches to the bank, chosen by greedy k-center continued from the bank (each
+    /// new patch starts at its distance to the nearest bank patch, so a patch like those already kept is not taken
+    /// again), then rebuilds the search index over the whole bank.
+    /// </summary>
+    public void Update(FitData data, IProgressReporter progress)
+    {
+        if (UpdateRefusal is { } refusal) throw new AnomalySharpException(refusal);
+        CheckFitMemory(data.Count);
+        using var projection = new RandomProjection(FeatureDim, _projectionDim, _seed);
+        var (featureChunks, projectedChunks) = Features(data, projection, progress);
+        int count = CoresetSize(featureChunks.Sum(c => c.shape[0]), progress);
+        Tensor bankProjected;
+        using (var scope = NewDisposeScope())
+            bankProjected = projection.Project(_bank!.to_type(ScalarType.Float32)).MoveToOuterDisposeScope();
+        float scale = KCenterGreedy.QuantizeScale(projectedChunks.Append(bankProjected));
+        var centers = Quantize(new List<Tensor> { bankProjected }, scale); // frees bankProjected
+        var quantized = Quantize(projectedChunks, scale);
+        int[] chosen = KCenterGreedy.SelectAfter(quantized, centers, _projectionDim, count, progress);
+        using (var scope = NewDisposeScope())
+            SetBank(cat(new[] { _bank!, Rows(featureChunks, chosen).to_type(BankType) }, 0));
+        progress.Message($"patchcore: the bank grew by {count} patches to {_bank!.shape[0]}");
+        BuildIndex(progress);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, Tensor> GetUpdateState() => new Dictionary<string, Tensor>();
+
+    /// <inheritdoc />
+    public void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) { }
+
+    ScalarType BankType => _bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32;
+
+    void CheckFitMemory(int images)
+    {
+        long estimate = EstimateFitBytes(images);
         long limit = _maxFitMemoryGb > 0 ? (long)(_maxFitMemoryGb * (1L << 30)) : (long)(AvailableMemoryBytes() * 0.8);
         if (estimate > limit)
             throw new AnomalySharpException(FormattableString.Invariant(
-                $"patchcore: fitting {data.Count} images needs about {estimate / (double)(1L << 30):0.0} GiB for patch features, more than the {limit / (double)(1L << 30):0.0} GiB allowed; use fewer training images, a smaller data.image_size, or raise model.max_fit_memory_gb"));
+                $"patchcore: fitting {images} images needs about {estimate / (double)(1L << 30):0.0} GiB for patch features, more than the {limit / (double)(1L << 30):0.0} GiB allowed; use fewer training images, a smaller data.image_size, or raise model.max_fit_memory_gb"));
+    }
 
-        using var projection = new RandomProjection(FeatureDim, _projectionDim, _seed);
+    /// <summary>Every patch's features (float16) and their random projections, chunk by chunk (one chunk per batch).</summary>
+    (List<Tensor> Features, List<Tensor> Projected) Features(FitData data, RandomProjection projection, IProgressReporter progress)
+    {
         var featureChunks = new List<Tensor>();
         var projectedChunks = new List<Tensor>();
         using (var step = progress.Start("patchcore features", data.Count))
@@ -144,20 +200,23 @@ public sealed partial class PatchCoreModel : IAnomalyModel
                 step.Advance(batch.Samples.Count);
             }
         MemoryMonitor.Stage("fit: patch features");
+        return (featureChunks, projectedChunks);
+    }
 
-        long n = featureChunks.Sum(c => c.shape[0]);
-        int count = (int)Math.Floor(n * _ratio);
-        if (count < 1)
-        {
-            progress.Message($"warning: patchcore: coreset_ratio {_ratio} of {n} patches is less than one patch; keeping 1");
-            count = 1;
-        }
-        // Quantized chunk by chunk into one array, each chunk freed once copied: joining the projections first held
-        // them twice (400 MB on magnetic_tile) at fit's peak. Same scale, same bytes.
-        var quantized = new sbyte[projectedChunks.Sum(c => c.numel())];
-        float scale = KCenterGreedy.QuantizeScale(projectedChunks);
+    int CoresetSize(long patches, IProgressReporter progress)
+    {
+        int count = (int)Math.Floor(patches * _ratio);
+        if (count >= 1) return count;
+        progress.Message($"warning: patchcore: coreset_ratio {_ratio} of {patches} patches is less than one patch; keeping 1");
+        return 1;
+    }
+
+    /// <summary>Quantizes the chunks into one int8 array with <paramref name="scale"/>, freeing each chunk once copied.</summary>
+    static sbyte[] Quantize(List<Tensor> chunks, float scale)
+    {
+        var quantized = new sbyte[chunks.Sum(c => c.numel())];
         long offset = 0;
-        foreach (var c in projectedChunks)
+        foreach (var c in chunks)
         {
             KCenterGreedy.QuantizeInto(c, scale, quantized.AsSpan(checked((int)offset), checked((int)c.numel())));
             offset += c.numel();
@@ -166,12 +225,17 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         // The float32 projections (chunks under glibc's mmap threshold, so on its heap) go back before the long k-center:
         // kept, they were a quarter of fit's plateau (220 MB of 2.2 GB for 856 k patches at 512 px).
         Runtime.NativeHeap.Release();
-        MemoryMonitor.Stage("fit: quantized projections");
-        int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
-        Array.Sort(chosen);
-        MemoryMonitor.Stage("fit: coreset");
-        // The chosen rows chunk by chunk, each chunk freed once read, so no second copy of every patch is made (fit's peak,
-        // 2.9 GB on magnetic_tile, is elsewhere: this did not lower it).
+        return quantized;
+    }
+
+    /// <summary>
+    /// The chosen rows, chunk by chunk, each chunk freed once read, so no second copy of every patch is made; the patch
+    /// features' pages go back to the system before the index's k-means allocates elsewhere (without that, the index build
+    /// added 630 MB on top of them and was fit's peak, 2.5 GB).
+    /// </summary>
+    static Tensor Rows(List<Tensor> featureChunks, int[] chosen)
+    {
+        chosen = chosen.Order().ToArray();
         var selected = new List<Tensor>();
         long chunkStart = 0;
         int next = 0;
@@ -186,24 +250,22 @@ public sealed partial class PatchCoreModel : IAnomalyModel
             chunk.Dispose();
             chunkStart = end;
         }
-        using (var rows = cat(selected, 0))
-        {
-            foreach (var t in selected) t.Dispose();
-            SetBank(rows.to_type(_bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32));
-        }
-        // The patch features (600 MB on magnetic_tile) are freed, but glibc keeps their pages, and the index's k-means
-        // allocates elsewhere: without this the index build added 630 MB on top of them and was fit's peak (2.5 GB).
+        var rows = cat(selected, 0);
+        foreach (var t in selected) t.Dispose();
         Runtime.NativeHeap.Release();
         MemoryMonitor.Stage("fit: bank");
-        if (_search == "ivf")
-            using (var step = progress.Start("patchcore search index", 1))
-            {
-                var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
-                SetBank(ordered);
-                _index?.Dispose();
-                _index = index;
-                step.Advance(1);
-            }
+        return rows;
+    }
+
+    void BuildIndex(IProgressReporter progress)
+    {
+        if (_search != "ivf") return;
+        using var step = progress.Start("patchcore search index", 1);
+        var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
+        SetBank(ordered);
+        _index?.Dispose();
+        _index = index;
+        step.Advance(1);
     }
 
     void SetBank(Tensor bank)
@@ -240,13 +302,7 @@ public sealed partial class PatchCoreModel : IAnomalyModel
         if (state.ContainsKey("search_centroids"))
             _index = BankIndex.FromState(_bank!, state["search_centroids"], state["search_offsets"], state["search_support"],
                 state.GetValueOrDefault("search_mean"), state.GetValueOrDefault("search_basis"));
-        else
-        {
-            // A bank saved without an index (model.search: exact) given model.search: ivf: index it now, as fit would.
-            var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
-            SetBank(ordered);
-            _index = index;
-        }
+        else BuildIndex(NullProgress.Instance); // a bank saved without an index (model.search: exact) given model.search: ivf: index it now, as fit would
     }
 
     /// <inheritdoc />
