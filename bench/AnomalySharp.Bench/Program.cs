@@ -17,6 +17,8 @@ using static TorchSharp.torch;
 //               --pytorch (the reference folder) PatchCore's exact search too, PaDiM and PatchCore in PyTorch on the same weights and bank, and every other model's float32 graph run by PyTorch (graph_torch.py)
 //        ... -- --workers MODEL.onnx [--frames 1000]: NATS JetStream workers (nats-server started here): frames/s with 1 and 2 workers, broker
 //               CPU and memory, end-to-end latency p50/p99
+//        ... -- --runtime-check MODEL.onnx --node-modules DIR [--data DIR]: the export scored by onnxruntime-node (installed in DIR) on every
+//               test image, against the product's ONNX Runtime: largest score and map differences (exit 1 beyond 1e-5 / 1e-4)
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
@@ -40,6 +42,7 @@ List<(int, int, int, int)>? searchGrid = null;
 bool gemm = false, reuse = false;
 string? work = null, deployOne = null, workersModel = null;
 int frames = 1000;
+string? runtimeCheck = null, nodeModules = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -58,7 +61,9 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
-    else if (args[i] == "--gemm") gemm = true;   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
+    else if (args[i] == "--gemm") gemm = true;
+    else if (args[i] == "--runtime-check") runtimeCheck = args[++i];
+    else if (args[i] == "--node-modules") nodeModules = args[++i];   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--work") work = args[++i];      // with --deploy: where the trained models and exported files go
     else if (args[i] == "--reuse") reuse = true;         // with --deploy: keep a finished `train` output found in WORK/MODEL
     else if (args[i] == "--workers") workersModel = args[++i];   // MODEL.onnx: scale-out on NATS JetStream
@@ -70,6 +75,7 @@ for (int i = 0; i < args.Length; i++)
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
+if (runtimeCheck != null) return AnomalySharp.Bench.RuntimeCheck.Run(runtimeCheck, data, nodeModules ?? throw new ArgumentException("--runtime-check needs --node-modules"));
 if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
 if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(workersModel, data, threads, frames);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);

@@ -44,13 +44,17 @@ internal sealed class ImageShapes
 
     /// <summary>
     /// Why <paramref name="path"/>, of <paramref name="shape"/>, does not fit a model trained on <paramref name="known"/>
-    /// shapes (its aspect ratio is more than 5% from all of theirs), or null when it fits or nothing is known.
+    /// shapes, or null when it fits. The policy is the training images': when they share one aspect ratio (within 5%, a
+    /// fixed camera), a new image must have it too; when theirs vary (crops of every shape, as magnetic_tile's), the model
+    /// learned from images stretched in every way and any shape fits, as it does when nothing is known.
     /// </summary>
     public static string? Mismatch(string path, (int Width, int Height) shape, IReadOnlyList<(int Width, int Height)> known, (int Height, int Width) working)
     {
         if (known.Count == 0) return null;
+        var logs = known.Select(k => Math.Log((double)k.Width / k.Height)).ToList();
+        if (logs.Max() - logs.Min() > 0.1) return null;
         double aspect = (double)shape.Width / shape.Height;
-        if (known.Any(k => Math.Abs(Math.Log(aspect * k.Height / k.Width)) <= 0.05)) return null;
+        if (logs.Any(l => Math.Abs(Math.Log(aspect) - l) <= 0.05)) return null;
         string trained = string.Join(", ", known.Take(3).Select(k => $"{k.Width}x{k.Height}")) + (known.Count > 3 ? ", ..." : "");
         return string.Create(CultureInfo.InvariantCulture,
             $"{path}: {shape.Width}x{shape.Height} images are stretched to {working.Width}x{working.Height} differently from the model's training images ({trained}): crop or resize new images to the training images' shape, or train a new model");

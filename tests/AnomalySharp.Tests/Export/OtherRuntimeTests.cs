@@ -19,22 +19,7 @@ public class OtherRuntimeTests
     const string NodeRuntimeVersion = "1.30.0";
 
     /// <summary>onnxruntime-node installed once (from the npm registry) into a cache folder; its node_modules folder.</summary>
-    static string InstallOnnxRuntimeNode()
-    {
-        Assert.True(File.Exists("/usr/bin/node") || File.Exists("/usr/local/bin/node"), "node is missing (build/test.sh installs nodejs and npm)");
-        string folder = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "anomalysharp", $"onnxruntime-node-{NodeRuntimeVersion}");
-        string marker = Path.Combine(folder, "node_modules", "onnxruntime-node", "package.json");
-        if (File.Exists(marker)) return Path.Combine(folder, "node_modules");
-        Directory.CreateDirectory(folder);
-        var psi = new ProcessStartInfo("npm", new[] { "install", "--no-audit", "--no-fund", "--prefix", folder, $"onnxruntime-node@{NodeRuntimeVersion}" })
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var npm = Process.Start(psi)!;
-        string err = npm.StandardError.ReadToEnd();
-        npm.StandardOutput.ReadToEnd();
-        Assert.True(npm.WaitForExit(TimeSpan.FromMinutes(5)), "npm install did not finish in 5 minutes");
-        Assert.True(npm.ExitCode == 0 && File.Exists(marker), $"npm install onnxruntime-node@{NodeRuntimeVersion} failed: {err}");
-        return Path.Combine(folder, "node_modules");
-    }
+    static string InstallOnnxRuntimeNode() => ForeignRuntimes.NpmInstall("onnxruntime-node", NodeRuntimeVersion);
 
     const string Script = """
         const ort = require('onnxruntime-node');
