@@ -81,7 +81,7 @@ public sealed partial class AnomalyEngine
                 int epochs = Training.TrainingOptions.FromConfig(config).UpdateEpochs;
                 training = new NetworkTraining(_progress, evaluator).Train((ITrainableModel)model, config, options, dataset, output, trainingFolder, fitData,
                     MakeBatcher(options, _cancellation), resume: null, overwrite: false, _cancellation, epochs);
-                mode = $"fine-tuned from the kept weights on {dataset.Train.Count} images (old and new) for up to {epochs} epochs";
+                mode = $"fine-tuned from the kept weights on {dataset.Train.Count} images (old and new) for up to {epochs} epoch{(epochs == 1 ? "" : "s")}";
             }
             else
             {
