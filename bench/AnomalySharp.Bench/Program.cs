@@ -19,6 +19,7 @@ using static TorchSharp.torch;
 //               CPU and memory, end-to-end latency p50/p99
 //        ... -- --runtime-check MODEL.onnx --node-modules DIR [--data DIR]: the export scored by onnxruntime-node (installed in DIR) on every
 //               test image, against the product's ONNX Runtime: largest score and map differences (exit 1 beyond 1e-5 / 1e-4)
+//        ... -- --browser MODEL.onnx [--data DIR] [--frames 20]: images/s of the /local page (onnxruntime-web) in headless Chromium against the runtime
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
@@ -42,7 +43,7 @@ List<(int, int, int, int)>? searchGrid = null;
 bool gemm = false, reuse = false;
 string? work = null, deployOne = null, workersModel = null;
 int frames = 1000;
-string? runtimeCheck = null, nodeModules = null;
+string? runtimeCheck = null, nodeModules = null, browserModel = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--data") data = args[++i];
@@ -63,6 +64,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
     else if (args[i] == "--gemm") gemm = true;
     else if (args[i] == "--runtime-check") runtimeCheck = args[++i];
+    else if (args[i] == "--browser") browserModel = args[++i];
     else if (args[i] == "--node-modules") nodeModules = args[++i];   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
     else if (args[i] == "--work") work = args[++i];      // with --deploy: where the trained models and exported files go
     else if (args[i] == "--reuse") reuse = true;         // with --deploy: keep a finished `train` output found in WORK/MODEL
@@ -75,6 +77,7 @@ for (int i = 0; i < args.Length; i++)
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
 if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
+if (browserModel != null) return await AnomalySharp.Bench.BrowserBench.Run(browserModel, data, frames == 1000 ? 20 : frames);
 if (runtimeCheck != null) return AnomalySharp.Bench.RuntimeCheck.Run(runtimeCheck, data, nodeModules ?? throw new ArgumentException("--runtime-check needs --node-modules"));
 if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
 if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(workersModel, data, threads, frames);

@@ -32,6 +32,13 @@ public sealed class ImagePreprocessor : IDisposable
         _session = new InferenceSession(ImageGraphs.Preprocess(height, width), options);
     }
 
+    /// <summary>
+    /// The preprocessing graph itself (rgba uint8 [H,W,4] → input float [1,3,h,w], opset 18), as ONNX bytes: exports carry
+    /// it in their metadata (anomalysharp.preprocess_onnx) so that another runtime, a browser included, prepares an image
+    /// into the same floats.
+    /// </summary>
+    public static byte[] Graph(int height, int width) => ImageGraphs.Preprocess(height, width);
+
     /// <summary>Writes the model input for <paramref name="image"/> into <paramref name="destination"/> (3·H·W floats).</summary>
     public void Prepare(DecodedImage image, Span<float> destination)
     {

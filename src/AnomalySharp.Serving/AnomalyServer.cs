@@ -1,3 +1,4 @@
+using AnomalySharp.Runtime.Browser;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -92,6 +93,15 @@ public sealed class AnomalyServer : IAsyncDisposable
         var app = builder.Build();
         var server = new AnomalyServer(app, detector, options, threads, warning);
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
+        // The in-browser inspector: the page, its one-file copy, and onnxruntime-web's two files (read once, kept).
+        app.MapGet("/local", () => Results.Content(LocalPage.Served("/local/ort/"), "text/html; charset=utf-8"));
+        app.MapGet("/local/standalone.html", () => Results.File(Standalone.Value, "text/html; charset=utf-8", "anomalysharp-inspect.html"));
+        app.MapGet("/local/ort/{name}", (string name) => name switch
+        {
+            LocalPage.ModuleName when OrtModule.Value is { } m => Results.Bytes(m, "text/javascript"),
+            LocalPage.WasmName when OrtWasm.Value is { } w => Results.Bytes(w, "application/wasm"),
+            _ => Results.NotFound(),
+        });
         app.MapGet("/health", () => Results.Json(new JsonObject
         {
             ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageHeight == detector.ImageWidth ? detector.ImageSize : new JsonArray(detector.ImageHeight, detector.ImageWidth), ["sessions"] = detector.Sessions,
@@ -111,6 +121,10 @@ public sealed class AnomalyServer : IAsyncDisposable
         server.Address = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         return server;
     }
+
+    static readonly Lazy<byte[]?> OrtModule = new(() => LocalPage.Asset(LocalPage.ModuleName));
+    static readonly Lazy<byte[]?> OrtWasm = new(() => LocalPage.Asset(LocalPage.WasmName));
+    static readonly Lazy<byte[]> Standalone = new(LocalPage.Standalone);
 
     static readonly Lazy<string> Page = new(() =>
     {

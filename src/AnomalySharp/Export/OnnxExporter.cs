@@ -74,6 +74,8 @@ public static class OnnxExporter
             ["anomalysharp.raw_pixel_min"] = F(s.PixelMin),
             ["anomalysharp.raw_pixel_max"] = F(s.PixelMax),
             ["anomalysharp.precision"] = "float32",
+            // The runtime's own preprocessing graph (decoded RGBA to this input), for consumers that are not this runtime.
+            ["anomalysharp.preprocess_onnx"] = Convert.ToBase64String(Runtime.ImagePreprocessor.Graph(trained.ImageShape.Height, trained.ImageShape.Width)),
         };
     }
 
