@@ -64,11 +64,21 @@ public static class KCenterGreedy
         if (packed) return new PackedKCenter(points, dim, compactEvery).Select(count, seed, progress);
         var minDist = new int[n];
         Array.Fill(minDist, int.MaxValue);
+        return Greedy(points, dim, minDist, new Random(seed).Next(n), count, progress, "coreset (k-center greedy)");
+    }
+
+    /// <summary>
+    /// The greedy loop: choose <paramref name="first"/>, lower every point's running minimum <paramref name="minDist"/>
+    /// to its distance from the newest centre, take the point with the largest minimum next, <paramref name="count"/> times.
+    /// </summary>
+    static int[] Greedy(sbyte[] points, int dim, int[] minDist, int first, int count, IProgressReporter? progress, string stage)
+    {
+        int n = minDist.Length;
         var selected = new int[count];
-        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
+        int workers = Workers(n);
         var localBest = new (int Index, int Value)[workers];
-        int current = new Random(seed).Next(n);
-        using var step = (progress ?? NullProgress.Instance).Start("coreset (k-center greedy)", count);
+        int current = first;
+        using var step = (progress ?? NullProgress.Instance).Start(stage, count);
         for (int s = 0; s < count; s++)
         {
             selected[s] = current;
@@ -87,6 +97,9 @@ public static class KCenterGreedy
         return selected;
     }
 
+    /// <summary>Sweep workers for <paramref name="n"/> points: one per 4,096 points, at most one per core.</summary>
+    static int Workers(int n) => Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
+
     /// <summary>
     /// Continues a greedy k-center selection whose earlier centres are <paramref name="centers"/> (rows of the same
     /// <paramref name="dim"/>, quantized with the same scale): each of <paramref name="points"/> starts at its distance to
@@ -100,7 +113,7 @@ public static class KCenterGreedy
         int n = points.Length / dim, k = centers.Length / dim;
         if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
         var minDist = new int[n];
-        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 4096));
+        int workers = Workers(n);
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
         {
             int start = (int)((long)n * w / workers), end = (int)((long)n * (w + 1) / workers);
@@ -114,27 +127,9 @@ public static class KCenterGreedy
                     minDist[i] = best;
                 }
         });
-        int current = 0;
-        for (int i = 1; i < n; i++) if (minDist[i] > minDist[current]) current = i;
-        var selected = new int[count];
-        var localBest = new (int Index, int Value)[workers];
-        using var step = (progress ?? NullProgress.Instance).Start("coreset (k-center greedy, continued)", count);
-        for (int s = 0; s < count; s++)
-        {
-            selected[s] = current;
-            int c = current;
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
-            {
-                int start = (int)((long)n * w / workers), end = (int)((long)n * (w + 1) / workers);
-                localBest[w] = Sweep(points, dim, c, minDist, start, end);
-            });
-            var best = localBest[0];
-            for (int w = 1; w < workers; w++)
-                if (localBest[w].Value > best.Value) best = localBest[w];
-            current = best.Index;
-            if ((s & 255) == 255 || s == count - 1) step.Advance(s == count - 1 ? (s & 255) + 1 : 256);
-        }
-        return selected;
+        int first = 0;
+        for (int i = 1; i < n; i++) if (minDist[i] > minDist[first]) first = i;
+        return Greedy(points, dim, minDist, first, count, progress, "coreset (k-center greedy, continued)");
     }
 
     /// <summary>Lowers minDist[i] to the distance to row <paramref name="center"/> for i in [start, end) and returns the largest minimum.</summary>

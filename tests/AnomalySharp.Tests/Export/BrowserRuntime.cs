@@ -47,8 +47,6 @@ internal static class BrowserRuntime
     /// <summary>Runs the jobs in onnxruntime-web <paramref name="version"/> inside Chromium; returns its version line.</summary>
     public static string Run(string version, IReadOnlyList<ForeignRuntimes.Job> jobs)
     {
-        Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
-            "headless browser missing: apt-get install chromium chromium-driver (build/test.sh installs them)");
         string dist = Path.Combine(ForeignRuntimes.NpmInstall("onnxruntime-web", version), "onnxruntime-web", "dist");
         string bundle = File.Exists(Path.Combine(dist, "ort.wasm.min.js")) ? "ort.wasm.min.js" : "ort.min.js";
         int port;
@@ -59,12 +57,7 @@ internal static class BrowserRuntime
         using var stop = new CancellationTokenSource();
         var serving = Task.Run(() => Serve(listener, dist, Page.Replace("BUNDLE", bundle), jobs, stop.Token));
 
-        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
-        service.HideCommandPromptWindow = true;
-        service.SuppressInitialDiagnosticInformation = true;
-        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage");
-        using (var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60)))
+        using (var driver = Serving.HeadlessChromium.Start())
         {
             driver.Navigate().GoToUrl($"http://127.0.0.1:{port}/index.html");
             new WebDriverWait(driver, TimeSpan.FromMinutes(5)).Until(d => d.Title == "done" || d.Title.StartsWith("error", StringComparison.Ordinal));

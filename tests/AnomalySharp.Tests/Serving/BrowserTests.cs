@@ -13,15 +13,8 @@ public class BrowserTests
     [Fact]
     public async Task UploadingAnImageThroughThePageShowsScoreLabelAndOverlay()
     {
-        Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
-            "headless browser missing: apt-get install chromium chromium-driver (build/test.sh installs them)");
         await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0 });
-        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
-        service.HideCommandPromptWindow = true;
-        service.SuppressInitialDiagnosticInformation = true;
-        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage");
-        using var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        using var driver = HeadlessChromium.Start();
         driver.Navigate().GoToUrl(server.Address);
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
         wait.Until(d => d.FindElement(By.Id("model")).Text.Contains("padim"));

@@ -16,18 +16,6 @@ namespace AnomalySharp.Tests.Serving;
 [Collection(IsolatedCollection.Name)]
 public class LocalPageTests
 {
-    static ChromeDriver Browser()
-    {
-        Assert.True(File.Exists("/usr/bin/chromium") && File.Exists("/usr/bin/chromedriver"),
-            "headless browser missing: apt-get install chromium chromium-driver (build/test.sh installs them)");
-        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
-        service.HideCommandPromptWindow = true;
-        service.SuppressInitialDiagnosticInformation = true;
-        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage");
-        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
-    }
-
     /// <summary>Loads the model into the page, scores the images, and returns the page's scores by file name.</summary>
     static Dictionary<string, double> ScoreInPage(ChromeDriver driver, string model, IReadOnlyList<string> images)
     {
@@ -62,7 +50,7 @@ public class LocalPageTests
         var expected = detector.PredictFiles(images).Select((p, i) => (Name: Path.GetFileName(images[i]), p.Score)).ToList();
 
         await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = onnx, Port = 0 });
-        using (var driver = Browser())
+        using (var driver = HeadlessChromium.Start())
         {
             driver.Navigate().GoToUrl(new Uri(server.Address, "/local"));
             var scores = ScoreInPage(driver, onnx, images);
@@ -76,7 +64,7 @@ public class LocalPageTests
         using var http = new HttpClient();
         string standalone = Path.Combine(dir, "inspect.html");
         await File.WriteAllBytesAsync(standalone, await http.GetByteArrayAsync(new Uri(server.Address, "/local/standalone.html")));
-        using (var driver = Browser())
+        using (var driver = HeadlessChromium.Start())
         {
             driver.Navigate().GoToUrl(new Uri(standalone));
             var scores = ScoreInPage(driver, onnx, images.Take(2).ToList());
