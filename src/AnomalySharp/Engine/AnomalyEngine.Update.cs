@@ -4,7 +4,6 @@ using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Export;
 using AnomalySharp.Models;
-using AnomalySharp.Tiling;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
 
@@ -85,9 +84,9 @@ public sealed partial class AnomalyEngine
             }
             else
             {
-                ((IUpdatableModel)model).Update(FitDataOf(plan.NewFit, batcher, options, shapes), _progress);
-                mode = model is Models.Padim.PadimModel || model is TiledModel { Inner: Models.Padim.PadimModel } ? "exact merge of the running sums"
-                    : model.Name == "patchcore" ? "new patches joined the bank by k-center greedy; search index rebuilt" : "updated";
+                var updatable = (IUpdatableModel)model;
+                updatable.Update(FitDataOf(plan.NewFit, batcher, options, shapes), _progress);
+                mode = updatable.UpdateMode;
             }
             _cancellation.ThrowIfCancellationRequested();
             var fit = new FitOutcome(training?.Seconds ?? clock.Elapsed.TotalSeconds, MemoryMonitor.PeakResidentMb(), training);

@@ -14,6 +14,9 @@ public interface IUpdatableModel
     /// <summary>Why this fitted model cannot be updated (a line for the user), or null when it can.</summary>
     string? UpdateRefusal { get; }
 
+    /// <summary>How <see cref="Update"/> folds images in, in a few words for the user (results.json's update.mode).</summary>
+    string UpdateMode { get; }
+
     /// <summary>Folds the new normal images into the fitted model.</summary>
     void Update(FitData data, IProgressReporter progress);
 

@@ -112,6 +112,9 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
     }
 
     /// <inheritdoc />
+    public string UpdateMode => Inner is IUpdatableModel u ? u.UpdateMode + ", tile by tile" : "";
+
+    /// <inheritdoc />
     public virtual string? UpdateRefusal => Inner is IUpdatableModel u ? u.UpdateRefusal : $"{Inner.Name} cannot fold new images in";
 
     /// <summary>Updates the model that sees the tiles with the new images' tiles.</summary>

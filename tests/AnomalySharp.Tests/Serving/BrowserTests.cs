@@ -1,7 +1,6 @@
 using AnomalySharp.Serving;
 using AnomalySharp.Tests.Export;
 using OpenQA.Selenium;
-using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
 
 namespace AnomalySharp.Tests.Serving;

@@ -118,6 +118,9 @@ public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
     }
 
     /// <inheritdoc />
+    public string UpdateMode => "exact merge of the running sums";
+
+    /// <inheritdoc />
     public string? UpdateRefusal => _gaussian.Sums != null ? null
         : "this padim model file keeps no running sums to merge new images into (it was trained with model.updatable: false, or before update existed); train it again";
 

@@ -137,6 +137,9 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         BuildIndex(progress);
     }
 
+    /// <inheritdoc />
+    public string UpdateMode => "new patches joined the bank by k-center greedy; search index rebuilt";
+
     /// <summary>PatchCore's bank grows: the new images' patches join it through the same k-center selection, continued from the bank's patches as the centres already chosen, and the search index is rebuilt.</summary>
     public string? UpdateRefusal => _bank is null ? "patchcore is not fitted" : null;
 
