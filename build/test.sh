@@ -23,4 +23,15 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-exec dotnet test AnomalySharp.slnx -c Release --logger "console;verbosity=normal" "$@"
+log=$(mktemp)
+set +e
+dotnet test AnomalySharp.slnx -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# A long run's failures scroll far up: repeat each failed test with its message and first stack lines at the end.
+if grep -qE '^ +Failed [A-Za-z]' "$log"; then
+  echo "---- failed tests ----"
+  awk '/^ +Failed [A-Za-z]/ {n = 25} n > 0 {print; n--}' "$log"
+fi
+rm -f "$log"
+exit "$status"
