@@ -193,14 +193,23 @@ internal sealed partial class Commands
         var calibration = Opt("--calibration", "with --int8: folder of normal images to calibrate on (default: the model's training images)");
         var name = Opt("--name", "triton: the model's name in the repository (default anomalysharp_<model>)");
         var overwrite = Flag("--overwrite", "replace the output if it exists");
+        var runtime = Opt("--runtime", "the oldest ONNX Runtime release the file must run in, e.g. 1.16; an export that needs more is refused");
         var cmd = new Command("export", "export a saved model to ONNX (image [N,3,S,S] RGB 0..1 -> anomaly_map, score; normalized) or a Triton repository")
-            { modelPath, format, output, int8, calibration, name, overwrite };
+            { modelPath, format, output, int8, calibration, name, overwrite, runtime };
         cmd.SetAction(p =>
         {
-            string written = new ConsoleProgress().Run(r => new ModelExporter(r, Shutdown.Token).Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx",
-                p.GetValue(output)!, p.GetValue(int8), p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name)));
+            Runtime.RuntimeRequirement? needs = null;
+            string written = new ConsoleProgress().Run(r =>
+            {
+                var exporter = new ModelExporter(r, Shutdown.Token);
+                string path = exporter.Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx", p.GetValue(output)!, p.GetValue(int8),
+                    p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name), runtime: p.GetValue(runtime));
+                needs = exporter.Requirement;
+                return path;
+            });
             long bytes = File.Exists(written) ? new FileInfo(written).Length : new FileInfo(Path.Combine(written, "1", "model.onnx")).Length;
             Console.WriteLine(FormattableString.Invariant($"exported {(p.GetValue(int8) ? "int8" : "float32")} model ({bytes / 1048576.0:0.0} MB) -> {written}"));
+            if (needs != null) Console.WriteLine($"runs in {needs.Describe()}");
             return 0;
         });
         return cmd;

@@ -22,7 +22,21 @@ public sealed class OnnxGraph
 
     readonly GraphProto _graph = new() { Name = "anomalysharp" };
     readonly Dictionary<string, string> _scalars = new();
+    readonly SortedDictionary<string, long> _domains = new(StringComparer.Ordinal);
     int _counter;
+
+    /// <summary>
+    /// Imports the operator set of another domain than the default one, for nodes copied from a user's network (e.g.
+    /// com.microsoft operators that ONNX Runtime's optimizer wrote). One version per domain; a second, different one
+    /// is an error naming both.
+    /// </summary>
+    public void ImportDomain(string domain, long version)
+    {
+        if (domain is "" or "ai.onnx") throw new ArgumentException("the default domain's opset is given to ToModel", nameof(domain));
+        if (_domains.TryGetValue(domain, out long known) && known != version)
+            throw new InvalidOperationException($"operator set {domain} imported at version {known} and at {version}");
+        _domains[domain] = version;
+    }
 
     /// <summary>The nodes so far (exposed for graph rewrites such as quantization).</summary>
     public GraphProto Graph => _graph;
@@ -128,7 +142,7 @@ public sealed class OnnxGraph
         };
     }
 
-    /// <summary>The model: IR version 8, default-domain opset <paramref name="opset"/> (<see cref="Opset"/> unless given), with string metadata.</summary>
+    /// <summary>The model: IR version 8, default-domain opset <paramref name="opset"/> (<see cref="Opset"/> unless given) and the imported domains, with string metadata.</summary>
     public ModelProto ToModel(IReadOnlyDictionary<string, string> metadata, string docString, int opset = Opset)
     {
         var model = new ModelProto
@@ -140,6 +154,7 @@ public sealed class OnnxGraph
             Graph = _graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        foreach (var (domain, version) in _domains) model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
         foreach (var (k, v) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return model;
     }

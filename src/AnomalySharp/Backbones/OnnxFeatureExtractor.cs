@@ -209,6 +209,14 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
             for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = Map(copy.Input[i]);
             for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = Map(copy.Output[i]);
             OnnxOpsetUpgrade.Upgrade(copy, opset, g, Name);
+            if (copy.Domain is { Length: > 0 } domain and not "ai.onnx")
+            {
+                // Another domain's operator (com.microsoft from ONNX Runtime's optimizer, say) keeps its opset import;
+                // the export then states that it runs in ONNX Runtime only (RuntimeRequirement).
+                var import = _pruned.OpsetImport.FirstOrDefault(o => o.Domain == domain)
+                    ?? throw new AnomalySharpException($"backbone {Name}: node '{n.Name}' ({domain}.{n.OpType}) has a domain the file does not import");
+                g.ImportDomain(domain, import.Version);
+            }
             g.Graph.Node.Add(copy);
         }
         return layers.Select(l => Map(_graphOutputs[IndexOf(l)])).ToArray();

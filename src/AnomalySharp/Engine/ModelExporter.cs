@@ -21,6 +21,9 @@ public sealed class ModelExporter
         _cancellation = cancellation;
     }
 
+    /// <summary>What the last written file needs of an ONNX Runtime (also in its metadata as anomalysharp.min_onnxruntime).</summary>
+    public Runtime.RuntimeRequirement? Requirement { get; private set; }
+
     /// <summary>Export formats.</summary>
     public static readonly string[] Formats = { "onnx", "triton" };
 
@@ -28,11 +31,15 @@ public sealed class ModelExporter
     /// Exports <paramref name="modelPath"/>. For "onnx", <paramref name="output"/> is the .onnx file; for "triton", the
     /// repository folder (the model goes in output/NAME). <paramref name="calibration"/> is a folder of normal images
     /// (default: the training images of the model's dataset); up to <paramref name="calibrationImages"/> are used.
-    /// Returns the written path.
+    /// <paramref name="runtime"/>, when given, is the oldest ONNX Runtime release the file must run in: a file that
+    /// needs more is refused before anything is written. Returns the written path.
     /// </summary>
     public string Export(string modelPath, string format, string output, bool int8, string? calibration, bool overwrite,
-        string? name = null, int calibrationImages = 64)
+        string? name = null, int calibrationImages = 64, string? runtime = null)
     {
+        System.Version? target = null;
+        if (runtime != null && (target = Runtime.RuntimeRequirement.ParseRelease(runtime)) == null)
+            throw new AnomalySharpException($"{OptionText.Name("runtime")} '{runtime}' is not a release number such as 1.16 or 1.17.3");
         if (!Formats.Contains(format)) throw new AnomalySharpException($"{OptionText.Name("format")}: unknown format '{format}' (known: {string.Join(", ", Formats)})");
         if (calibration != null && !int8) throw new AnomalySharpException($"{OptionText.Name("calibration")} is only used with {OptionText.Name("int8")}");
         if (calibration != null && !Directory.Exists(calibration)) throw new AnomalySharpException($"{OptionText.Name("calibration")}: folder not found: {calibration}");
@@ -51,6 +58,7 @@ public sealed class ModelExporter
         ModelProto model;
         using (var step = _progress.Start("export onnx", 1)) { model = OnnxExporter.Build(trained); step.Advance(1); }
         if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageShape, threads);
+        StateRequirement(model, runtime, target);
         if (format == "onnx")
         {
             OnnxExporter.Save(model, full);
@@ -65,6 +73,23 @@ public sealed class ModelExporter
         TritonRepository.Write(model, staged.Path, modelName);
         staged.Commit();
         return Path.Combine(full, modelName);
+    }
+
+    /// <summary>
+    /// Records in the metadata the oldest ONNX Runtime that loads <paramref name="model"/>, refuses a target release
+    /// that cannot, and warns when the file needs more than the runtimes this project tests, or ONNX Runtime itself.
+    /// </summary>
+    void StateRequirement(ModelProto model, string? runtime, System.Version? target)
+    {
+        var needs = Runtime.RuntimeRequirement.Of(model);
+        if (target != null && !needs.RunsIn(target))
+            throw new AnomalySharpException($"{OptionText.Name("runtime")} {runtime}: this export needs {needs.Describe()}; nothing written");
+        Requirement = needs;
+        model.MetadataProps.Add(new StringStringEntryProto { Key = "anomalysharp.min_onnxruntime", Value = needs.OldestText });
+        if (needs.CustomDomains.Count > 0 || needs.OnnxRuntimeOnlyDomains.Count > 0)
+            _progress.Message($"warning: the backbone brings operators outside the ONNX standard: {needs.Describe()}");
+        if (!needs.RunsIn(Runtime.RuntimeRequirement.OldestTested))
+            _progress.Message($"warning: this export needs {needs.Describe()}, newer than {Runtime.RuntimeRequirement.OldestTested}, the oldest runtime AnomalySharp's exports are tested in");
     }
 
     /// <summary>Whether a file is an ONNX model with AnomalySharp's metadata (so --overwrite may replace it).</summary>

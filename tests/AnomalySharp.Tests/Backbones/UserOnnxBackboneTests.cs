@@ -51,6 +51,42 @@ public class UserOnnxBackboneTests
     }
 
     [Fact]
+    public void ANetworkWithOnnxRuntimesOwnOperatorsExportsWithTheirOpsetAndComputesTheSameFeatures()
+    {
+        // ONNX Runtime's optimizer writes fused com.microsoft operators (FusedConv): a file users do hand over.
+        string dir = TestPaths.TempDir("byo-ort-ops"), optimized = Path.Combine(dir, "resnet18-ort.onnx");
+        using (var so = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = optimized })
+        using (new Microsoft.ML.OnnxRuntime.InferenceSession(PretrainedResNet18.Instance.OnnxPath, so)) { }
+        Assert.Contains(Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph.Node, n => n.Domain == "com.microsoft");
+        int[] layers = { 0, 1, 2 };
+        float[][] Features(string path, out Onnx.ModelProto model)
+        {
+            var config = AsUserFile("padim", layers);
+            config.Set($"model.backbone_path=\"{path}\"");
+            var (backbone, names) = BackboneFactory.FromConfig(config);
+            using var _ = backbone;
+            var g = new AnomalySharp.Runtime.OnnxGraph();
+            g.Input("image", 1, 3, 64, 64);
+            var outputs = ((IOnnxBackbone)backbone).AppendOnnx(g, "image", names);
+            foreach (var o in outputs) g.Graph.Output.Add(new Onnx.ValueInfoProto { Name = o });
+            model = g.ToModel(new Dictionary<string, string>(), "features");
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model));
+            var rng = new Random(5);
+            var image = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(Enumerable.Range(0, 3 * 64 * 64).Select(_ => (float)rng.NextDouble()).ToArray(), new[] { 1, 3, 64, 64 });
+            using var result = session.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("image", image) });
+            return result.Select(r => r.AsEnumerable<float>().ToArray()).ToArray();
+        }
+        var plain = Features(PretrainedResNet18.Instance.OnnxPath, out var plainModel);
+        var fused = Features(optimized, out var fusedModel);
+        Assert.DoesNotContain(plainModel.OpsetImport, o => o.Domain == "com.microsoft");
+        Assert.Contains(fusedModel.OpsetImport, o => o.Domain == "com.microsoft");
+        for (int i = 0; i < plain.Length; i++)
+            Assert.True(plain[i].Zip(fused[i]).Max(p => Math.Abs(p.First - p.Second)) < 1e-4, $"layer {i}");
+        var needs = AnomalySharp.Runtime.RuntimeRequirement.Of(fusedModel);
+        Assert.Equal(new[] { "com.microsoft" }, needs.OnnxRuntimeOnlyDomains);
+    }
+
+    [Fact]
     public void MistakesNameTheKeyOrTheValue()
     {
         var noPath = PadimTests.SmallConfig("padim");

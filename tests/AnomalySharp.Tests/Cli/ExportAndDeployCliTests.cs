@@ -38,6 +38,25 @@ public class ExportAndDeployCliTests
     }
 
     [Fact]
+    public void ExportStatesTheOldestRuntimeAndRefusesATargetThatCannotRunIt()
+    {
+        string dir = TestPaths.TempDir("export-runtime");
+        string onnx = Path.Combine(dir, "m.onnx");
+        // Opset 17 and IR 8 need ONNX Runtime 1.12: a 1.11 target is refused before anything is written.
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "1.11"),
+            "--runtime 1.11", "ONNX Runtime 1.12 or later", "nothing written");
+        Assert.False(File.Exists(onnx));
+        Assert.Empty(Directory.GetFiles(dir));
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "newest"), "--runtime", "newest");
+        var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "1.17.3");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("runs in ONNX Runtime 1.12 or later (IR 8, opset 17)", r.Stdout);
+        Assert.DoesNotContain("warning", r.Stderr);
+        using var session = new InferenceSession(onnx);
+        Assert.Equal("1.12", session.ModelMetadata.CustomMetadataMap["anomalysharp.min_onnxruntime"]);
+    }
+
+    [Fact]
     public void Int8ExportKeepsTheDecisionsOfTheFloatModel()
     {
         string dir = TestPaths.TempDir("int8");
