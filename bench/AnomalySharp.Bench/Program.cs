@@ -20,6 +20,7 @@ using static TorchSharp.torch;
 //        ... -- --runtime-check MODEL.onnx --node-modules DIR [--data DIR]: the export scored by onnxruntime-node (installed in DIR) on every
 //               test image, against the product's ONNX Runtime: largest score and map differences (exit 1 beyond 1e-5 / 1e-4)
 //        ... -- --browser MODEL.onnx [--data DIR] [--frames 20]: images/s of the /local page (onnxruntime-web) in headless Chromium against the runtime
+//        ... -- --metrics [--images 582] [--size 256] [--threads 2]: seconds of the pixel metrics' sort and walks on seeded synthetic maps and masks
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
 //        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
@@ -40,7 +41,8 @@ var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
 string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
 List<(int, int, int, int)>? searchGrid = null;
-bool gemm = false, reuse = false;
+bool gemm = false, reuse = false, metrics = false;
+int metricImages = 582, metricSize = 256;
 string? work = null, deployOne = null, workersModel = null;
 int frames = 1000;
 string? runtimeCheck = null, nodeModules = null, browserModel = null;
@@ -63,6 +65,9 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--only") only = args[++i].Split(',').ToHashSet();
     else if (args[i] == "--pytorch") pytorchScript = args[++i];
     else if (args[i] == "--gemm") gemm = true;
+    else if (args[i] == "--metrics") metrics = true;   // pixel metrics at 582 x 256² (--images N, --size S)
+    else if (args[i] == "--images") metricImages = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--size") metricSize = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--runtime-check") runtimeCheck = args[++i];
     else if (args[i] == "--browser") browserModel = args[++i];
     else if (args[i] == "--node-modules") nodeModules = args[++i];   // this CPU's sustained float32 and INT8 GEMM rate in ONNX Runtime
@@ -83,6 +88,7 @@ if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
 if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(workersModel, data, threads, frames);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
 if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
+if (metrics) return AnomalySharp.Bench.MetricsBench.Run(threads, metricImages, metricSize);
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);

@@ -60,7 +60,7 @@ internal static class ForeignRuntimes
         return stdout.Trim();
     }
 
-    /// <summary>Runs the jobs in tests/OrtCompat (NuGet Microsoft.ML.OnnxRuntime 1.30.0), built beside the tests.</summary>
+    /// <summary>Runs the jobs in tests/OrtCompat (NuGet Microsoft.ML.OnnxRuntime 1.20.1), built beside the tests.</summary>
     public static string RunNuGet(IReadOnlyList<Job> jobs, string dir)
     {
         string dll = Path.Combine(TestPaths.RepoRoot, "tests", "OrtCompat", "bin", "Release", "net10.0", "linux-x64", "OrtCompat.dll");

@@ -10,7 +10,7 @@ namespace AnomalySharp.Tests.Export;
 /// <summary>
 /// Issue 39's compatibility matrix: every model's export, float32 and INT8, the tiled variants included, trained by the
 /// CLI on real hazelnut_toy images at 64 px, runs in onnxruntime-node 1.30.0 and 1.17.3 (npm), in NuGet's ONNX
-/// Runtime 1.30.0 (a child process) and in onnxruntime-web 1.30.0 (WebAssembly in headless Chromium), and scores six real test images and a uniform grey one as the product's ONNX
+/// Runtime 1.20.1 (a child process) and in onnxruntime-web 1.30.0 (WebAssembly in headless Chromium), and scores six real test images and a uniform grey one as the product's ONNX
 /// Runtime (1.31.1) does: scores within 1e-5, maps within 1e-4, in every cell. Each
 /// cell's largest differences are printed.
 /// </summary>
@@ -94,7 +94,7 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
         {
             ("onnxruntime-node 1.30.0", jobs => ForeignRuntimes.RunNode("1.30.0", jobs, dir)),
             ("onnxruntime-node 1.17.3", jobs => ForeignRuntimes.RunNode("1.17.3", jobs, dir)),
-            ("NuGet onnxruntime 1.30.0", jobs => ForeignRuntimes.RunNuGet(jobs, dir)),
+            ("NuGet onnxruntime 1.20.1", jobs => ForeignRuntimes.RunNuGet(jobs, dir)),
             ("onnxruntime-web 1.30.0", jobs => BrowserRuntime.Run("1.30.0", jobs)),
         };
         var failures = new List<string>();
