@@ -23,6 +23,9 @@ internal static class NativeCallGuard
     static int _depth;
     static long _budget = 256L << 20;
 
+    /// <summary>How often a loop over batches hands freed native memory back (see <see cref="Runtime.NativeHeap.ReleaseIfDue"/>).</summary>
+    public static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Yields the batch each step makes, with the guard held from the making of the batch until the consumer asks for
     /// the next one. The work between batches (reading and decoding ahead, the consumer's own loop) runs unguarded.
@@ -33,9 +36,10 @@ internal static class NativeCallGuard
         {
             using (Enter())
                 yield return make();
-            // With trimBetween, the batch's tensors are freed by now and glibc hands their pages back: it would keep
-            // them (it raises its mmap threshold once a large buffer is freed) and the process would grow batch by batch.
-            if (trimBetween) Runtime.NativeHeap.Release();
+            // With trimBetween, the batch's tensors are freed by now and glibc hands their pages back, every half
+            // minute: it would keep them (it raises its mmap threshold once a large buffer is freed) and a long run would
+            // grow. Not after every batch: the next batch faults every returned page in again (a third of a train's time).
+            if (trimBetween) Runtime.NativeHeap.ReleaseIfDue(TrimInterval);
         }
     }
 

@@ -93,8 +93,10 @@ public sealed class CurveWalk : IDisposable
                         }
                     }
                 }
-                Runtime.NativeHeap.Release(); // glibc would keep each image's freed temporaries beside the run
             }
+            // Each image's temporaries are the same few megabytes, reused image after image; they go back once, here.
+            // (Trimming after every image cost 8.5 of the 14 s this sort took at 582 x 256².)
+            Runtime.NativeHeap.Release();
             if (keys.Count == 0) throw new ArgumentException("no scores");
             if (sizes.Count >= int.MaxValue) throw new ArgumentException("too many defect regions");
             keys.Complete();
@@ -198,7 +200,8 @@ public sealed class CurveWalk : IDisposable
             consumed = (int)len;
             try { if (chunk.Thresholds.numel() > 0) yield return chunk; }
             finally { chunk.TruePositives.Dispose(); chunk.FalsePositives.Dispose(); chunk.Thresholds.Dispose(); }
-            Runtime.NativeHeap.Release(); // a chunk's tens of megabytes of temporaries go back before the next chunk's
+            // No malloc_trim per chunk: every chunk's temporaries have the same sizes, so the heap reuses one chunk's
+            // worth throughout; trimming each time made a walk of 38 M pixels 5x slower. They go back at Dispose.
         }
     }
 
