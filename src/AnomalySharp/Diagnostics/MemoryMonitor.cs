@@ -28,6 +28,7 @@ public static class MemoryMonitor
     public static void EndStage(string name)
     {
         ReleaseGarbage();
+        StageTimings.End(name);
         Stage(name);
     }
 

@@ -27,6 +27,7 @@ public sealed partial class AnomalyEngine
     /// <param name="threads">Compute threads for this run (0: all cores); null keeps the model's runtime.threads.</param>
     public RunResults Update(string modelPath, string normalDir, string output, bool overwrite, int? threads = null)
     {
+        Diagnostics.StageTimings.Begin();
         string modelFile = Directory.Exists(modelPath) ? Path.Combine(modelPath, ModelPackage.FileName) : modelPath;
         if (modelFile.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new AnomalySharpException($"{modelPath}: an exported .onnx model holds only its inference graph; update the model file `train` wrote ({ModelPackage.FileName}) and export it again");

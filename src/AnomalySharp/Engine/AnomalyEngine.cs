@@ -51,6 +51,7 @@ public sealed partial class AnomalyEngine
     public RunResults Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null, CancellationToken cancellation = default)
     {
         if (!cancellation.CanBeCanceled) cancellation = _cancellation;
+        StageTimings.Begin();
         var options = EngineOptions.From(config);
         var inputs = DatasetInputs(dataset);
         // Thresholds from good images alone: their calibration share is set aside before anything is fitted.
@@ -149,6 +150,7 @@ public sealed partial class AnomalyEngine
         EvaluationSet? all = null, validation = null, calibrationSet = null;
         EvaluationSet evaluation;
         double predictSeconds;
+        Metrics.CurveWalk? sorted = null; // every test pixel sorted once, when thresholds and metrics use the same images
         try
         {
             if (calibration != null)
@@ -167,18 +169,23 @@ public sealed partial class AnomalyEngine
                 all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out predictSeconds);
                 MemoryMonitor.EndStage("evaluate");
                 (validation, evaluation) = Calibration.Split(options, all);
+                if (validation is null && all.HasMasks && options.PixelThreshold is null)
+                    using (NativeCallGuard.Enter()) // the sort passes implicit Scalars
+                        sorted = Metrics.CurveWalk.Sort(all, runLength: options.SortRunLength);
                 using (validation)
-                    stats = Calibration.Calibrate(options, validation ?? evaluation);
+                    stats = Calibration.Calibrate(options, validation ?? evaluation, sorted);
                 thresholdReport = new ThresholdReport(method);
             }
         }
         catch
         {
+            sorted?.Dispose();
             calibrationSet?.Dispose();
             if (!ReferenceEquals(all, calibrationSet)) all?.Dispose();
             throw;
         }
         using var disposeAll = all;
+        using var disposeSorted = sorted;
         using var disposeCalibration = ReferenceEquals(calibrationSet, all) ? null : calibrationSet;
         MemoryMonitor.EndStage("calibrate");
         var trained = new TrainedModel(model, config, stats, dataset.Root) { Provenance = provenance }; // shares `model`, disposed by the caller
@@ -186,7 +193,7 @@ public sealed partial class AnomalyEngine
         MemoryMonitor.EndStage("save");
         File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
 
-        var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset, thresholdReport);
+        var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset, thresholdReport, sorted);
         int nValidation = calibration?.Count ?? validation?.Samples.Count ?? (options.Validation == "test" ? all.Samples.Count : 0);
         if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
         var training = fit.Training;
@@ -205,6 +212,7 @@ public sealed partial class AnomalyEngine
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
             Training = training == null ? null : RunResults.TrainingReport.From(training, options.Monitor),
             Update = update,
+            Timings = StageTimings.Running,
         };
         if (training != null) NetworkTraining.CopyInto(trainingFolder, Path.Combine(staged.Path, "training"));
         results.Write(staged.Path);
@@ -224,6 +232,7 @@ public sealed partial class AnomalyEngine
     public RunResults Test(string modelPath, IAnomalyDataset? dataset, string output, bool overwrite, bool skipBadImages = false)
     {
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"));
+        StageTimings.Begin();
         using var trained = TrainedModel.Load(modelPath);
         MemoryMonitor.EndStage("load");
         var options = EngineOptions.From(trained.Config) with { SkipBadImages = skipBadImages || trained.Config.GetBool("data.skip_bad_images") };
@@ -245,6 +254,7 @@ public sealed partial class AnomalyEngine
             NTrain = dataset.Train.Count,
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
+            Timings = StageTimings.Running,
         };
         results.Write(staged.Path);
         staged.Commit();

@@ -35,6 +35,6 @@ internal static class Calibration
     }
 
     /// <summary>The thresholds and statistics from a validation set (F1-adaptive unless given as raw values).</summary>
-    public static NormalizationStats Calibrate(EngineOptions options, EvaluationSet set) =>
-        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set, options.ImageThreshold, options.PixelThreshold, options.SortRunLength);
+    public static NormalizationStats Calibrate(EngineOptions options, EvaluationSet set, Metrics.CurveWalk? sorted = null) =>
+        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set, options.ImageThreshold, options.PixelThreshold, options.SortRunLength, sorted);
 }

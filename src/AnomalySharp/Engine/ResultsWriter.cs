@@ -21,11 +21,11 @@ internal sealed class ResultsWriter
 
     /// <summary>Computes the metrics of <paramref name="set"/> and writes curves, pictures and the report into <paramref name="folder"/>.</summary>
     public EvaluationReport Write(EngineOptions options, NormalizationStats stats, EvaluationSet set, string folder, IAnomalyDataset dataset,
-        ThresholdReport? threshold = null)
+        ThresholdReport? threshold = null, CurveWalk? sorted = null)
     {
         MetricReport metrics;
         using (NativeCallGuard.Enter()) // the metrics pass implicit Scalars (see NativeCallGuard)
-            metrics = MetricReport.Compute(set.Scores, set.Labels, set, options.SortRunLength);
+            metrics = MetricReport.Compute(set.Scores, set.Labels, set, options.SortRunLength, sorted);
         MemoryMonitor.EndStage("metrics");
         var scoreValues = MinMaxNormalizer.NormalizeScores(TensorSpan.Floats(set.Scores), stats);
         var report = new EvaluationReport

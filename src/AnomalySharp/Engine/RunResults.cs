@@ -14,6 +14,8 @@ public sealed record RunResults
     public required EvaluationReport Evaluation { get; init; }
     /// <summary>Seconds the fit took (null for `test`).</summary>
     public double? FitSeconds { get; init; }
+    /// <summary>Seconds per stage of the run (results.json's timings), when it was timed.</summary>
+    public Diagnostics.StageTimings? Timings { get; init; }
     /// <summary>Peak resident memory after the fit, MiB (null for `test`).</summary>
     public double? FitPeakMemoryMb { get; init; }
     /// <summary>Evaluation speed: decode, resize and the inference graph, images per second.</summary>
@@ -82,6 +84,7 @@ public sealed record RunResults
         json["peak_memory_mb"] = EvaluationReport.Round(PeakMemoryMb);
         if (Training is { } t) json["training"] = t.ToJson();
         if (Update != null) json["update"] = Update.DeepClone();
+        if (Timings != null) json["timings"] = Timings.ToJson();
         return json;
     }
 

@@ -43,6 +43,11 @@ public sealed class CurveWalk : IDisposable
     /// <summary>Whether the sort went to a temporary file.</summary>
     public bool Spilled => _keys.Spilled;
 
+    CurveSummary? _summary;
+
+    /// <summary>AUROC, AUPR and the best F1 of these pixels (<see cref="CurveSummary"/>), walked once and kept.</summary>
+    public CurveSummary Summary => _summary ??= CurveSummary.Compute(this);
+
     CurveWalk(SortedRuns keys, long chunk, int[] regionSizes, long positives, long plane, float min, float max)
     {
         _keys = keys; _chunk = chunk; _regionSizes = regionSizes; PositivePixels = positives; PlaneSize = plane; Min = min; Max = max;

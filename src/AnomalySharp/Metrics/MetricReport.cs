@@ -14,8 +14,10 @@ public sealed record MetricReport(
     /// <summary>
     /// As <see cref="Compute(Tensor, Tensor, Tensor, Tensor?)"/>, reading maps and masks from <paramref name="pixels"/> (pixel
     /// metrics need its masks) and sorting pixels in runs of <paramref name="runLength"/> (see <see cref="CurveWalk"/>).
+    /// <paramref name="sorted"/>, when given, is those pixels already sorted (kept open: the caller disposes it).
     /// </summary>
-    public static MetricReport Compute(Tensor scores, Tensor labels, IPixelSource? pixels, long runLength = CurveWalk.DefaultRunLength)
+    public static MetricReport Compute(Tensor scores, Tensor labels, IPixelSource? pixels, long runLength = CurveWalk.DefaultRunLength,
+        CurveWalk? sorted = null)
     {
         using var scope = NewDisposeScope();
         using var imageCurve = BinaryCurve.Compute(scores, labels);
@@ -24,8 +26,9 @@ public sealed record MetricReport(
             CurveMath.Thin(CurveMath.Prepend(imageCurve.TruePositives / Math.Max(1, imageCurve.Positives), 0), 256));
         if (pixels is null || !pixels.HasMasks) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
         // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
-        using var walk = CurveWalk.Sort(pixels, runLength: runLength);
-        var pixel = CurveSummary.Compute(walk);
+        using var own = sorted is null ? CurveWalk.Sort(pixels, runLength: runLength) : null;
+        var walk = sorted ?? own!;
+        var pixel = walk.Summary;
         var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
         var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
         return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)

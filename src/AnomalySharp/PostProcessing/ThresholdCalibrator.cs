@@ -23,9 +23,11 @@ public static class ThresholdCalibrator
     /// <summary>
     /// As <see cref="Calibrate(Tensor, Tensor, Tensor, Tensor?, double?, double?)"/>, reading maps and masks from
     /// <paramref name="pixels"/> image by image and sorting pixels in runs of <paramref name="runLength"/> (see <see cref="CurveWalk"/>).
+    /// <paramref name="sorted"/>, when given, is those pixels already sorted (kept open: the caller disposes it), so that
+    /// the metrics of the same images reuse the sort and the F1 walk.
     /// </summary>
     public static NormalizationStats Calibrate(Tensor scores, Tensor labels, IPixelSource pixels, double? manualImage = null, double? manualPixel = null,
-        long runLength = CurveWalk.DefaultRunLength)
+        long runLength = CurveWalk.DefaultRunLength, CurveWalk? sorted = null)
     {
         // Inside the guard: the comparisons and curve walks below pass implicit Scalars (see Diagnostics/NativeCallGuard).
         using var guard = Diagnostics.NativeCallGuard.Enter();
@@ -35,8 +37,9 @@ public static class ThresholdCalibrator
         if (pixels.HasMasks && manualPixel is null)
         {
             // One sort gives the F1-maximizing threshold over every pixel and the maps' range (streamed: see CurveWalk).
-            using var walk = CurveWalk.Sort(pixels, runLength: runLength);
-            pixelThreshold = walk.PositivePixels > 0 ? CurveSummary.Compute(walk).F1Threshold : imageThreshold;
+            using var own = sorted is null ? CurveWalk.Sort(pixels, runLength: runLength) : null;
+            var walk = sorted ?? own!;
+            pixelThreshold = walk.PositivePixels > 0 ? walk.Summary.F1Threshold : imageThreshold;
             (mapMin, mapMax) = (walk.Min, walk.Max);
         }
         else

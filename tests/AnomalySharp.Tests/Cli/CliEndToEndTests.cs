@@ -12,7 +12,7 @@ public class CliEndToEndTests
     static readonly string[] RequiredKeys =
     {
         "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "aupr", "image_threshold", "pixel_threshold",
-        "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test", "model", "backbone", "image_size", "seed",
+        "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test", "model", "backbone", "image_size", "seed", "timings",
     };
 
     [Fact]
@@ -25,6 +25,12 @@ public class CliEndToEndTests
         Assert.True(train.ExitCode == 0, train.Stderr);
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "results.json")))!.AsObject();
         foreach (string k in RequiredKeys) Assert.True(results.ContainsKey(k), k);
+        // Every stage of the run is timed, and the stages add up to the whole (less what ran before the clock started).
+        var timings = results["timings"]!.AsObject();
+        foreach (string stage in new[] { "prepare", "fit", "graph", "evaluate", "calibrate", "save", "metrics", "report" })
+            Assert.True(timings.ContainsKey(stage) && (double)timings[stage]! >= 0, $"timings.{stage}: {timings.ToJsonString()}");
+        double stages = timings.Where(t => t.Key != "total").Sum(t => (double)t.Value!);
+        Assert.True(stages <= (double)timings["total"]! + 1e-3 && stages >= 0.9 * (double)timings["total"]!, timings.ToJsonString());
         Assert.True((double)results["image_auroc"]! >= 0.95);
         Assert.Equal(ds.Test.Count, Directory.GetFiles(Path.Combine(run, "images"), "*.png").Length);
         string report = File.ReadAllText(Path.Combine(run, "report.html"));
