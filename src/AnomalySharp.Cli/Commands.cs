@@ -7,6 +7,7 @@ using AnomalySharp.Data;
 using AnomalySharp.Engine;
 using AnomalySharp.Models;
 using Spectre.Console;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Cli;
 

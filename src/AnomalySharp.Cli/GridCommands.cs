@@ -55,7 +55,7 @@ internal static class GridCommands
                 var (code, error) = SelfProcess.Run(args, cancellation: Shutdown.Token);
                 return code == 0 ? null : error;
             }, progress);
-            Engine.OutputGuard.CheckNotInput(outDir, "output", new Engine.OutputGuard.Input(p.GetValue(config), "config file"));
+            IO.OutputGuard.CheckNotInput(outDir, "output", new IO.OutputGuard.Input(p.GetValue(config), "config file"));
             var cells = progress.Run(_ => grid.Run(outDir, Shutdown.Token));
             Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "benchmark.md")));
             Console.WriteLine($"benchmark: {cells.Count(c => c["error"] is null)} of {cells.Count} cells -> {Path.GetFullPath(outDir)}/benchmark.{{md,csv,html}}");
@@ -129,7 +129,7 @@ internal static class GridCommands
                 if (code != 0 || !File.Exists(results)) throw new AnomalySharpException($"trial run failed: {error}");
                 return JsonNode.Parse(File.ReadAllText(results))!.AsObject();
             }, progress, Shutdown.Token);
-            Engine.OutputGuard.CheckNotInput(outDir, "output", new Engine.OutputGuard.Input(p.GetValue(space), "search space file"));
+            IO.OutputGuard.CheckNotInput(outDir, "output", new IO.OutputGuard.Input(p.GetValue(space), "search space file"));
             var summary = progress.Run(_ => search.Run(outDir));
             Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "hpo.md")));
             Console.WriteLine($"best configuration: {Path.GetFullPath(Path.Combine(outDir, "best.yaml"))} (anomalysharp train --config it)");

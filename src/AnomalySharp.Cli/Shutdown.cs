@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AnomalySharp.Engine;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Cli;
 

@@ -6,6 +6,7 @@ using AnomalySharp.Engine;
 using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.Runtime;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Benchmarking;
 

@@ -134,10 +134,10 @@ public sealed class BenchmarkGrid
     /// <summary>Runs missing cells and writes the reports; returns the cells (failed ones carry "error").</summary>
     public List<JsonObject> Run(string output, CancellationToken cancellation = default)
     {
-        Engine.OutputGuard.CheckNotInput(output, "output", _plan.Data.Where(d => !d.StartsWith("synthetic", StringComparison.Ordinal))
-            .Select(d => new Engine.OutputGuard.Input(d, "data folder")).ToArray());
+        IO.OutputGuard.CheckNotInput(output, "output", _plan.Data.Where(d => !d.StartsWith("synthetic", StringComparison.Ordinal))
+            .Select(d => new IO.OutputGuard.Input(d, "data folder")).ToArray());
         string cellsRoot = Path.Combine(output, "cells");
-        using var folder = new Engine.ResumableFolder(output,
+        using var folder = new IO.ResumableFolder(output,
             () => Directory.Exists(cellsRoot) && Directory.EnumerateFiles(cellsRoot, "cell.json", SearchOption.AllDirectories).Any());
         var cells = new List<JsonObject>();
         var all = (from d in _plan.Data from m in _plan.Models from v in _plan.Variants from s in _plan.Seeds select (d, m, v, s)).ToList();

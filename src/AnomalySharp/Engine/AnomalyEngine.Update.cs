@@ -6,6 +6,7 @@ using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 

@@ -8,6 +8,7 @@ using AnomalySharp.Models;
 using AnomalySharp.PostProcessing;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 

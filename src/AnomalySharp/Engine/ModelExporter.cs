@@ -2,6 +2,7 @@ using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Export;
 using Onnx;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 

@@ -4,6 +4,7 @@ using AnomalySharp.Diagnostics;
 using AnomalySharp.Models;
 using AnomalySharp.Tiling;
 using AnomalySharp.Training;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 

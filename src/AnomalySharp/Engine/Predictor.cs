@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Runtime;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 

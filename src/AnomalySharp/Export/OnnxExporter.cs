@@ -5,6 +5,7 @@ using AnomalySharp.PostProcessing;
 using AnomalySharp.Tiling;
 using Google.Protobuf;
 using Onnx;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Export;
 

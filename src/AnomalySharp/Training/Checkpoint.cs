@@ -48,7 +48,7 @@ public sealed class Checkpoint
     public void Save(string path, nn.Module network, OptimizerHelper optimizer)
     {
         string tmp = path + ".tmp";
-        using var pending = Engine.PendingOutputs.RegisterFile(tmp);
+        using var pending = IO.PendingOutputs.RegisterFile(tmp);
         using (var stream = File.Create(tmp))
         using (var writer = new BinaryWriter(stream))
         {
@@ -59,16 +59,16 @@ public sealed class Checkpoint
             network.save(writer);
             optimizer.save_state_dict(writer);
         }
-        Engine.PendingOutputs.Commit(() => File.Move(tmp, path, overwrite: true));
+        IO.PendingOutputs.Commit(() => File.Move(tmp, path, overwrite: true));
     }
 
     /// <summary>Copies a checkpoint file through a temporary file, so a stop during the copy leaves the old copy whole.</summary>
     public static void Copy(string from, string to)
     {
         string tmp = to + ".tmp";
-        using var pending = Engine.PendingOutputs.RegisterFile(tmp);
+        using var pending = IO.PendingOutputs.RegisterFile(tmp);
         File.Copy(from, tmp, overwrite: true);
-        Engine.PendingOutputs.Commit(() => File.Move(tmp, to, overwrite: true));
+        IO.PendingOutputs.Commit(() => File.Move(tmp, to, overwrite: true));
     }
 
     /// <summary>Reads only the header (model, configuration, dataset, state).</summary>

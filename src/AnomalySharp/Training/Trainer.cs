@@ -70,7 +70,7 @@ public static class Trainer
                 foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, order, state.Step, batchSize, options.Augment, run.Seed, epoch))
                 {
                     // A stop that arrives during the step lets it finish and saves it (Interrupt), within the deadline's wait.
-                    using var inHand = Engine.PendingOutputs.Protect();
+                    using var inHand = IO.PendingOutputs.Protect();
                     try
                     {
                         if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
@@ -130,7 +130,7 @@ public static class Trainer
             run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {(holdout.Length > 0 ? "epochs" : "validations")}" : "")}");
             log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(), MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
             if (run.Folder != null)
-                using (Engine.PendingOutputs.Protect())
+                using (IO.PendingOutputs.Protect())
                 {
                     SaveLast(run, state, net, optimizer);
                     if (best) Checkpoint.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile));
@@ -264,7 +264,7 @@ public static class Trainer
     static string SaveLast(TrainingRun run, TrainingState state, nn.Module net, OptimizerHelper optimizer)
     {
         string path = Path.Combine(run.Folder!, LastFile);
-        using (Engine.PendingOutputs.Protect())
+        using (IO.PendingOutputs.Protect())
             run.Describe!(state).Save(path, net, optimizer);
         return path;
     }

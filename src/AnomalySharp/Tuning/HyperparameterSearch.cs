@@ -82,9 +82,9 @@ public sealed class HyperparameterSearch
     public JsonObject Run(string output)
     {
         var data = new MvtecDataset(_s.Data);
-        Engine.OutputGuard.CheckNotInput(output, "output", Engine.AnomalyEngine.DatasetInputs(data));
+        IO.OutputGuard.CheckNotInput(output, "output", Engine.AnomalyEngine.DatasetInputs(data));
         string log = Path.Combine(output, "trials.jsonl");
-        using var folder = new Engine.ResumableFolder(output, () => File.Exists(log));
+        using var folder = new IO.ResumableFolder(output, () => File.Exists(log));
         string statePath = Path.Combine(output, "search.json");
         string fingerprint = Fingerprint();
         if (File.Exists(statePath) && File.ReadAllText(statePath) != fingerprint)

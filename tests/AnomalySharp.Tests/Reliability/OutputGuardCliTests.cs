@@ -1,5 +1,6 @@
 using AnomalySharp.Engine;
 using static AnomalySharp.Tests.Cli.CliRunner;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Tests.Reliability;
 

@@ -2,6 +2,7 @@ using AnomalySharp.Engine;
 using AnomalySharp.Export;
 using CsCheck;
 using Onnx;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Tests.Reliability;
 

@@ -1,4 +1,5 @@
 using AnomalySharp.Engine;
+using AnomalySharp.IO;
 
 namespace AnomalySharp.Tests.Reliability;
 

@@ -1,4 +1,4 @@
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.IO;
 
 /// <summary>
 /// The output folder of a resumable command (a benchmark grid, a search, a grid cell), filled over time. A folder this

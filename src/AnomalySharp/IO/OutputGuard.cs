@@ -1,4 +1,4 @@
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.IO;
 
 /// <summary>
 /// Refuses outputs that would destroy what a command reads: an output that is, contains or lies inside any of its

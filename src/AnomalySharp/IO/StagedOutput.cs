@@ -1,4 +1,4 @@
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.IO;
 
 /// <summary>
 /// An output folder written in a hidden sibling and moved into place only on <see cref="Commit"/>, so a failure or an

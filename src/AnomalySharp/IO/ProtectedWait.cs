@@ -1,4 +1,4 @@
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.IO;
 
 /// <summary>What <see cref="PendingOutputs.WaitForProtected"/> found.</summary>
 public enum ProtectedWait

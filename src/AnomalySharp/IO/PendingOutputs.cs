@@ -1,4 +1,4 @@
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.IO;
 
 /// <summary>
 /// Outputs being written right now (staging folders, temporary files) and how to remove each. A process that must
