@@ -96,7 +96,7 @@ public sealed partial class AnomalyEngine
         RunSettings.ApplyThreads(config);
         manual_seed(options.Seed);
         var batcher = MakeBatcher(options, cancellation);
-        using var model = ModelRegistry.Create(config);
+        using var model = Tiling.TiledModels.Create(config);
         var shapes = new ImageShapes();
         var fitData = FitDataOf(dataset.Train, batcher, options, shapes);
         var evaluator = new Evaluator(_progress, options);

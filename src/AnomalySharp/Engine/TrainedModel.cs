@@ -89,7 +89,7 @@ public sealed class TrainedModel : IDisposable
             var stats = new NormalizationStats((double)n["image_threshold"]!, (double)n["pixel_threshold"]!,
                 (double)n["image_min"]!, (double)n["image_max"]!, (double)n["pixel_min"]!, (double)n["pixel_max"]!);
             var provenance = ModelProvenance.FromJson(manifest["provenance"]);
-            var model = ModelRegistry.Create(config);
+            var model = Tiling.TiledModels.Create(config);
             var update = tensors.Where(kv => kv.Key.StartsWith(UpdatePrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[UpdatePrefix.Length..], kv => kv.Value);
             foreach (string name in update.Keys) tensors.Remove(UpdatePrefix + name);
             model.LoadState(tensors);

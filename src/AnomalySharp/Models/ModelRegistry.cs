@@ -4,7 +4,6 @@ using AnomalySharp.Models.FastFlow;
 using AnomalySharp.Models.PatchCore;
 using AnomalySharp.Models.ReverseDistillation;
 using AnomalySharp.Models.Stfpm;
-using AnomalySharp.Tiling;
 
 namespace AnomalySharp.Models;
 
@@ -53,27 +52,14 @@ public static class ModelRegistry
     }
 
     /// <summary>
-    /// Creates an unfitted model for a configuration (its model.name picks the kind); with data.tiling, the model is
-    /// built for the tile size and wrapped in a <see cref="TiledModel"/> that works at data.image_size.
+    /// Creates an unfitted model for a configuration (its model.name picks the kind). A configuration with
+    /// data.tiling is refused here: <see cref="Tiling.TiledModels.Create"/> builds the model for the tile size and
+    /// wraps it (the model layer knows nothing of tiling).
     /// </summary>
     public static IAnomalyModel Create(ConfigTree config)
     {
-        var definition = Get(config.GetString("model.name"));
-        if (TileGrid.From(config) is not { } grid) return definition.Create(config);
-        IAnomalyModel Inner()
-        {
-            try { return definition.Create(grid.InnerConfig(config)); }
-            catch (AnomalySharpException e) when (e.Message.Contains("'data.image_size'", StringComparison.Ordinal))
-            {
-                // The inner model works at the tile size: a size it cannot take is the tile size the user chose.
-                throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'", StringComparison.Ordinal), e);
-            }
-        }
-        var first = Inner();
-        if (!TileGrid.IsEnsemble(config)) return TiledModel.Wrap(first, grid);
-        var members = new List<IAnomalyModel> { first };
-        try { while (members.Count < grid.Count) members.Add(Inner()); }
-        catch { foreach (var m in members) m.Dispose(); throw; }
-        return new TiledEnsembleModel(members, grid);
+        if (config.Has("data.tiling.tile_size") && config.GetStringOrNull("data.tiling.tile_size") is { } tile && tile != "0")
+            throw new AnomalySharpException("data.tiling.tile_size is set: create the model with AnomalySharp.Tiling.TiledModels.Create, which tiles it");
+        return Get(config.GetString("model.name")).Create(config);
     }
 }

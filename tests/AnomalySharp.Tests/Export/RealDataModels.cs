@@ -1,3 +1,4 @@
+using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
@@ -35,7 +36,7 @@ internal static class RealDataModels
         config.Set($"data.image_size={Size}");
         foreach (string s in sets) config.Set(s);
         var data = Data;
-        var model = ModelRegistry.Create(config);
+        var model = TiledModels.Create(config);
         var batcher = new Batcher(Size, 8);
         var train = data.Train.Take(30).ToList();
         model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);

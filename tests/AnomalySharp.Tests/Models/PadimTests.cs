@@ -1,3 +1,4 @@
+using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
 using AnomalySharp.Models;
@@ -55,8 +56,8 @@ public class PadimTests
         // The Gaussian keeps running sums only: its state is the same size after 8 or 40 images.
         var ds = SmallSynthetic();
         var config = SmallConfig();
-        using var small = ModelRegistry.Create(config);
-        using var large = ModelRegistry.Create(config);
+        using var small = TiledModels.Create(config);
+        using var large = TiledModels.Create(config);
         var batcher = new Batcher(128, 8);
         small.Fit(new FitData(8, () => batcher.Enumerate(ds.Train.Take(8).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
         large.Fit(new FitData(40, () => batcher.Enumerate(ds.Train, false)), AnomalySharp.Diagnostics.NullProgress.Instance);
@@ -72,14 +73,14 @@ public class PadimTests
         using var guard = AnomalySharp.Diagnostics.NativeCallGuard.Enter();
         var ds = SmallSynthetic();
         var config = SmallConfig();
-        using var fitted = ModelRegistry.Create(config);
+        using var fitted = TiledModels.Create(config);
         var batcher = new Batcher(128, 8);
         fitted.Fit(new FitData(16, () => batcher.Enumerate(ds.Train.Take(16).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
         var state = fitted.GetState();
         using var scope = NewDisposeScope();
         var packed = state["inverse_covariance_upper"];
         var full = packed.index_select(1, tensor(AnomalySharp.Components.MultivariateGaussian.UnpackIndex(100))).reshape(packed.shape[0], 100, 100);
-        using var old = ModelRegistry.Create(config);
+        using var old = TiledModels.Create(config);
         old.LoadState(new Dictionary<string, Tensor>
         {
             ["selected_channels"] = state["selected_channels"].clone(),
@@ -102,7 +103,7 @@ public class PadimTests
         var config = SmallConfig();
         config.Set("data.image_size=320");
         config.Set("model.n_features=448");
-        using var model = ModelRegistry.Create(config);
+        using var model = TiledModels.Create(config);
         var ds = SmallSynthetic();
         var batcher = new Batcher(320, 2);
         var e = Assert.Throws<AnomalySharpException>(() =>

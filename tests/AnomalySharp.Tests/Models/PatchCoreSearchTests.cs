@@ -1,3 +1,4 @@
+using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
@@ -23,14 +24,14 @@ public class PatchCoreSearchTests
         var exactConfig = ModelRegistry.Defaults("patchcore");
         exactConfig.Set($"data.image_size={Size}");
         exactConfig.Set("model.search=exact");
-        var exact = (PatchCoreModel)ModelRegistry.Create(exactConfig);
+        var exact = (PatchCoreModel)TiledModels.Create(exactConfig);
         var batcher = new Batcher(Size, 16);
         var train = data.Train.Take(trainImages).ToList();
         exact.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
         var ivfConfig = ModelRegistry.Defaults("patchcore");
         ivfConfig.Set($"data.image_size={Size}");
         foreach (string s in sets) ivfConfig.Set(s);
-        var ivf = (PatchCoreModel)ModelRegistry.Create(ivfConfig);
+        var ivf = (PatchCoreModel)TiledModels.Create(ivfConfig);
         ivf.LoadState(new Dictionary<string, Tensor> { ["memory_bank"] = exact.GetState()["memory_bank"].clone() });
         return (exact, ivf);
     }
@@ -107,7 +108,7 @@ public class PatchCoreSearchTests
         var old = PadimTests.SmallConfig("patchcore");
         var tree = System.Text.Json.Nodes.JsonNode.Parse(old.ToJson())!.AsObject();
         foreach (string key in new[] { "search", "search_lists", "search_probes", "search_dims", "search_rerank", "search_refine_patches", "search_refine_probes" }) tree["model"]!.AsObject().Remove(key);
-        using var exact = (PatchCoreModel)ModelRegistry.Create(AnomalySharp.Configuration.ConfigTree.FromJson(tree.ToJsonString()));
+        using var exact = (PatchCoreModel)TiledModels.Create(AnomalySharp.Configuration.ConfigTree.FromJson(tree.ToJsonString()));
         exact.LoadState(new Dictionary<string, Tensor> { ["memory_bank"] = state["memory_bank"].clone() });
         Assert.False(exact.GetState().ContainsKey("search_centroids"));
         Assert.Equal(1, exact.OnnxMaxBatch);
@@ -119,16 +120,16 @@ public class PatchCoreSearchTests
         var config = PadimTests.SmallConfig("patchcore");
         config.Set("model.search_lists=4");
         config.Set("model.search_probes=5");
-        var e = Assert.Throws<AnomalySharpException>(() => ModelRegistry.Create(config));
+        var e = Assert.Throws<AnomalySharpException>(() => TiledModels.Create(config));
         Assert.Contains("model.search_probes", e.Message);
 
         config.Set("model.search_probes=2");
-        using var model = (PatchCoreModel)ModelRegistry.Create(config);
+        using var model = (PatchCoreModel)TiledModels.Create(config);
         using var bank = randn(200, 384);
         model.LoadState(new Dictionary<string, Tensor> { ["memory_bank"] = bank.clone() });
         var state = model.GetState().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         state["search_support"][3, 1] = tensor(200L);
-        using var loaded = (PatchCoreModel)ModelRegistry.Create(config);
+        using var loaded = (PatchCoreModel)TiledModels.Create(config);
         var damaged = Assert.Throws<InvalidOperationException>(() => loaded.LoadState(state));
         Assert.Contains("outside the bank", damaged.Message);
     }

@@ -1,3 +1,4 @@
+using AnomalySharp.Tiling;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
@@ -51,7 +52,7 @@ public class PatchCoreTests
         var ds = PadimTests.SmallSynthetic();
         var config = SmallConfig();
         config.Set("model.coreset_ratio=0.000001");
-        using var model = ModelRegistry.Create(config);
+        using var model = TiledModels.Create(config);
         var messages = new Messages();
         var batcher = new Batcher(128, 4);
         model.Fit(new FitData(4, () => batcher.Enumerate(ds.Train.Take(4).ToList(), false)), messages);
@@ -64,7 +65,7 @@ public class PatchCoreTests
     {
         var config = SmallConfig();
         config.Set("model.max_fit_memory_gb=0.001");
-        using var model = (PatchCoreModel)ModelRegistry.Create(config);
+        using var model = (PatchCoreModel)TiledModels.Create(config);
         var ds = PadimTests.SmallSynthetic();
         var e = Assert.Throws<AnomalySharpException>(() =>
             model.Fit(new FitData(ds.Train.Count, () => throw new InvalidOperationException("must not start")), NullProgress.Instance));

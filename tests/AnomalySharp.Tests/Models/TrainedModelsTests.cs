@@ -69,7 +69,7 @@ public class TrainedModelsTests
         // The kept weights are those of the best checkpoint, not of the last epoch.
         using var kept = TrainedModel.Load(Path.Combine(dir, "out"));
         var cfg = ConfigTree.FromYaml(Checkpoint.ReadHeader(Path.Combine(folder, Trainer.BestFile)).ConfigYaml, "best");
-        using var fromBest = (NetworkModel)AnomalySharp.Models.ModelRegistry.Create(cfg);
+        using var fromBest = (NetworkModel)AnomalySharp.Tiling.TiledModels.Create(cfg);
         Checkpoint.Read(Path.Combine(folder, Trainer.BestFile), fromBest.Network, null);
         foreach (var (key, value) in fromBest.GetState())
             Assert.True(value.equal(kept.Model.GetState()[key]).all().item<bool>(), key);

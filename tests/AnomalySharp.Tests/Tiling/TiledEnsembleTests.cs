@@ -24,7 +24,7 @@ public class TiledEnsembleTests
         config.Set("data.image_size=128");
         config.Set("data.tiling.tile_size=64");
         config.Set("data.tiling.ensemble=true");
-        using var model = ModelRegistry.Create(config);
+        using var model = TiledModels.Create(config);
         var ensemble = Assert.IsType<TiledEnsembleModel>(model);
         Assert.Equal(4, ensemble.Members.Count);
         var batcher = new Batcher(128, 8);
@@ -44,7 +44,7 @@ public class TiledEnsembleTests
                 foreach (var b in batches)
                     using (b) yield return new ImageBatch(b.Samples, b.Images[.., .., y..(y + 64), x..(x + 64)].contiguous(), null, b.OriginalSizes);
             }
-            using var plain = ModelRegistry.Create(plainConfig);
+            using var plain = TiledModels.Create(plainConfig);
             plain.Fit(new FitData(train.Count, () => Crops(batcher.Enumerate(train, false))), NullProgress.Instance);
             var a = plain.GetState(); var b = ensemble.Members[k].GetState();
             foreach (var key in a.Keys) Assert.True(a[key].eq(b[key]).all().item<bool>(), $"position {k}: fitted '{key}' differs from a model of its tiles");
@@ -74,7 +74,7 @@ public class TiledEnsembleTests
         config.Set("data.image_size=128");
         config.Set(tiling);
         config.Set("data.tiling.ensemble=true");
-        var e = Assert.Throws<AnomalySharpException>(() => { EngineOptions.From(config); ModelRegistry.Create(config).Dispose(); });
+        var e = Assert.Throws<AnomalySharpException>(() => { EngineOptions.From(config); TiledModels.Create(config).Dispose(); });
         Assert.Contains("'data.tiling.ensemble'", e.Message);
         Assert.Contains(text, e.Message);
     }
@@ -89,7 +89,7 @@ public class TiledEnsembleTests
         config.Set("data.tiling.tile_size=256");
         config.Set("data.tiling.stride=128");
         config.Set("data.tiling.ensemble=true");
-        using var model = ModelRegistry.Create(config);
+        using var model = TiledModels.Create(config);
         var train = RealDataModels.Data.Train.Take(2).ToList();
         var batcher = new Batcher(1024, 2);
         var e = Assert.Throws<AnomalySharpException>(() => model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance));

@@ -82,7 +82,7 @@ public class TilingTests
         var config = ModelRegistry.Defaults("fastflow");
         config.Set("data.image_size=512");
         config.Set("data.tiling.tile_size=100"); // fastflow needs a multiple of 16
-        var e = Assert.Throws<AnomalySharpException>(() => ModelRegistry.Create(config));
+        var e = Assert.Throws<AnomalySharpException>(() => TiledModels.Create(config));
         Assert.StartsWith("config key 'data.tiling.tile_size': fastflow needs a multiple of", e.Message);
     }
 
@@ -91,6 +91,12 @@ public class TilingTests
     {
         var config = ModelRegistry.Defaults("padim");
         Assert.Null(TileGrid.From(config));
+        using (var plain = TiledModels.Create(config)) Assert.IsNotType<TiledModel>(plain);
+        // The model layer creates untiled models only, and says where a tiled one comes from instead of ignoring the key.
+        config.Set("data.image_size=128");
+        config.Set("data.tiling.tile_size=64");
+        Assert.Contains("TiledModels.Create", Assert.Throws<AnomalySharpException>(() => ModelRegistry.Create(config)).Message);
+        using (var tiled = TiledModels.Create(config)) Assert.IsAssignableFrom<TiledModel>(tiled);
         var old = ConfigTree.FromJson(config.ToJson().Replace("\"tiling\"", "\"unused\"")); // a model file from before tiling
         Assert.Null(TileGrid.From(old));
     }
@@ -150,8 +156,8 @@ public class TilingTests
         foreach (string s in sets) plain.Set(s);
         var one = plain.Clone();
         one.Set($"data.tiling.tile_size={size}");
-        using var untiled = ModelRegistry.Create(plain);
-        using var tiled = ModelRegistry.Create(one);
+        using var untiled = TiledModels.Create(plain);
+        using var tiled = TiledModels.Create(one);
         Assert.IsAssignableFrom<TiledModel>(tiled);
         var batcher = new Batcher(size, 8);
         untiled.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
@@ -180,7 +186,7 @@ public class TilingTests
         config.Set("data.tiling.tile_size=128");
         config.Set("data.tiling.stride=96");
         var train = RealDataModels.Data.Train.Take(10).ToList();
-        using var model = (TiledModel)ModelRegistry.Create(config);
+        using var model = (TiledModel)TiledModels.Create(config);
         var batcher = new Batcher(320, 5);
         model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
         using var grey = full(new long[] { 1, 3, 320, 320 }, 0.5f);

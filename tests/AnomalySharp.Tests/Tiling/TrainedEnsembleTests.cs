@@ -54,7 +54,7 @@ public class TrainedEnsembleTests
         plainConfig.Set("data.batch_size=8");
         plainConfig.Set("training.monitor=none");
         manual_seed(42);
-        var plain = new[] { ModelRegistry.Create(plainConfig), ModelRegistry.Create(plainConfig) };
+        var plain = new[] { TiledModels.Create(plainConfig), TiledModels.Create(plainConfig) };
         try
         {
             var train = ds.Train;
