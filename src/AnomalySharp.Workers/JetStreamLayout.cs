@@ -80,11 +80,44 @@ public static class JetStreamLayout
         e is NatsJSApiNoResponseException or NatsNoRespondersException or NatsNoReplyException or TimeoutException
         || e is NatsJSApiException { Error.Code: 503 or 408 };
 
+    /// <summary>
+    /// How long a stream's placement may fail for want of peers before it is an error. The servers of a cluster that
+    /// has just started report "ready" before its metadata leader knows all of them, so a replicated stream created at
+    /// once is refused for a few seconds; a cluster with fewer servers than replicas is refused for good.
+    /// </summary>
+    public static readonly TimeSpan PeerPatience = TimeSpan.FromSeconds(15);
+
     /// <summary>Creates a stream that does not exist yet; an existing one is left as it is.</summary>
     public static Task EnsureStreamAsync(INatsJSContext js, StreamConfig config, CancellationToken cancellation) =>
         RetryAsync(async () => { await EnsureStreamOnceAsync(js, config, cancellation); return true; }, cancellation);
 
+    /// <summary>Whether a JetStream refusal says the cluster has (so far) too few servers to place the replicas.</summary>
+    public static bool IsNoPeers(NatsJSApiException e) =>
+        e.Error.ErrCode == 10005 || e.Error.Description?.Contains("no suitable peers", StringComparison.OrdinalIgnoreCase) == true;
+
     static async Task EnsureStreamOnceAsync(INatsJSContext js, StreamConfig config, CancellationToken cancellation)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await CreateIfMissingAsync(js, config, cancellation);
+                return;
+            }
+            catch (NatsJSApiException e) when (IsNoPeers(e) && clock.Elapsed < PeerPatience)
+            {
+                await Task.Delay(500, cancellation);
+            }
+            catch (NatsJSApiException e) when (!IsTransient(e))
+            {
+                string why = IsNoPeers(e) ? $" after {PeerPatience.TotalSeconds:0} s (--replicas {config.NumReplicas} needs that many JetStream servers in the cluster)" : "";
+                throw new ScaleOutException($"cannot create stream {config.Name} on {string.Join(", ", config.Subjects ?? Array.Empty<string>())}: {e.Error.Description}{why}", e);
+            }
+        }
+    }
+
+    static async Task CreateIfMissingAsync(INatsJSContext js, StreamConfig config, CancellationToken cancellation)
     {
         try
         {
@@ -94,10 +127,6 @@ public static class JetStreamLayout
         catch (NatsJSApiException e) when (e.Error.Code == 404) { }
         try { await js.CreateStreamAsync(config, cancellation); }
         catch (NatsJSApiException e) when (e.Error.ErrCode == 10058) { } // created by another worker meanwhile
-        catch (NatsJSApiException e) when (!IsTransient(e))
-        {
-            throw new ScaleOutException($"cannot create stream {config.Name} on {string.Join(", ", config.Subjects ?? Array.Empty<string>())}: {e.Error.Description}", e);
-        }
     }
 
     /// <summary>Both streams.</summary>

@@ -9,7 +9,8 @@ namespace AnomalySharp.Tests.Workers;
 internal sealed class NatsServer : IDisposable
 {
     const string Binary = "/usr/sbin/nats-server";
-    readonly Process _process;
+    readonly ProcessStartInfo _start;
+    Process? _process;
     readonly StringBuilder _log = new();
 
     public int Port { get; }
@@ -20,41 +21,50 @@ internal sealed class NatsServer : IDisposable
     {
         Assert.True(File.Exists(Binary), "nats-server missing: apt-get install nats-server (build/test.sh installs it)");
         Port = port;
-        var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        _start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in new[] { "-js", "-sd", TestPaths.TempDir("nats-" + name), "-a", "127.0.0.1", "-p", port.ToString(), "-n", name }.Concat(extra))
-            psi.ArgumentList.Add(a);
-        _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (_log) _log.AppendLine(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_log) _log.AppendLine(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+            _start.ArgumentList.Add(a);
+    }
+
+    /// <summary>Starts the server process and waits until it says it is ready.</summary>
+    public void Launch()
+    {
+        var process = _process = Process.Start(_start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (_log) _log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_log) _log.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        WaitReady(process);
     }
 
     /// <summary>One server.</summary>
     public static NatsServer Start()
     {
         var server = new NatsServer(FreePort(), Array.Empty<string>(), "single");
-        server.WaitReady();
+        server.Launch();
         return server;
     }
 
-    /// <summary>Three servers routed into one cluster (JetStream replicas need three).</summary>
-    public static NatsServer[] StartCluster()
+    /// <summary>
+    /// Three servers routed into one cluster (JetStream replicas need three); the first <paramref name="launched"/>
+    /// are started, the others wait for <see cref="Launch"/>.
+    /// </summary>
+    public static NatsServer[] StartCluster(int launched = 3)
     {
         int[] client = { FreePort(), FreePort(), FreePort() }, cluster = { FreePort(), FreePort(), FreePort() };
         string routes = string.Join(",", cluster.Select(p => $"nats://127.0.0.1:{p}"));
         var servers = Enumerable.Range(0, 3).Select(i => new NatsServer(client[i],
             new[] { "--cluster_name", "inspection", "--cluster", $"nats://127.0.0.1:{cluster[i]}", "--routes", routes }, $"n{i + 1}")).ToArray();
-        foreach (var s in servers) s.WaitReady();
+        foreach (var s in servers.Take(launched)) s.Launch();
         return servers;
     }
 
-    void WaitReady()
+    void WaitReady(Process process)
     {
         var clock = Stopwatch.StartNew();
         while (!Log.Contains("Server is ready", StringComparison.Ordinal))
         {
-            if (_process.HasExited) Assert.Fail($"nats-server exited with {_process.ExitCode}:\n{Log}");
+            if (process.HasExited) Assert.Fail($"nats-server exited with {process.ExitCode}:\n{Log}");
             if (clock.Elapsed > TimeSpan.FromSeconds(20)) Assert.Fail($"nats-server not ready in 20 s:\n{Log}");
             Thread.Sleep(50);
         }
@@ -63,6 +73,7 @@ internal sealed class NatsServer : IDisposable
     /// <summary>Kills the server with SIGKILL, as a crashed machine.</summary>
     public void Kill()
     {
+        if (_process == null) return;
         if (!_process.HasExited) _process.Kill();
         _process.WaitForExit();
     }
@@ -77,6 +88,6 @@ internal sealed class NatsServer : IDisposable
     public void Dispose()
     {
         Kill();
-        _process.Dispose();
+        _process?.Dispose();
     }
 }

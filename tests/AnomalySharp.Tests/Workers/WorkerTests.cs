@@ -195,11 +195,17 @@ public class WorkerTests
     public async Task AThreeServerClusterLosesOneServerMidRunAndNoFrameIsLost()
     {
         string frames = Path.Combine(TestPaths.SharedData("magnetic_tile"), "test");
-        var servers = NatsServer.StartCluster();
+        // The third server starts after the publisher: a replicated stream cannot be placed until the cluster's
+        // metadata leader knows three servers, which also happens for a while after a whole cluster starts at once
+        // (CI saw "no suitable peers for placement" there). The publisher waits for the peers rather than failing.
+        var servers = NatsServer.StartCluster(launched: 2);
         try
         {
             string all = string.Join(",", servers.Select(s => s.Url));
-            var publish = CliRunner.Run("publish", "--nats", all, "--subject", "frames.line1.cam1", "--id-prefix", "r-", "--count", "400", "--replicas", "3", frames);
+            var publishing = Task.Run(() => CliRunner.Run("publish", "--nats", all, "--subject", "frames.line1.cam1", "--id-prefix", "r-", "--count", "400", "--replicas", "3", frames));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            servers[2].Launch();
+            var publish = await publishing;
             Assert.True(publish.ExitCode == 0, $"publish exited {publish.ExitCode}: {publish.Stderr}");
             using var a = new CliProcess(Worker(all, "--replicas", "3"));
             using var b = new CliProcess(Worker(all, "--replicas", "3"));
