@@ -115,7 +115,8 @@ namespace AnomalySharp.Build
             string? system = FindSystemLibStdCxx();
             if (system == null)
             {
-                Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Normal, "TorchSharp glue: no system libstdc++.so.6 found; nothing patched.");
+                Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Normal,
+                    "TorchSharp glue: no system libstdc++.so.6 found; nothing patched.");
                 return true;
             }
             if (ElfVersionPatcher.LibraryDefinesVersion(system, "GLIBCXX_3.4.32")) return true;
@@ -136,7 +137,8 @@ namespace AnomalySharp.Build
 
         static string? FindSystemLibStdCxx()
         {
-            foreach (string dir in new[] { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib" })
+            foreach (string dir in new[] { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                         "/usr/lib64", "/lib64", "/usr/lib" })
             {
                 string candidate = Path.Combine(dir, "libstdc++.so.6");
                 if (File.Exists(candidate)) return candidate;

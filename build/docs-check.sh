@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every ```sh block of docs/*.md, in order, in a scratch folder, with `anomalysharp` = the built CLI,
-# DATA = ../shared/data and REPO = this repository. A failing command fails the check: the docs cannot rot.
+# Runs every ```sh block of README.md and docs/*.md, in order, in a scratch folder per page, with `anomalysharp` =
+# the built CLI, DATA = ../shared/data and REPO = this repository. A failing command fails the check: the docs
+# cannot rot. README's quick start reads `good/` (mvtec_bottle's good training images) and `new-parts/` (its test
+# images of one defect type), which the check links into README's scratch folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -13,12 +15,15 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 printf '#!/usr/bin/env bash\nexec dotnet %q "$@"\n' "$cli" > "$work/bin/anomalysharp"
 chmod +x "$work/bin/anomalysharp"
-for doc in docs/*.md; do
+for doc in README.md docs/*.md; do
   script="$work/$(basename "$doc" .md).sh"
   {
     echo 'set -euo pipefail'
     echo "export PATH='$work/bin':\"\$PATH\""
     echo "export DATA='$DATA' REPO='$REPO'"
+    if [ "$doc" = README.md ]; then
+      echo 'ln -s "$DATA/mvtec_bottle/train/good" good; ln -s "$DATA/mvtec_bottle/test/broken_large" new-parts'
+    fi
     awk '/^```sh$/{on=1; next} /^```$/{on=0} on' "$doc"
   } > "$script"
   blocks=$(grep -c '^```sh$' "$doc" || true)

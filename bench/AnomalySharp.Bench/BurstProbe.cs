@@ -12,7 +12,8 @@ namespace AnomalySharp.Bench;
 public static class BurstProbe
 {
     /// <summary>What the burst did.</summary>
-    public sealed record Outcome(double BeforeMb, double PeakMb, double AfterMb, Dictionary<int, int> Statuses, List<string> BadAnswers, bool HealthOk, double Seconds);
+    public sealed record Outcome(double BeforeMb, double PeakMb, double AfterMb, Dictionary<int, int> Statuses, List<string> BadAnswers,
+        bool HealthOk, double Seconds);
 
     /// <summary>Starts an `anomalysharp serve` child; its address completes when stdout announces "on http://HOST:PORT".</summary>
     public static (Process Server, Task<Uri> Address) StartServe(ProcessStartInfo serve)
@@ -37,7 +38,8 @@ public static class BurstProbe
     /// <paramref name="warmup"/> and one pass of <paramref name="burst"/>, lets it go idle, sends every upload of the burst at
     /// once, and measures.
     /// </summary>
-    public static async Task<Outcome> Run(ProcessStartInfo serve, byte[] warmup, IReadOnlyList<(string Name, byte[] Bytes)> burst, TimeSpan settle)
+    public static async Task<Outcome> Run(ProcessStartInfo serve, byte[] warmup, IReadOnlyList<(string Name, byte[] Bytes)> burst,
+        TimeSpan settle)
     {
         var (server, address) = StartServe(serve);
         using var _ = server;
@@ -59,10 +61,12 @@ public static class BurstProbe
             double peak = Rss(server.Id, "VmHWM:");
             // Memory goes back once the server is idle: wait for it (bounded).
             double after = Rss(server.Id, "VmRSS:");
-            for (var wait = Stopwatch.StartNew(); wait.Elapsed < settle + TimeSpan.FromSeconds(10) && after > before * 1.2; after = Rss(server.Id, "VmRSS:"))
+            for (var wait = Stopwatch.StartNew(); wait.Elapsed < settle + TimeSpan.FromSeconds(10)
+                && after > before * 1.2; after = Rss(server.Id, "VmRSS:"))
                 await Task.Delay(250);
             var statuses = answers.GroupBy(a => a.Status).ToDictionary(g => g.Key, g => g.Count());
-            var bad = answers.Where(a => a.Body == null || (a.Body["score"] == null && a.Body["error"] == null)).Select(a => $"{a.Status}: {a.Text}").ToList();
+            var bad = answers.Where(a => a.Body == null || (a.Body["score"] == null && a.Body["error"] == null)).Select(a
+                => $"{a.Status}: {a.Text}").ToList();
             return new Outcome(before, peak, after, statuses, bad, (string?)health["status"] == "ok", seconds);
         }
         finally
@@ -128,7 +132,8 @@ public static class BurstProbe
         using var png = new MemoryStream();
         png.Write(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 });
         var ihdr = new byte[13];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, w); System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), h);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr,
+            w); System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), h);
         ihdr[8] = 8; ihdr[9] = 0;
         PngChunk(png, "IHDR", ihdr); PngChunk(png, "IDAT", z.ToArray()); PngChunk(png, "IEND", Array.Empty<byte>());
         return png.ToArray();
@@ -156,7 +161,8 @@ public static class BurstProbe
     /// <summary>A smooth gradient JPEG (written through the pixel buffer: SetPixel would take seconds at camera sizes).</summary>
     public static byte[] SmoothJpeg(int w, int h)
     {
-        using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(w, h, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Opaque));
+        using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(w, h, SkiaSharp.SKColorType.Rgba8888,
+            SkiaSharp.SKAlphaType.Opaque));
         var pixels = bitmap.GetPixelSpan();
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)

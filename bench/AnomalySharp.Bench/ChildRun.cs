@@ -14,7 +14,8 @@ public static partial class ChildRun
     public sealed record Cost(double WallSeconds, double CpuSeconds, double PeakMb, int ExitCode, string Output, bool Stopped = false);
 
     /// <summary>Runs <paramref name="file"/> with <paramref name="args"/> and <paramref name="environment"/> added, to its end.</summary>
-    public static Cost Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    public static Cost Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        TimeSpan? timeout = null)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args) info.ArgumentList.Add(a);

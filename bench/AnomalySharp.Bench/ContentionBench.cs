@@ -21,31 +21,39 @@ public static class ContentionBench
     /// <summary>One measured command.</summary>
     sealed record Row(string Command, string Mode, ChildRun.Cost Quiet, ChildRun.Cost Busy, int Images, string? Detail);
 
-    public static async Task<int> Run(string data, int busy, int threads, IReadOnlySet<string> only, bool pytorch, string? pytorchScript, int repeat, string[] modes)
+    public static async Task<int> Run(string data, int busy, int threads, IReadOnlySet<string> only, bool pytorch,
+        string? pytorchScript, int repeat, string[] modes)
     {
         _repeat = repeat;
         string cli = CliPath();
-        if (!File.Exists(cli)) { Console.Error.WriteLine($"error: build the CLI first (dotnet build src/AnomalySharp.Cli -c Release): {cli}"); return 2; }
+        if (!File.Exists(cli))
+        {
+            Console.Error.WriteLine($"error: build the CLI first (dotnet build src/AnomalySharp.Cli -c Release): {cli}"); return 2;
+        }
         string work = Path.Combine(Path.GetTempPath(), "anomalysharp-bench-busy");
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
         string testFolder = FlatTestFolder(data, work);
         int trainCount = Directory.GetFiles(Path.Combine(data, "train", "good")).Length, testCount = Directory.GetFiles(testFolder).Length;
         string t = threads.ToString(Inv);
-        Console.WriteLine($"# Shared cores — {Environment.ProcessorCount} cores, {threads} threads, beside {busy} busy-loop processes; {data}: {trainCount} train, {testCount} test images, 256 px");
+        Console.WriteLine($"# Shared cores — {Environment.ProcessorCount} cores, {threads} threads, beside {busy} busy-loop "
+            + $"processes; {data}: {trainCount} train, {testCount} test images, 256 px");
         Console.WriteLine();
         var rows = new List<Row>();
         string Out(string name) => Path.Combine(work, name);
         IEnumerable<string> Train(string model, string output, params string[] sets) =>
-            new[] { cli, "train", "--model", model, "--data", data, "--output", output, "--threads", t, "--overwrite", "--set", "visualization.save_images=false" }
+            new[] { cli, "train", "--model", model, "--data", data, "--output", output, "--threads", t, "--overwrite", "--set",
+                "visualization.save_images=false" }
                 .Concat(sets.SelectMany(s => new[] { "--set", s }));
 
         foreach (string mode in modes)
         {
             if (only.Contains("padim"))
-                rows.Add(Measure("train padim", mode, busy, trainCount + testCount, Train("padim", Out($"padim-{mode}")), Out($"padim-{mode}")));
+                rows.Add(Measure("train padim", mode, busy, trainCount + testCount, Train("padim", Out($"padim-{mode}")),
+                    Out($"padim-{mode}")));
             if (only.Contains("patchcore"))
-                rows.Add(Measure("train patchcore 1%", mode, busy, trainCount + testCount, Train("patchcore", Out($"patchcore-{mode}"), "model.coreset_ratio=0.01"), Out($"patchcore-{mode}")));
+                rows.Add(Measure("train patchcore 1%", mode, busy, trainCount + testCount, Train("patchcore", Out($"patchcore-{mode}"),
+                    "model.coreset_ratio=0.01"), Out($"patchcore-{mode}")));
         }
         string onnx = Out("padim.onnx");
         if (only.Contains("predict") || only.Contains("serve"))
@@ -59,34 +67,46 @@ public static class ContentionBench
         {
             if (only.Contains("predict"))
                 rows.Add(Measure("predict padim.onnx, batch 1", mode, busy, testCount,
-                    new[] { cli, "predict", "--model-path", onnx, "--input", testFolder, "--output", Out("predicted"), "--overwrite", "--threads", t, "--batch-size", "1" }, null));
+                    new[] { cli, "predict", "--model-path", onnx, "--input", testFolder, "--output", Out("predicted"), "--overwrite",
+                        "--threads", t, "--batch-size", "1" }, null));
             if (only.Contains("serve"))
                 rows.Add(await Serve(cli, onnx, testFolder, mode, busy, threads));
         }
         if (pytorch && pytorchScript != null)
         {
             var args = new[] { pytorchScript, "--data", data, "--threads", t, "--weights", ResNet18Onnx() };
-            rows.Add(Measure("PyTorch 1.13 PaDiM (fit + predict)", "its default", busy, trainCount + testCount, args, null, File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"));
+            rows.Add(Measure("PyTorch 1.13 PaDiM (fit + predict)", "its default", busy, trainCount + testCount, args, null,
+                File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"));
         }
 
-        Console.WriteLine("| command | idle threads | quiet: wall | CPU | peak RSS | beside busy: wall | CPU | slowdown | CPU busy/quiet | detail (quiet → busy) |");
+        Console.WriteLine("| command | idle threads | quiet: wall | CPU | peak RSS | beside busy: wall | CPU | slowdown | CPU "
+            + "busy/quiet | detail (quiet → busy) |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in rows)
         {
             string more = r.Busy.Stopped ? "> " : "";
-            Console.WriteLine(string.Create(Inv, $"| {r.Command} | {r.Mode} | {r.Quiet.WallSeconds:0.0} s | {r.Quiet.CpuSeconds:0.0} s | {r.Quiet.PeakMb:0} MB | {more}{r.Busy.WallSeconds:0.0} s | {more}{r.Busy.CpuSeconds:0.0} s | {more}{r.Busy.WallSeconds / r.Quiet.WallSeconds:0.00}× | {more}{r.Busy.CpuSeconds / r.Quiet.CpuSeconds:0.00} | {r.Detail} |"));
+            Console.WriteLine(string.Create(Inv,
+                $"| {r.Command} | {r.Mode} | {r.Quiet.WallSeconds:0.0} s | {r.Quiet.CpuSeconds:0.0} s | {r.Quiet.PeakMb:0} MB | "
+                    + $"{more}{r.Busy.WallSeconds:0.0} s | {more}{r.Busy.CpuSeconds:0.0} s | "
+                        + $"{more}{r.Busy.WallSeconds / r.Quiet.WallSeconds:0.00}× | "
+                            + $"{more}{r.Busy.CpuSeconds / r.Quiet.CpuSeconds:0.00} | {r.Detail} |"));
         }
         Console.WriteLine();
         foreach (var group in rows.GroupBy(r => r.Command).Where(g => g.Count() == 2))
         {
             var sleep = group.First(r => r.Mode == "short-spin");
             var spin = group.First(r => r.Mode == "spin");
-            Console.WriteLine(string.Create(Inv, $"- {group.Key}: quiet wall short-spin/spinning {sleep.Quiet.WallSeconds / spin.Quiet.WallSeconds:0.00}, quiet CPU {sleep.Quiet.CpuSeconds / spin.Quiet.CpuSeconds:0.00}; beside busy, wall {sleep.Busy.WallSeconds / spin.Busy.WallSeconds:0.00}, CPU {sleep.Busy.CpuSeconds / spin.Busy.CpuSeconds:0.00}"));
+            Console.WriteLine(string.Create(Inv,
+                $"- {group.Key}: quiet wall short-spin/spinning {sleep.Quiet.WallSeconds / spin.Quiet.WallSeconds:0.00}, quiet CPU "
+                    + $"{sleep.Quiet.CpuSeconds / spin.Quiet.CpuSeconds:0.00}; beside busy, wall "
+                        + $"{sleep.Busy.WallSeconds / spin.Busy.WallSeconds:0.00}, CPU "
+                            + $"{sleep.Busy.CpuSeconds / spin.Busy.CpuSeconds:0.00}"));
         }
         return 0;
     }
 
-    static Row Measure(string command, string mode, int busy, int images, IEnumerable<string> args, string? resultsFolder, string program = "dotnet")
+    static Row Measure(string command, string mode, int busy, int images, IEnumerable<string> args, string? resultsFolder,
+        string program = "dotnet")
     {
         var env = ModeEnvironment(mode);
         // With --repeat R, each run R times, keeping the one of median wall time.
@@ -102,8 +122,10 @@ public static class ContentionBench
         // A run beside the busy processes is stopped at 3× its quiet time (reported as "stopped"): spinning can take 10×.
         var limit = TimeSpan.FromSeconds(Math.Max(60, 3 * quiet.WallSeconds));
         var loaded = Median(() => { using (new BusyLoops(busy)) return ChildRun.Run(program, args, env, limit); });
-        string? after = loaded.Stopped ? $"stopped at {limit.TotalSeconds:0} s" : resultsFolder != null ? Detail(resultsFolder) : LastLine(loaded.Output, dotnet);
-        Console.Error.WriteLine(string.Create(Inv, $"{command} ({mode}): quiet {quiet.WallSeconds:0.0} s, busy {loaded.WallSeconds:0.0} s"));
+        string? after = loaded.Stopped ? $"stopped at {limit.TotalSeconds:0} s" : resultsFolder != null
+            ? Detail(resultsFolder) : LastLine(loaded.Output, dotnet);
+        Console.Error.WriteLine(string.Create(Inv,
+            $"{command} ({mode}): quiet {quiet.WallSeconds:0.0} s, busy {loaded.WallSeconds:0.0} s"));
         return new Row(command, mode, quiet, loaded, images, $"{before} → {after}");
     }
 
@@ -115,14 +137,19 @@ public static class ContentionBench
         async Task<(ChildRun.Cost Cost, double Rate)> Once(bool loaded)
         {
             var info = new ProcessStartInfo("dotnet");
-            foreach (string a in new[] { cli, "serve", "--model", onnx, "--port", "0", "--sessions", sessions.ToString(Inv), "--threads", perSession.ToString(Inv) })
+            foreach (string a in new[] { cli, "serve", "--model", onnx, "--port", "0", "--sessions", sessions.ToString(Inv),
+                "--threads", perSession.ToString(Inv) })
                 info.ArgumentList.Add(a);
             foreach (var (k, v) in ModeEnvironment(mode)) info.Environment[k] = v;
             var (server, address) = BurstProbe.StartServe(info);
             using var _ = server;
             try
             {
-                using var http = new HttpClient { BaseAddress = await address.WaitAsync(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromMinutes(5) };
+                using var http = new HttpClient
+                {
+                    BaseAddress = await address.WaitAsync(TimeSpan.FromSeconds(60)),
+                    Timeout = TimeSpan.FromMinutes(5)
+                };
                 async Task Post(int i)
                 {
                     var (name, bytes) = files[i % files.Count];
@@ -131,7 +158,8 @@ public static class ContentionBench
                     file.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
                     form.Add(file, "image", name);
                     using var response = await http.PostAsync("predict", form);
-                    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"serve answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"serve answered "
+                        + $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
                 }
                 for (int i = 0; i < 16; i++) await Post(i);
                 using var loops = loaded ? new BusyLoops(busy) : null;
@@ -159,22 +187,27 @@ public static class ContentionBench
             for (int i = 0; i < _repeat; i++) runs.Add(await Once(loaded));
             return runs.OrderBy(r => r.Cost.WallSeconds).ElementAt((runs.Count - 1) / 2);
         }
-        string command = $"serve padim.onnx, {requests} requests from {clients} clients, {sessions} sessions × {perSession} thread(s) (server process only)";
+        string command = $"serve padim.onnx, {requests} requests from {clients} clients, {sessions} sessions × {perSession} thread(s) "
+            + $"(server process only)";
         Console.Error.WriteLine(string.Create(Inv, $"serve ({mode}): quiet {quiet.Rate:0.0}/s, busy {busyRun.Rate:0.0}/s"));
-        return new Row(command, mode, quiet.Cost, busyRun.Cost, requests, string.Create(Inv, $"{quiet.Rate:0.0} → {busyRun.Rate:0.0} requests/s"));
+        return new Row(command, mode, quiet.Cost, busyRun.Cost, requests, string.Create(Inv,
+            $"{quiet.Rate:0.0} → {busyRun.Rate:0.0} requests/s"));
     }
 
-    /// <summary>"short-spin": the default; "spin": <c>ANOMALYSHARP_SPIN=1</c>, both libraries' own defaults (the behaviour before).</summary>
+    /// <summary>"short-spin": the default; "spin": <c>ANOMALYSHARP_SPIN=1</c>, both libraries' own defaults (the behaviour
+    /// before).</summary>
     static Dictionary<string, string> ModeEnvironment(string mode) => mode == "spin" ? new() { ["ANOMALYSHARP_SPIN"] = "1" } : new();
 
     static string Detail(string folder)
     {
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
-        return string.Create(Inv, $"fit {(double)results["fit_seconds"]!:0.0} s, {(double)results["predict_images_per_second"]!:0.0} img/s, AUROC {(double)results["image_auroc"]!:0.000}");
+        return string.Create(Inv, $"fit {(double)results["fit_seconds"]!:0.0} s, {(double)results["predict_images_per_second"]!:0.0} "
+            + $"img/s, AUROC {(double)results["image_auroc"]!:0.000}");
     }
 
     /// <summary>The command's last line; of the CLI's "predicted N images in S s (R images/s, ...)" only what is in parentheses.</summary>
-    static string LastLine(string output, bool cli) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() is { } line
+    static string LastLine(string output, bool cli) => output.Split('\n',
+        StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() is { } line
         ? (cli && line.Contains('(') && line.Contains(')') ? line[(line.IndexOf('(') + 1)..line.IndexOf(')')] : line) : "";
 
     static void Check(ChildRun.Cost cost, string what)
@@ -193,9 +226,11 @@ public static class ContentionBench
         return folder;
     }
 
-    /// <summary>The AnomalySharp.Cli.dll to run: ANOMALYSHARP_CLI (another build, to compare versions), else this repository's Release build.</summary>
+    /// <summary>The AnomalySharp.Cli.dll to run: ANOMALYSHARP_CLI (another build, to compare versions), else this repository's Release
+    /// build.</summary>
     public static string CliPath() => System.Environment.GetEnvironmentVariable("ANOMALYSHARP_CLI") is { Length: > 0 } other ? other
-        : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "AnomalySharp.Cli", "bin", "Release", "net10.0", "AnomalySharp.Cli.dll"));
+        : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "AnomalySharp.Cli", "bin",
+            "Release", "net10.0", "AnomalySharp.Cli.dll"));
 
     /// <summary>The packaged ResNet18 ONNX file (the weights the PyTorch reference loads too).</summary>
     static string ResNet18Onnx() => Backbones.PretrainedResNet18.Instance.OnnxPath;

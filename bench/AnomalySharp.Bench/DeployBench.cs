@@ -5,8 +5,8 @@ using AnomalySharp;
 using AnomalySharp.Bench;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
-using AnomalySharp.Export;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Runtime;
 using AnomalySharp.Samples.CustomModel;
 using static TorchSharp.torch;
@@ -33,15 +33,19 @@ internal static class DeployBench
     /// (their speed does not depend on it; their AUROC does, and the table says how many they trained). Returns the
     /// float32 PaDiM file (for the load test).
     /// </summary>
-    public static string Run(MvtecDataset ds, string data, int threads, bool quick, string work, bool reuse, IReadOnlyCollection<string> only, int? maxEpochs,
+    public static string Run(MvtecDataset ds, string data, int threads, bool quick, string work, bool reuse,
+        IReadOnlyCollection<string> only, int? maxEpochs,
         string? pytorchDir = null)
     {
         if (!ModelRegistry.Names.Contains("dfm"))
             foreach (var definition in new DfmPlugin().Models) ModelRegistry.Register(definition);
-        double floatLimit = GemmBench.Rate(4096, 256, 256, threads, integer: false), intLimit = GemmBench.Rate(4096, 256, 256, threads, integer: true);
-        Console.WriteLine(string.Create(Inv, $"GEMM limit on this CPU ({threads} threads, 4096×256·256×256): float32 {floatLimit:0.0} GMAC/s, u8×s8 {intLimit:0.0} GMAC/s"));
+        double floatLimit = GemmBench.Rate(4096, 256, 256, threads, integer: false), intLimit = GemmBench.Rate(4096, 256, 256, threads,
+            integer: true);
+        Console.WriteLine(string.Create(Inv,
+            $"GEMM limit on this CPU ({threads} threads, 4096×256·256×256): float32 {floatLimit:0.0} GMAC/s, u8×s8 {intLimit:0.0} GMAC/s"));
         Console.WriteLine();
-        Console.WriteLine("| model | precision | file | image AUROC | images/s b1 | images/s b16 | peak RSS | GMAC/image (float + int8) | bound at the GEMM limit | b1 / bound | training |");
+        Console.WriteLine("| model | precision | file | image AUROC | images/s b1 | images/s b16 | peak RSS | GMAC/image (float + "
+            + "int8) | bound at the GEMM limit | b1 / bound | training |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         string padimOnnx = Path.Combine(work, "padim.onnx");
         foreach (string name in Models.Where(only.Contains))
@@ -51,8 +55,11 @@ internal static class DeployBench
                 Train(name, ds, threads, quick, dir, maxEpochs);
             string training = TrainingText(dir);
             var exporter = new ModelExporter();
-            var variants = new List<(string File, string Precision, bool Int8, string ModelDir)> { (name, "float32", false, dir), (name + "_int8", "INT8", true, dir) };
-            if (name == "patchcore" && pytorchDir != null && File.Exists(Path.Combine(pytorchDir, "patchcore_torch.py"))) variants.Add(("patchcore_exact", "float32, exact search", false, ExactCopy(dir, Path.Combine(work, "patchcore_exact"))));
+            var variants = new List<(string File, string Precision, bool Int8, string ModelDir)> { (name, "float32", false, dir),
+                (name + "_int8", "INT8", true, dir) };
+            if (name == "patchcore" && pytorchDir != null && File.Exists(Path.Combine(pytorchDir,
+                "patchcore_torch.py"))) variants.Add(("patchcore_exact", "float32, exact search", false, ExactCopy(dir,
+                    Path.Combine(work, "patchcore_exact"))));
             var rates = new Dictionary<string, (double B1, double B16)>();
             foreach (var (file, precision, int8, modelDir) in variants)
             {
@@ -63,11 +70,13 @@ internal static class DeployBench
                     Console.WriteLine($"| {name} | {precision} | refused: {e.Message} |");
                     continue;
                 }
-                var child = ChildRun.Run("dotnet", new[] { typeof(DeployBench).Assembly.Location, "--deploy-one", path, "--data", data, "--threads", threads.ToString(Inv) });
+                var child = ChildRun.Run("dotnet", new[] { typeof(DeployBench).Assembly.Location, "--deploy-one", path, "--data", data,
+                    "--threads", threads.ToString(Inv) });
                 string? line = child.Output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
                 if (child.ExitCode != 0 || line == null)
                 {
-                    Console.WriteLine($"| {name} | {precision} | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+                    Console.WriteLine($"| {name} | {precision} | failed (exit {child.ExitCode}): "
+                        + $"{child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
                     continue;
                 }
                 using var result = JsonDocument.Parse(line["RESULT ".Length..]);
@@ -78,7 +87,9 @@ internal static class DeployBench
                 var (fl, integer) = GraphCost.PerImage(path, threads);
                 double bound = 1 / (fl / floatLimit + integer / intLimit);
                 Console.WriteLine(string.Create(Inv,
-                    $"| {name} | {precision} | {new FileInfo(path).Length / 1048576.0:0} MB | {auroc:0.000} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | {fl + integer:0.00} ({fl:0.00} + {integer:0.00}) | {bound:0} images/s | {b1 / bound:0.00} | {training} |"));
+                    $"| {name} | {precision} | {new FileInfo(path).Length / 1048576.0:0} MB | {auroc:0.000} | {b1:0.0} | {b16:0.0} | "
+                        + $"{child.PeakMb:0} MiB | {fl + integer:0.00} ({fl:0.00} + {integer:0.00}) | {bound:0} images/s | "
+                            + $"{b1 / bound:0.00} | {training} |"));
             }
             if (pytorchDir != null && File.Exists(Path.Combine(pytorchDir, name + "_torch.py")))
                 PyTorchReference(name, data, threads, pytorchDir, work, rates);
@@ -107,7 +118,8 @@ internal static class DeployBench
     /// its rate. PaDiM's reference fits and predicts in batches of 16 (compared with our batch 16); PatchCore's searches
     /// the bank of our float32 export exactly at batch 1 (compared with our exact and default searches at batch 1).
     /// </summary>
-    static void PyTorchReference(string name, string data, int threads, string pytorchDir, string work, Dictionary<string, (double B1, double B16)> ours)
+    static void PyTorchReference(string name, string data, int threads, string pytorchDir, string work, Dictionary<string, (double B1,
+        double B16)> ours)
     {
         var args = new List<string> { Path.Combine(pytorchDir, name + "_torch.py"), "--data", data, "--threads", threads.ToString(Inv),
             "--weights", AnomalySharp.Backbones.PretrainedResNet18.Instance.OnnxPath };
@@ -122,11 +134,15 @@ internal static class DeployBench
         }
         double theirs = double.Parse(rate.Groups[1].Value, Inv);
         string ratio = name == "patchcore"
-            ? string.Join("; ", ours.Where(o => o.Key.StartsWith("float32", StringComparison.Ordinal)).Select(o => string.Create(Inv, $"{o.Key} b1 {o.Value.B1 / theirs:0.00}×")))
+            ? string.Join("; ", ours.Where(o => o.Key.StartsWith("float32", StringComparison.Ordinal)).Select(o => string.Create(Inv,
+                $"{o.Key} b1 {o.Value.B1 / theirs:0.00}×")))
             : string.Join("; ", ours.Select(o => string.Create(Inv, $"{o.Key} b16 {o.Value.B16 / theirs:0.00}×")));
         string batch = name == "patchcore" ? "exact search, same bank, batch 1" : "fit + predict, batch 16";
         Console.WriteLine(string.Create(Inv,
-            $"| {name} | PyTorch 1.13 eager ({batch}) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {(name == "patchcore" ? theirs.ToString("0.0", Inv) : "–")} | {(name == "patchcore" ? "–" : theirs.ToString("0.0", Inv))} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: {ratio} | {line.Trim()} |"));
+            $"| {name} | PyTorch 1.13 eager ({batch}) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | "
+                + $"{(name == "patchcore" ? theirs.ToString("0.0", Inv) : "–")} | "
+                    + $"{(name == "patchcore" ? "–" : theirs.ToString("0.0", Inv))} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: "
+                        + $"{ratio} | {line.Trim()} |"));
     }
 
     /// <summary>
@@ -137,7 +153,8 @@ internal static class DeployBench
     static void GraphReference(string name, string data, int threads, string pytorchDir, string work, (double B1, double B16) ours)
     {
         var (child, line) = RunPython(new[]
-            { Path.Combine(pytorchDir, "graph_torch.py"), "--model", Path.Combine(work, name + ".onnx"), "--data", data, "--threads", threads.ToString(Inv) });
+            { Path.Combine(pytorchDir, "graph_torch.py"), "--model", Path.Combine(work, name + ".onnx"), "--data", data, "--threads",
+                threads.ToString(Inv) });
         var rates = System.Text.RegularExpressions.Regex.Match(line, @"b1 ([0-9.]+) images/s, b16 ([0-9.]+) images/s");
         var auroc = System.Text.RegularExpressions.Regex.Match(line, @"image AUROC ([0-9.]+)");
         if (child.ExitCode != 0 || !rates.Success)
@@ -147,10 +164,13 @@ internal static class DeployBench
         }
         double b1 = double.Parse(rates.Groups[1].Value, Inv), b16 = double.Parse(rates.Groups[2].Value, Inv);
         Console.WriteLine(string.Create(Inv,
-            $"| {name} | PyTorch 1.13 eager (the float32 graph's operators, same weights) | – | {(auroc.Success ? auroc.Groups[1].Value : "–")} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | – | – | ours / PyTorch: float32 b1 {ours.B1 / b1:0.00}×, b16 {ours.B16 / b16:0.00}× |"));
+            $"| {name} | PyTorch 1.13 eager (the float32 graph's operators, same weights) | – | "
+                + $"{(auroc.Success ? auroc.Groups[1].Value : "–")} | {b1:0.0} | {b16:0.0} | {child.PeakMb:0} MiB | – | – | ours / "
+                    + $"PyTorch: float32 b1 {ours.B1 / b1:0.00}×, b16 {ours.B16 / b16:0.00}× |"));
     }
 
-    /// <summary>A PyTorch reference script in a child (Debian's python3 when there): the child and its last line that reports images/s ("" if none).</summary>
+    /// <summary>A PyTorch reference script in a child (Debian's python3 when there): the child and its last line that reports images/s (""
+    /// if none).</summary>
     static (ChildRun.Cost Child, string Line) RunPython(IReadOnlyList<string> args)
     {
         var child = ChildRun.Run(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", args);
@@ -158,7 +178,8 @@ internal static class DeployBench
     }
 
     static void ReferenceFailed(string name, ChildRun.Cost child) =>
-        Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
+        Console.WriteLine($"| {name} | PyTorch reference | failed (exit {child.ExitCode}): "
+            + $"{child.Output.Split('\n').LastOrDefault(l => l.Length > 0)} |");
 
     static void Train(string name, MvtecDataset ds, int threads, bool quick, string dir, int? maxEpochs)
     {
@@ -177,7 +198,8 @@ internal static class DeployBench
         var root = doc.RootElement;
         string text = root.TryGetProperty("fit_seconds", out var fit) ? string.Create(Inv, $"fit {fit.GetDouble():0} s") : "";
         if (root.TryGetProperty("training", out var t) && t.ValueKind == JsonValueKind.Object)
-            text += string.Create(Inv, $", {t.GetProperty("epochs").GetInt32()} epochs{(t.TryGetProperty("stopped_early", out var s) && s.GetBoolean() ? " (stopped early)" : "")}");
+            text += string.Create(Inv, $", {t.GetProperty("epochs").GetInt32()} "
+                + $"epochs{(t.TryGetProperty("stopped_early", out var s) && s.GetBoolean() ? " (stopped early)" : "")}");
         return text;
     }
 

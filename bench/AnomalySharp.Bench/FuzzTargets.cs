@@ -9,7 +9,8 @@ namespace AnomalySharp.Bench;
 /// Mutation fuzzing of the parsers that face untrusted bytes, with CsCheck generating the mutations of real seed files:
 /// image decoding (<see cref="ImageDecoder"/>, structure checks included), the model-file loaders (the
 /// <c>.anomalysharp</c> package reader, and <see cref="OnnxModelFile.Verify"/> for exports, which runs before ONNX Runtime
-/// ever sees the bytes) and the server's multipart reader (<see cref="UploadReader"/>). The property of each: any input ends in a result or in that parser's own
+/// ever sees the bytes) and the server's multipart reader (<see cref="UploadReader"/>). The property of each: any input ends in a result or
+/// in that parser's own
 /// exception type, within a time bound, never another exception, a crash or a hang. The tests run a fixed-seed number
 /// of cases (deterministic); the bench's <c>--fuzz SECONDS</c> runs CsCheck's sampler for a time with shrinking.
 /// </summary>
@@ -52,7 +53,8 @@ public static class FuzzTargets
         try
         {
             using var image = ImageDecoder.Decode(bytes, "fuzz", maxPixels: 40_000_000, targetSize: 256);
-            if ((long)image.Width * image.Height > ImageDecoder.DecodeBudgetPixels(256)) throw new InvalidOperationException($"decoded {image.Width}x{image.Height} over the budget");
+            if ((long)image.Width * image.Height > ImageDecoder.DecodeBudgetPixels(256))
+                throw new InvalidOperationException($"decoded {image.Width}x{image.Height} over the budget");
         }
         catch (ImageDecodeException) { }
         if (clock.Elapsed > TimeSpan.FromSeconds(5)) throw new TimeoutException($"decode took {clock.Elapsed.TotalSeconds:0.0} s");
@@ -81,7 +83,7 @@ public static class FuzzTargets
         File.WriteAllBytes(scratch, bytes);
         try
         {
-            var (_, tensors) = AnomalySharp.Export.ModelPackage.Load(scratch);
+            var (_, tensors) = AnomalySharp.Packaging.ModelPackage.Load(scratch);
             foreach (var t in tensors.Values) t.Dispose();
         }
         catch (AnomalySharpException) { }
@@ -92,7 +94,9 @@ public static class FuzzTargets
     {
         var result = UploadReader.ReadAsync(contentType, new MemoryStream(body), new UploadReader.Limits(1 << 20)).GetAwaiter().GetResult();
         if (result is UploadReader.Rejection r && r.Status is < 400 or >= 500) throw new InvalidOperationException($"status {r.Status}");
-        if (result is UploadReader.Upload u && (u.Name.Length == 0 || u.Name.Length > 255 || u.Bytes.Length > 1 << 20)) throw new InvalidOperationException("upload out of bounds");
+        if (result is UploadReader.Upload u
+            && (u.Name.Length == 0 || u.Name.Length > 255
+                || u.Bytes.Length > 1 << 20)) throw new InvalidOperationException("upload out of bounds");
     }
 
     /// <summary>A multipart body as HttpClient sends it, with its content type.</summary>
@@ -123,7 +127,11 @@ public static class FuzzTargets
         {
             var m = gen.Generate(pcg, null, out _);
             try { One(m); }
-            catch (Exception e) { throw new InvalidOperationException($"case {i} (seed file {m.Seed}, edits {string.Join(" ", m.Edits)}): {e.GetType().Name}: {e.Message}", e); }
+            catch (Exception e)
+            {
+                throw new InvalidOperationException($"case {i} (seed file {m.Seed}, edits "
+                + $"{string.Join(" ", m.Edits)}): {e.GetType().Name}: {e.Message}", e);
+            }
         }
         return cases;
     }

@@ -13,7 +13,8 @@ static class GemmBench
 {
     public static void Run(int threads)
     {
-        Console.WriteLine($"| GEMM in ONNX Runtime, {threads} threads (M×K·K×N, constant right side) | float32 GMAC/s | u8×s8 → s32 GMAC/s |");
+        Console.WriteLine($"| GEMM in ONNX Runtime, {threads} threads (M×K·K×N, constant right side) | float32 GMAC/s | u8×s8 → s32 "
+            + $"GMAC/s |");
         Console.WriteLine("|---|---|---|");
         foreach (var (m, k, n) in new[] { (1024, 1024, 1024), (4096, 256, 256), (1024, 384, 4096), (64, 64, 1220), (64, 384, 1220) })
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -44,8 +45,10 @@ static class GemmBench
         using var options = ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(bytes, options);
         using var input = integer
-            ? OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, m * k).Select(i => (byte)(i * 31 % 251)).ToArray(), new long[] { m, k })
-            : OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, m * k).Select(i => (float)(i % 97) / 97f).ToArray(), new long[] { m, k });
+            ? OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, m * k).Select(i => (byte)(i * 31 % 251)).ToArray(),
+                new long[] { m, k })
+            : OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, m * k).Select(i => (float)(i % 97) / 97f).ToArray(),
+                new long[] { m, k });
         using var run = new RunOptions();
         void Once() { using var r = session.Run(run, new[] { "a" }, new[] { input }, new[] { "y" }); }
         Once();

@@ -22,7 +22,8 @@ internal static class GraphCost
         var integerNodes = model.Graph.Node
             .Where(n => n.OpType is "Conv" or "MatMul" or "Gemm" && n.Input.Count > 1 && dequantized.Contains(n.Input[1]))
             .Select(n => n.Name).ToHashSet();
-        int size = int.Parse(model.MetadataProps.First(p => p.Key == "anomalysharp.image_size").Value, System.Globalization.CultureInfo.InvariantCulture);
+        int size = int.Parse(model.MetadataProps.First(p => p.Key == "anomalysharp.image_size").Value,
+            System.Globalization.CultureInfo.InvariantCulture);
         string prefix = Path.Combine(Path.GetTempPath(), $"anomalysharp-cost-{Environment.ProcessId}");
         string profile;
         using (var options = ComputeThreads.SessionOptions(threads))
@@ -59,7 +60,8 @@ internal static class GraphCost
             var outputs = Shapes(args, "output_type_shape");
             double macs = Macs(op, inputs, outputs);
             if (macs == 0) continue;
-            if (op is "ConvInteger" or "MatMulInteger" or "QLinearConv" or "QLinearMatMul" || integerNodes.Contains(name[..^"_kernel_time".Length])) integer += macs;
+            if (op is "ConvInteger" or "MatMulInteger" or "QLinearConv" or "QLinearMatMul"
+                || integerNodes.Contains(name[..^"_kernel_time".Length])) integer += macs;
             else fl += macs;
         }
         return (fl / 1e9, integer / 1e9);

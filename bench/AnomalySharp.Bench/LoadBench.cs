@@ -47,7 +47,8 @@ internal static class LoadBench
         latencies.Sort();
         double P(double q) => latencies[Math.Min(latencies.Count - 1, (int)(q * latencies.Count))];
         Console.WriteLine();
-        Console.WriteLine($"| load test: {requests} POST /predict, {clients} concurrent clients, {sessions} sessions, 127.0.0.1 | figure |");
+        Console.WriteLine($"| load test: {requests} POST /predict, {clients} concurrent clients, {sessions} sessions, 127.0.0.1 | "
+            + $"figure |");
         Console.WriteLine("|---|---|");
         Console.WriteLine($"| throughput | {requests / seconds:0.0} requests/s |");
         Console.WriteLine($"| latency p50 / p99 | {P(0.5):0} ms / {P(0.99):0} ms |");

@@ -15,7 +15,8 @@ internal static class MetricsBench
     public static int Run(int threads, int images, int size)
     {
         set_num_threads(threads);
-        Console.WriteLine($"# AnomalySharp metrics bench — {Environment.ProcessorCount} cores, {threads} threads, {images} images of {size}² ({(long)images * size * size / 1e6:0.0} M pixels)");
+        Console.WriteLine($"# AnomalySharp metrics bench — {Environment.ProcessorCount} cores, {threads} threads, {images} images of "
+            + $"{size}² ({(long)images * size * size / 1e6:0.0} M pixels)");
         using var scope = NewDisposeScope();
         var (maps, masks, scores, labels) = Synthetic(images, size, seed: 7);
         var sw = Stopwatch.StartNew();
@@ -29,12 +30,15 @@ internal static class MetricsBench
             double pro = Lap();
             var small = Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Aupro.SmallRegionFraction);
             double proSmall = Lap();
-            Console.WriteLine($"| stage | seconds |\n|---|---|\n| sort (keys, runs) | {sort:0.00} |\n| AUROC, AUPR, F1 walk | {curve:0.00} |\n| AUPRO (two walks) | {pro:0.00} |\n| small-region AUPRO | {proSmall:0.00} |");
-            Console.WriteLine($"pixel AUROC {summary.Auroc:0.000000}, AUPR {summary.Aupr:0.000000}, F1 {summary.F1Max:0.000000}, AUPRO {aupro.Aupro:0.000000} ({aupro.Regions} regions), small {small.Aupro:0.000000}");
+            Console.WriteLine($"| stage | seconds |\n|---|---|\n| sort (keys, runs) | {sort:0.00} |\n| AUROC, AUPR, F1 walk | "
+                + $"{curve:0.00} |\n| AUPRO (two walks) | {pro:0.00} |\n| small-region AUPRO | {proSmall:0.00} |");
+            Console.WriteLine($"pixel AUROC {summary.Auroc:0.000000}, AUPR {summary.Aupr:0.000000}, F1 {summary.F1Max:0.000000}, "
+                + $"AUPRO {aupro.Aupro:0.000000} ({aupro.Regions} regions), small {small.Aupro:0.000000}");
         }
         sw.Restart();
         var report = MetricReport.Compute(scores, labels, maps, masks);
-        Console.WriteLine($"MetricReport.Compute, everything: {sw.Elapsed.TotalSeconds:0.00} s (pixel AUROC {report.PixelAuroc:0.000000}, AUPRO {report.Aupro:0.000000})");
+        Console.WriteLine($"MetricReport.Compute, everything: {sw.Elapsed.TotalSeconds:0.00} s (pixel AUROC "
+            + $"{report.PixelAuroc:0.000000}, AUPRO {report.Aupro:0.000000})");
         return 0;
     }
 

@@ -1,10 +1,9 @@
-using AnomalySharp.Engine;
 using System.Diagnostics;
 using AnomalySharp.Components;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
-using static TorchSharp.torch;
 
 /// <summary>PatchCore: fit time against training-set size, the coreset sweep, and the default (inverted-file) search throughput.</summary>
 static class PatchCoreBench
@@ -25,7 +24,8 @@ static class PatchCoreBench
             var model = ModelRegistry.Create(config);
             var sw = Stopwatch.StartNew();
             model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance);
-            Console.WriteLine($"| fit on {n} images ({n * 1024:N0} patches → {model.GetState()["memory_bank"].shape[0]:N0} in the bank) | {sw.Elapsed.TotalSeconds:0.0} s |");
+            Console.WriteLine($"| fit on {n} images ({n * 1024:N0} patches → {model.GetState()["memory_bank"].shape[0]:N0} in the "
+                + $"bank) | {sw.Elapsed.TotalSeconds:0.0} s |");
             last = model;
         }
 
@@ -37,7 +37,8 @@ static class PatchCoreBench
         var passClock = Stopwatch.StartNew();
         KCenterGreedy.Select(points, 64, 200, seed: 1);
         double perPass = passClock.Elapsed.TotalMilliseconds / 200;
-        Console.WriteLine($"| k-center pass over {patches:N0} patches (int8, 64-d, {threads} threads) | {perPass:0.00} ms (reference cdist loop: about 250 ms per pass on 204,800 patches) |");
+        Console.WriteLine($"| k-center pass over {patches:N0} patches (int8, 64-d, {threads} threads) | {perPass:0.00} ms (reference "
+            + $"cdist loop: about 250 ms per pass on 204,800 patches) |");
 
         var test = ds.Test.Take(32).ToList();
         foreach (int batchSize in new[] { 1, 16 })
@@ -48,7 +49,8 @@ static class PatchCoreBench
             Score(batcher.Enumerate(test.Take(batchSize).ToList(), false).First());
             var sw = Stopwatch.StartNew();
             foreach (var b in batcher.Enumerate(test, false)) Score(b);
-            Console.WriteLine($"| predict, inverted-file search of the bank (default), batch {batchSize} | {test.Count / sw.Elapsed.TotalSeconds:0.0} images/s |");
+            Console.WriteLine($"| predict, inverted-file search of the bank (default), batch {batchSize} | "
+                + $"{test.Count / sw.Elapsed.TotalSeconds:0.0} images/s |");
         }
         last?.Dispose();
     }

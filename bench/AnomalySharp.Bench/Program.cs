@@ -1,32 +1,37 @@
 using System.Diagnostics;
 using System.Globalization;
 using AnomalySharp.Backbones;
-using AnomalySharp.Components;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
 using AnomalySharp.PostProcessing;
 using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
-//        ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load] [--pytorch bench/reference]: every model trained
-//               with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
-//               process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with
-//               --pytorch (the reference folder) PatchCore's exact search too, PaDiM and PatchCore in PyTorch on the same weights and bank, and every other model's float32 graph run by PyTorch (graph_torch.py)
-//        ... -- --workers MODEL.onnx [--frames 1000]: NATS JetStream workers (nats-server started here): frames/s with 1 and 2 workers, broker
+// ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load] [--pytorch
+// bench/reference]: every model trained
+// with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
+// process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with
+// --pytorch (the reference folder) PatchCore's exact search too, PaDiM and PatchCore in PyTorch on the same weights and bank, and every
+// other model's float32 graph run by PyTorch (graph_torch.py)
+// ... -- --workers MODEL.onnx [--frames 1000]: NATS JetStream workers (nats-server started here): frames/s with 1 and 2 workers, broker
 //               CPU and memory, end-to-end latency p50/p99
-//        ... -- --runtime-check MODEL.onnx --node-modules DIR [--data DIR]: the export scored by onnxruntime-node (installed in DIR) on every
+// ... -- --runtime-check MODEL.onnx --node-modules DIR [--data DIR]: the export scored by onnxruntime-node (installed in DIR) on every
 //               test image, against the product's ONNX Runtime: largest score and map differences (exit 1 beyond 1e-5 / 1e-4)
-//        ... -- --browser MODEL.onnx [--data DIR] [--frames 20]: images/s of the /local page (onnxruntime-web) in headless Chromium against the runtime
-//        ... -- --metrics [--images 582] [--size 256] [--threads 2]: seconds of the pixel metrics' sort and walks on seeded synthetic maps and masks
+// ... -- --browser MODEL.onnx [--data DIR] [--frames 20]: images/s of the /local page (onnxruntime-web) in headless Chromium against the
+// runtime
+// ... -- --metrics [--images 582] [--size 256] [--threads 2]: seconds of the pixel metrics' sort and walks on seeded synthetic maps and
+// masks
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
-//        ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact search: recall, distance error, images/s
+// ... -- --search 64x3,64x3x96x2 [--accuracy]: PatchCore's inverted-file search (lists x probes [x reduced dims x re-rank]) against exact
+// search: recall, distance error, images/s
 //        ... -- --training [--epochs 3] [--quick]: seconds per epoch of the trained models, features cached vs recomputed
 //        ... -- --burst MODEL.onnx: a hostile upload burst against `serve` (server memory before, at peak, after)
 //        ... -- --fuzz SECONDS [--model MODEL.onnx|model.anomalysharp]: CsCheck fuzzing of image decode, multipart upload and model load
-//        ... -- --busy N [--only padim,patchcore,predict,serve] [--pytorch bench/reference/padim_torch.py] [--repeat R] [--modes short-spin,spin]: each command quiet
+// ... -- --busy N [--only padim,patchcore,predict,serve] [--pytorch bench/reference/padim_torch.py] [--repeat R] [--modes short-spin,spin]:
+// each command quiet
 //               and beside N busy-loop processes, by default and with ANOMALYSHARP_SPIN=1; wall, CPU, slowdown
 // Every figure comes from this one run on this machine; ratios compare rows measured side by side.
 string data = "../shared/data/magnetic_tile";
@@ -58,7 +63,9 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--burst") burst = args[++i];
     else if (args[i] == "--fuzz") fuzzSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); // seconds per parser
-    else if (args[i] == "--model") fuzzModel = args[++i];  // with --fuzz: also the model loader (export or package) on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory figures
+    // with --fuzz: also the model loader (export or package) on this file  // MODEL.onnx: hostile-upload burst against `serve`, memory
+    // figures
+    else if (args[i] == "--model") fuzzModel = args[++i];
     else if (args[i] == "--busy") busy = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--repeat") repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); // with --busy: runs per figure (median)
     else if (args[i] == "--modes") modes = args[++i].Split(','); // with --busy: short-spin (default behaviour), spin (ANOMALYSHARP_SPIN=1)
@@ -77,13 +84,16 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--frames") frames = int.Parse(args[++i], CultureInfo.InvariantCulture); // with --workers
     else if (args[i] == "--deploy-one") deployOne = args[++i]; // internal: the child that measures one exported file
     else if (args[i] == "--accuracy") { }   // with --search: image/pixel AUROC and AUPRO of every search on the whole test set
-    else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+    else if (args[i] == "--search") searchGrid = args[++i].Split(',').Select(c => c.Split('x').Select(v => int.Parse(v,
+        CultureInfo.InvariantCulture)).ToArray())
         .Select(c => (c[0], c[1], c.Length > 2 ? c[2] : 0, c.Length > 3 ? c[3] : 2)).ToList();
     else { Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2; }
 }
-if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript, repeat, modes);
+if (busy > 0) return await AnomalySharp.Bench.ContentionBench.Run(data, busy, threads, only, pytorchScript != null, pytorchScript,
+    repeat, modes);
 if (browserModel != null) return await AnomalySharp.Bench.BrowserBench.Run(browserModel, data, frames == 1000 ? 20 : frames);
-if (runtimeCheck != null) return AnomalySharp.Bench.RuntimeCheck.Run(runtimeCheck, data, nodeModules ?? throw new ArgumentException("--runtime-check needs --node-modules"));
+if (runtimeCheck != null) return AnomalySharp.Bench.RuntimeCheck.Run(runtimeCheck, data,
+    nodeModules ?? throw new ArgumentException("--runtime-check needs --node-modules"));
 if (deployOne != null) return DeployBench.MeasureOne(deployOne, data, threads);
 if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(workersModel, data, threads, frames);
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
@@ -101,19 +111,22 @@ if (gemm)
 if (searchGrid != null)
 {
     Console.WriteLine($"# AnomalySharp PatchCore search bench — {Environment.ProcessorCount} cores, {threads} threads, {data}, 256 px");
-    SearchBench.Run(ds, threads, searchGrid, Path.Combine(Path.GetTempPath(), $"anomalysharp-bench-bank-{Path.GetFileName(Path.GetFullPath(data))}.anomalysharp"), args.Contains("--accuracy"));
+    SearchBench.Run(ds, threads, searchGrid, Path.Combine(Path.GetTempPath(),
+        $"anomalysharp-bench-bank-{Path.GetFileName(Path.GetFullPath(data))}.anomalysharp"), args.Contains("--accuracy"));
     return 0;
 }
 if (training)
 {
     int images = quick ? 100 : ds.Train.Count;
-    Console.WriteLine($"# AnomalySharp training bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {images} train images, 256 px, batch 16");
+    Console.WriteLine($"# AnomalySharp training bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {images} train "
+        + $"images, 256 px, batch 16");
     TrainingBench.Run(ds, threads, epochs, images);
     return 0;
 }
 if (deploy)
 {
-    Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} train, {ds.Test.Count} test images, 256 px");
+    Console.WriteLine($"# AnomalySharp deploy bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {ds.Train.Count} "
+        + $"train, {ds.Test.Count} test images, 256 px");
     work ??= Path.Combine(Path.GetTempPath(), "anomalysharp-bench-deploy");
     var models = args.Contains("--only") ? only : DeployBench.Models.ToHashSet();
     string padimOnnx = DeployBench.Run(ds, data, threads, quick, work, reuse, models, args.Contains("--epochs") ? epochs : null,
@@ -123,7 +136,8 @@ if (deploy)
 }
 var train = quick ? ds.Train.Take(100).ToList() : ds.Train.ToList();
 var test = quick ? ds.Test.Take(100).ToList() : ds.Test.ToList();
-Console.WriteLine($"# AnomalySharp bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {train.Count} train, {test.Count} test images, 256 px");
+Console.WriteLine($"# AnomalySharp bench — {Environment.ProcessorCount} cores, {threads} threads, {data}: {train.Count} train, "
+    + $"{test.Count} test images, 256 px");
 Console.WriteLine();
 
 // 1. Fit (first, so the process peak is the fit's own).
@@ -158,7 +172,8 @@ double Evaluate(IAnomalyModel m)
     return test.Count / sw.Elapsed.TotalSeconds;
 }
 double ort = Evaluate(model);
-Console.WriteLine($"| PaDiM evaluate (decode+graph+normalize), ONNX Runtime | {ort:0.0} images/s ({ort / PyTorchReferenceImagesPerSecond:0.00}x the PyTorch reference's 14.9) |");
+Console.WriteLine($"| PaDiM evaluate (decode+graph+normalize), ONNX Runtime | {ort:0.0} images/s "
+    + $"({ort / PyTorchReferenceImagesPerSecond:0.00}x the PyTorch reference's 14.9) |");
 
 // 3. Hot paths on a fixed real batch of 16.
 using var batch = batcher.Enumerate(test.Take(16).ToList(), false).First();

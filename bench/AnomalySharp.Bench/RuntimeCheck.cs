@@ -25,7 +25,8 @@ internal static class RuntimeCheck
             using (var image = detector.Decode(File.ReadAllBytes(test[i].ImagePath), test[i].ImagePath))
                 detector.Prepare(image, inputs.AsSpan(i * one, one));
         string dir = Directory.CreateTempSubdirectory("runtime-check").FullName;
-        string inputFile = Path.Combine(dir, "inputs.f32"), outputFile = Path.Combine(dir, "node.f32"), script = Path.Combine(dir, "run.js");
+        string inputFile = Path.Combine(dir, "inputs.f32"), outputFile = Path.Combine(dir, "node.f32"), script = Path.Combine(dir,
+            "run.js");
         File.WriteAllBytes(inputFile, MemoryMarshal.AsBytes(inputs.AsSpan()).ToArray());
         File.WriteAllText(script, """
             const ort = require('onnxruntime-node'), fs = require('fs');
@@ -43,7 +44,8 @@ internal static class RuntimeCheck
             """);
         var clock = Stopwatch.StartNew();
         var psi = new ProcessStartInfo("node", new[] { script, onnx, inputFile, test.Count.ToString(CultureInfo.InvariantCulture),
-            h.ToString(CultureInfo.InvariantCulture), w.ToString(CultureInfo.InvariantCulture), outputFile }) { RedirectStandardOutput = true };
+            h.ToString(CultureInfo.InvariantCulture), w.ToString(CultureInfo.InvariantCulture), outputFile })
+        { RedirectStandardOutput = true };
         psi.Environment["NODE_PATH"] = nodeModules;
         using (var node = Process.Start(psi)!)
         {
@@ -62,9 +64,11 @@ internal static class RuntimeCheck
             using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("image", input) });
             float score = results.First(r => r.Name == "score").AsEnumerable<float>().Single();
             scoreDiff = Math.Max(scoreDiff, Math.Abs(score - theirs[at++]));
-            foreach (float v in results.First(r => r.Name == "anomaly_map").AsEnumerable<float>()) mapDiff = Math.Max(mapDiff, Math.Abs(v - theirs[at++]));
+            foreach (float v in results.First(r => r.Name == "anomaly_map").AsEnumerable<float>()) mapDiff = Math.Max(mapDiff,
+                Math.Abs(v - theirs[at++]));
         }
-        Console.WriteLine(FormattableString.Invariant($"{onnx}: {test.Count} test images, largest difference from ONNX Runtime {OrtEnv.Instance().GetVersionString()}: scores {scoreDiff:0.0e+0}, maps {mapDiff:0.0e+0}"));
+        Console.WriteLine(FormattableString.Invariant($"{onnx}: {test.Count} test images, largest difference from ONNX Runtime ")
+            + FormattableString.Invariant($"{OrtEnv.Instance().GetVersionString()}: scores {scoreDiff:0.0e+0}, maps {mapDiff:0.0e+0}"));
         Directory.Delete(dir, recursive: true);
         return scoreDiff <= 1e-5 && mapDiff <= 1e-4 ? 0 : 1;
     }

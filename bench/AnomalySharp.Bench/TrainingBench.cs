@@ -14,7 +14,8 @@ static class TrainingBench
     {
         var train = ds.Train.Take(images).ToList();
         var batcher = new Batcher(256, 16);
-        Console.WriteLine($"| model | epochs | cached: first epoch incl. caching / later epochs | recomputed: per epoch | later epochs, recomputed / cached |");
+        Console.WriteLine($"| model | epochs | cached: first epoch incl. caching / later epochs | recomputed: per epoch | later "
+            + $"epochs, recomputed / cached |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (string name in new[] { "stfpm", "fastflow", "reverse_distillation" })
         {
@@ -36,7 +37,8 @@ static class TrainingBench
                 times[cache] = progress.Seconds;
             }
             double cachedLater = times[true].Skip(1).Average(), recomputed = times[false].Average();
-            Console.WriteLine($"| {name} | {epochs} × {train.Count} images | {times[true][0]:0.0} s / {cachedLater:0.0} s | {recomputed:0.0} s | {recomputed / cachedLater:0.00}× |");
+            Console.WriteLine($"| {name} | {epochs} × {train.Count} images | {times[true][0]:0.0} s / {cachedLater:0.0} s | "
+                + $"{recomputed:0.0} s | {recomputed / cachedLater:0.00}× |");
         }
         Console.WriteLine($"| peak resident memory of the process | {MemoryMonitor.PeakResidentMb():0} MiB | | | |");
     }

@@ -1,6 +1,7 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Models;
 using static TorchSharp.torch;

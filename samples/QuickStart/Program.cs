@@ -4,11 +4,13 @@ using AnomalySharp.Data;
 using AnomalySharp.Engine;
 using AnomalySharp.Export;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Runtime;
 
 // 1. Data: an MVTec-layout folder, or the built-in synthetic set.
 var options = new SyntheticDataset.Options(Seed: 42);
-IAnomalyDataset data = args.Length > 0 ? new MvtecDataset(args[0]) : SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
+IAnomalyDataset data = args.Length > 0 ? new MvtecDataset(args[0]) : SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options),
+    options);
 string output = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), "anomalysharp-quickstart");
 
 // 2. A model with its defaults, some keys changed.
@@ -34,5 +36,6 @@ using (var model = TrainedModel.Load(output)) OnnxExporter.Save(OnnxExporter.Bui
 using var detector = new OnnxAnomalyDetector(onnx);
 var first = data.Test[0];
 var result = detector.Predict(File.ReadAllBytes(first.ImagePath), first.ImagePath, masks: true);
-Console.WriteLine($"onnx {first.Id} → score {result.Score:0.000} → {(result.IsAnomalous ? "anomalous" : "normal")}, mask {result.Width}x{result.Height}");
+Console.WriteLine($"onnx {first.Id} → score {result.Score:0.000} → {(result.IsAnomalous ? "anomalous" : "normal")}, mask "
+    + $"{result.Width}x{result.Height}");
 return 0;

@@ -1,4 +1,3 @@
-using AnomalySharp;
 using AnomalySharp.Cli;
 
 // Before anything can load LibTorch: its idle OpenMP threads sleep after a short spin instead of a long one (see ComputeThreads).
@@ -11,51 +10,42 @@ return code;
 
 static int Run(string[] args)
 {
-try
-{
-    return Commands.Build(args).Run(args);
-}
-catch (AnomalySharpException e)
-{
-    Console.Error.WriteLine("error: " + e.CommandLineMessage);
-    return 2;
-}
-catch (AnomalySharp.Workers.ScaleOutException e)
-{
-    Console.Error.WriteLine("error: " + e.Message);
-    return 2;
-}
-catch (NATS.Client.Core.NatsException e)
-{
-    // The broker went away or did not answer (a cluster without a leader): not a bug of ours, not the user's input.
-    Console.Error.WriteLine($"error: NATS: {e.Message}");
-    return 1;
-}
-catch (AnomalySharp.Training.TrainingInterruptedException e)
-{
-    Console.Error.WriteLine(e.CommandLineMessage);
-    return 130;
-}
-catch (OperationCanceledException) when (Shutdown.Token.IsCancellationRequested)
-{
-    Console.Error.WriteLine("interrupted: stopped; no output written");
-    return 130;
-}
-catch (Exception e) when (e is AnomalySharp.Runtime.ModelLoadException or AnomalySharp.Runtime.ImageDecodeException)
-{
-    Console.Error.WriteLine("error: " + e.Message);
-    return 2;
-}
-catch (UnauthorizedAccessException e)
-{
-    // A path the user named that cannot be read or written: their setup, not our bug.
-    Console.Error.WriteLine("error: permission denied: " + e.Message);
-    return 2;
-}
-catch (Exception e) when (Environment.GetEnvironmentVariable("ANOMALYSHARP_DEBUG") is null)
-{
-    // Not a user mistake: a bug or an environment failure. One line; ANOMALYSHARP_DEBUG=1 shows the stack.
-    Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message} (set ANOMALYSHARP_DEBUG=1 for details)");
-    return 1;
-}
+    try
+    {
+        return Commands.Build(args).Run(args);
+    }
+    catch (AnomalySharp.Runtime.UserInputException e)
+    {
+        // Every error a user can fix derives from it (the library's, the runtime's model and image errors, the workers').
+        Console.Error.WriteLine("error: " + e.CommandLineMessage);
+        return 2;
+    }
+    catch (NATS.Client.Core.NatsException e)
+    {
+        // The broker went away or did not answer (a cluster without a leader): not a bug of ours, not the user's input.
+        Console.Error.WriteLine($"error: NATS: {e.Message}");
+        return 1;
+    }
+    catch (AnomalySharp.Training.TrainingInterruptedException e)
+    {
+        Console.Error.WriteLine(e.CommandLineMessage);
+        return 130;
+    }
+    catch (OperationCanceledException) when (Shutdown.Token.IsCancellationRequested)
+    {
+        Console.Error.WriteLine("interrupted: stopped; no output written");
+        return 130;
+    }
+    catch (UnauthorizedAccessException e)
+    {
+        // A path the user named that cannot be read or written: their setup, not our bug.
+        Console.Error.WriteLine("error: permission denied: " + e.Message);
+        return 2;
+    }
+    catch (Exception e) when (Environment.GetEnvironmentVariable("ANOMALYSHARP_DEBUG") is null)
+    {
+        // Not a user mistake: a bug or an environment failure. One line; ANOMALYSHARP_DEBUG=1 shows the stack.
+        Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message} (set ANOMALYSHARP_DEBUG=1 for details)");
+        return 1;
+    }
 }

@@ -5,10 +5,12 @@ namespace AnomalySharp.Cli;
 /// <summary>Runs this same program in a child process (process isolation for benchmark cells and HPO trials).</summary>
 internal static class SelfProcess
 {
-    /// <summary>Runs `anomalysharp ARGS`; stderr lines are passed to <paramref name="onError"/>. Returns (exit code, last error line).</summary>
+    /// <summary>Runs `anomalysharp ARGS`; stderr lines are passed to <paramref name="onError"/>. Returns (exit code, last error
+    /// line).</summary>
     /// <remarks>Cancelling <paramref name="cancellation"/> sends the child SIGTERM (it stops and cleans up within 2 s), waits
     /// for it, then throws <see cref="OperationCanceledException"/>.</remarks>
-    public static (int ExitCode, string? LastError) Run(IEnumerable<string> args, Action<string>? onError = null, CancellationToken cancellation = default)
+    public static (int ExitCode, string? LastError) Run(IEnumerable<string> args, Action<string>? onError = null,
+        CancellationToken cancellation = default)
     {
         string exe = Environment.ProcessPath ?? "dotnet";
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -21,7 +23,8 @@ internal static class SelfProcess
         p.ErrorDataReceived += (_, e) =>
         {
             if (string.IsNullOrWhiteSpace(e.Data)) return;
-            if (e.Data.StartsWith("error:", StringComparison.Ordinal) || e.Data.StartsWith("internal error:", StringComparison.Ordinal)) last = e.Data;
+            if (e.Data.StartsWith("error:", StringComparison.Ordinal) || e.Data.StartsWith("internal error:",
+                StringComparison.Ordinal)) last = e.Data;
             onError?.Invoke(e.Data);
         };
         p.OutputDataReceived += (_, _) => { };

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using AnomalySharp.Engine;
 using AnomalySharp.IO;
 
 namespace AnomalySharp.Cli;
@@ -20,7 +19,8 @@ internal static partial class Shutdown
     static int _signals;
     static int? _finished;
 
-    /// <summary>How long the work has to unwind by itself after the first signal (a worker, which finishes the frames in hand, allows more).</summary>
+    /// <summary>How long the work has to unwind by itself after the first signal (a worker, which finishes the frames in hand, allows
+    /// more).</summary>
     public static TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(1.2);
 
     /// <summary>
@@ -52,10 +52,12 @@ internal static partial class Shutdown
             // Work that ended while the deadline waited (a step saved to its checkpoint) is unwinding now: it gets a grace of its own.
             if (PendingOutputs.WaitForProtected(ProtectedLimit) == ProtectedWait.Ended) Thread.Sleep(Grace);
             Abort();
-        }) { IsBackground = true, Name = "shutdown deadline" }.Start();
+        })
+        { IsBackground = true, Name = "shutdown deadline" }.Start();
     }
 
-    /// <summary>The command has returned <paramref name="code"/>: a deadline that passes during process teardown exits with it, silently.</summary>
+    /// <summary>The command has returned <paramref name="code"/>: a deadline that passes during process teardown exits with it,
+    /// silently.</summary>
     public static void Finished(int code) => _finished = code;
 
     /// <summary>Removes every pending output and ends the process with 130, skipping managed and native shutdown.</summary>

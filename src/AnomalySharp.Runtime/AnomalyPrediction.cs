@@ -10,7 +10,8 @@ namespace AnomalySharp.Runtime;
 /// <param name="Width">Width of the decoded image: the original's, or its reduced-scale decode for a JPEG or WebP of 8·S
 /// pixels or more a side (see <see cref="ImageDecoder"/>).</param>
 /// <param name="Height">Height of the decoded image.</param>
-/// <param name="MaskPng">Binary mask at the decoded size (<paramref name="Width"/>×<paramref name="Height"/>) as a grayscale PNG, if asked for.</param>
+/// <param name="MaskPng">Binary mask at the decoded size (<paramref name="Width"/>×<paramref name="Height"/>) as a grayscale PNG, if asked
+/// for.</param>
 /// <param name="OverlayPng">Heat map over the resized image as an RGBA PNG, if asked for.</param>
 public sealed record AnomalyPrediction(float Score, bool IsAnomalous, double Threshold, float[] Map, int MapSize, int Width, int Height,
     byte[]? MaskPng, byte[]? OverlayPng)

@@ -65,7 +65,8 @@ public static partial class BoundedFile
             while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
             {
                 total += n;
-                if (total > maxBytes) throw error(Problem.TooLarge, $"{path}: over the limit of {maxBytes} bytes (it grew while being read)");
+                if (total > maxBytes) throw error(Problem.TooLarge,
+                    $"{path}: over the limit of {maxBytes} bytes (it grew while being read)");
                 buffer.Write(chunk, 0, n);
             }
             return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();

@@ -51,7 +51,8 @@ public static partial class ComputeThreads
     {
         if (Interlocked.Exchange(ref _prepared, 1) == 1 || Spin) return;
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") != null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") != null) return;
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") != null
+            || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") != null) return;
         try { SetEnv("GOMP_SPINCOUNT", OpenMpSpinCount.ToString(CultureInfo.InvariantCulture), 0); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
@@ -87,7 +88,9 @@ public static partial class ComputeThreads
     {
         int threads = requested > 0 ? requested : Math.Max(1, Cores / Math.Max(1, sessions));
         warning = sessions * threads > Cores
-            ? string.Create(CultureInfo.InvariantCulture, $"{sessions} sessions × {threads} threads = {sessions * threads} threads on {Cores} cores: oversubscribed; each request will be slower")
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"{sessions} sessions × {threads} threads = {sessions * threads} threads on {Cores} cores: oversubscribed; each "
+                    + $"request will be slower")
             : null;
         return threads;
     }

@@ -14,7 +14,7 @@ public enum ImageProblem
 }
 
 /// <summary>An image that cannot be decoded; <see cref="Exception.Message"/> names it and says why.</summary>
-public sealed class ImageDecodeException : Exception
+public sealed class ImageDecodeException : UserInputException
 {
     /// <summary>The kind of problem.</summary>
     public ImageProblem Problem { get; }

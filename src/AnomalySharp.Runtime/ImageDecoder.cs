@@ -46,11 +46,13 @@ public static class ImageDecoder
         var info = codec.Info;
         if (info.Width <= 0 || info.Height <= 0) throw new ImageDecodeException(ImageProblem.NotAnImage, $"{name}: image has no pixels");
         if ((long)info.Width * info.Height > maxPixels)
-            throw new ImageDecodeException(ImageProblem.TooLarge, $"{name}: image too large ({info.Width}x{info.Height} pixels, limit {maxPixels})");
+            throw new ImageDecodeException(ImageProblem.TooLarge,
+                $"{name}: image too large ({info.Width}x{info.Height} pixels, limit {maxPixels})");
         var size = DecodeSize(codec, targetSize);
         if (targetSize > 0 && (long)size.Width * size.Height > DecodeBudgetPixels(targetSize))
             throw new ImageDecodeException(ImageProblem.TooLarge,
-                $"{name}: image too large ({info.Width}x{info.Height} {codec.EncodedFormat}, over {DecodeBudgetPixels(targetSize)} pixels for a model of {targetSize} px; only JPEG and WebP are decoded at a reduced scale)");
+                $"{name}: image too large ({info.Width}x{info.Height} {codec.EncodedFormat}, over {DecodeBudgetPixels(targetSize)} "
+                    + $"pixels for a model of {targetSize} px; only JPEG and WebP are decoded at a reduced scale)");
         var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         byte[] rgba = pooled ? System.Buffers.ArrayPool<byte>.Shared.Rent(target.BytesSize) : new byte[target.BytesSize];
         unsafe
@@ -61,7 +63,8 @@ public static class ImageDecoder
                 if (result != SKCodecResult.Success)
                 {
                     if (pooled) System.Buffers.ArrayPool<byte>.Shared.Return(rgba);
-                    throw new ImageDecodeException(ImageProblem.Damaged, result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput
+                    throw new ImageDecodeException(ImageProblem.Damaged,
+                        result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput
                         ? $"{name}: image is truncated or damaged ({result})" : $"{name}: cannot decode image ({result})");
                 }
             }
@@ -76,7 +79,9 @@ public static class ImageDecoder
     static SKSizeI DecodeSize(SKCodec codec, int targetSize)
     {
         var info = codec.Info;
-        if (targetSize <= 0 || codec.EncodedFormat is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp)) return new SKSizeI(info.Width, info.Height);
+        if (targetSize <= 0
+            || codec.EncodedFormat is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp)) return new SKSizeI(info.Width,
+                info.Height);
         long floor = 4L * targetSize;
         int k = 1;
         while (k < 8 && info.Width / (2 * k) >= floor && info.Height / (2 * k) >= floor) k *= 2;

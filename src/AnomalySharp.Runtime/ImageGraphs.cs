@@ -40,21 +40,28 @@ internal static class ImageGraphs
         g.Input("sizes", TensorProto.Types.DataType.Int64, 4);
         string full = g.Node("Resize", new[] { "map", "", "", "sizes" }, OnnxGraph.Attr("mode", "linear"),
             OnnxGraph.Attr("coordinate_transformation_mode", "pytorch_half_pixel"));
-        string mask = g.Node("Cast", new[] { g.Node("GreaterOrEqual", new[] { full, g.Scalar(0.5f) }) }, OnnxGraph.Attr("to", (long)TensorProto.Types.DataType.Uint8));
-        mask = g.Node("Reshape", new[] { g.Node("Mul", new[] { mask, g.AddInitializer("u8_255", TensorProto.Types.DataType.Uint8, new byte[] { 255 }) }),
+        string mask = g.Node("Cast", new[] { g.Node("GreaterOrEqual", new[] { full, g.Scalar(0.5f) }) }, OnnxGraph.Attr("to",
+            (long)TensorProto.Types.DataType.Uint8));
+        mask = g.Node("Reshape", new[] { g.Node("Mul", new[] { mask, g.AddInitializer("u8_255", TensorProto.Types.DataType.Uint8,
+            new byte[] { 255 }) }),
             g.Node("Slice", new[] { "sizes", g.Ints(2), g.Ints(4) }) });
         g.Rename(mask, "mask");
         g.Output("mask", TensorProto.Types.DataType.Uint8, "height", "width");
 
         string v = g.Node("Clip", new[] { "map", g.Scalar(0f), g.Scalar(1f) });
         string four = g.Node("Mul", new[] { v, g.Scalar(4f) });
-        string Channel(float centre) => g.Node("Clip", new[] { g.Node("Sub", new[] { g.Scalar(1.5f), g.Node("Abs", new[] { g.Node("Sub", new[] { four, g.Scalar(centre) }) }) }), g.Scalar(0f), g.Scalar(1f) });
+        string Channel(float centre) => g.Node("Clip", new[] { g.Node("Sub", new[] { g.Scalar(1.5f), g.Node("Abs", new[] { g.Node("Sub",
+            new[] { four, g.Scalar(centre) }) }) }), g.Scalar(0f), g.Scalar(1f) });
         string jet = g.Node("Concat", new[] { Channel(3), Channel(2), Channel(1) }, OnnxGraph.Attr("axis", 1L));
-        string blend = g.Node("Add", new[] { g.Node("Mul", new[] { "input", g.Scalar(0.5f) }), g.Node("Mul", new[] { jet, g.Scalar(0.5f) }) });
-        string bytes = g.Node("Cast", new[] { g.Node("Round", new[] { g.Node("Mul", new[] { g.Node("Clip", new[] { blend, g.Scalar(0f), g.Scalar(1f) }), g.Scalar(255f) }) }) },
+        string blend = g.Node("Add", new[] { g.Node("Mul", new[] { "input", g.Scalar(0.5f) }), g.Node("Mul", new[] { jet,
+            g.Scalar(0.5f) }) });
+        string bytes = g.Node("Cast", new[] { g.Node("Round", new[] { g.Node("Mul", new[] { g.Node("Clip", new[] { blend, g.Scalar(0f),
+            g.Scalar(1f) }), g.Scalar(255f) }) }) },
             OnnxGraph.Attr("to", (long)TensorProto.Types.DataType.Uint8));
-        string hwc = g.Node("Reshape", new[] { g.Node("Transpose", new[] { bytes }, OnnxGraph.Attrs("perm", 0L, 2L, 3L, 1L)), g.Ints(height, width, 3) });
-        string rgba = g.Node("Pad", new[] { hwc, g.Ints(0, 0, 0, 0, 0, 1), g.AddInitializer("u8_alpha", TensorProto.Types.DataType.Uint8, new byte[] { 255 }) });
+        string hwc = g.Node("Reshape", new[] { g.Node("Transpose", new[] { bytes }, OnnxGraph.Attrs("perm", 0L, 2L, 3L, 1L)),
+            g.Ints(height, width, 3) });
+        string rgba = g.Node("Pad", new[] { hwc, g.Ints(0, 0, 0, 0, 0, 1), g.AddInitializer("u8_alpha",
+            TensorProto.Types.DataType.Uint8, new byte[] { 255 }) });
         g.Rename(rgba, "overlay");
         g.Output("overlay", TensorProto.Types.DataType.Uint8, height, width, 4);
         return g.ToModel(new Dictionary<string, string>(), "AnomalySharp post-processing").ToByteArray();

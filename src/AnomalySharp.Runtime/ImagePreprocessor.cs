@@ -42,7 +42,8 @@ public sealed class ImagePreprocessor : IDisposable
     /// <summary>Writes the model input for <paramref name="image"/> into <paramref name="destination"/> (3·H·W floats).</summary>
     public void Prepare(DecodedImage image, Span<float> destination)
     {
-        using var rgba = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, image.Rgba.AsMemory(0, image.Width * image.Height * 4),
+        using var rgba = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, image.Rgba.AsMemory(0,
+            image.Width * image.Height * 4),
             new long[] { image.Height, image.Width, 4 });
         using var outputs = _session.Run(NoOptions, new[] { "rgba" }, new[] { rgba }, new[] { "input" });
         outputs[0].GetTensorDataAsSpan<float>().CopyTo(destination);

@@ -52,12 +52,18 @@ public sealed class OnnxAnomalyDetector : IDisposable
         string path = name;
         OnnxModelFile.Verify(bytes, path);
         try { _model = new SessionPool(bytes, _options.Sessions, _options.ThreadsPerSession); }
-        catch (OnnxRuntimeException e) { throw new ModelLoadException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]})", e); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelLoadException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0]})",
+            e);
+        }
         var session = _model.Any;
-        if (!session.InputMetadata.ContainsKey(InputName) || !session.OutputMetadata.ContainsKey(MapName) || !session.OutputMetadata.ContainsKey(ScoreName))
+        if (!session.InputMetadata.ContainsKey(InputName) || !session.OutputMetadata.ContainsKey(MapName)
+            || !session.OutputMetadata.ContainsKey(ScoreName))
         {
             _model.Dispose();
-            throw new ModelLoadException($"{path}: not an AnomalySharp export (needs input '{InputName}' and outputs '{MapName}', '{ScoreName}'; export with `anomalysharp export`)");
+            throw new ModelLoadException($"{path}: not an AnomalySharp export (needs input '{InputName}' and outputs '{MapName}', "
+                + $"'{ScoreName}'; export with `anomalysharp export`)");
         }
         Metadata = session.ModelMetadata.CustomMetadataMap;
         ModelName = Metadata.TryGetValue("anomalysharp.model", out var m) ? m : "unknown";
@@ -65,8 +71,10 @@ public sealed class OnnxAnomalyDetector : IDisposable
         if (Metadata.TryGetValue("anomalysharp.image_height", out var mh) && Metadata.TryGetValue("anomalysharp.image_width", out var mw))
             (ImageHeight, ImageWidth) = (int.Parse(mh, CultureInfo.InvariantCulture), int.Parse(mw, CultureInfo.InvariantCulture));
         else
-            ImageHeight = ImageWidth = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : dims[^1];
-        MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture, out int limit) && limit > 0 ? limit : int.MaxValue;
+            ImageHeight = ImageWidth = Metadata.TryGetValue("anomalysharp.image_size", out var s) ? int.Parse(s,
+                CultureInfo.InvariantCulture) : dims[^1];
+        MaxBatch = Metadata.TryGetValue("anomalysharp.max_batch", out var mb) && int.TryParse(mb, CultureInfo.InvariantCulture,
+            out int limit) && limit > 0 ? limit : int.MaxValue;
         // The pixel graphs see inputs of every size; without an arena, their memory goes back after each call instead
         // of staying at the largest image ever seen.
         _pre = new ImagePreprocessor(ImageHeight, ImageWidth);
@@ -79,7 +87,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <see cref="ImageDecoder"/>): what training and evaluation decode too.
     /// </summary>
     /// <exception cref="ImageDecodeException">Not an image, too large, or damaged.</exception>
-    public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels, ImageSize);
+    public DecodedImage Decode(ReadOnlySpan<byte> encoded, string name) => ImageDecoder.Decode(encoded, name, _options.MaxPixels,
+        ImageSize);
 
     /// <summary>
     /// Reads an image file, refusing one larger than <see cref="DetectorOptions.MaxFileBytes"/> before reading it, and
@@ -88,7 +97,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     /// <exception cref="ImageDecodeException">The file is too large or not a regular file.</exception>
     public byte[] ReadFile(string path) =>
         BoundedFile.ReadAllBytes(path, _options.MaxFileBytes,
-            (problem, m) => new ImageDecodeException(problem == BoundedFile.Problem.TooLarge ? ImageProblem.TooLarge : ImageProblem.NotAnImage, m));
+            (problem, m)
+                => new ImageDecodeException(problem == BoundedFile.Problem.TooLarge ? ImageProblem.TooLarge : ImageProblem.NotAnImage, m));
 
     /// <summary>The most bytes a model file may have: ONNX's 2 GB protobuf limit, within the largest .NET array.</summary>
     public static long MaxModelBytes => Array.MaxLength;
@@ -116,7 +126,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
             int n = Math.Min(MaxBatch, images.Count - start), offset = start;
             _model.Run(session =>
             {
-                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(offset * plane, n * plane), new long[] { n, 3, ImageHeight, ImageWidth });
+                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(offset * plane,
+                    n * plane), new long[] { n, 3, ImageHeight, ImageWidth });
                 using var outputs = session.Run(NoOptions, new[] { InputName }, new[] { input }, new[] { MapName, ScoreName });
                 outputs[0].GetTensorDataAsSpan<float>().CopyTo(maps.AsSpan(offset * mapPlane, n * mapPlane));
                 outputs[1].GetTensorDataAsSpan<float>().CopyTo(scores.AsSpan(offset, n));
@@ -130,7 +141,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
             byte[]? maskPng = null, overlayPng = null;
             if (masks || overlays)
                 (maskPng, overlayPng) = Render(map, batch.AsMemory(i * plane, plane), images[i].Width, images[i].Height, masks, overlays);
-            results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width, images[i].Height, maskPng, overlayPng)
+            results[i] = new AnomalyPrediction(scores[i], scores[i] >= Threshold, Threshold, map, ImageSize, images[i].Width,
+                images[i].Height, maskPng, overlayPng)
             { SourceWidth = images[i].SourceWidth, SourceHeight = images[i].SourceHeight, MapHeight = ImageHeight, MapWidth = ImageWidth };
         }
         return results;
@@ -173,7 +185,8 @@ public sealed class OnnxAnomalyDetector : IDisposable
     (byte[]? Mask, byte[]? Overlay) Render(float[] map, Memory<float> input, int width, int height, bool mask, bool overlay)
     {
         using var mapValue = OrtValue.CreateTensorValueFromMemory(map, new long[] { 1, 1, ImageHeight, ImageWidth });
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, new long[] { 1, 3, ImageHeight, ImageWidth });
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, new long[] { 1, 3,
+            ImageHeight, ImageWidth });
         using var sizes = OrtValue.CreateTensorValueFromMemory(new long[] { 1, 1, height, width }, new long[] { 4 });
         var wanted = new List<string>();
         if (mask) wanted.Add("mask");

@@ -105,11 +105,23 @@ public sealed class OnnxGraph
     }
 
     /// <summary>An integer attribute.</summary>
-    public static AttributeProto Attr(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+    public static AttributeProto Attr(string name, long value) => new()
+    {
+        Name = name, Type = AttributeProto.Types.AttributeType.Int,
+        I = value
+    };
     /// <summary>A float attribute.</summary>
-    public static AttributeProto Attr(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+    public static AttributeProto Attr(string name, float value) => new()
+    {
+        Name = name, Type = AttributeProto.Types.AttributeType.Float,
+        F = value
+    };
     /// <summary>A string attribute.</summary>
-    public static AttributeProto Attr(string name, string value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+    public static AttributeProto Attr(string name, string value) => new()
+    {
+        Name = name,
+        Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value)
+    };
     /// <summary>An integer-list attribute.</summary>
     public static AttributeProto Attrs(string name, params long[] values)
     {
@@ -125,7 +137,8 @@ public sealed class OnnxGraph
     public void Input(string name, TensorProto.Types.DataType type, params object[] dims) => _graph.Input.Add(ValueInfo(name, dims, type));
 
     /// <summary>Declares a graph output of any element type.</summary>
-    public void Output(string name, TensorProto.Types.DataType type, params object[] dims) => _graph.Output.Add(ValueInfo(name, dims, type));
+    public void Output(string name, TensorProto.Types.DataType type, params object[] dims) => _graph.Output.Add(ValueInfo(name, dims,
+        type));
 
     /// <summary>Declares a float32 graph output.</summary>
     public void Output(string name, params object[] dims) => _graph.Output.Add(ValueInfo(name, dims));
@@ -134,7 +147,13 @@ public sealed class OnnxGraph
     {
         var shape = new TensorShapeProto();
         foreach (var d in dims)
-            shape.Dim.Add(d is string s ? new TensorShapeProto.Types.Dimension { DimParam = s } : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(d, System.Globalization.CultureInfo.InvariantCulture) });
+            shape.Dim.Add(d is string s
+                ? new TensorShapeProto.Types.Dimension { DimParam = s }
+                    : new TensorShapeProto.Types.Dimension
+                    {
+                        DimValue = Convert.ToInt64(d,
+                        System.Globalization.CultureInfo.InvariantCulture)
+                    });
         return new ValueInfoProto
         {
             Name = name,
@@ -142,7 +161,8 @@ public sealed class OnnxGraph
         };
     }
 
-    /// <summary>The model: IR version 8, default-domain opset <paramref name="opset"/> (<see cref="Opset"/> unless given) and the imported domains, with string metadata.</summary>
+    /// <summary>The model: IR version 8, default-domain opset <paramref name="opset"/> (<see cref="Opset"/> unless given) and the imported
+    /// domains, with string metadata.</summary>
     public ModelProto ToModel(IReadOnlyDictionary<string, string> metadata, string docString, int opset = Opset)
     {
         var model = new ModelProto

@@ -62,9 +62,11 @@ public static class OnnxModelFile
         var layout = Read(bytes, name);
         if (layout.GraphOffset < 0) throw new ModelLoadException($"{name}: not an ONNX model (no graph)");
         if (!layout.Metadata.TryGetValue("anomalysharp.format", out _))
-            throw new ModelLoadException($"{name}: not an AnomalySharp export (no anomalysharp metadata; export with `anomalysharp export`)");
+            throw new ModelLoadException($"{name}: not an AnomalySharp export (no anomalysharp metadata; export with `anomalysharp "
+                + $"export`)");
         if (!layout.Metadata.TryGetValue(ChecksumKey, out var expected))
-            throw new ModelLoadException($"{name}: exported without a weights checksum by an older AnomalySharp; export it again from its model.anomalysharp with `anomalysharp export`");
+            throw new ModelLoadException($"{name}: exported without a weights checksum by an older AnomalySharp; export it again from "
+                + $"its model.anomalysharp with `anomalysharp export`");
         string actual = Checksum(bytes.Slice((int)layout.GraphOffset, (int)layout.GraphLength));
         if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
             throw new ModelLoadException($"{name}: model file is damaged (the graph's checksum does not match its metadata)");

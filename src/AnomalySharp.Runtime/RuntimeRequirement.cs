@@ -59,7 +59,8 @@ public sealed record RuntimeRequirement(Version Oldest, long IrVersion, long Ops
     public string Describe()
     {
         string text = string.Create(CultureInfo.InvariantCulture, $"ONNX Runtime {OldestText} or later (IR {IrVersion}, opset {Opset})");
-        if (OnnxRuntimeOnlyDomains.Count > 0) text += $"; operators of {string.Join(", ", OnnxRuntimeOnlyDomains)} run in ONNX Runtime only";
+        if (OnnxRuntimeOnlyDomains.Count > 0) text += $"; operators of {string.Join(", ", OnnxRuntimeOnlyDomains)} run in ONNX "
+            + $"Runtime only";
         if (CustomDomains.Count > 0) text += $"; custom operators of {string.Join(", ", CustomDomains)} that no stock runtime has";
         return text;
     }

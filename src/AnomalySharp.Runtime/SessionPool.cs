@@ -10,7 +10,8 @@ public sealed class SessionPool : IDisposable
     readonly List<InferenceSession> _all = new();
     readonly SemaphoreSlim _available;
 
-    /// <summary>Creates <paramref name="count"/> sessions of the model bytes, <paramref name="threadsPerSession"/> threads each (0 = every core).</summary>
+    /// <summary>Creates <paramref name="count"/> sessions of the model bytes, <paramref name="threadsPerSession"/> threads each (0 = every
+    /// core).</summary>
     public SessionPool(byte[] model, int count, int threadsPerSession)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), "need at least one session");

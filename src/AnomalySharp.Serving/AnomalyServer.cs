@@ -1,8 +1,8 @@
-using AnomalySharp.Runtime.Browser;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using AnomalySharp.Runtime;
+using AnomalySharp.Runtime.Browser;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -44,7 +44,8 @@ public sealed class AnomalyServer : IAsyncDisposable
     public OnnxAnomalyDetector Detector => _detector;
     /// <summary>Intra-op threads of each session.</summary>
     public int ThreadsPerSession { get; }
-    /// <summary>Why the sessions' threads oversubscribe the cores, when they do (see <see cref="ComputeThreads.PerSession"/>); else null.</summary>
+    /// <summary>Why the sessions' threads oversubscribe the cores, when they do (see <see cref="ComputeThreads.PerSession"/>); else
+    /// null.</summary>
     public string? ThreadWarning { get; }
 
     AnomalyServer(WebApplication app, OnnxAnomalyDetector detector, ServerOptions options, int threads, string? warning)
@@ -70,14 +71,14 @@ public sealed class AnomalyServer : IAsyncDisposable
     /// <exception cref="ModelLoadException">The model file is missing or not an AnomalySharp export.</exception>
     public static async Task<AnomalyServer> StartAsync(ServerOptions options, CancellationToken cancel = default)
     {
-        if (!IPAddress.TryParse(options.Host, out var ip)) throw new ArgumentException($"--host: '{options.Host}' is not an IP address");
-        if (options.Port is < 0 or > 65535) throw new ArgumentException($"--port: {options.Port} is not a port number");
-        if (options.QueueLength < 0) throw new ArgumentException($"--queue: {options.QueueLength} is negative");
-        if (options.Uploads < 1) throw new ArgumentException($"--uploads: {options.Uploads} must be at least 1");
-        if (!(options.MinUploadBytesPerSecond > 0)) throw new ArgumentException($"--min-upload-rate: {options.MinUploadBytesPerSecond} must be positive");
-        if (options.BodyTimeout <= TimeSpan.Zero) throw new ArgumentException($"--body-timeout: {options.BodyTimeout.TotalSeconds} s must be positive");
+        options.Validate();
+        var ip = IPAddress.Parse(options.Host);
         int threads = ComputeThreads.PerSession(options.Sessions, options.ThreadsPerSession, out string? warning);
-        var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxPixels = options.MaxPixels });
+        var detector = new OnnxAnomalyDetector(options.ModelPath, new DetectorOptions
+        {
+            Sessions = options.Sessions,
+            ThreadsPerSession = threads, MaxPixels = options.MaxPixels
+        });
         detector.WarmUp();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -86,7 +87,8 @@ public sealed class AnomalyServer : IAsyncDisposable
         {
             k.Listen(ip, options.Port);
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
-            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinUploadBytesPerSecond, TimeSpan.FromSeconds(5));
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinUploadBytesPerSecond,
+                TimeSpan.FromSeconds(5));
             k.AddServerHeader = false;
         });
         builder.Services.Configure<FormOptions>(f => { f.MultipartBodyLengthLimit = options.MaxRequestBytes; f.ValueCountLimit = 16; });
@@ -104,7 +106,9 @@ public sealed class AnomalyServer : IAsyncDisposable
         });
         app.MapGet("/health", () => Results.Json(new JsonObject
         {
-            ["status"] = "ok", ["model"] = detector.ModelName, ["image_size"] = detector.ImageHeight == detector.ImageWidth ? detector.ImageSize : new JsonArray(detector.ImageHeight, detector.ImageWidth), ["sessions"] = detector.Sessions,
+            ["status"] = "ok", ["model"] = detector.ModelName,
+            ["image_size"] = detector.ImageHeight == detector.ImageWidth ? detector.ImageSize : new JsonArray(detector.ImageHeight,
+                    detector.ImageWidth), ["sessions"] = detector.Sessions,
             ["threads_per_session"] = threads,
             ["served"] = Interlocked.Read(ref server._served), ["rejected"] = Interlocked.Read(ref server._rejected),
             ["running"] = server._gate.Running, ["waiting"] = server._gate.Waiting, ["uploading"] = server._uploads.Running,
@@ -113,10 +117,14 @@ public sealed class AnomalyServer : IAsyncDisposable
         app.MapMethods("/predict", new[] { "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS" }, (Func<HttpContext, IResult>)(http =>
         {
             http.Response.Headers.Allow = "POST";
-            return server.Error(StatusCodes.Status405MethodNotAllowed, $"{http.Request.Method} is not allowed on /predict: POST a multipart form with the image in field 'image'");
+            return server.Error(StatusCodes.Status405MethodNotAllowed,
+                $"{http.Request.Method} is not allowed on /predict: POST a multipart form with the image in field 'image'");
         }));
         try { await app.StartAsync(cancel); }
-        catch (IOException e) { detector.Dispose(); throw new ArgumentException($"cannot listen on {options.Host}:{options.Port} ({e.Message})", e); }
+        catch (IOException e)
+        {
+            detector.Dispose(); throw new ArgumentException($"cannot listen on {options.Host}:{options.Port} ({e.Message})", e);
+        }
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         return server;
@@ -174,7 +182,8 @@ public sealed class AnomalyServer : IAsyncDisposable
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
             {
                 http.Response.Headers.Connection = "close";
-                return Error(StatusCodes.Status408RequestTimeout, $"the request body did not arrive within {_bodyTimeout.TotalSeconds:0.#} s");
+                return Error(StatusCodes.Status408RequestTimeout,
+                    $"the request body did not arrive within {_bodyTimeout.TotalSeconds:0.#} s");
             }
             catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
             {
@@ -190,7 +199,8 @@ public sealed class AnomalyServer : IAsyncDisposable
         if (slot == null)
         {
             http.Response.Headers.RetryAfter = "1";
-            return Error(StatusCodes.Status503ServiceUnavailable, $"busy: {_gate.Running} requests running and {_gate.Waiting} queued; retry shortly");
+            return Error(StatusCodes.Status503ServiceUnavailable,
+                $"busy: {_gate.Running} requests running and {_gate.Waiting} queued; retry shortly");
         }
         try { return Score(http, (UploadReader.Upload)read); }
         finally
@@ -208,7 +218,10 @@ public sealed class AnomalyServer : IAsyncDisposable
         AnomalyPrediction result;
         try { result = _detector.Predict(file.Bytes, file.Name, masks: true, overlays: overlay); }
         catch (ImageDecodeException e)
-        { return Error(e.Problem == ImageProblem.TooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest, e.Message); }
+        {
+            return Error(e.Problem == ImageProblem.TooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
+            e.Message);
+        }
         Interlocked.Increment(ref _served);
         var json = new JsonObject
         {

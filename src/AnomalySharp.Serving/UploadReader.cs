@@ -29,11 +29,17 @@ public static class UploadReader
     /// <summary>Reads the file in field <c>image</c>, or else the first file of the form.</summary>
     public static async Task<Result> ReadAsync(string? contentType, Stream body, Limits limits, CancellationToken cancel = default)
     {
-        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.MediaType.Equals("multipart/form-data",
+            StringComparison.OrdinalIgnoreCase))
             return new Rejection(StatusCodes.Status415UnsupportedMediaType, "send the image as multipart/form-data (field 'image')");
         string boundary = HeaderUtilities.RemoveQuotes(media.Boundary).ToString();
-        if (boundary.Length is 0 or > 70) return new Rejection(StatusCodes.Status400BadRequest, "malformed multipart form (missing or over-long boundary)");
-        var reader = new MultipartReader(boundary, body) { HeadersLengthLimit = limits.MaxHeaderBytes, HeadersCountLimit = 16, BodyLengthLimit = limits.MaxBodyBytes };
+        if (boundary.Length is 0 or > 70) return new Rejection(StatusCodes.Status400BadRequest,
+            "malformed multipart form (missing or over-long boundary)");
+        var reader = new MultipartReader(boundary, body)
+        {
+            HeadersLengthLimit = limits.MaxHeaderBytes, HeadersCountLimit = 16,
+            BodyLengthLimit = limits.MaxBodyBytes
+        };
         Upload? chosen = null;
         try
         {
@@ -41,9 +47,11 @@ public static class UploadReader
             {
                 var section = await reader.ReadNextSectionAsync(cancel);
                 if (section == null) break;
-                if (part >= limits.MaxParts) return new Rejection(StatusCodes.Status400BadRequest, $"more than {limits.MaxParts} parts in the form");
+                if (part >= limits.MaxParts) return new Rejection(StatusCodes.Status400BadRequest,
+                    $"more than {limits.MaxParts} parts in the form");
                 ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition);
-                string? fileName = disposition == null ? null : HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).ToString();
+                string? fileName = disposition == null ? null : HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue
+                    ? disposition.FileNameStar : disposition.FileName).ToString();
                 bool isFile = disposition != null && (disposition.FileName.HasValue || disposition.FileNameStar.HasValue);
                 string field = disposition == null ? "" : HeaderUtilities.RemoveQuotes(disposition.Name).ToString();
                 if (!isFile || (chosen != null && field != "image"))
@@ -52,20 +60,26 @@ public static class UploadReader
                     continue;
                 }
                 if (fileName!.Length > limits.MaxNameLength)
-                    return new Rejection(StatusCodes.Status400BadRequest, $"file name of {fileName.Length} characters is over the limit of {limits.MaxNameLength}: '{fileName[..32]}…'");
+                    return new Rejection(StatusCodes.Status400BadRequest,
+                        $"file name of {fileName.Length} characters is over the limit of {limits.MaxNameLength}: '{fileName[..32]}…'");
                 string name = Path.GetFileName(fileName.Replace('\\', '/'));
                 var bytes = await ReadBounded(section.Body, limits.MaxBodyBytes, cancel);
                 if (bytes == null) return TooLarge(limits);
                 chosen = new Upload(name.Length == 0 ? "upload" : name, bytes);
             }
         }
-        catch (InvalidDataException e) when (e.Message.Contains("body length limit", StringComparison.OrdinalIgnoreCase)) { return TooLarge(limits); }
-        catch (InvalidDataException e) when (e.Message.Contains("header", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Line length", StringComparison.OrdinalIgnoreCase))
+        catch (InvalidDataException e) when (e.Message.Contains("body length limit",
+            StringComparison.OrdinalIgnoreCase))
+        { return TooLarge(limits); }
+        catch (InvalidDataException e) when (e.Message.Contains("header",
+            StringComparison.OrdinalIgnoreCase) || e.Message.Contains("Line length", StringComparison.OrdinalIgnoreCase))
         {
-            return new Rejection(StatusCodes.Status400BadRequest, $"a form part's headers are over {limits.MaxHeaderBytes} bytes (an over-long file name?)");
+            return new Rejection(StatusCodes.Status400BadRequest,
+                $"a form part's headers are over {limits.MaxHeaderBytes} bytes (an over-long file name?)");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(limits); }
-        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException or FormatException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException or FormatException
+            or ArgumentException)
         {
             return new Rejection(StatusCodes.Status400BadRequest, $"malformed multipart form ({Truncate(e.Message, 120)})");
         }
@@ -74,7 +88,8 @@ public static class UploadReader
         return chosen;
     }
 
-    static Rejection TooLarge(Limits limits) => new(StatusCodes.Status413PayloadTooLarge, $"request body is over the size limit of {limits.MaxBodyBytes} bytes");
+    static Rejection TooLarge(Limits limits) => new(StatusCodes.Status413PayloadTooLarge,
+        $"request body is over the size limit of {limits.MaxBodyBytes} bytes");
 
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n] + "…";
 

@@ -22,7 +22,8 @@ public static class FrameHeaders
 
     /// <summary>A header's first value, or null.</summary>
     public static string? Get(NatsHeaders? headers, string name) =>
-        headers != null && headers.TryGetValue(name, out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
+        headers != null && headers.TryGetValue(name,
+            out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
 
     /// <summary>The camera of a frame: its header, else the subject without its first token ("frames.line1.cam1" → "line1.cam1").</summary>
     public static string CameraOf(NatsHeaders? headers, string subject)
@@ -35,5 +36,6 @@ public static class FrameHeaders
 
     /// <summary>Whether a value can be used as subject tokens (no wildcards, white space or empty tokens).</summary>
     public static bool IsSubjectSafe(string value) =>
-        value.Length is > 0 and <= 256 && !value.Any(c => char.IsWhiteSpace(c) || c is '*' or '>' || char.IsControl(c)) && value.Split('.').All(t => t.Length > 0);
+        value.Length is > 0 and <= 256 && !value.Any(c
+            => char.IsWhiteSpace(c) || c is '*' or '>' || char.IsControl(c)) && value.Split('.').All(t => t.Length > 0);
 }

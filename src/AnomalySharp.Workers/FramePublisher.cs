@@ -32,7 +32,8 @@ public static class FramePublisher
                     .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal));
             else throw new ScaleOutException($"input not found: {input}");
         }
-        if (files.Count == 0) throw new ScaleOutException($"no image files in {string.Join(", ", inputs)} (looked for {string.Join(", ", ImageExtensions)})");
+        if (files.Count == 0) throw new ScaleOutException($"no image files in {string.Join(", ", inputs)} (looked for "
+            + $"{string.Join(", ", ImageExtensions)})");
         return files;
     }
 
@@ -47,20 +48,25 @@ public static class FramePublisher
         {
             AnomalySharp.Runtime.BoundedFile.CheckRegular(file, (_, m) => new ScaleOutException(m + " (nothing was sent)"));
             long length = new FileInfo(file).Length;
-            if (length > maxBytes) throw new ScaleOutException($"{file}: {length} bytes, more than {limit} ({maxBytes} bytes); nothing was sent");
+            if (length > maxBytes) throw new ScaleOutException($"{file}: {length} bytes, more than {limit} ({maxBytes} bytes); "
+                + $"nothing was sent");
         }
     }
 
     /// <summary>Sends the frames.</summary>
-    public static async Task<Summary> PublishAsync(PublishOptions options, Action<string>? log = null, CancellationToken cancellation = default)
+    public static async Task<Summary> PublishAsync(PublishOptions options, Action<string>? log = null,
+        CancellationToken cancellation = default)
     {
         log ??= _ => { };
         options.Limits.Validate();
-        if (!FrameHeaders.IsSubjectSafe(options.Subject)) throw new ScaleOutException($"--subject {options.Subject}: a frame needs a concrete subject (no wildcards or spaces)");
+        if (!FrameHeaders.IsSubjectSafe(options.Subject)) throw new ScaleOutException($"--subject {options.Subject}: a frame needs a "
+            + $"concrete subject (no wildcards or spaces)");
         if (!new SubjectPattern(options.Limits.FramesSubject).Matches(options.Subject))
-            throw new ScaleOutException($"--subject {options.Subject} is not in the frames stream's subjects ({options.Limits.FramesSubject})");
+            throw new ScaleOutException($"--subject {options.Subject} is not in the frames stream's subjects "
+                + $"({options.Limits.FramesSubject})");
         if (!(options.Rate == 0 || options.Rate is >= 0.001 and <= 1_000_000))
-            throw new ScaleOutException($"--rate must be 0 (as fast as the stream takes them) or 0.001..1000000 frames/s, got {options.Rate}");
+            throw new ScaleOutException($"--rate must be 0 (as fast as the stream takes them) or 0.001..1000000 frames/s, got "
+                + $"{options.Rate}");
         if (options.Count < 0) throw new ScaleOutException($"--count must be positive, got {options.Count}");
         string camera = options.Camera ?? FrameHeaders.CameraOf(null, options.Subject);
         if (!FrameHeaders.IsSubjectSafe(camera)) throw new ScaleOutException($"--camera {camera}: not usable in a subject");
@@ -73,7 +79,8 @@ public static class FramePublisher
         var js = new NatsJSContext(connection);
         await JetStreamLayout.EnsureStreamsAsync(js, options.Limits, cancellation);
         long maxPayload = connection.ServerInfo?.MaxPayload ?? long.MaxValue;
-        if (maxPayload < options.Limits.MaxFrameBytes) CheckFrameFiles(files, maxPayload, "the server's max_payload (raise it for large images)");
+        if (maxPayload < options.Limits.MaxFrameBytes) CheckFrameFiles(files, maxPayload,
+            "the server's max_payload (raise it for large images)");
 
         var clock = Stopwatch.StartNew();
         long bytes = 0;
@@ -82,7 +89,8 @@ public static class FramePublisher
         {
             cancellation.ThrowIfCancellationRequested();
             string file = files[i % files.Count];
-            byte[] data = AnomalySharp.Runtime.BoundedFile.ReadAllBytes(file, Math.Min(options.Limits.MaxFrameBytes, maxPayload), (_, m) => new ScaleOutException(m));
+            byte[] data = AnomalySharp.Runtime.BoundedFile.ReadAllBytes(file, Math.Min(options.Limits.MaxFrameBytes, maxPayload), (_,
+                m) => new ScaleOutException(m));
             if (options.Rate > 0)
             {
                 var due = TimeSpan.FromSeconds(i / options.Rate) - clock.Elapsed;
@@ -103,7 +111,8 @@ public static class FramePublisher
     }
 
     /// <summary>Sends one frame until the stream stores it; true when the stream already had it.</summary>
-    static async Task<bool> SendAsync(NatsJSContext js, string subject, byte[] data, NatsHeaders headers, string id, Action<string> log, CancellationToken cancellation)
+    static async Task<bool> SendAsync(NatsJSContext js, string subject, byte[] data, NatsHeaders headers, string id, Action<string> log,
+        CancellationToken cancellation)
     {
         var wait = TimeSpan.FromMilliseconds(100);
         var since = Stopwatch.StartNew();
@@ -112,7 +121,8 @@ public static class FramePublisher
         {
             try
             {
-                var ack = await js.PublishAsync(subject, data, opts: new NatsJSPubOpts { MsgId = id }, headers: headers, cancellationToken: cancellation);
+                var ack = await js.PublishAsync(subject, data, opts: new NatsJSPubOpts { MsgId = id }, headers: headers,
+                    cancellationToken: cancellation);
                 ack.EnsureSuccess();
                 return ack.Duplicate;
             }
@@ -129,7 +139,8 @@ public static class FramePublisher
             }
             catch (Exception e) when (e is NatsException or TimeoutException && !cancellation.IsCancellationRequested)
             {
-                if (since.Elapsed > TimeSpan.FromMinutes(2)) throw new ScaleOutException($"frame {id} not stored after {since.Elapsed.TotalSeconds:0} s: {e.Message}", e);
+                if (since.Elapsed > TimeSpan.FromMinutes(2)) throw new ScaleOutException($"frame {id} not stored after "
+                    + $"{since.Elapsed.TotalSeconds:0} s: {e.Message}", e);
                 if (!told) log($"publish: {e.GetType().Name}: {e.Message}; retrying");
                 told = true;
             }
@@ -139,6 +150,7 @@ public static class FramePublisher
     }
 
     static bool IsFull(string? description) =>
-        description != null && (description.Contains("maximum bytes", StringComparison.OrdinalIgnoreCase) || description.Contains("maximum messages", StringComparison.OrdinalIgnoreCase)
+        description != null && (description.Contains("maximum bytes",
+            StringComparison.OrdinalIgnoreCase) || description.Contains("maximum messages", StringComparison.OrdinalIgnoreCase)
             || description.Contains("resource limits", StringComparison.OrdinalIgnoreCase));
 }

@@ -52,22 +52,30 @@ public sealed class InspectionWorker : IAsyncDisposable
     /// <summary>Loads the models, connects, and creates the streams and the consumer when they are missing.</summary>
     /// <exception cref="ScaleOutException">NATS cannot be reached or the stream layout cannot be created.</exception>
     /// <exception cref="ModelLoadException">A model cannot be loaded.</exception>
-    public static async Task<InspectionWorker> StartAsync(WorkerOptions options, Action<string>? log = null, CancellationToken cancellation = default)
+    public static async Task<InspectionWorker> StartAsync(WorkerOptions options, Action<string>? log = null,
+        CancellationToken cancellation = default)
     {
         options.Limits.Validate();
         if (options.Sessions is < 1 or > 64) throw new ScaleOutException($"--sessions must be 1..64, got {options.Sessions}");
         _ = new SubjectPattern(options.Subject);
-        int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1, Environment.ProcessorCount / options.Sessions);
-        var models = new ModelRouter(options, new DetectorOptions { Sessions = options.Sessions, ThreadsPerSession = threads, MaxFileBytes = options.Limits.MaxFrameBytes });
+        int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1,
+            Environment.ProcessorCount / options.Sessions);
+        var models = new ModelRouter(options, new DetectorOptions
+        {
+            Sessions = options.Sessions, ThreadsPerSession = threads,
+            MaxFileBytes = options.Limits.MaxFrameBytes
+        });
         try
         {
             foreach (var m in models.Models) m.Detector.WarmUp();
-            var connection = await JetStreamLayout.ConnectAsync(options.Url, $"anomalysharp-worker {Environment.MachineName}:{Environment.ProcessId}", cancellation);
+            var connection = await JetStreamLayout.ConnectAsync(options.Url,
+                $"anomalysharp-worker {Environment.MachineName}:{Environment.ProcessId}", cancellation);
             try
             {
                 var js = new NatsJSContext(connection);
                 await JetStreamLayout.EnsureStreamsAsync(js, options.Limits, cancellation);
-                var consumer = await JetStreamLayout.EnsureConsumerAsync(js, options.Limits, options.Durable, options.Subject, cancellation);
+                var consumer = await JetStreamLayout.EnsureConsumerAsync(js, options.Limits, options.Durable, options.Subject,
+                    cancellation);
                 return new InspectionWorker(options, connection, consumer, models, log ?? (_ => { }));
             }
             catch
@@ -122,7 +130,8 @@ public sealed class InspectionWorker : IAsyncDisposable
     {
         string subject = message.Subject;
         ulong sequence = message.Metadata?.Sequence.Stream ?? 0;
-        string frameId = FrameHeaders.Get(message.Headers, FrameHeaders.FrameId) ?? FrameHeaders.Get(message.Headers, FrameHeaders.MessageId)
+        string frameId = FrameHeaders.Get(message.Headers, FrameHeaders.FrameId) ?? FrameHeaders.Get(message.Headers,
+            FrameHeaders.MessageId)
             ?? $"{_options.Limits.FramesStream}-{sequence.ToString(CultureInfo.InvariantCulture)}";
         string camera = FrameHeaders.CameraOf(message.Headers, subject);
         JsonObject body;
@@ -133,7 +142,8 @@ public sealed class InspectionWorker : IAsyncDisposable
             byte[] data = message.Data ?? Array.Empty<byte>();
             if (data.Length == 0) throw new ImageDecodeException(ImageProblem.Empty, $"frame {frameId}: empty message");
             if (data.Length > _options.Limits.MaxFrameBytes)
-                throw new ImageDecodeException(ImageProblem.TooLarge, $"frame {frameId}: {data.Length} bytes, more than the {_options.Limits.MaxFrameBytes} allowed");
+                throw new ImageDecodeException(ImageProblem.TooLarge,
+                    $"frame {frameId}: {data.Length} bytes, more than the {_options.Limits.MaxFrameBytes} allowed");
             var clock = Stopwatch.StartNew();
             var prediction = model.Detector.Predict(data, $"frame {frameId}", masks: _options.Masks);
             double inferenceMs = clock.Elapsed.TotalMilliseconds;
@@ -195,7 +205,8 @@ public sealed class InspectionWorker : IAsyncDisposable
             {
                 if (deadline.Elapsed > _options.PublishRetry)
                 {
-                    _log($"worker: result of frame {frameId} not stored after {deadline.Elapsed.TotalSeconds:0} s ({e.GetType().Name}: {e.Message}); frame handed back");
+                    _log($"worker: result of frame {frameId} not stored after {deadline.Elapsed.TotalSeconds:0} s "
+                        + $"({e.GetType().Name}: {e.Message}); frame handed back");
                     return false;
                 }
                 await Task.Delay(wait);
@@ -214,7 +225,8 @@ public sealed class InspectionWorker : IAsyncDisposable
         }
     }
 
-    JsonObject Result(INatsJSMsg<byte[]> message, string frameId, string camera, ModelRouter.Entry model, AnomalyPrediction p, double inferenceMs)
+    JsonObject Result(INatsJSMsg<byte[]> message, string frameId, string camera, ModelRouter.Entry model, AnomalyPrediction p,
+        double inferenceMs)
     {
         var o = Common(message, frameId, camera);
         o["score"] = Math.Round(p.Score, 6);

@@ -14,12 +14,17 @@ public static class JetStreamLayout
     /// <exception cref="ScaleOutException">The first connection fails.</exception>
     public static async Task<NatsConnection> ConnectAsync(string url, string name, CancellationToken cancellation)
     {
-        if (!url.Split(',').All(u => Uri.TryCreate(u.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "nats" or "tls" or "ws" or "wss"))
+        if (!url.Split(',').All(u => Uri.TryCreate(u.Trim(), UriKind.Absolute,
+            out var uri) && uri.Scheme is "nats" or "tls" or "ws" or "wss"))
             throw new ScaleOutException($"--nats {url}: not a NATS URL (nats://HOST:4222, several separated by commas)");
         var connection = new NatsConnection(NatsOpts.Default with
         {
-            Url = url, Name = name, ConnectTimeout = TimeSpan.FromSeconds(5), MaxReconnectRetry = -1,
-            ReconnectWaitMin = TimeSpan.FromMilliseconds(200), ReconnectWaitMax = TimeSpan.FromSeconds(2),
+            Url = url,
+            Name = name,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            MaxReconnectRetry = -1,
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(200),
+            ReconnectWaitMax = TimeSpan.FromSeconds(2),
             RequestTimeout = TimeSpan.FromSeconds(10),
         });
         try
@@ -34,7 +39,8 @@ public static class JetStreamLayout
         }
     }
 
-    /// <summary>The frames stream: work-queue retention (a frame leaves once acknowledged); when full, new frames are refused, never old ones dropped.</summary>
+    /// <summary>The frames stream: work-queue retention (a frame leaves once acknowledged); when full, new frames are refused, never old
+    /// ones dropped.</summary>
     public static StreamConfig FramesConfig(StreamLimits limits) => new(limits.FramesStream, new[] { limits.FramesSubject })
     {
         Retention = StreamConfigRetention.Workqueue,
@@ -47,7 +53,8 @@ public static class JetStreamLayout
         DuplicateWindow = TimeSpan.FromMinutes(10),
     };
 
-    /// <summary>The results stream: results.&gt; and deadletter.&gt;, a log kept <see cref="StreamLimits.ResultsMaxAge"/>, de-duplicated by frame id.</summary>
+    /// <summary>The results stream: results.&gt; and deadletter.&gt;, a log kept <see cref="StreamLimits.ResultsMaxAge"/>, de-duplicated by
+    /// frame id.</summary>
     public static StreamConfig ResultsConfig(StreamLimits limits) => new(limits.ResultsStream, new[] { "results.>", "deadletter.>" })
     {
         Retention = StreamConfigRetention.Limits,
@@ -111,8 +118,10 @@ public static class JetStreamLayout
             }
             catch (NatsJSApiException e) when (!IsTransient(e))
             {
-                string why = IsNoPeers(e) ? $" after {PeerPatience.TotalSeconds:0} s (--replicas {config.NumReplicas} needs that many JetStream servers in the cluster)" : "";
-                throw new ScaleOutException($"cannot create stream {config.Name} on {string.Join(", ", config.Subjects ?? Array.Empty<string>())}: {e.Error.Description}{why}", e);
+                string why = IsNoPeers(e) ? $" after {PeerPatience.TotalSeconds:0} s (--replicas {config.NumReplicas} needs that many "
+                    + $"JetStream servers in the cluster)" : "";
+                throw new ScaleOutException($"cannot create stream {config.Name} on "
+                    + $"{string.Join(", ", config.Subjects ?? Array.Empty<string>())}: {e.Error.Description}{why}", e);
             }
         }
     }
@@ -143,7 +152,8 @@ public static class JetStreamLayout
     /// outside it, and they would wait unscored until the stream's age limit removes them.
     /// </summary>
     /// <exception cref="ScaleOutException">The consumer exists with other settings, or cannot be created.</exception>
-    public static async Task<INatsJSConsumer> EnsureConsumerAsync(INatsJSContext js, StreamLimits limits, string durable, string subject, CancellationToken cancellation)
+    public static async Task<INatsJSConsumer> EnsureConsumerAsync(INatsJSContext js, StreamLimits limits, string durable,
+        string subject, CancellationToken cancellation)
     {
         var config = new ConsumerConfig(durable)
         {
@@ -158,13 +168,16 @@ public static class JetStreamLayout
         catch (NatsJSApiException e) when (!IsTransient(e))
         {
             string why = e.Error.Description?.Contains("not unique", StringComparison.Ordinal) == true
-                ? " (the frames stream hands each frame to one consumer, so consumers' subjects may not overlap: start every worker of a group with the same --durable and --subject, and give other groups subjects apart from it)"
+                ? " (the frames stream hands each frame to one consumer, so consumers' subjects may not overlap: start every worker "
+                    + "of a group with the same --durable and --subject, and give other groups subjects apart from it)"
                 : "";
-            throw new ScaleOutException($"cannot create consumer {durable} on stream {limits.FramesStream} for {subject}: {e.Error.Description}{why}", e);
+            throw new ScaleOutException($"cannot create consumer {durable} on stream {limits.FramesStream} for {subject}: "
+                + $"{e.Error.Description}{why}", e);
         }
     }
 
-    static async Task<INatsJSConsumer> JoinOrCreateAsync(INatsJSContext js, string stream, ConsumerConfig wanted, CancellationToken cancellation)
+    static async Task<INatsJSConsumer> JoinOrCreateAsync(INatsJSContext js, string stream, ConsumerConfig wanted,
+        CancellationToken cancellation)
     {
         if (await TryGetConsumerAsync(js, stream, wanted.Name!, cancellation) is { } existing)
             return CheckSameSettings(existing, stream, wanted);
@@ -181,7 +194,8 @@ public static class JetStreamLayout
     /// <summary>JetStream's error code for a create that finds the consumer with another configuration.</summary>
     const int ConsumerExistsErrCode = 10148;
 
-    static async Task<INatsJSConsumer?> TryGetConsumerAsync(INatsJSContext js, string stream, string durable, CancellationToken cancellation)
+    static async Task<INatsJSConsumer?> TryGetConsumerAsync(INatsJSContext js, string stream, string durable,
+        CancellationToken cancellation)
     {
         try { return await js.GetConsumerAsync(stream, durable, cancellation); }
         catch (NatsJSApiException e) when (e.Error.Code == 404) { return null; }
@@ -192,15 +206,20 @@ public static class JetStreamLayout
         var have = existing.Info.Config;
         string haveSubject = have.FilterSubject ?? (have.FilterSubjects is { } many ? string.Join(",", many) : ">");
         var differences = new List<string>();
-        if (haveSubject != wanted.FilterSubject) differences.Add($"subject '{haveSubject}' (this worker: --subject '{wanted.FilterSubject}')");
-        if (have.AckWait != wanted.AckWait) differences.Add($"ack wait {have.AckWait.TotalSeconds:0.###} s (this worker: --ack-wait {wanted.AckWait.TotalSeconds:0.###})");
-        if (have.MaxDeliver != wanted.MaxDeliver) differences.Add($"max deliver {have.MaxDeliver} (this worker: --max-deliver {wanted.MaxDeliver})");
-        if (have.MaxAckPending != wanted.MaxAckPending) differences.Add($"max ack pending {have.MaxAckPending} (this worker: {wanted.MaxAckPending})");
+        if (haveSubject != wanted.FilterSubject) differences.Add($"subject '{haveSubject}' (this worker: --subject "
+            + $"'{wanted.FilterSubject}')");
+        if (have.AckWait != wanted.AckWait) differences.Add($"ack wait {have.AckWait.TotalSeconds:0.###} s (this worker: --ack-wait "
+            + $"{wanted.AckWait.TotalSeconds:0.###})");
+        if (have.MaxDeliver != wanted.MaxDeliver) differences.Add($"max deliver {have.MaxDeliver} (this worker: --max-deliver "
+            + $"{wanted.MaxDeliver})");
+        if (have.MaxAckPending != wanted.MaxAckPending) differences.Add($"max ack pending {have.MaxAckPending} (this worker: "
+            + $"{wanted.MaxAckPending})");
         if (have.AckPolicy != wanted.AckPolicy) differences.Add($"ack policy {have.AckPolicy} (a worker needs explicit)");
         if (differences.Count == 0) return existing;
         throw new ScaleOutException($"consumer {wanted.Name} on stream {stream} already exists with {string.Join(", ", differences)}; "
-            + "a worker never changes the consumer the running workers share (frames outside a new subject would be skipped for all of them): "
-            + $"start this worker with the same settings, or give it its own --durable and a subject apart from the others', "
-            + $"or, with every worker of {wanted.Name} stopped, remove the consumer (nats consumer rm {stream} {wanted.Name}) and the next worker creates it with its settings, unscored frames included");
+            + "a worker never changes the consumer the running workers share (frames outside a new subject would be skipped for all "
+                + $"of them): start this worker with the same settings, or give it its own --durable and a subject apart from the others', "
+            + $"or, with every worker of {wanted.Name} stopped, remove the consumer (nats consumer rm {stream} {wanted.Name}) and the "
+                + $"next worker creates it with its settings, unscored frames included");
     }
 }

@@ -37,7 +37,8 @@ public sealed class ModelRouter : IDisposable
         var existing = _loaded.FirstOrDefault(e => e.Path == full);
         if (existing != null) return existing;
         byte[] bytes = OnnxAnomalyDetector.ReadModel(path);
-        var entry = new Entry(full, new OnnxAnomalyDetector(bytes, path, detectorOptions), Convert.ToHexStringLower(SHA256.HashData(bytes))[..12]);
+        var entry = new Entry(full, new OnnxAnomalyDetector(bytes, path, detectorOptions),
+            Convert.ToHexStringLower(SHA256.HashData(bytes))[..12]);
         _loaded.Add(entry);
         return entry;
     }

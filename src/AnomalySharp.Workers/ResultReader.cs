@@ -6,7 +6,8 @@ using NATS.Client.JetStream.Models;
 
 namespace AnomalySharp.Workers;
 
-/// <summary>Reads the results stream as JSON lines: every stored result (and dead letter) on a subject, then, when following, each new one.</summary>
+/// <summary>Reads the results stream as JSON lines: every stored result (and dead letter) on a subject, then, when following, each new
+/// one.</summary>
 public static class ResultReader
 {
     /// <summary>Writes each result's JSON on its own line; returns how many were written.</summary>
@@ -36,14 +37,20 @@ public static class ResultReader
         try
         {
             if (follow)
-                await foreach (var message in (await FollowerAsync(js, limits, subject, cancellation)).ConsumeAsync<byte[]>(cancellationToken: cancellation))
-                    await Write(message.Subject, message.Data ?? Array.Empty<byte>(), message.Metadata?.Sequence.Stream ?? 0, message.Metadata?.Timestamp ?? default);
+                await foreach (var message in (await FollowerAsync(js, limits, subject,
+                    cancellation)).ConsumeAsync<byte[]>(cancellationToken: cancellation))
+                    await Write(message.Subject, message.Data ?? Array.Empty<byte>(), message.Metadata?.Sequence.Stream ?? 0,
+                        message.Metadata?.Timestamp ?? default);
             else
             {
                 // What is stored now, message by message from the stream's leader (the next one on the subject after the
                 // last): no consumer is created, so a dump needs neither the cluster's metadata leader nor any cleanup.
                 INatsJSStream stream;
-                try { stream = await JetStreamLayout.RetryAsync(() => js.GetStreamAsync(limits.ResultsStream, cancellationToken: cancellation).AsTask(), cancellation, TimeSpan.FromSeconds(90)); }
+                try
+                {
+                    stream = await JetStreamLayout.RetryAsync(() => js.GetStreamAsync(limits.ResultsStream,
+                    cancellationToken: cancellation).AsTask(), cancellation, TimeSpan.FromSeconds(90));
+                }
                 catch (NatsJSApiException e) when (e.Error.Code == 404) { return 0; }
                 ulong next = stream.Info.State.FirstSeq, last = stream.Info.State.LastSeq;
                 while (next > 0 && next <= last)
@@ -51,7 +58,11 @@ public static class ResultReader
                     StreamMsgGetResponse response;
                     try
                     {
-                        response = await JetStreamLayout.RetryAsync(() => stream.GetAsync(new StreamMsgGetRequest { Seq = next, NextBySubj = subject }, cancellation).AsTask(),
+                        response = await JetStreamLayout.RetryAsync(() => stream.GetAsync(new StreamMsgGetRequest
+                        {
+                            Seq = next,
+                            NextBySubj = subject
+                        }, cancellation).AsTask(),
                             cancellation, TimeSpan.FromSeconds(90));
                     }
                     catch (NatsJSApiException e) when (e.Error.Code == 404) { break; }   // none left on the subject
@@ -81,6 +92,7 @@ public static class ResultReader
             InactiveThreshold = TimeSpan.FromMinutes(1),
         };
         await JetStreamLayout.EnsureStreamsAsync(js, limits, cancellation);
-        return await JetStreamLayout.RetryAsync(() => js.CreateOrUpdateConsumerAsync(limits.ResultsStream, config, cancellation).AsTask(), cancellation, TimeSpan.FromSeconds(90));
+        return await JetStreamLayout.RetryAsync(() => js.CreateOrUpdateConsumerAsync(limits.ResultsStream, config,
+            cancellation).AsTask(), cancellation, TimeSpan.FromSeconds(90));
     }
 }

@@ -20,7 +20,8 @@ public sealed class SubjectPattern
         for (int i = 0; i < _tokens.Length; i++)
         {
             if (_tokens[i].Length == 0) throw new ArgumentException($"subject pattern '{text}' has an empty token");
-            if (_tokens[i] == ">" && i != _tokens.Length - 1) throw new ArgumentException($"subject pattern '{text}': '>' must be the last token");
+            if (_tokens[i] == ">" && i != _tokens.Length - 1) throw new ArgumentException($"subject pattern '{text}': '>' must be the "
+                + $"last token");
             if (_tokens[i].Any(char.IsWhiteSpace)) throw new ArgumentException($"subject pattern '{text}' contains white space");
         }
     }

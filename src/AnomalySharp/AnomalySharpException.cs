@@ -5,7 +5,7 @@ namespace AnomalySharp;
 /// that names what is wrong and where, in the library's terms (its parameters by name); command-line front ends print
 /// <see cref="CommandLineMessage"/>, which names the same options as flags, and exit with code 2.
 /// </summary>
-public sealed class AnomalySharpException : Exception
+public sealed class AnomalySharpException : AnomalySharp.Runtime.UserInputException
 {
     readonly string _template;
 
@@ -18,5 +18,5 @@ public sealed class AnomalySharpException : Exception
     public AnomalySharpException(string message, Exception inner) : base(OptionText.Library(message), inner) => _template = message;
 
     /// <summary>The message with the options it names written as command-line flags.</summary>
-    public string CommandLineMessage => OptionText.CommandLine(_template);
+    public override string CommandLineMessage => OptionText.CommandLine(_template);
 }

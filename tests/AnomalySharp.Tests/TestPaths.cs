@@ -19,7 +19,8 @@ internal static class TestPaths
         string root = Environment.GetEnvironmentVariable("ANOMALYSHARP_DATA") is { Length: > 0 } env
             ? env : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
         string path = Path.Combine(root, name);
-        Assert.True(Directory.Exists(path), $"real data missing: {path} (place ../shared/data beside the repository or set ANOMALYSHARP_DATA)");
+        Assert.True(Directory.Exists(path),
+            $"real data missing: {path} (place ../shared/data beside the repository or set ANOMALYSHARP_DATA)");
         return path;
     }
 

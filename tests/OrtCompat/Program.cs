@@ -16,7 +16,8 @@ foreach (var job in jobs.EnumerateArray())
 {
     string model = job.GetProperty("model").GetString()!, output = job.GetProperty("output").GetString()!;
     int count = job.GetProperty("count").GetInt32(), size = job.GetProperty("size").GetInt32(), one = 3 * size * size;
-    var all = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(job.GetProperty("inputs").GetString()!)).ToArray();
+    var all = System.Runtime.InteropServices.MemoryMarshal.Cast<byte,
+        float>(File.ReadAllBytes(job.GetProperty("inputs").GetString()!)).ToArray();
     using var session = new InferenceSession(model);
     using var file = File.Create(output);
     for (int i = 0; i < count; i++)

@@ -33,7 +33,8 @@ public static class LocalPage
     {
         if (!Available) return Encoding.UTF8.GetBytes(Template().Replace(Placeholder, Missing, StringComparison.Ordinal));
         string script = $"""
-            const ort = await import(URL.createObjectURL(new Blob([atob('{Convert.ToBase64String(Asset(ModuleName)!)}')], {"{"} type: 'text/javascript' {"}"})));
+            const ort = await import(URL.createObjectURL(new Blob(
+                [atob('{Convert.ToBase64String(Asset(ModuleName)!)}')], {"{"} type: 'text/javascript' {"}"})));
             ort.env.wasm.wasmBinary = Uint8Array.from(atob('{Convert.ToBase64String(Asset(WasmName)!)}'), c => c.charCodeAt(0));
             """;
         return Encoding.UTF8.GetBytes(Template().Replace(Placeholder, script, StringComparison.Ordinal));
@@ -50,7 +51,8 @@ public static class LocalPage
         return copy.ToArray();
     }
 
-    const string Missing = "const ort = null; document.getElementById('status').textContent = 'this build of AnomalySharp.Runtime has no onnxruntime-web (npm was missing when it was built)';";
+    const string Missing = "const ort = null; document.getElementById('status').textContent = 'this build of AnomalySharp.Runtime has "
+        + "no onnxruntime-web (npm was missing when it was built)';";
 
     static string Template()
     {

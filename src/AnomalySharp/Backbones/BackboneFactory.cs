@@ -1,3 +1,4 @@
+using AnomalySharp.Configuration;
 namespace AnomalySharp.Backbones;
 
 /// <summary>Frozen feature extractors by name and engine, created once per process and shared.</summary>
@@ -42,11 +43,12 @@ public static class BackboneFactory
     /// </summary>
     public static (IFeatureExtractor Backbone, IReadOnlyList<string> Layers) FromConfig(Configuration.ConfigTree config)
     {
-        int threads = Engine.RunSettings.Threads(config);
+        int threads = RunSettings.Threads(config);
         string name = config.GetChoice("model.backbone", "resnet18", "onnx");
         var layers = config.GetStringList("model.layers");
         if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
-        if (layers.Count > MaxLayers) throw new AnomalySharpException($"config key 'model.layers': {layers.Count} layers, at most {MaxLayers}");
+        if (layers.Count > MaxLayers) throw new AnomalySharpException($"config key 'model.layers': {layers.Count} layers, at most "
+            + $"{MaxLayers}");
         if (layers.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new AnomalySharpException($"config key 'model.layers': '{twice.Key}' is listed {twice.Count()} times; each layer once");
         IFeatureExtractor backbone = name == "onnx"
@@ -73,12 +75,14 @@ public static class BackboneFactory
     {
         if (backbone != "resnet18") throw new AnomalySharpException($"unknown backbone '{backbone}' (known: resnet18)");
         if (engine == "torch") return PretrainedResNet18.Instance;
-        if (engine != "onnxruntime") throw new AnomalySharpException($"unknown backbone engine '{engine}' (known: {string.Join(", ", Engines)})");
+        if (engine != "onnxruntime") throw new AnomalySharpException($"unknown backbone engine '{engine}' (known: "
+            + $"{string.Join(", ", Engines)})");
         return Cached($"{backbone}|{engine}", threads, () =>
         {
             var net = PretrainedResNet18.Instance;
             return new OnnxFeatureExtractor("resnet18", net.OnnxPath, net.LayerNames, net.OnnxLayerOutputs,
-                net.LayerNames.Select(net.Channels).ToArray(), net.LayerNames.Select(net.Stride).ToArray(), net.Preprocess, threads, exportAs: net);
+                net.LayerNames.Select(net.Channels).ToArray(), net.LayerNames.Select(net.Stride).ToArray(), net.Preprocess, threads,
+                    exportAs: net);
         });
     }
 }

@@ -1,5 +1,4 @@
 using AnomalySharp.Runtime;
-using AnomalySharp.Export;
 
 namespace AnomalySharp.Backbones;
 

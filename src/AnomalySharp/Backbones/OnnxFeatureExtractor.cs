@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -43,7 +42,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     /// <param name="exportAs">What to write into an exported ONNX model instead of this graph (e.g. the rebuilt ResNet18), or null.</param>
     /// <param name="convention">The input convention <paramref name="preprocess"/> applies, for export of a user's graph, or null.</param>
     public OnnxFeatureExtractor(string name, string onnxPath, IReadOnlyList<string> layerNames, IReadOnlyList<string> graphOutputs,
-        int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads, IOnnxBackbone? exportAs = null, OnnxInputConvention? convention = null)
+        int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads, IOnnxBackbone? exportAs = null,
+            OnnxInputConvention? convention = null)
     {
         Name = name; _names = layerNames; _graphOutputs = graphOutputs; _channels = channels; _strides = strides; _preprocess = preprocess;
         _exportAs = exportAs; _convention = convention;
@@ -66,7 +66,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         OnnxInputConvention convention, int threads, int probeSize)
     {
         var probe = new OnnxFeatureExtractor(name, onnxPath, graphOutputs, graphOutputs,
-            graphOutputs.Select(_ => 0).ToArray(), graphOutputs.Select(_ => 0).ToArray(), convention.Apply, threads, convention: convention);
+            graphOutputs.Select(_ => 0).ToArray(), graphOutputs.Select(_ => 0).ToArray(), convention.Apply, threads,
+                convention: convention);
         Tensor[] shapes;
         try
         {
@@ -76,12 +77,14 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         catch (OnnxRuntimeException e)
         {
             probe.Dispose();
-            throw new AnomalySharpException($"{onnxPath}: the network does not run on a 1x3x{probeSize}x{probeSize} image ({e.Message.Split('\n')[0]})", e);
+            throw new AnomalySharpException($"{onnxPath}: the network does not run on a 1x3x{probeSize}x{probeSize} image "
+                + $"({e.Message.Split('\n')[0]})", e);
         }
         for (int i = 0; i < shapes.Length; i++)
         {
             if (shapes[i].dim() != 4)
-                throw new AnomalySharpException($"{onnxPath}: value '{graphOutputs[i]}' is not a feature map (shape [{string.Join(",", shapes[i].shape)}]); tap a 4-D convolutional output");
+                throw new AnomalySharpException($"{onnxPath}: value '{graphOutputs[i]}' is not a feature map (shape "
+                    + $"[{string.Join(",", shapes[i].shape)}]); tap a 4-D convolutional output");
             probe._channels[i] = (int)shapes[i].shape[1];
             probe._strides[i] = (int)Math.Max(1, probeSize / shapes[i].shape[2]);
             shapes[i].Dispose();
@@ -113,14 +116,19 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         keep.Reverse();
         var missing = outputs.Where(o => keep.All(n => !n.Output.Contains(o))).ToList();
         if (missing.Count > 0)
-            throw new AnomalySharpException($"ONNX backbone has no value named {string.Join(", ", missing)} (some of its values: {string.Join(", ", graph.Node.Take(6).Select(n => n.Output[0]))}, ...)");
+            throw new AnomalySharpException($"ONNX backbone has no value named {string.Join(", ", missing)} (some of its values: "
+                + $"{string.Join(", ", graph.Node.Take(6).Select(n => n.Output[0]))}, ...)");
         graph.Node.Clear(); graph.Node.AddRange(keep);
         var inits = graph.Initializer.Where(t => needed.Contains(t.Name)).ToList();
         graph.Initializer.Clear(); graph.Initializer.AddRange(inits);
         graph.ValueInfo.Clear(); // fixed shapes recorded for the original input size would only mislead
         graph.Output.Clear();
         foreach (string o in outputs)
-            graph.Output.Add(new ValueInfoProto { Name = o, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
+            graph.Output.Add(new ValueInfoProto
+            {
+                Name = o,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } }
+            });
     }
 
     int IndexOf(string layer)
@@ -187,8 +195,10 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         if (_convention is null) throw new AnomalySharpException($"backbone {Name} cannot be exported to ONNX");
         long opset = _pruned.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
         if (opset < OnnxOpsetUpgrade.Oldest || opset > Runtime.OnnxGraph.Opset)
-            throw new AnomalySharpException($"backbone {Name}: needs an ONNX graph at opset {OnnxOpsetUpgrade.Oldest} to {Runtime.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
-        string x = _convention.ChannelOrder == "bgr" ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) }, Runtime.OnnxGraph.Attr("axis", 1L)) : images;
+            throw new AnomalySharpException($"backbone {Name}: needs an ONNX graph at opset {OnnxOpsetUpgrade.Oldest} to "
+                + $"{Runtime.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
+        string x = _convention.ChannelOrder == "bgr" ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) },
+            Runtime.OnnxGraph.Attr("axis", 1L)) : images;
         x = g.Node("Mul", new[] { x, g.Scalar((float)_convention.Scale) });
         x = g.Node("Sub", new[] { x, g.Constant("input_mean", _convention.Mean.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
         x = g.Node("Div", new[] { x, g.Constant("input_std", _convention.Std.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });
@@ -214,7 +224,8 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
                 // Another domain's operator (com.microsoft from ONNX Runtime's optimizer, say) keeps its opset import;
                 // the export then states that it runs in ONNX Runtime only (RuntimeRequirement).
                 var import = _pruned.OpsetImport.FirstOrDefault(o => o.Domain == domain)
-                    ?? throw new AnomalySharpException($"backbone {Name}: node '{n.Name}' ({domain}.{n.OpType}) has a domain the file does not import");
+                    ?? throw new AnomalySharpException($"backbone {Name}: node '{n.Name}' ({domain}.{n.OpType}) has a domain the file "
+                        + $"does not import");
                 g.ImportDomain(domain, import.Version);
             }
             g.Graph.Node.Add(copy);

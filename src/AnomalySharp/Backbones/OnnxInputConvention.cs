@@ -17,7 +17,8 @@ public sealed record OnnxInputConvention(string ChannelOrder, double Scale, doub
         double scale = config.GetDouble("model.backbone_input_scale", 1e-9, 1e9);
         double[] Three(string key)
         {
-            var values = config.GetStringList(key).Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
+            var values = config.GetStringList(key).Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture,
+                out double d)
                 ? d : throw new AnomalySharpException($"config key '{key}': '{v}' is not a number")).ToArray();
             if (values.Length != 3) throw new AnomalySharpException($"config key '{key}': give three values, one per channel");
             return values;
@@ -38,5 +39,6 @@ public sealed record OnnxInputConvention(string ChannelOrder, double Scale, doub
     }
 
     /// <inheritdoc />
-    public override string ToString() => FormattableString.Invariant($"{ChannelOrder} x{Scale} mean [{string.Join(",", Mean)}] std [{string.Join(",", Std)}]");
+    public override string ToString() => FormattableString.Invariant($"{ChannelOrder} x{Scale} mean [{string.Join(",", Mean)}] std ")
+        + FormattableString.Invariant($"[{string.Join(",", Std)}]");
 }

@@ -15,7 +15,8 @@ internal static class OnnxOpsetUpgrade
     /// <summary>The oldest opset whose graphs are upgraded (numpy broadcasting arrived at 7).</summary>
     public const long Oldest = 7;
 
-    /// <summary>Upgrades <paramref name="node"/> (a copy, changed in place) from <paramref name="opset"/>; constants go into <paramref name="g"/>.</summary>
+    /// <summary>Upgrades <paramref name="node"/> (a copy, changed in place) from <paramref name="opset"/>; constants go into <paramref
+    /// name="g"/>.</summary>
     public static void Upgrade(NodeProto node, long opset, OnnxGraph g, string network)
     {
         if (opset >= OnnxGraph.Opset) return;
@@ -23,7 +24,8 @@ internal static class OnnxOpsetUpgrade
         switch (node.OpType)
         {
             case "BatchNormalization" when opset < 9:
-                if (Take(node, "spatial") is { I: 0 }) throw Refuse(node, network, "spatial=0 (per-activation statistics) has no later form");
+                if (Take(node, "spatial") is { I: 0 }) throw Refuse(node, network,
+                    "spatial=0 (per-activation statistics) has no later form");
                 break;
             case "Dropout" when opset < 12:
                 Take(node, "ratio");
@@ -42,7 +44,8 @@ internal static class OnnxOpsetUpgrade
                 var starts = Take(node, "starts") ?? throw Refuse(node, network, "no starts");
                 var ends = Take(node, "ends") ?? throw Refuse(node, network, "no ends");
                 var sliceAxes = Take(node, "axes");
-                SetInputs(node, g.Ints(starts.Ints.ToArray()), g.Ints(ends.Ints.ToArray()), sliceAxes is null ? "" : g.Ints(sliceAxes.Ints.ToArray()));
+                SetInputs(node, g.Ints(starts.Ints.ToArray()), g.Ints(ends.Ints.ToArray()),
+                    sliceAxes is null ? "" : g.Ints(sliceAxes.Ints.ToArray()));
                 break;
             case "Squeeze" or "Unsqueeze" or "ReduceSum" when opset < 13:
                 if (Take(node, "axes") is { } axes) SetInputs(node, g.Ints(axes.Ints.ToArray()));
@@ -77,5 +80,6 @@ internal static class OnnxOpsetUpgrade
     }
 
     static AnomalySharpException Refuse(NodeProto node, string network, string why) =>
-        new($"backbone {network}: cannot upgrade node '{node.Name}' ({node.OpType}) to opset {OnnxGraph.Opset}: {why}; convert the network (e.g. onnx.version_converter) and retry");
+        new($"backbone {network}: cannot upgrade node '{node.Name}' ({node.OpType}) to opset {OnnxGraph.Opset}: {why}; convert the "
+            + $"network (e.g. onnx.version_converter) and retry");
 }

@@ -1,5 +1,5 @@
-using AnomalySharp.Export;
 using AnomalySharp.Components;
+using AnomalySharp.Graphs;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -65,7 +65,8 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
         string? custom = Environment.GetEnvironmentVariable(PathVariable);
         string path = string.IsNullOrEmpty(custom) ? Path.Combine(DefaultModelDirectory, "ResNet18Onnx", "ResNet18.onnx") : custom;
         if (!File.Exists(path))
-            throw new AnomalySharpException($"pretrained ResNet18 not found at {path} (it ships with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; set {PathVariable} to its ResNet18.onnx)");
+            throw new AnomalySharpException($"pretrained ResNet18 not found at {path} (it ships with the NuGet package "
+                + $"Microsoft.ML.DnnImageFeaturizer.ResNet18; set {PathVariable} to its ResNet18.onnx)");
         return path;
     }
 
@@ -104,7 +105,8 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
             convs.Add((node, new FusedConv(w, g, b, m, v, eps, stride, pads)));
         }
         int expected = 1 + BlocksPerLayer.Sum() * 2 + 3;
-        if (convs.Count != expected) throw new InvalidDataException($"{onnxPath}: expected {expected} convolutions in ResNet18, found {convs.Count}");
+        if (convs.Count != expected) throw new InvalidDataException($"{onnxPath}: expected {expected} convolutions in ResNet18, found "
+            + $"{convs.Count}");
 
         var stem = convs[0].Conv;
         var layers = new List<BasicBlock>[4];
@@ -132,14 +134,16 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
             outputs.Add(consumers[adds[addIndex].Output[0]].Single(c => c.OpType == "Relu").Output[0]);
         }
 
-        float[] mean = ReadMeanBgr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onnxPath)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx"));
+        float[] mean = ReadMeanBgr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onnxPath)!)!, "ResNetPrepOnnx",
+            "ResNetPreprocess.onnx"));
         return new PretrainedResNet18(onnxPath, stem, layers, mean, outputs);
     }
 
     /// <summary>Per-channel means (B, G, R) of the 224×224 mean image in the preprocessing graph.</summary>
     static float[] ReadMeanBgr(string prepPath)
     {
-        if (!File.Exists(prepPath)) throw new AnomalySharpException($"{prepPath}: preprocessing graph of the pretrained ResNet18 not found");
+        if (!File.Exists(prepPath)) throw new AnomalySharpException($"{prepPath}: preprocessing graph of the pretrained ResNet18 not "
+            + $"found");
         var prep = ModelProto.Parser.ParseFrom(File.ReadAllBytes(prepPath));
         var meanImage = prep.Graph.Initializer.Single(t => t.Dims.Count == 4);
         float[] data = OnnxTensors.ToFloats(meanImage);

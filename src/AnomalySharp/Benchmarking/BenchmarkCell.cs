@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
-using AnomalySharp.Export;
-using AnomalySharp.Models;
-using AnomalySharp.Runtime;
 using AnomalySharp.IO;
+using AnomalySharp.Models;
+using AnomalySharp.Packaging;
+using AnomalySharp.Runtime;
 
 namespace AnomalySharp.Benchmarking;
 
@@ -15,7 +16,7 @@ namespace AnomalySharp.Benchmarking;
 /// path), export to ONNX and time ONNX Runtime prediction over the same test images (decode included, batch 16), and
 /// write cell.json with the metrics, timings, peak memory and model sizes next to the run's curves.json.
 /// </summary>
-public static class BenchmarkCell
+internal static class BenchmarkCell
 {
     /// <summary>The dataset a grid names: "synthetic" or "synthetic:object" (built in), else an MVTec-layout folder.</summary>
     public static IAnomalyDataset ResolveData(string spec, int seed)
@@ -30,7 +31,8 @@ public static class BenchmarkCell
 
     /// <summary>A short row name for a dataset spec.</summary>
     public static string DataName(string spec) => spec.StartsWith("synthetic", StringComparison.Ordinal)
-        ? "synthetic-" + (spec.Contains(':') ? spec[10..] : "texture") : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec)));
+        ? "synthetic-" + (spec.Contains(':')
+            ? spec[10..] : "texture") : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec)));
 
     /// <summary>Runs the cell into <paramref name="output"/> (the train run goes to output/run) and returns cell.json.</summary>
     public static JsonObject Run(string dataSpec, string model, int seed, IReadOnlyList<string> sets, string output, int? threads,
@@ -67,7 +69,8 @@ public static class BenchmarkCell
             ["data"] = DataName(dataSpec), ["data_spec"] = dataSpec, ["model"] = model, ["seed"] = seed,
             ["sets"] = new JsonArray(sets.Select(s => (JsonNode)s).ToArray()),
             ["image_auroc"] = results["image_auroc"]?.DeepClone(), ["pixel_auroc"] = results["pixel_auroc"]?.DeepClone(),
-            ["aupro"] = results["aupro"]?.DeepClone(), ["aupro_small"] = results["aupro_small"]?.DeepClone(), ["small_regions"] = results["small_regions"]?.DeepClone(), ["image_f1max"] = results["image_f1max"]?.DeepClone(),
+            ["aupro"] = results["aupro"]?.DeepClone(), ["aupro_small"] = results["aupro_small"]?.DeepClone(),
+            ["small_regions"] = results["small_regions"]?.DeepClone(), ["image_f1max"] = results["image_f1max"]?.DeepClone(),
             ["fit_seconds"] = results["fit_seconds"]?.DeepClone(),
             ["evaluate_images_per_second"] = results["predict_images_per_second"]?.DeepClone(),
             ["onnx_images_per_second"] = onnxRate,

@@ -4,7 +4,7 @@ using AnomalySharp.Diagnostics;
 namespace AnomalySharp.Benchmarking;
 
 /// <summary>The grid: models × datasets × seeds, with overrides for all models or per model.</summary>
-public sealed record BenchmarkPlan
+internal sealed record BenchmarkPlan
 {
     /// <summary>Model names.</summary>
     public required IReadOnlyList<string> Models { get; init; }
@@ -20,7 +20,8 @@ public sealed record BenchmarkPlan
     /// Named settings each model runs under in turn (e.g. working sizes and tilings), in the file's order; none: one
     /// unnamed run per model. A model's column in the report is then MODEL@VARIANT.
     /// </summary>
-    public IReadOnlyList<(string Name, IReadOnlyList<string> Sets)> Variants { get; init; } = new[] { ("", (IReadOnlyList<string>)Array.Empty<string>()) };
+    public IReadOnlyList<(string Name, IReadOnlyList<string> Sets)> Variants { get; init; } = new[] { ("",
+        (IReadOnlyList<string>)Array.Empty<string>()) };
 
     /// <summary>The report's column of a model under a variant.</summary>
     public static string Label(string model, string variant) => variant.Length == 0 ? model : $"{model}@{variant}";
@@ -28,7 +29,8 @@ public sealed record BenchmarkPlan
     /// <summary>Every model under every variant, as the report's columns.</summary>
     public IReadOnlyList<string> Labels => Models.SelectMany(m => Variants.Select(v => Label(m, v.Name))).ToList();
 
-    /// <summary>Reads a plan from YAML: models, data, seeds, set (list), model_set (map of model to list), variants (map of name to list).</summary>
+    /// <summary>Reads a plan from YAML: models, data, seeds, set (list), model_set (map of model to list), variants (map of name to
+    /// list).</summary>
     public static BenchmarkPlan Load(string path)
     {
         var tree = Configuration.ConfigTree.FromFile(path);
@@ -44,15 +46,18 @@ public sealed record BenchmarkPlan
             foreach (string v in tree.ChildKeys("variants"))
             {
                 if (v.Length == 0 || v.Any(ch => !char.IsAsciiLetterOrDigit(ch) && ch is not ('-' or '_' or '.')))
-                    throw new AnomalySharpException($"{path}: variant name '{v}' must be letters, digits, '-', '_' or '.' (it names the cells' folders)");
+                    throw new AnomalySharpException($"{path}: variant name '{v}' must be letters, digits, '-', '_' or '.' (it names "
+                        + $"the cells' folders)");
                 variants.Add((v, tree.GetStringList($"variants.{v}")));
             }
         string baseDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         return new BenchmarkPlan
         {
             Models = tree.GetStringList("models"),
-            Data = tree.GetStringList("data").Select(d => d.StartsWith("synthetic", StringComparison.Ordinal) ? d : Path.GetFullPath(Path.Combine(baseDir, d))).ToList(),
-            Seeds = tree.Has("seeds") ? tree.GetStringList("seeds").Select(s => int.TryParse(s, out int v) ? v : throw new AnomalySharpException($"{path}: seed '{s}' is not an integer")).ToList() : new[] { 42 },
+            Data = tree.GetStringList("data").Select(d => d.StartsWith("synthetic",
+                StringComparison.Ordinal) ? d : Path.GetFullPath(Path.Combine(baseDir, d))).ToList(),
+            Seeds = tree.Has("seeds") ? tree.GetStringList("seeds").Select(s => int.TryParse(s,
+                out int v) ? v : throw new AnomalySharpException($"{path}: seed '{s}' is not an integer")).ToList() : new[] { 42 },
             Sets = tree.Has("set") ? tree.GetStringList("set") : Array.Empty<string>(),
             ModelSets = modelSets,
             Variants = variants.Count > 0 ? variants : new[] { ("", (IReadOnlyList<string>)Array.Empty<string>()) },
@@ -67,14 +72,15 @@ public sealed record BenchmarkPlan
 /// <param name="Sets">Overrides.</param>
 /// <param name="Output">The cell's folder.</param>
 /// <param name="Variant">The variant's name ("" without variants).</param>
-public sealed record BenchmarkCellRequest(string Data, string Model, int Seed, IReadOnlyList<string> Sets, string Output, string Variant = "");
+internal sealed record BenchmarkCellRequest(string Data, string Model, int Seed, IReadOnlyList<string> Sets, string Output,
+    string Variant = "");
 
 /// <summary>
 /// Runs a grid, one cell at a time through <c>runCell</c> (the CLI runs each in its own process, so a failing cell
 /// does not end the grid), skipping cells whose cell.json exists (a stopped grid resumes), and writes
 /// benchmark.csv, benchmark.md and benchmark.html.
 /// </summary>
-public sealed class BenchmarkGrid
+internal sealed class BenchmarkGrid
 {
     readonly BenchmarkPlan _plan;
     readonly Func<BenchmarkCellRequest, string?> _runCell;
@@ -85,8 +91,11 @@ public sealed class BenchmarkGrid
     {
         foreach (string m in plan.Models) Models.ModelRegistry.Defaults(m); // unknown models fail before any work
         foreach (string d in plan.Data)
-            if (!d.StartsWith("synthetic", StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"{OptionText.Name("data")}: folder not found: {d}");
-        if (plan.Models.Count == 0 || plan.Data.Count == 0 || plan.Seeds.Count == 0) throw new AnomalySharpException("benchmark: give at least one model, dataset and seed");
+            if (!d.StartsWith("synthetic",
+                StringComparison.Ordinal) && !Directory.Exists(d)) throw new AnomalySharpException($"{OptionText.Name("data")}: "
+                    + $"folder not found: {d}");
+        if (plan.Models.Count == 0 || plan.Data.Count == 0 || plan.Seeds.Count == 0) throw new AnomalySharpException("benchmark: give "
+            + "at least one model, dataset and seed");
         Once(plan.Models, "models");
         Once(plan.Data, "data");
         Once(plan.Seeds.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(), "seeds");
@@ -127,7 +136,8 @@ public sealed class BenchmarkGrid
             throw new AnomalySharpException($"{cellJson}: damaged ({e.Message.Split('\n')[0]}); delete that cell's folder to run it again");
         }
         if (cell["data_spec"] is JsonValue spec && spec.TryGetValue(out string? was) && was != data)
-            throw new AnomalySharpException($"{cellJson}: this cell was run on {was}, not {data}; use another {OptionText.Name("output")} than {output} for other data");
+            throw new AnomalySharpException($"{cellJson}: this cell was run on {was}, not {data}; use another "
+                + $"{OptionText.Name("output")} than {output} for other data");
         return cell;
     }
 
@@ -150,14 +160,19 @@ public sealed class BenchmarkGrid
                 string cellJson = Path.Combine(dir, "cell.json");
                 if (!File.Exists(cellJson))
                 {
-                    var sets = _plan.Sets.Concat(_plan.ModelSets.TryGetValue(model, out var ms) ? ms : Array.Empty<string>()).Concat(variant.Sets).ToList();
+                    var sets = _plan.Sets.Concat(_plan.ModelSets.TryGetValue(model,
+                        out var ms) ? ms : Array.Empty<string>()).Concat(variant.Sets).ToList();
                     _progress.Message($"cell {id}: running");
                     string? error = _runCell(new BenchmarkCellRequest(data, model, seed, sets, dir, variant.Name));
                     if (error != null && error.StartsWith("error: ", StringComparison.Ordinal)) error = error[7..];
                     if (error != null || !File.Exists(cellJson))
                     {
                         _progress.Message($"cell {id}: failed: {error ?? "no cell.json"}");
-                        cells.Add(new JsonObject { ["data"] = BenchmarkCell.DataName(data), ["model"] = label, ["seed"] = seed, ["error"] = error ?? "no cell.json" });
+                        cells.Add(new JsonObject
+                        {
+                            ["data"] = BenchmarkCell.DataName(data), ["model"] = label, ["seed"] = seed,
+                            ["error"] = error ?? "no cell.json"
+                        });
                         step.Advance(1);
                         continue;
                     }

@@ -1,6 +1,5 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -13,7 +12,7 @@ namespace AnomalySharp.Components;
 /// learned per-channel global affine, and a fixed seeded channel permutation. <see cref="Forward"/> returns the
 /// output and the log-determinant of its Jacobian per sample; <see cref="Inverse"/> undoes it exactly.
 /// </summary>
-public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor LogDet)>
+internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor LogDet)>
 {
     readonly int _split;
     readonly double _clamp;
@@ -26,10 +25,12 @@ public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor
     /// <summary>Creates a block.</summary>
     /// <param name="channels">C.</param>
     /// <param name="kernelSize">Subnet convolution size (FastFlow alternates 3 and 1).</param>
-    /// <param name="hiddenRatio">Subnet hidden channels as a multiple of its input, the first C/2 channels (FastFlow: 1.0 for ResNet18).</param>
+    /// <param name="hiddenRatio">Subnet hidden channels as a multiple of its input, the first C/2 channels (FastFlow: 1.0 for
+    /// ResNet18).</param>
     /// <param name="clamp">Soft clamp of the log-scales (FastFlow: 2.0).</param>
     /// <param name="seed">Seed of the permutation and of the subnet's initial weights.</param>
-    public FlowCouplingBlock(int channels, int kernelSize = 3, double hiddenRatio = 1.0, double clamp = 2.0, int seed = 0) : base("FlowCouplingBlock")
+    public FlowCouplingBlock(int channels, int kernelSize = 3, double hiddenRatio = 1.0, double clamp = 2.0,
+        int seed = 0) : base("FlowCouplingBlock")
     {
         if (channels < 2) throw new ArgumentOutOfRangeException(nameof(channels), "a coupling needs at least 2 channels");
         _split = channels / 2;
@@ -90,12 +91,15 @@ public sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tensor
         string a = g.Conv(g.Node("Relu", new[] { g.Conv(parts[0], (Conv2d)_subnet[0]) }), (Conv2d)_subnet[2]);
         a = g.Node("Mul", new[] { a, g.Scalar(0.1f) });
         var st = g.Node("Split", new[] { a, g.Ints(c2, c2) }, 2, OnnxGraph.Attr("axis", 1L));
-        string s = g.Node("Mul", new[] { g.Node("Atan", new[] { g.Node("Div", new[] { st[0], g.Scalar((float)_clamp) }) }), g.Scalar((float)(_clamp * 2 / Math.PI)) });
+        string s = g.Node("Mul", new[] { g.Node("Atan", new[] { g.Node("Div", new[] { st[0], g.Scalar((float)_clamp) }) }),
+            g.Scalar((float)(_clamp * 2 / Math.PI)) });
         string y2 = g.Node("Add", new[] { g.Node("Mul", new[] { parts[1], g.Node("Exp", new[] { s }) }), st[1] });
         string y = g.Node("Concat", new[] { parts[0], y2 }, OnnxGraph.Attr("axis", 1L));
         using (var scale = _globalLogScale.detach().exp())
-            y = g.Node("Add", new[] { g.Node("Mul", new[] { y, g.Constant("flow_scale", scale) }), g.Constant("flow_offset", _globalOffset.detach()) });
-        return g.Node("Gather", new[] { y, g.Constant("flow_perm", _permutation.data<long>().ToArray(), channels) }, OnnxGraph.Attr("axis", 1L));
+            y = g.Node("Add", new[] { g.Node("Mul", new[] { y, g.Constant("flow_scale", scale) }), g.Constant("flow_offset",
+                _globalOffset.detach()) });
+        return g.Node("Gather", new[] { y, g.Constant("flow_perm", _permutation.data<long>().ToArray(), channels) },
+            OnnxGraph.Attr("axis", 1L));
     }
 
     /// <summary>x from y (exact inverse of <see cref="Forward"/>).</summary>

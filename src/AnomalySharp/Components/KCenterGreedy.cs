@@ -46,7 +46,8 @@ public static class KCenterGreedy
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(q.bytes).CopyTo(destination);
     }
 
-    /// <summary>Selects <paramref name="count"/> distinct row indices of <paramref name="points"/> (n rows of <paramref name="dim"/> int8 values).</summary>
+    /// <summary>Selects <paramref name="count"/> distinct row indices of <paramref name="points"/> (n rows of <paramref name="dim"/> int8
+    /// values).</summary>
     public static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress = null)
         => Select(points, dim, count, seed, progress, AvxVnni.IsSupported);
 
@@ -55,7 +56,8 @@ public static class KCenterGreedy
     /// row-wise one. Both compute the same integer distances and break ties the same way (lowest index), so they
     /// select the same points; tests run both.
     /// </summary>
-    internal static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress, bool packed, int compactEvery = 1024)
+    internal static int[] Select(sbyte[] points, int dim, int count, int seed, IProgressReporter? progress, bool packed,
+        int compactEvery = 1024)
     {
         if (dim <= 0 || points.Length % dim != 0) throw new ArgumentException("points length must be a multiple of dim");
         int n = points.Length / dim;
@@ -109,7 +111,8 @@ public static class KCenterGreedy
     /// </summary>
     public static unsafe int[] SelectAfter(sbyte[] points, sbyte[] centers, int dim, int count, IProgressReporter? progress = null)
     {
-        if (dim <= 0 || points.Length % dim != 0 || centers.Length % dim != 0) throw new ArgumentException("points and centers must be rows of dim values");
+        if (dim <= 0 || points.Length % dim != 0 || centers.Length % dim != 0) throw new ArgumentException("points and centers must "
+            + "be rows of dim values");
         int n = points.Length / dim, k = centers.Length / dim;
         if (count < 1 || count > n) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} must be in [1, {n}]");
         var minDist = new int[n];
@@ -132,7 +135,8 @@ public static class KCenterGreedy
         return Greedy(points, dim, minDist, first, count, progress, "coreset (k-center greedy, continued)");
     }
 
-    /// <summary>Lowers minDist[i] to the distance to row <paramref name="center"/> for i in [start, end) and returns the largest minimum.</summary>
+    /// <summary>Lowers minDist[i] to the distance to row <paramref name="center"/> for i in [start, end) and returns the largest
+    /// minimum.</summary>
     static unsafe (int Index, int Value) Sweep(sbyte[] points, int dim, int center, int[] minDist, int start, int end)
     {
         int bestIndex = start, bestValue = -1;

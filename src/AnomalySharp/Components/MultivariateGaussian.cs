@@ -69,7 +69,8 @@ public sealed class MultivariateGaussian : IDisposable
     /// </summary>
     public void Finish(double epsilon, bool keepSums = false, int chunk = 256)
     {
-        if (_count < 2 || _shift is null) throw new AnomalySharpException($"need at least 2 training images to fit a Gaussian, got {_count}");
+        if (_count < 2 || _shift is null) throw new AnomalySharpException($"need at least 2 training images to fit a Gaussian, got "
+            + $"{_count}");
         long p = _outer!.shape[0], d = _outer.shape[1];
         Mean?.Dispose(); PackedInverseCovariance?.Dispose(); // a resumed Gaussian's previous result
         Mean = PackedInverseCovariance = null;
@@ -115,7 +116,8 @@ public sealed class MultivariateGaussian : IDisposable
         long p = Mean?.shape[0] ?? -1, d = Mean?.shape[1] ?? -1;
         if (count.numel() != 1 || count.dtype != ScalarType.Int64 || mean.dtype != ScalarType.Float64 || scatter.dtype != ScalarType.Float64
             || !mean.shape.SequenceEqual(new[] { p, d }) || !scatter.shape.SequenceEqual(new[] { p, PackedLength(d) }))
-            throw new AnomalySharpException($"Gaussian sums of [{string.Join(",", mean.shape)}] and [{string.Join(",", scatter.shape)}] do not match means of [{p},{d}]");
+            throw new AnomalySharpException($"Gaussian sums of [{string.Join(",", mean.shape)}] and "
+                + $"[{string.Join(",", scatter.shape)}] do not match means of [{p},{d}]");
         long n = count.item<long>();
         if (n < 2) throw new AnomalySharpException($"Gaussian sums of {n} samples: at least 2 are needed");
         DisposeSums();
@@ -157,15 +159,18 @@ public sealed class MultivariateGaussian : IDisposable
         if (mean.dim() != 2) throw new AnomalySharpException($"Gaussian state: means must be [P,D], got [{string.Join(",", mean.shape)}]");
         long p = mean.shape[0], d = mean.shape[1];
         Tensor packed;
-        if (inverseCovariance.dim() == 3 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == d && inverseCovariance.shape[2] == d)
+        if (inverseCovariance.dim() == 3 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == d
+            && inverseCovariance.shape[2] == d)
         {
             using var scope = NewDisposeScope();
             using var upper = tensor(UpperIndex(d));
             packed = Pack(inverseCovariance, upper).MoveToOuterDisposeScope();
             inverseCovariance.Dispose();
         }
-        else if (inverseCovariance.dim() == 2 && inverseCovariance.shape[0] == p && inverseCovariance.shape[1] == PackedLength(d)) packed = inverseCovariance;
-        else throw new AnomalySharpException($"Gaussian state: inverse covariances of [{string.Join(",", inverseCovariance.shape)}] do not match means of [{p},{d}]");
+        else if (inverseCovariance.dim() == 2 && inverseCovariance.shape[0] == p
+            && inverseCovariance.shape[1] == PackedLength(d)) packed = inverseCovariance;
+        else throw new AnomalySharpException($"Gaussian state: inverse covariances of [{string.Join(",", inverseCovariance.shape)}] "
+            + $"do not match means of [{p},{d}]");
         Mean?.Dispose(); PackedInverseCovariance?.Dispose();
         Mean = mean.DetachFromDisposeScope(); PackedInverseCovariance = packed.DetachFromDisposeScope();
     }
@@ -173,7 +178,8 @@ public sealed class MultivariateGaussian : IDisposable
     /// <summary>The upper triangles [N,D(D+1)/2] of full matrices [N,D,D], given <see cref="UpperIndex"/> as a tensor.</summary>
     static Tensor Pack(Tensor full, Tensor upper) => full.reshape(full.shape[0], -1).index_select(1, upper);
 
-    /// <summary>The full inverse covariances [P,D,D], unpacked from <see cref="PackedInverseCovariance"/>; the caller owns the result.</summary>
+    /// <summary>The full inverse covariances [P,D,D], unpacked from <see cref="PackedInverseCovariance"/>; the caller owns the
+    /// result.</summary>
     public Tensor UnpackInverseCovariance()
     {
         var packed = PackedInverseCovariance ?? throw new InvalidOperationException("the Gaussian is not fitted");

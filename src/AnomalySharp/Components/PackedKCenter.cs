@@ -115,7 +115,8 @@ internal sealed class PackedKCenter
         return (int)Math.Min(predicted, values[s]);
     }
 
-    /// <summary>Sets aside the live points whose minimum is below <paramref name="threshold"/> as one group, when that is worth a repack.</summary>
+    /// <summary>Sets aside the live points whose minimum is below <paramref name="threshold"/> as one group, when that is worth a
+    /// repack.</summary>
     void SetAsideBelow(int threshold, List<Group> groups, int from)
     {
         int below = 0;

@@ -1,6 +1,5 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -11,7 +10,7 @@ namespace AnomalySharp.Components;
 /// shape changes). With <c>upsample</c> it is the mirrored decoder block of Reverse Distillation: the first
 /// convolution and the shortcut are 2×2 transposed convolutions of stride 2.
 /// </summary>
-public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
+internal sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
 {
     readonly nn.Module<Tensor, Tensor> conv1;
     readonly BatchNorm2d bn1;

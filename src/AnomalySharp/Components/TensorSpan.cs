@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 
 namespace AnomalySharp.Components;
 
-/// <summary>The memory of a contiguous float32 CPU tensor as a span, for copies to and from ONNX Runtime without a managed array in between.</summary>
+/// <summary>The memory of a contiguous float32 CPU tensor as a span, for copies to and from ONNX Runtime without a managed array in
+/// between.</summary>
 internal static class TensorSpan
 {
     /// <summary>The tensor's elements; valid while the tensor lives.</summary>

@@ -1,6 +1,5 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -11,7 +10,7 @@ namespace AnomalySharp.Components;
 /// the frozen pretrained network: stem (7×7 stride 2, max pool), layer1–layer3 (64, 128, 256 channels at strides 4, 8,
 /// 16). Input: ImageNet-normalized RGB. <see cref="forward"/> returns the outputs of layer1..layer<c>depth</c>.
 /// </summary>
-public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor[]>
+internal sealed class TrainableResNet18 : nn.Module<Tensor, Tensor[]>
 {
     readonly Conv2d conv1;
     readonly BatchNorm2d bn1;
@@ -37,7 +36,8 @@ public sealed class TrainableResNet18 : nn.Module<Tensor, Tensor[]>
     public string[] AppendOnnx(OnnxGraph g, string x, int depth)
     {
         string h = g.Node("Relu", new[] { g.ConvBn(x, conv1, bn1) });
-        h = g.Node("MaxPool", new[] { h }, OnnxGraph.Attrs("kernel_shape", 3L, 3L), OnnxGraph.Attrs("strides", 2L, 2L), OnnxGraph.Attrs("pads", 1L, 1L, 1L, 1L));
+        h = g.Node("MaxPool", new[] { h }, OnnxGraph.Attrs("kernel_shape", 3L, 3L), OnnxGraph.Attrs("strides", 2L, 2L),
+            OnnxGraph.Attrs("pads", 1L, 1L, 1L, 1L));
         var outputs = new string[depth];
         for (int i = 0; i < depth; i++) outputs[i] = h = ResNetBasicBlock.AppendOnnx(layers[i], g, h);
         return outputs;

@@ -34,14 +34,16 @@ public sealed class ConfigTree
     public static ConfigTree FromFile(string path)
     {
         string yaml = Runtime.BoundedFile.ReadAllText(path, YamlLimits.MaxChars * 4L, (problem, m) =>
-            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing ? $"config file not found: {path}" : $"config file {m}"));
+            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing
+                ? $"config file not found: {path}" : $"config file {m}"));
         return FromYaml(yaml, path);
     }
 
     static object? Convert(YamlNode node, string source, string path) => node switch
     {
         YamlMappingNode m => m.Children.ToDictionary(
-            kv => kv.Key is YamlScalarNode k ? k.Value ?? "" : throw new AnomalySharpException($"{source}: key at {path} is not a plain name"),
+            kv => kv.Key is YamlScalarNode k ? k.Value ?? "" : throw new AnomalySharpException($"{source}: key at {path} is not a "
+                + $"plain name"),
             kv => Convert(kv.Value, source, Join(path, ((YamlScalarNode)kv.Key).Value ?? ""))),
         YamlSequenceNode s => s.Children.Select((c, i) => Convert(c, source, $"{path}[{i}]")).ToList(),
         YamlScalarNode sc => sc.Value is null or "~" or "null" && sc.Style == YamlDotNet.Core.ScalarStyle.Plain ? null : sc.Value,
@@ -65,7 +67,8 @@ public sealed class ConfigTree
         {
             string full = Join(path, key);
             if (!target.TryGetValue(key, out var existing))
-                throw new AnomalySharpException($"{source}: unknown config key '{full}' (known here: {string.Join(", ", target.Keys.Select(k => Join(path, k)))})");
+                throw new AnomalySharpException($"{source}: unknown config key '{full}' (known here: "
+                    + $"{string.Join(", ", target.Keys.Select(k => Join(path, k)))})");
             if (existing is Dictionary<string, object?> sub)
             {
                 if (value is not Dictionary<string, object?> subOverlay)
@@ -83,7 +86,8 @@ public sealed class ConfigTree
     public void Set(string assignment)
     {
         int eq = assignment.IndexOf('=');
-        if (eq <= 0) throw new AnomalySharpException($"{OptionText.Name("set")} '{assignment}': expected KEY=VALUE, e.g. model.n_features=50");
+        if (eq <= 0) throw new AnomalySharpException($"{OptionText.Name("set")} '{assignment}': expected KEY=VALUE, e.g. "
+            + $"model.n_features=50");
         string key = assignment[..eq].Trim(), raw = assignment[(eq + 1)..].Trim();
         var parts = key.Split('.');
         var node = _root;
@@ -94,8 +98,10 @@ public sealed class ConfigTree
             node = sub;
         }
         if (!node.TryGetValue(parts[^1], out var existing))
-            throw new AnomalySharpException($"{OptionText.Name("set")}: unknown config key '{key}' (known here: {string.Join(", ", node.Keys)})");
-        if (existing is Dictionary<string, object?>) throw new AnomalySharpException($"{OptionText.Name("set")}: '{key}' is a section, not a value");
+            throw new AnomalySharpException($"{OptionText.Name("set")}: unknown config key '{key}' (known here: "
+                + $"{string.Join(", ", node.Keys)})");
+        if (existing is Dictionary<string,
+            object?>) throw new AnomalySharpException($"{OptionText.Name("set")}: '{key}' is a section, not a value");
         var parsed = FromYaml($"v: {raw}", $"{OptionText.Name("set")} {key}");
         node[parts[^1]] = parsed._root["v"];
     }
@@ -115,7 +121,8 @@ public sealed class ConfigTree
     public IReadOnlyList<string> TopLevelKeys() => _root.Keys.ToList();
 
     /// <summary>The keys directly under a mapping key (empty when it is not a mapping).</summary>
-    public IReadOnlyList<string> ChildKeys(string key) => Find(key) is Dictionary<string, object?> map ? map.Keys.ToList() : Array.Empty<string>();
+    public IReadOnlyList<string> ChildKeys(string key) => Find(key) is Dictionary<string,
+        object?> map ? map.Keys.ToList() : Array.Empty<string>();
 
     /// <summary>True when the key exists.</summary>
     public bool Has(string key)
@@ -178,7 +185,8 @@ public sealed class ConfigTree
     /// <summary>A list of strings.</summary>
     public IReadOnlyList<string> GetStringList(string key) => Find(key) switch
     {
-        List<object?> l => l.Select(o => o as string ?? throw new AnomalySharpException($"config key '{key}': list items must be plain values")).ToList(),
+        List<object?> l => l.Select(o => o as string ?? throw new AnomalySharpException($"config key '{key}': list items must be "
+            + $"plain values")).ToList(),
         string s => new[] { s },
         _ => throw new AnomalySharpException($"config key '{key}': expected a list"),
     };
@@ -202,13 +210,16 @@ public sealed class ConfigTree
             switch (v)
             {
                 case Dictionary<string, object?> sub: sb.Append('\n'); WriteYaml(sb, sub, indent + 2); break;
-                case List<object?> list: sb.Append(" [").Append(string.Join(", ", list.Select(o => Scalar(o as string)))).Append("]\n"); break;
+                case List<object?> list:
+                    sb.Append(" [").Append(string.Join(", ",
+                    list.Select(o => Scalar(o as string)))).Append("]\n"); break;
                 default: sb.Append(' ').Append(Scalar(v as string)).Append('\n'); break;
             }
         }
     }
 
-    static string Scalar(string? s) => s == null ? "null" : s.Length == 0 || s.IndexOfAny(":#[]{},'\"".ToCharArray()) >= 0 ? JsonSerializer.Serialize(s) : s;
+    static string Scalar(string? s)
+        => s == null ? "null" : s.Length == 0 || s.IndexOfAny(":#[]{},'\"".ToCharArray()) >= 0 ? JsonSerializer.Serialize(s) : s;
 
     static JsonNode? ToNode(object? o) => o switch
     {

@@ -1,7 +1,7 @@
 namespace AnomalySharp.Configuration;
 
 /// <summary>The sections every model's configuration shares, with anomalib-like defaults.</summary>
-public static class SharedDefaults
+internal static class SharedDefaults
 {
     /// <summary>YAML text of the shared sections (they follow the seed and a model's own section).</summary>
     public const string Yaml = """
@@ -13,7 +13,7 @@ public static class SharedDefaults
             tile_size: 0      # 0: off; else the model sees tiles of this size cut from the image_size image
             stride: 0         # 0: the tile size (tiles side by side); smaller: overlapping tiles, blended
             ensemble: false   # true: one model per tile position (aligned objects), each position standardized by its own training tiles
-          normal_validation_fraction: 0.2   # false_alarm_rate thresholds: the seeded share of normal training images held out to calibrate (never fitted)
+          normal_validation_fraction: 0.2   # false_alarm_rate: the seeded share of normal training images held out to calibrate
         postprocessing:
           # How the thresholds are chosen:
           #   auto             - false_alarm_rate when the data has no defective images, else f1

@@ -7,7 +7,7 @@ namespace AnomalySharp.Configuration;
 /// rectangle ([512, 2048]). Models work on squares; a rectangular working size needs data.tiling, whose square tiles
 /// the model sees.
 /// </summary>
-public static class WorkingSize
+internal static class WorkingSize
 {
     /// <summary>The config key.</summary>
     public const string Key = "data.image_size";
@@ -22,7 +22,8 @@ public static class WorkingSize
     {
         var values = config.GetStringList(Key);
         if (values.Count is not (1 or 2))
-            throw new AnomalySharpException($"config key '{Key}': expected one side (256) or [height, width] ([512, 2048]), got {values.Count} values");
+            throw new AnomalySharpException($"config key '{Key}': expected one side (256) or [height, width] ([512, 2048]), got "
+                + $"{values.Count} values");
         var sides = values.Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s
             : throw new AnomalySharpException($"config key '{Key}': expected an integer, got '{v}'")).ToArray();
         foreach (int s in sides)

@@ -9,7 +9,7 @@ namespace AnomalySharp.Configuration;
 /// and a node tree is built recursively, so 100,000 nested brackets overflow the stack; both are refused here, in one
 /// pass over the parser's events, with a line that names the source.
 /// </summary>
-public static class YamlLimits
+internal static class YamlLimits
 {
     /// <summary>Deepest nesting of mappings and lists (a configuration needs 4).</summary>
     public const int MaxDepth = 32;
@@ -21,7 +21,8 @@ public static class YamlLimits
     /// <summary>Throws <see cref="AnomalySharpException"/> when <paramref name="yaml"/> is over a limit or is not YAML.</summary>
     public static void Check(string yaml, string source)
     {
-        if (yaml.Length > MaxChars) throw new AnomalySharpException($"{source}: {yaml.Length} characters, over the limit of {MaxChars} for a YAML file");
+        if (yaml.Length > MaxChars) throw new AnomalySharpException($"{source}: {yaml.Length} characters, over the limit of "
+            + $"{MaxChars} for a YAML file");
         var anchors = new Dictionary<string, long>(StringComparer.Ordinal);
         var open = new Stack<(string? Anchor, long Nodes)>();
         var parser = new Parser(new StringReader(yaml));
@@ -33,7 +34,8 @@ public static class YamlLimits
                 {
                     case MappingStart or SequenceStart:
                         if (open.Count >= MaxDepth)
-                            throw new AnomalySharpException($"{source}: nested deeper than {MaxDepth} levels at line {parser.Current!.Start.Line}");
+                            throw new AnomalySharpException($"{source}: nested deeper than {MaxDepth} levels at line "
+                                + $"{parser.Current!.Start.Line}");
                         var anchor = ((NodeEvent)parser.Current!).Anchor;
                         open.Push((anchor.IsEmpty ? null : anchor.Value, 1));
                         break;
@@ -46,7 +48,8 @@ public static class YamlLimits
                         break;
                     case AnchorAlias alias:
                         if (!anchors.TryGetValue(alias.Value.Value, out long size))
-                            throw new AnomalySharpException($"{source}: alias *{alias.Value.Value} at line {alias.Start.Line} names no anchor before it");
+                            throw new AnomalySharpException($"{source}: alias *{alias.Value.Value} at line {alias.Start.Line} names "
+                                + $"no anchor before it");
                         Add(size, null);
                         break;
                 }
@@ -67,7 +70,8 @@ public static class YamlLimits
                 nodes = count + nodes;
             }
             if (nodes > MaxNodes)
-                throw new AnomalySharpException($"{source}: stands for more than {MaxNodes:N0} values once its aliases (*name) are expanded; refused");
+                throw new AnomalySharpException($"{source}: stands for more than {MaxNodes:N0} values once its aliases (*name) are "
+                    + $"expanded; refused");
         }
     }
 }

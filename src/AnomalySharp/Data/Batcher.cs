@@ -1,6 +1,6 @@
-using AnomalySharp.Runtime;
 using AnomalySharp.Components;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Data;
@@ -10,7 +10,7 @@ namespace AnomalySharp.Data;
 /// graph, <see cref="ImagePreprocessor"/>, so every path sees the same floats) on the decode threads while the current
 /// batch is being processed.
 /// </summary>
-public sealed class Batcher
+internal sealed class Batcher
 {
     readonly int _height, _width;
     int _batchSize;
@@ -39,7 +39,8 @@ public sealed class Batcher
     public Batcher(int imageSize, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
         : this(imageSize, imageSize, batchSize, skipBadImages, cancellation) { }
 
-    /// <summary>As <see cref="Batcher(int, int, bool, CancellationToken)"/>, resizing images to <paramref name="height"/> × <paramref name="width"/>.</summary>
+    /// <summary>As <see cref="Batcher(int, int, bool, CancellationToken)"/>, resizing images to <paramref name="height"/> × <paramref
+    /// name="width"/>.</summary>
     public Batcher(int height, int width, int batchSize, bool skipBadImages = false, CancellationToken cancellation = default)
     {
         if (Math.Min(height, width) < 32) throw new AnomalySharpException($"image size must be at least 32, got {height}x{width}");
@@ -134,7 +135,8 @@ public sealed class Batcher
 
     // The shared pool keeps returned arrays per core for the life of the process: dozens of 67 MB inputs at 2048²
     // would stay resident after the evaluation that used them. Large inputs are left to the collector instead.
-    static float[] RentInput(int length) => length <= PooledInputFloats ? System.Buffers.ArrayPool<float>.Shared.Rent(length) : new float[length];
+    static float[] RentInput(int length)
+        => length <= PooledInputFloats ? System.Buffers.ArrayPool<float>.Shared.Rent(length) : new float[length];
 
     static void ReturnInput(float[] input)
     {
@@ -174,7 +176,8 @@ public sealed class Batcher
             {
                 ReturnInput(input); mask.Dispose();
                 return new Decoded(sample, null, default, null,
-                    $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is {image.SourceWidth}x{image.SourceHeight}");
+                    $"{sample.MaskPath}: mask is {mask.SourceWidth}x{mask.SourceHeight} but its image {sample.ImagePath} is "
+                        + $"{image.SourceWidth}x{image.SourceHeight}");
             }
             return new Decoded(sample, input, size, mask, null);
         }

@@ -23,13 +23,18 @@ public sealed class FolderDataset : IAnomalyDataset
     {
         Root = Path.GetFullPath(Path.Combine(normalDir, ".."));
         if (!Directory.Exists(normalDir)) throw new AnomalySharpException($"normal folder not found: {Path.GetFullPath(normalDir)}");
-        if (abnormalDir != null && !Directory.Exists(abnormalDir)) throw new AnomalySharpException($"abnormal folder not found: {Path.GetFullPath(abnormalDir)}");
-        if (abnormalDir == null && maskDir != null) throw new AnomalySharpException("a mask folder needs an abnormal folder (--abnormal-dir) whose images the masks mark");
+        if (abnormalDir != null && !Directory.Exists(abnormalDir)) throw new AnomalySharpException($"abnormal folder not found: "
+            + $"{Path.GetFullPath(abnormalDir)}");
+        if (abnormalDir == null && maskDir != null) throw new AnomalySharpException("a mask folder needs an abnormal folder "
+            + "(--abnormal-dir) whose images the masks mark");
         var normal = ImageFiles.List(normalDir);
         var abnormal = abnormalDir == null ? new List<string>() : ImageFiles.List(abnormalDir).ToList();
-        if (normal.Count < 2) throw new AnomalySharpException($"{Path.GetFullPath(normalDir)}: need at least 2 normal images, found {normal.Count}");
-        if (abnormalDir != null && abnormal.Count == 0) throw new AnomalySharpException($"{Path.GetFullPath(abnormalDir)}: no abnormal images");
-        if (normalTestFraction is <= 0 or >= 1) throw new AnomalySharpException($"normal test fraction must be in (0,1), got {normalTestFraction}");
+        if (normal.Count < 2) throw new AnomalySharpException($"{Path.GetFullPath(normalDir)}: need at least 2 normal images, found "
+            + $"{normal.Count}");
+        if (abnormalDir != null && abnormal.Count == 0) throw new AnomalySharpException($"{Path.GetFullPath(abnormalDir)}: no "
+            + $"abnormal images");
+        if (normalTestFraction is <= 0 or >= 1) throw new AnomalySharpException($"normal test fraction must be in (0,1), got "
+            + $"{normalTestFraction}");
 
         var order = Enumerable.Range(0, normal.Count).ToArray();
         new Random(seed).Shuffle(order);
@@ -38,9 +43,11 @@ public sealed class FolderDataset : IAnomalyDataset
         Train = normal.Where((_, i) => !testIdx.Contains(i)).Select(p => new AnomalySample(p, false, "good", null)).ToList();
 
         HasMasks = maskDir != null;
-        if (maskDir != null && !Directory.Exists(maskDir)) throw new AnomalySharpException($"mask folder not found: {Path.GetFullPath(maskDir)}");
+        if (maskDir != null && !Directory.Exists(maskDir)) throw new AnomalySharpException($"mask folder not found: "
+            + $"{Path.GetFullPath(maskDir)}");
         var test = normal.Where((_, i) => testIdx.Contains(i)).Select(p => new AnomalySample(p, false, "good", null)).ToList();
-        string abnormalType = abnormalDir == null ? "abnormal" : Path.GetFileName(Path.GetFullPath(abnormalDir).TrimEnd(Path.DirectorySeparatorChar));
+        string abnormalType = abnormalDir == null
+            ? "abnormal" : Path.GetFileName(Path.GetFullPath(abnormalDir).TrimEnd(Path.DirectorySeparatorChar));
         var masksByStem = new Dictionary<string, string>(StringComparer.Ordinal);
         if (maskDir != null)
             foreach (string m in ImageFiles.List(maskDir))

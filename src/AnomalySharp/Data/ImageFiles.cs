@@ -1,7 +1,7 @@
 namespace AnomalySharp.Data;
 
 /// <summary>Which files count as images, and listing them in a stable order.</summary>
-public static class ImageFiles
+internal static class ImageFiles
 {
     /// <summary>Extensions decoded by <see cref="ImageIO"/>.</summary>
     public static readonly IReadOnlySet<string> Extensions =

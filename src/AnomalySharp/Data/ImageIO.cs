@@ -1,6 +1,5 @@
 using AnomalySharp.Runtime;
 using SkiaSharp;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Data;
@@ -10,7 +9,7 @@ namespace AnomalySharp.Data;
 /// grayscale, RGB, RGBA, palette; PNG, JPEG, BMP, WebP, GIF) comes out as 8-bit RGBA; grayscale is replicated
 /// into three channels. A truncated or unreadable file is an <see cref="AnomalySharpException"/> naming it.
 /// </summary>
-public static class ImageIO
+internal static class ImageIO
 {
     /// <summary>Largest accepted image, in pixels (guards against decompression bombs).</summary>
     public const long MaxPixels = 100_000_000;
@@ -45,7 +44,8 @@ public static class ImageIO
     {
         BoundedFile.CheckRegular(path, ImageFileError(path));
         long length = new FileInfo(path).Length;
-        if (length > MaxFileBytes) throw new AnomalySharpException($"{path}: image file of {length} bytes is over the limit of {MaxFileBytes}");
+        if (length > MaxFileBytes) throw new AnomalySharpException($"{path}: image file of {length} bytes is over the limit of "
+            + $"{MaxFileBytes}");
         using var data = SKData.Create(path) ?? throw new AnomalySharpException($"{path}: cannot read image file");
         if (data.Size == 0) throw new AnomalySharpException($"{path}: empty image file");
         return Decode(data, path, pooled: true, targetSize);
@@ -89,7 +89,8 @@ public static class ImageIO
         using var scope = NewDisposeScope();
         var hwc = Pixels(mask);
         var gray = hwc.narrow(2, 0, 3).to_type(ScalarType.Float32).amax(new long[] { 2 }).gt(127f).to_type(ScalarType.Float32);
-        var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { height, width }, mode: InterpolationMode.Nearest);
+        var resized = nn.functional.interpolate(gray.unsqueeze(0).unsqueeze(0), new long[] { height, width },
+            mode: InterpolationMode.Nearest);
         return resized.squeeze(0).contiguous().MoveToOuterDisposeScope();
     }
 

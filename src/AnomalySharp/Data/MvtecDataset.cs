@@ -26,7 +26,8 @@ public sealed class MvtecDataset : IAnomalyDataset
         if (!Directory.Exists(Root)) throw new AnomalySharpException($"data folder not found: {Root}");
         string trainGood = Path.Combine(Root, "train", "good");
         if (!Directory.Exists(trainGood))
-            throw new AnomalySharpException($"{Root}: no train/good folder (expected the MVTec AD layout: train/good, test/<type>, ground_truth/<type>)");
+            throw new AnomalySharpException($"{Root}: no train/good folder (expected the MVTec AD layout: train/good, test/<type>, "
+                + $"ground_truth/<type>)");
         var train = ImageFiles.List(trainGood);
         if (train.Count == 0) throw new AnomalySharpException($"{trainGood}: no images ({ImageFiles.Names}) in the training folder");
         Train = train.Select(p => new AnomalySample(p, false, "good", null)).ToList();
@@ -35,7 +36,8 @@ public sealed class MvtecDataset : IAnomalyDataset
         string gtRoot = Path.Combine(Root, "ground_truth");
         HasMasks = Directory.Exists(gtRoot);
         var test = new List<AnomalySample>();
-        var typeDirs = Directory.Exists(testRoot) ? Directory.GetDirectories(testRoot).OrderBy(d => d, StringComparer.Ordinal) : Enumerable.Empty<string>();
+        var typeDirs = Directory.Exists(testRoot) ? Directory.GetDirectories(testRoot).OrderBy(d => d,
+            StringComparer.Ordinal) : Enumerable.Empty<string>();
         foreach (string typeDir in typeDirs)
         {
             string type = Path.GetFileName(typeDir);

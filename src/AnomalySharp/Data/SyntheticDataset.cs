@@ -16,7 +16,8 @@ public static class SyntheticDataset
     public static readonly string[] DefectTypes = { "scratch", "hole", "stain" };
 
     /// <summary>How many images of each kind to generate.</summary>
-    public sealed record Options(string Kind = "texture", int Seed = 42, int ImageSize = 128, int TrainCount = 60, int TestGoodCount = 12, int TestDefectCountPerType = 8);
+    public sealed record Options(string Kind = "texture", int Seed = 42, int ImageSize = 128, int TrainCount = 60,
+        int TestGoodCount = 12, int TestDefectCountPerType = 8);
 
     /// <summary>
     /// Generates (or reuses, when the folder holds this exact generation) the dataset under <paramref name="root"/>
@@ -24,7 +25,8 @@ public static class SyntheticDataset
     /// </summary>
     public static MvtecDataset Create(string root, Options options)
     {
-        if (options.Kind is not ("texture" or "object")) throw new AnomalySharpException($"synthetic kind must be 'texture' or 'object', got '{options.Kind}'");
+        if (options.Kind is not ("texture" or "object")) throw new AnomalySharpException($"synthetic kind must be 'texture' or "
+            + $"'object', got '{options.Kind}'");
         string stamp = $"v{GeneratorVersion} {options}";
         string stampFile = Path.Combine(root, "GENERATED");
         if (File.Exists(stampFile) && File.ReadAllText(stampFile) == stamp) return new MvtecDataset(root);

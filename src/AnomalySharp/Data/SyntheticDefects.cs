@@ -10,7 +10,7 @@ namespace AnomalySharp.Data;
 /// elsewhere: a defect made of the part's own texture). The twins are files in a folder the run owns, so they can be
 /// looked at; the same images and seed give the same bytes, and a folder already holding them is reused (a resumed run).
 /// </summary>
-public static class SyntheticDefects
+internal static class SyntheticDefects
 {
     /// <summary>The defect types, in the order the twins take them.</summary>
     public static readonly string[] Types = { "scratch", "hole", "stain", "cutpaste" };
@@ -22,25 +22,31 @@ public static class SyntheticDefects
     public const int MinTwins = 32;
 
     /// <summary>
-    /// Writes the twins of <paramref name="normals"/> under <paramref name="folder"/> (TYPE/NNN.png for an image's first twin, TYPE/NNN_J.png for more; masks under ground_truth/TYPE)
+    /// Writes the twins of <paramref name="normals"/> under <paramref name="folder"/> (TYPE/NNN.png for an image's first twin,
+    /// TYPE/NNN_J.png for more; masks under ground_truth/TYPE)
     /// and returns the validation set: the normals as they are, then their twins, image by image. Each image gets
     /// <see cref="TwinsPerImage"/> twins of different types, so even a few held-out images give a usable AUROC.
     /// An image that cannot be decoded fails the call with its name, or, given <paramref name="skipUnreadable"/>, is
     /// reported to it and left out (the set is then made from the others).
     /// </summary>
-    public static IReadOnlyList<AnomalySample> Create(IReadOnlyList<AnomalySample> normals, string folder, int seed, Action<string>? skipUnreadable = null)
+    public static IReadOnlyList<AnomalySample> Create(IReadOnlyList<AnomalySample> normals, string folder, int seed,
+        Action<string>? skipUnreadable = null)
     {
-        if (normals.Count == 0) throw new AnomalySharpException("training.monitor holdout_synthetic: none of the held-out training images could be read");
+        if (normals.Count == 0) throw new AnomalySharpException("training.monitor holdout_synthetic: none of the held-out training "
+            + "images could be read");
         int perImage = TwinsPerImage(normals.Count);
         var twins = normals.SelectMany((_, i) => Enumerable.Range(0, perImage).Select(j =>
         {
             string type = Types[(i + j) % Types.Length];
             string stem = i.ToString("000", CultureInfo.InvariantCulture) + (j == 0 ? "" : "_" + j.ToString(CultureInfo.InvariantCulture));
-            return new AnomalySample(Path.Combine(folder, type, stem + ".png"), true, type, Path.Combine(folder, "ground_truth", type, stem + "_mask.png"));
+            return new AnomalySample(Path.Combine(folder, type, stem + ".png"), true, type, Path.Combine(folder, "ground_truth", type,
+                stem + "_mask.png"));
         })).ToList();
-        string stamp = string.Create(CultureInfo.InvariantCulture, $"v{Version} seed {seed} twins {perImage}\n") + string.Join("\n", normals.Select(n => Path.GetFullPath(n.ImagePath)));
+        string stamp = string.Create(CultureInfo.InvariantCulture, $"v{Version} seed {seed} twins {perImage}\n") + string.Join("\n",
+            normals.Select(n => Path.GetFullPath(n.ImagePath)));
         string stampPath = Path.Combine(folder, StampFile);
-        bool current = File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp && twins.All(t => File.Exists(t.ImagePath) && File.Exists(t.MaskPath));
+        bool current = File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp && twins.All(t
+            => File.Exists(t.ImagePath) && File.Exists(t.MaskPath));
         if (!current)
         {
             if (File.Exists(stampPath)) File.Delete(stampPath); // written last: a folder without it is incomplete
@@ -63,7 +69,8 @@ public static class SyntheticDefects
         return normals.Select(n => n with { IsAnomalous = false, DefectType = "good", MaskPath = null }).Concat(twins).ToList();
     }
 
-    /// <summary>Twins per image for <paramref name="images"/> held-out images: enough for <see cref="MinTwins"/>, at most one per type.</summary>
+    /// <summary>Twins per image for <paramref name="images"/> held-out images: enough for <see cref="MinTwins"/>, at most one per
+    /// type.</summary>
     public static int TwinsPerImage(int images) => Math.Clamp((MinTwins + images - 1) / Math.Max(1, images), 1, Types.Length);
 
     static void WriteTwin(Runtime.DecodedImage decoded, AnomalySample twin, Random rng)
@@ -88,7 +95,8 @@ public static class SyntheticDefects
         ImageIO.SavePng(twin.MaskPath!, w, h, mask.GetPixelSpan());
     }
 
-    /// <summary>A patch of 8–20% of the shorter side, cut anywhere, rotated, maybe mirrored, re-lit by ±25%, pasted into the region.</summary>
+    /// <summary>A patch of 8–20% of the shorter side, cut anywhere, rotated, maybe mirrored, re-lit by ±25%, pasted into the
+    /// region.</summary>
     static void CutPaste(SKBitmap image, SKCanvas canvas, SKCanvas mask, int s, SKRect region, Random rng)
     {
         float pw = s * (0.08f + 0.12f * (float)rng.NextDouble()), ph = pw * (0.5f + (float)rng.NextDouble());
@@ -109,7 +117,8 @@ public static class SyntheticDefects
         var target = new SKRect(-pw / 2, -ph / 2, pw / 2, ph / 2);
         foreach (var (c, draw) in new (SKCanvas, Action<SKCanvas>)[]
         {
-            (canvas, k => k.DrawImage(snapshot, new SKRect(sx, sy, sx + pw, sy + ph), target, new SKSamplingOptions(SKFilterMode.Linear), paint)),
+            (canvas, k => k.DrawImage(snapshot, new SKRect(sx, sy, sx + pw, sy + ph), target,
+                new SKSamplingOptions(SKFilterMode.Linear), paint)),
             (mask, k => k.DrawRect(target, white)),
         })
         {

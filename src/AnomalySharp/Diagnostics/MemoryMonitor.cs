@@ -1,7 +1,7 @@
 namespace AnomalySharp.Diagnostics;
 
 /// <summary>Process memory as the operating system sees it (native TorchSharp buffers included).</summary>
-public static class MemoryMonitor
+internal static class MemoryMonitor
 {
     /// <summary>Set to 1 to print each stage's own peak resident memory to stderr (see <see cref="Stage"/>).</summary>
     public const string TraceVariable = "ANOMALYSHARP_MEMORY_TRACE";
@@ -13,11 +13,13 @@ public static class MemoryMonitor
     /// <summary>Peak resident set size of this process in MiB (VmHWM on Linux; the managed peak elsewhere).</summary>
     public static double PeakResidentMb()
     {
-        lock (Gate) return Math.Max(_earlierPeak, Read("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
+        lock (Gate) return Math.Max(_earlierPeak,
+            Read("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
     }
 
     /// <summary>Current resident set size of this process in MiB (VmRSS on Linux).</summary>
-    public static double CurrentResidentMb() => Read("VmRSS:") ?? System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 / (1024.0 * 1024.0);
+    public static double CurrentResidentMb()
+        => Read("VmRSS:") ?? System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 / (1024.0 * 1024.0);
 
     /// <summary>
     /// Ends a stage of a run on the thread that runs it, when no other thread works with tensors: collects the managed
@@ -61,7 +63,8 @@ public static class MemoryMonitor
         lock (Gate)
         {
             _earlierPeak = Math.Max(_earlierPeak, peak);
-            Console.Error.WriteLine($"memory: {name}: peak {peak:0} MiB, now {CurrentResidentMb():0} MiB, managed heap {GC.GetTotalMemory(false) / 1048576.0:0} MiB");
+            Console.Error.WriteLine($"memory: {name}: peak {peak:0} MiB, now {CurrentResidentMb():0} MiB, managed heap "
+                + $"{GC.GetTotalMemory(false) / 1048576.0:0} MiB");
             try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }

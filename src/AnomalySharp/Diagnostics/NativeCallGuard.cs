@@ -51,7 +51,12 @@ internal static class NativeCallGuard
             if (_depth++ == 0 && GCSettings.LatencyMode != GCLatencyMode.NoGCRegion)
             {
                 try { GC.TryStartNoGCRegion(_budget); }
-                catch (ArgumentOutOfRangeException) { _budget /= 4; try { GC.TryStartNoGCRegion(_budget); } catch (ArgumentOutOfRangeException) { } }
+                catch (ArgumentOutOfRangeException)
+                {
+                    _budget /= 4;
+                    try { GC.TryStartNoGCRegion(_budget); }
+                    catch (ArgumentOutOfRangeException) { }
+                }
                 catch (InvalidOperationException) { } // already in a region started elsewhere
             }
         }

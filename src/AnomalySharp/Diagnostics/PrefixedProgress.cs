@@ -4,7 +4,7 @@ namespace AnomalySharp.Diagnostics;
 /// Passes progress on with a prefix before every step and message, e.g. "position 2/4: " for the models of a tiled
 /// ensemble, which train one after another with the same step names.
 /// </summary>
-public sealed class PrefixedProgress(IProgressReporter inner, string prefix) : IProgressReporter
+internal sealed class PrefixedProgress(IProgressReporter inner, string prefix) : IProgressReporter
 {
     /// <inheritdoc />
     public IProgressStep Start(string description, int total) => new Step(inner.Start(prefix + description, total), prefix);

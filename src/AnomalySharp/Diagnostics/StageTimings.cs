@@ -9,7 +9,7 @@ namespace AnomalySharp.Diagnostics;
 /// previous one; a stage that recurs (the graph, built for each evaluation) adds up. The clock of the current run
 /// flows with the call (an AsyncLocal), so runs side by side in one process each keep their own.
 /// </summary>
-public sealed class StageTimings
+internal sealed class StageTimings
 {
     static readonly AsyncLocal<StageTimings?> Current = new();
 

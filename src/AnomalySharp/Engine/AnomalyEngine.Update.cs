@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using AnomalySharp.Data;
+using AnomalySharp.Configuration;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Export;
+using AnomalySharp.IO;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
-using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 
@@ -31,14 +31,18 @@ public sealed partial class AnomalyEngine
         Diagnostics.StageTimings.Begin();
         string modelFile = Directory.Exists(modelPath) ? Path.Combine(modelPath, ModelPackage.FileName) : modelPath;
         if (modelFile.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
-            throw new AnomalySharpException($"{modelPath}: an exported .onnx model holds only its inference graph; update the model file `train` wrote ({ModelPackage.FileName}) and export it again");
+            throw new AnomalySharpException($"{modelPath}: an exported .onnx model holds only its inference graph; update the model "
+                + $"file `train` wrote ({ModelPackage.FileName}) and export it again");
         if (!Directory.Exists(normalDir)) throw new AnomalySharpException($"normal folder not found: {Path.GetFullPath(normalDir)}");
         // The model's own folder may be replaced, but only when asked to (it is read whole before anything is written).
-        bool ownFolder = OutputGuard.ResolveNormalized(Path.GetDirectoryName(Path.GetFullPath(modelFile))!) == OutputGuard.ResolveNormalized(output);
+        bool ownFolder
+            = OutputGuard.ResolveNormalized(Path.GetDirectoryName(Path.GetFullPath(modelFile))!) == OutputGuard.ResolveNormalized(output);
         if (ownFolder && !overwrite)
-            throw new AnomalySharpException($"output {Path.GetFullPath(output)} is the model's own folder: give {OptionText.Name("overwrite")} to replace the model with its update, or another {OptionText.Name("output")}");
+            throw new AnomalySharpException($"output {Path.GetFullPath(output)} is the model's own folder: give "
+                + $"{OptionText.Name("overwrite")} to replace the model with its update, or another {OptionText.Name("output")}");
         bool inPlace = ownFolder && overwrite;
-        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(inPlace ? null : modelFile, "model"), new OutputGuard.Input(normalDir, "normal folder"));
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(inPlace ? null : modelFile, "model"),
+            new OutputGuard.Input(normalDir, "normal folder"));
 
         using var trained = TrainedModel.Load(modelFile, forUpdate: true);
         MemoryMonitor.EndStage("load");
@@ -46,7 +50,8 @@ public sealed partial class AnomalyEngine
         if (threads is { } t) config.Set("runtime.threads=" + t.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var options = EngineOptions.From(config);
         var provenance = trained.Provenance
-            ?? throw new AnomalySharpException($"{modelFile}: saved before models recorded the images they learned from; `update` needs a model trained by this version: train it again");
+            ?? throw new AnomalySharpException($"{modelFile}: saved before models recorded the images they learned from; `update` "
+                + $"needs a model trained by this version: train it again");
         var model = trained.Model;
         bool fineTune = model is ITrainableModel;
         if (!fineTune)
@@ -57,11 +62,14 @@ public sealed partial class AnomalyEngine
 
         var plan = UpdatePlan.Make(provenance, normalDir, options, trained.ImageShape, fineTune, _progress);
         var dataset = plan.Dataset(trained.DatasetRoot);
-        OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset).Concat(plan.Calibration.Select(s => new OutputGuard.Input(Path.GetDirectoryName(s.ImagePath), "calibration folder"))).ToArray());
+        OutputGuard.CheckNotInput(output, "output",
+            DatasetInputs(dataset).Concat(plan.Calibration.Select(s => new OutputGuard.Input(Path.GetDirectoryName(s.ImagePath),
+                "calibration folder"))).ToArray());
         // Its own folder beside the output, never training.checkpoint_dir, which may hold the original run's checkpoints.
         string trainingFolder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)) + ".training";
         if (fineTune && Directory.Exists(trainingFolder))
-            throw new AnomalySharpException($"{trainingFolder} exists (an earlier run's checkpoints): remove it or choose another {OptionText.Name("output")}");
+            throw new AnomalySharpException($"{trainingFolder} exists (an earlier run's checkpoints): remove it or choose another "
+                + $"{OptionText.Name("output")}");
 
         using var staged = new StagedOutput(output, overwrite, "results.json");
         using var trainingCleanup = fineTune ? PendingOutputs.Register(() => PendingOutputs.DeleteFolder(trainingFolder)) : null;
@@ -80,9 +88,10 @@ public sealed partial class AnomalyEngine
                 // The union, old images first: the trainer shuffles every epoch with the seed.
                 var fitData = FitDataOf(dataset.Train, batcher, options, shapes);
                 int epochs = Training.TrainingOptions.FromConfig(config).UpdateEpochs;
-                training = new NetworkTraining(_progress, evaluator).Train((ITrainableModel)model, config, options, dataset, output, trainingFolder, fitData,
+                training = new NetworkTraining(_progress, evaluator).Train(model, config, options, dataset, output, trainingFolder, fitData,
                     MakeBatcher(options, _cancellation), resume: null, overwrite: false, _cancellation, epochs);
-                mode = $"fine-tuned from the kept weights on {dataset.Train.Count} images (old and new) for up to {epochs} epoch{(epochs == 1 ? "" : "s")}";
+                mode = $"fine-tuned from the kept weights on {dataset.Train.Count} images (old and new) for up to {epochs} "
+                    + $"epoch{(epochs == 1 ? "" : "s")}";
             }
             else
             {
@@ -92,7 +101,8 @@ public sealed partial class AnomalyEngine
             }
             _cancellation.ThrowIfCancellationRequested();
             var fit = new FitOutcome(training?.Seconds ?? clock.Elapsed.TotalSeconds, MemoryMonitor.PeakResidentMb(), training);
-            var fitted = provenance.Fitted.Concat(plan.NewFit.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).Select(s => Path.GetFullPath(s.ImagePath))).ToList();
+            var fitted = provenance.Fitted.Concat(plan.NewFit.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).Select(s
+                => Path.GetFullPath(s.ImagePath))).ToList();
             var updated = provenance with
             {
                 Fitted = fitted,
@@ -113,11 +123,13 @@ public sealed partial class AnomalyEngine
                 ["updates"] = updated.Updates,
             };
             var calibration = provenance.Threshold == "false_alarm_rate" ? plan.Calibration : null;
-            return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, provenance.Threshold, batcher, evaluator, fit, updated, report);
+            return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, provenance.Threshold, batcher,
+                evaluator, fit, updated, report);
         }
         finally
         {
-            if (fineTune && Directory.Exists(trainingFolder)) PendingOutputs.DeleteFolder(trainingFolder); // an update is not resumed: start it again
+            // an update is not resumed: start it again
+            if (fineTune && Directory.Exists(trainingFolder)) PendingOutputs.DeleteFolder(trainingFolder);
         }
     }
 }

@@ -1,20 +1,21 @@
 using System.Diagnostics;
-using System.Globalization;
 using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Export;
+using AnomalySharp.IO;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.PostProcessing;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
-using AnomalySharp.IO;
 
 namespace AnomalySharp.Engine;
 
 /// <summary>
-/// The verbs: <see cref="Train"/> (fit, calibrate, evaluate, save, report), <see cref="Test"/> (re-evaluate a
-/// saved model) and <see cref="Predict"/> (score new images). Every verb writes its output folder atomically.
+/// The verbs: <see cref="Train"/> (fit, calibrate, evaluate, save, report), <see cref="Update"/> (fold new good
+/// images into a saved model) and <see cref="Test"/> (re-evaluate a saved model). Every verb writes its output folder
+/// atomically. New images are scored by a saved model's detector (Export.TrainedModelDetector.CreateDetector) or an
+/// exported file's (Runtime.OnnxAnomalyDetector).
 /// </summary>
 public sealed partial class AnomalyEngine
 {
@@ -33,7 +34,7 @@ public sealed partial class AnomalyEngine
     }
 
     /// <summary>The folders a dataset is read from: its root (MVTec, synthetic) and every folder holding its images and masks.</summary>
-    public static OutputGuard.Input[] DatasetInputs(IAnomalyDataset dataset)
+    internal static OutputGuard.Input[] DatasetInputs(IAnomalyDataset dataset)
     {
         var folders = dataset.Train.Concat(dataset.Test)
             .SelectMany(s => new[] { Path.GetDirectoryName(s.ImagePath), s.MaskPath == null ? null : Path.GetDirectoryName(s.MaskPath) })
@@ -42,15 +43,32 @@ public sealed partial class AnomalyEngine
         return (dataset is FolderDataset ? folders : folders.Prepend(new OutputGuard.Input(dataset.Root, "data folder"))).ToArray();
     }
 
+    /// <summary>
+    /// Continues an interrupted training run (<see cref="ResumePlan"/>) and finishes it as <see cref="Train"/> does, on
+    /// <paramref name="dataset"/> (default: the run's recorded dataset) into <paramref name="output"/> (default: the run's).
+    /// </summary>
+    public RunResults Resume(ResumePlan plan, IAnomalyDataset? dataset = null, string? output = null, bool overwrite = false,
+        CancellationToken cancellation = default)
+    {
+        output ??= plan.Output ?? throw new AnomalySharpException($"{plan.CheckpointPath}: no output folder recorded; give "
+            + $"{OptionText.Name("output")}");
+        return TrainFrom(plan.Config, dataset ?? plan.Dataset(), output, overwrite, plan.CheckpointPath, cancellation, plan.Header);
+    }
+
     /// <summary>Fits a model and evaluates it; writes results.json, the model file, images and report.html.</summary>
     /// <remarks>
     /// Every configuration key is read and checked first (<see cref="EngineOptions"/>, and the model's own keys when it is
     /// built). A model that learns a network (<see cref="ITrainableModel"/>) trains epoch by epoch with checkpoints,
-    /// logs and validation in <see cref="TrainingFolder"/>; <paramref name="resume"/> continues from a checkpoint there,
+    /// logs and validation in OUTPUT.training; <paramref name="resume"/> continues from a checkpoint there,
     /// and cancelling <paramref name="cancellation"/> saves one and throws <see cref="TrainingInterruptedException"/>.
     /// </remarks>
-    public RunResults Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null, CancellationToken cancellation = default)
+    public RunResults Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null,
+        CancellationToken cancellation = default) => TrainFrom(config, dataset, output, overwrite, resume, cancellation, header: null);
+
+    RunResults TrainFrom(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume,
+        CancellationToken cancellation, Checkpoint? header)
     {
+        if (resume != null) header ??= Checkpoint.ReadHeader(resume); // read once: the training checks it against this run
         if (!cancellation.CanBeCanceled) cancellation = _cancellation;
         StageTimings.Begin();
         var options = EngineOptions.From(config);
@@ -60,28 +78,36 @@ public sealed partial class AnomalyEngine
         IReadOnlyList<AnomalySample>? calibration = null;
         if (method == "false_alarm_rate") (dataset, calibration) = NormalCalibration.Split(dataset, options);
         else if (method == "f1" && !dataset.Test.Any(s => s.IsAnomalous))
-            throw new AnomalySharpException("postprocessing.threshold=f1 needs defective test images to choose a threshold; with good images only use false_alarm_rate (the default without defects)");
+            throw new AnomalySharpException("postprocessing.threshold=f1 needs defective test images to choose a threshold; with good "
+                + "images only use false_alarm_rate (the default without defects)");
         OutputGuard.CheckNotInput(output, "output", inputs.Append(new OutputGuard.Input(resume, "checkpoint")).ToArray());
         string trainingFolder = NetworkTraining.Folder(options, output);
         if (options.Trains)
         {
             OutputGuard.CheckNotInput(trainingFolder, "training folder", inputs);
             if (resume == null && Directory.Exists(trainingFolder) && !overwrite)
-                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with {OptionText.Name("resume")} {NetworkTraining.LastCheckpoint(trainingFolder) ?? Path.Combine(trainingFolder, Trainer.LastFile)}, or use {OptionText.Name("overwrite")} to start over");
-            if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile, "metrics.csv", NetworkTraining.PositionFolder("", 0));
+                throw new AnomalySharpException($"{trainingFolder} holds checkpoints of an earlier run: continue it with "
+                    + $"{OptionText.Name("resume")} "
+                        + $"{NetworkTraining.LastCheckpoint(trainingFolder) ?? Path.Combine(trainingFolder, Trainer.LastFile)}, or "
+                            + $"use {OptionText.Name("overwrite")} to start over");
+            if (resume == null && overwrite) OutputGuard.CheckReplaceableFolder(trainingFolder, Trainer.LastFile, Trainer.BestFile,
+                "metrics.csv", NetworkTraining.PositionFolder("", 0));
         }
         using var staged = new StagedOutput(output, overwrite, "results.json");
         // A training folder this run creates goes again when the run fails before its first checkpoint.
         bool ownsTrainingFolder = options.Trains && (!Directory.Exists(trainingFolder) || (overwrite && resume == null));
-        using var trainingCleanup = ownsTrainingFolder ? PendingOutputs.Register(() => NetworkTraining.RemoveWithoutCheckpoint(trainingFolder)) : null;
+        using var trainingCleanup = ownsTrainingFolder ? PendingOutputs.Register(()
+            => NetworkTraining.RemoveWithoutCheckpoint(trainingFolder)) : null;
         try
         {
-            return TrainStaged(config, options, dataset, output, overwrite, resume, cancellation, staged, trainingFolder, calibration, method);
+            return TrainStaged(config, options, dataset, output, overwrite, resume, header, cancellation, staged, trainingFolder,
+                calibration, method);
         }
         catch (OperationCanceledException) when (NetworkTraining.LastCheckpoint(trainingFolder) != null)
         {
             string last = NetworkTraining.LastCheckpoint(trainingFolder)!;
-            throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with {OptionText.Name("resume")} {last})", last);
+            throw new TrainingInterruptedException($"training interrupted: the last checkpoint is {last} (continue with "
+                + $"{OptionText.Name("resume")} {last})", last);
         }
         catch when (ownsTrainingFolder)
         {
@@ -91,7 +117,9 @@ public sealed partial class AnomalyEngine
     }
 
     RunResults TrainStaged(ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output, bool overwrite, string? resume,
-        CancellationToken cancellation, StagedOutput staged, string trainingFolder, IReadOnlyList<AnomalySample>? calibration, string method)
+        Checkpoint? header,
+        CancellationToken cancellation, StagedOutput staged, string trainingFolder, IReadOnlyList<AnomalySample>? calibration,
+            string method)
     {
         RunSettings.ApplyThreads(config);
         manual_seed(options.Seed);
@@ -104,25 +132,29 @@ public sealed partial class AnomalyEngine
         MemoryMonitor.EndStage("prepare"); // the backbone's loading leaves its copies of the weights to the collector
         var fitClock = Stopwatch.StartNew();
         TrainingSummary? training = null;
-        if (model is ITrainableModel trainable)
-            training = new NetworkTraining(_progress, evaluator).Train(trainable, config, options, dataset, output, trainingFolder, fitData,
-                MakeBatcher(options, cancellation), resume, overwrite, cancellation);
+        if (model is ITrainableModel)
+            training = new NetworkTraining(_progress, evaluator).Train(model, config, options, dataset, output, trainingFolder, fitData,
+                MakeBatcher(options, cancellation), resume, overwrite, cancellation, header: header);
         else if (model is Tiling.TiledEnsembleModel { Trains: true } ensemble)
-            training = new NetworkTraining(_progress, evaluator).TrainEnsemble(ensemble, config, options, dataset, output, trainingFolder, fitData, resume, overwrite, cancellation);
+            training = new NetworkTraining(_progress, evaluator).TrainEnsemble(ensemble, config, options, dataset, output,
+                trainingFolder, fitData, resume, overwrite, cancellation, header);
         else if (resume != null)
-            throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models (stfpm, fastflow, reverse_distillation), not {model.Name}");
+            throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models "
+                + $"({string.Join(", ", ModelRegistry.TrainedNames)}), not {model.Name}");
         else
             model.Fit(fitData, _progress);
         var fit = new FitOutcome(training?.Seconds ?? fitClock.Elapsed.TotalSeconds, MemoryMonitor.PeakResidentMb(), training);
         var provenance = new ModelProvenance
         {
             Threshold = method,
-            Fitted = dataset.Train.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).Select(s => Path.GetFullPath(s.ImagePath)).ToList(),
+            Fitted = dataset.Train.Where(s => !batcher.SkippedPaths.Contains(s.ImagePath)).Select(s
+                => Path.GetFullPath(s.ImagePath)).ToList(),
             Calibration = calibration?.Select(s => Path.GetFullPath(s.ImagePath)).ToList() ?? new List<string>(),
             Test = dataset.Test,
             ImageSizes = shapes.Seen,
         };
-        return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, method, batcher, evaluator, fit, provenance, update: null);
+        return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, method, batcher, evaluator, fit,
+            provenance, update: null);
     }
 
     /// <summary>The training images as a <see cref="FitData"/>: batches of the working size, their shapes noted.</summary>
@@ -141,8 +173,10 @@ public sealed partial class AnomalyEngine
     /// After a fit or an update: thresholds (from the held-out good images, or by F1 on the test images), evaluation,
     /// the model file, config.yaml, results.json and the report, all into <paramref name="staged"/>, then committed.
     /// </summary>
-    RunResults Conclude(IAnomalyModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, StagedOutput staged, string trainingFolder,
-        IReadOnlyList<AnomalySample>? calibration, string method, Batcher batcher, Evaluator evaluator, FitOutcome fit, ModelProvenance provenance,
+    RunResults Conclude(IAnomalyModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, StagedOutput staged,
+        string trainingFolder,
+        IReadOnlyList<AnomalySample>? calibration, string method, Batcher batcher, Evaluator evaluator, FitOutcome fit,
+            ModelProvenance provenance,
         System.Text.Json.Nodes.JsonObject? update)
     {
         MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
@@ -158,7 +192,8 @@ public sealed partial class AnomalyEngine
             {
                 // The held-out good images set the thresholds; with no test images they are also what the report shows.
                 bool reportOnThem = dataset.Test.Count == 0;
-                calibrationSet = evaluator.Evaluate(model, calibration, batcher, masks: false, keepImages: reportOnThem && options.SaveImages, out double calibrationSeconds, "calibrate");
+                calibrationSet = evaluator.Evaluate(model, calibration, batcher, masks: false,
+                    keepImages: reportOnThem && options.SaveImages, out double calibrationSeconds, "calibrate");
                 (stats, thresholdReport) = NormalCalibration.Calibrate(calibrationSet, options);
                 if (reportOnThem) (all, predictSeconds) = (calibrationSet, calibrationSeconds);
                 else all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out predictSeconds);
@@ -166,7 +201,8 @@ public sealed partial class AnomalyEngine
             }
             else
             {
-                if (dataset.Test.Count == 0) throw new AnomalySharpException($"{dataset.Description}: no test images to evaluate or calibrate on");
+                if (dataset.Test.Count == 0) throw new AnomalySharpException($"{dataset.Description}: no test images to evaluate or "
+                    + $"calibrate on");
                 all = evaluator.Evaluate(model, dataset.Test, batcher, dataset.HasMasks, out predictSeconds);
                 MemoryMonitor.EndStage("evaluate");
                 (validation, evaluation) = Calibration.Split(options, all);
@@ -189,13 +225,15 @@ public sealed partial class AnomalyEngine
         using var disposeSorted = sorted;
         using var disposeCalibration = ReferenceEquals(calibrationSet, all) ? null : calibrationSet;
         MemoryMonitor.EndStage("calibrate");
-        var trained = new TrainedModel(model, config, stats, dataset.Root) { Provenance = provenance }; // shares `model`, disposed by the caller
+        // shares `model`, disposed by the caller
+        var trained = new TrainedModel(model, config, stats, dataset.Root) { Provenance = provenance };
         trained.Save(Path.Combine(staged.Path, ModelPackage.FileName));
         MemoryMonitor.EndStage("save");
         File.WriteAllText(Path.Combine(staged.Path, "config.yaml"), config.ToYaml());
 
         var report = new ResultsWriter(_progress).Write(options, stats, evaluation, staged.Path, dataset, thresholdReport, sorted);
-        int nValidation = calibration?.Count ?? validation?.Samples.Count ?? (options.Validation == "test" ? all.Samples.Count : 0);
+        int nValidation = calibration?.Count ?? validation?.Samples.Count
+            ?? (options.Validation == ValidationSource.Test ? all.Samples.Count : 0);
         if (!ReferenceEquals(evaluation, all)) evaluation.Dispose();
         var training = fit.Training;
         var results = new RunResults
@@ -207,7 +245,7 @@ public sealed partial class AnomalyEngine
             Threads = options.Threads,
             NTrain = provenance.Fitted.Count,
             NValidation = nValidation,
-            Validation = options.Validation,
+            Validation = options.Validation.ConfigName(),
             Threshold = thresholdReport,
             SkippedImages = batcher.Skipped.ToList(),
             PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
@@ -223,77 +261,8 @@ public sealed partial class AnomalyEngine
         return results;
     }
 
-    /// <summary>
-    /// Where a trained model keeps its checkpoints, metrics.csv and TensorBoard events while it trains:
-    /// training.checkpoint_dir, else OUTPUT.training beside the output folder (copied into OUTPUT/training at the end).
-    /// </summary>
-    public static string TrainingFolder(ConfigTree config, string output) => NetworkTraining.Folder(EngineOptions.From(config), output);
-
-    /// <summary>Re-evaluates a saved model with its saved thresholds on a dataset (by default the one it was trained on).</summary>
-    public RunResults Test(string modelPath, IAnomalyDataset? dataset, string output, bool overwrite, bool skipBadImages = false)
-    {
-        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"));
-        StageTimings.Begin();
-        using var trained = TrainedModel.Load(modelPath);
-        MemoryMonitor.EndStage("load");
-        var options = EngineOptions.From(trained.Config) with { SkipBadImages = skipBadImages || trained.Config.GetBool("data.skip_bad_images") };
-        dataset ??= trained.DatasetRoot is { } root && Directory.Exists(Path.Combine(root, "train", "good")) ? new MvtecDataset(root)
-            : throw new AnomalySharpException($"{modelPath}: the dataset recorded in the model ({trained.DatasetRoot ?? "none"}) is not an MVTec-layout folder here; give {OptionText.Name("data")}");
-        if (dataset.Test.Count == 0)
-            throw new AnomalySharpException($"{dataset.Description}: no test images (test/ is missing or empty); `test` measures a model on test images: give {OptionText.Name("data")} with some");
-        OutputGuard.CheckNotInput(output, "output", DatasetInputs(dataset));
-        using var staged = new StagedOutput(output, overwrite, "results.json");
-        RunSettings.ApplyThreads(trained.Config);
-        var batcher = MakeBatcher(options, _cancellation);
-        using var all = new Evaluator(_progress, options).Evaluate(trained.Model, dataset.Test, batcher, dataset.HasMasks, out double predictSeconds);
-        MemoryMonitor.EndStage("evaluate");
-        var results = new RunResults
-        {
-            Evaluation = new ResultsWriter(_progress).Write(options, trained.Stats, all, staged.Path, dataset),
-            PredictImagesPerSecond = all.Samples.Count / predictSeconds,
-            Threads = options.Threads,
-            NTrain = dataset.Train.Count,
-            SkippedImages = batcher.Skipped.ToList(),
-            PeakMemoryMb = MemoryMonitor.PeakResidentMb(),
-            Timings = StageTimings.Running,
-        };
-        results.Write(staged.Path);
-        staged.Commit();
-        return results;
-    }
-
-    /// <summary>
-    /// Scores a file or every image in a folder with a saved model (or an exported .onnx file), streaming in batches
-    /// of the model's data.batch_size through the same runtime as a deployment (<see cref="Predictor"/>): writes
-    /// heatmaps/NAME.png, masks/NAME_mask.png and one JSON line per image in predictions.jsonl. Returns (images, seconds).
-    /// </summary>
-    public (int Images, double Seconds) Predict(string modelPath, string input, string output, bool overwrite, bool skipBadImages = false)
-    {
-        ListPredictInputs(input); // a missing input is named before the model is loaded
-        using var predictor = new Predictor(modelPath, batchSize: null, threads: null, skipBadImages, _progress, _cancellation);
-        return predictor.Run(input, output, overwrite);
-    }
-
-    /// <summary>
-    /// The images to predict: one file, or the images of a folder (names must be unique, since outputs are named after
-    /// them). Only paths are held, so a folder of any size streams.
-    /// </summary>
-    public static List<string> ListPredictInputs(string input)
-    {
-        List<string> files;
-        if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
-        else if (Directory.Exists(input)) files = ImageFiles.List(input);
-        else throw new AnomalySharpException($"input not found: {input}");
-        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images ({ImageFiles.Names}) to predict");
-        var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' ({string.Join(", ", duplicate.Select(Path.GetFileName))})");
-        return files;
-    }
 
     Batcher MakeBatcher(EngineOptions options, CancellationToken cancellation) =>
         new(options.ImageHeight, options.ImageWidth, options.BatchSize, options.SkipBadImages, cancellation)
         { OnSkip = reason => _progress.Message("skipped: " + reason), DecodeThreads = options.Threads };
-
-    /// <summary>Formats a number for messages.</summary>
-    public static string Format(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
 }

@@ -12,7 +12,7 @@ internal static class Calibration
     /// <summary>(validation set, or null when it is the whole set; evaluation set).</summary>
     public static (EvaluationSet? Validation, EvaluationSet Evaluation) Split(EngineOptions options, EvaluationSet all)
     {
-        if (options.Validation != "holdout") return (null, all);
+        if (options.Validation != ValidationSource.Holdout) return (null, all);
         var (val, eval) = SplitIndices(options, all.Samples);
         return (all.Subset(val), all.Subset(eval));
     }
@@ -27,7 +27,8 @@ internal static class Calibration
             var idx = Enumerable.Range(0, samples.Count).Where(i => samples[i].IsAnomalous == anomalous).ToArray();
             rng.Shuffle(idx);
             int n = Math.Max(1, (int)Math.Round(idx.Length * options.ValidationFraction));
-            if (n >= idx.Length) throw new AnomalySharpException($"postprocessing.validation=holdout: too few {(anomalous ? "defective" : "normal")} test images ({idx.Length}) to hold some out");
+            if (n >= idx.Length) throw new AnomalySharpException($"postprocessing.validation=holdout: too few "
+                + $"{(anomalous ? "defective" : "normal")} test images ({idx.Length}) to hold some out");
             val.AddRange(idx.Take(n)); eval.AddRange(idx.Skip(n));
         }
         val.Sort(); eval.Sort();
@@ -36,5 +37,6 @@ internal static class Calibration
 
     /// <summary>The thresholds and statistics from a validation set (F1-adaptive unless given as raw values).</summary>
     public static NormalizationStats Calibrate(EngineOptions options, EvaluationSet set, Metrics.CurveWalk? sorted = null) =>
-        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set, options.ImageThreshold, options.PixelThreshold, options.SortRunLength, sorted);
+        ThresholdCalibrator.Calibrate(set.Scores, set.Labels, set, options.ImageThreshold, options.PixelThreshold,
+            options.SortRunLength, sorted);
 }

@@ -24,13 +24,15 @@ internal sealed class EvaluationSet : IDisposable, IPixelSource
     public Tensor Labels { get; }
 
     /// <summary>Bundles the predictions of <paramref name="samples"/>, store rows 0..N−1; the set owns stores and tensors.</summary>
-    public EvaluationSet(IReadOnlyList<AnomalySample> samples, Tensor scores, Tensor labels, RowStore maps, RowStore? masks, RowStore? images)
+    public EvaluationSet(IReadOnlyList<AnomalySample> samples, Tensor scores, Tensor labels, RowStore maps, RowStore? masks,
+        RowStore? images)
         : this(samples, scores, labels, maps, masks, images, Enumerable.Range(0, samples.Count).ToArray(), ownsStores: true) { }
 
     EvaluationSet(IReadOnlyList<AnomalySample> samples, Tensor scores, Tensor labels, RowStore maps, RowStore? masks, RowStore? images,
         IReadOnlyList<int> rows, bool ownsStores)
     {
-        Samples = samples; Scores = scores; Labels = labels; _maps = maps; _masks = masks; _images = images; _rows = rows; _ownsStores = ownsStores;
+        Samples = samples; Scores = scores; Labels = labels; _maps = maps; _masks = masks; _images = images; _rows = rows; _ownsStores
+            = ownsStores;
     }
 
     /// <inheritdoc />
@@ -45,7 +47,8 @@ internal sealed class EvaluationSet : IDisposable, IPixelSource
     /// <summary>Image <paramref name="i"/>'s mask, uint8 0/1 [1,1,H,W], or null without masks; the caller disposes it.</summary>
     public Tensor? Mask(int i) => _masks?.Read(_rows[i]);
 
-    /// <summary>Image <paramref name="i"/>'s resized picture, uint8 [1,3,H,W], or null when none was kept; the caller disposes it.</summary>
+    /// <summary>Image <paramref name="i"/>'s resized picture, uint8 [1,3,H,W], or null when none was kept; the caller disposes
+    /// it.</summary>
     public Tensor? Image(int i) => _images?.Read(_rows[i]);
 
     /// <inheritdoc />
@@ -60,7 +63,8 @@ internal sealed class EvaluationSet : IDisposable, IPixelSource
         }
     }
 
-    /// <summary>The images at <paramref name="indices"/>: scores and labels copied, maps, masks and pictures shared (the subset must not outlive this set).</summary>
+    /// <summary>The images at <paramref name="indices"/>: scores and labels copied, maps, masks and pictures shared (the subset must not
+    /// outlive this set).</summary>
     public EvaluationSet Subset(IReadOnlyList<int> indices)
     {
         using var idx = tensor(indices.Select(i => (long)i).ToArray());

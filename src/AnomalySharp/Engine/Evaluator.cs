@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Inference;
 using AnomalySharp.Metrics;
 using AnomalySharp.Models;
 using static TorchSharp.torch;
@@ -28,12 +29,16 @@ internal sealed class Evaluator
         _options = options;
     }
 
-    /// <summary>Raw maps and scores of <paramref name="samples"/>, with their images, labels and (when <paramref name="masks"/>) masks.</summary>
-    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, out double seconds, string title = "evaluate") =>
+    /// <summary>Raw maps and scores of <paramref name="samples"/>, with their images, labels and (when <paramref name="masks"/>)
+    /// masks.</summary>
+    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks,
+        out double seconds, string title = "evaluate") =>
         Evaluate(model, samples, batcher, masks, _options.SaveImages, out seconds, title);
 
-    /// <summary>As the overload above; the resized pictures are kept only when <paramref name="keepImages"/> (for the report's pictures).</summary>
-    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks, bool keepImages, out double seconds, string title = "evaluate")
+    /// <summary>As the overload above; the resized pictures are kept only when <paramref name="keepImages"/> (for the report's
+    /// pictures).</summary>
+    public EvaluationSet Evaluate(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks,
+        bool keepImages, out double seconds, string title = "evaluate")
     {
         var clock = Stopwatch.StartNew();
         var kept = new List<AnomalySample>();
@@ -92,7 +97,8 @@ internal sealed class Evaluator
     }
 
     /// <summary>Image and pixel AUROC of a model on labelled images (the trainer's validation).</summary>
-    public IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, Batcher batcher, bool masks)
+    public IReadOnlyDictionary<string, double> ValidationMetrics(IAnomalyModel model, IReadOnlyList<AnomalySample> samples,
+        Batcher batcher, bool masks)
     {
         using var set = Evaluate(model, samples, batcher, masks, keepImages: false, out _, "validate");
         using var guard = NativeCallGuard.Enter(); // the metrics pass implicit Scalars (see NativeCallGuard)

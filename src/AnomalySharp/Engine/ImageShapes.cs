@@ -1,5 +1,6 @@
 using System.Globalization;
 using AnomalySharp.Data;
+using AnomalySharp.Packaging;
 using SkiaSharp;
 
 namespace AnomalySharp.Engine;
@@ -48,7 +49,8 @@ internal sealed class ImageShapes
     /// fixed camera), a new image must have it too; when theirs vary (crops of every shape, as magnetic_tile's), the model
     /// learned from images stretched in every way and any shape fits, as it does when nothing is known.
     /// </summary>
-    public static string? Mismatch(string path, (int Width, int Height) shape, IReadOnlyList<(int Width, int Height)> known, (int Height, int Width) working)
+    public static string? Mismatch(string path, (int Width, int Height) shape, IReadOnlyList<(int Width, int Height)> known,
+        (int Height, int Width) working)
     {
         if (known.Count == 0) return null;
         var logs = known.Select(k => Math.Log((double)k.Width / k.Height)).ToList();
@@ -57,6 +59,7 @@ internal sealed class ImageShapes
         if (logs.Any(l => Math.Abs(Math.Log(aspect) - l) <= 0.05)) return null;
         string trained = string.Join(", ", known.Take(3).Select(k => $"{k.Width}x{k.Height}")) + (known.Count > 3 ? ", ..." : "");
         return string.Create(CultureInfo.InvariantCulture,
-            $"{path}: {shape.Width}x{shape.Height} images are stretched to {working.Width}x{working.Height} differently from the model's training images ({trained}): crop or resize new images to the training images' shape, or train a new model");
+            $"{path}: {shape.Width}x{shape.Height} images are stretched to {working.Width}x{working.Height} differently from the "
+                + $"model's training images ({trained}): crop or resize new images to the training images' shape, or train a new model");
     }
 }

@@ -29,7 +29,8 @@ internal static class NormalCalibration
             throw new AnomalySharpException(
                 $"postprocessing.false_alarm_rate={options.FalseAlarmRate} needs at least {needed} held-out good images, and " +
                 $"data.normal_validation_fraction={options.NormalValidationFraction} of the {train.Count} training images is {n}: " +
-                $"add good images (about {Math.Max(total, needed + 1)} in all), raise data.normal_validation_fraction, or raise the rate to at least " +
+                $"add good images (about {Math.Max(total, needed + 1)} in all), raise data.normal_validation_fraction, or raise the "
+                    + $"rate to at least " +
                 $"{1.0 / (n + 1):0.###}");
         }
         var order = Enumerable.Range(0, train.Count).ToArray();
@@ -46,7 +47,8 @@ internal static class NormalCalibration
         using var scope = NewDisposeScope();
         using var guard = Diagnostics.NativeCallGuard.Enter();
         var scores = TensorSpan.Floats(calibration.Scores.contiguous()).ToArray();
-        double imageThreshold = options.ImageThreshold ?? FalseAlarmThreshold.Compute(scores, options.FalseAlarmRate, "held-out good images");
+        double imageThreshold = options.ImageThreshold ?? FalseAlarmThreshold.Compute(scores, options.FalseAlarmRate,
+            "held-out good images");
         var (pixelThreshold, pixelMin, pixelMax, pixels) = PixelThreshold(calibration, options);
         var stats = new NormalizationStats(imageThreshold, pixelThreshold, scores.Min(), scores.Max(), pixelMin, pixelMax);
         var report = new ThresholdReport("false_alarm_rate")
@@ -72,7 +74,8 @@ internal static class NormalCalibration
         if (options.PixelThreshold is { } manual) return (manual, min, max, count);
         long k = FalseAlarmThreshold.Rank(count, options.PixelFalseAlarmRate);
         if (k > count)
-            throw new AnomalySharpException($"postprocessing.pixel_false_alarm_rate={options.PixelFalseAlarmRate} needs at least {FalseAlarmThreshold.MinimumCount(options.PixelFalseAlarmRate)} held-out good pixels, and there are {count}");
+            throw new AnomalySharpException($"postprocessing.pixel_false_alarm_rate={options.PixelFalseAlarmRate} needs at least "
+                + $"{FalseAlarmThreshold.MinimumCount(options.PixelFalseAlarmRate)} held-out good pixels, and there are {count}");
         float kth = all.kthvalue(Math.Max(1, k), 0, false).values.item<float>();
         return (MathF.BitIncrement(kth), min, max, count);
     }

@@ -3,8 +3,10 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Runtime;
+using AnomalySharp.Export;
 using AnomalySharp.IO;
+using AnomalySharp.Packaging;
+using AnomalySharp.Runtime;
 
 namespace AnomalySharp.Engine;
 
@@ -14,7 +16,7 @@ namespace AnomalySharp.Engine;
 /// masks/NAME_mask.png and one line per image in predictions.jsonl as it goes; <see cref="Watch"/> polls a folder and
 /// scores every new image as it arrives (frames from a camera), until cancelled.
 /// </summary>
-public sealed class Predictor : IDisposable
+internal sealed class Predictor : IDisposable
 {
     readonly OnnxAnomalyDetector _detector;
     readonly bool _skipBad;
@@ -29,7 +31,8 @@ public sealed class Predictor : IDisposable
     /// runtime.threads, or 16 and every core for an .onnx file. <paramref name="skipBad"/> skips unreadable images
     /// with a message instead of stopping.
     /// </summary>
-    public Predictor(string modelPath, int? batchSize, int? threads, bool skipBad, IProgressReporter? progress = null, CancellationToken cancellation = default)
+    public Predictor(string modelPath, int? batchSize, int? threads, bool skipBad, IProgressReporter? progress = null,
+        CancellationToken cancellation = default)
     {
         if (IsOnnx(modelPath))
         {
@@ -66,7 +69,7 @@ public sealed class Predictor : IDisposable
     /// <summary>Scores a file or a folder into a staged output folder. Returns (images, seconds).</summary>
     public (int Images, double Seconds) Run(string input, string output, bool overwrite)
     {
-        var files = AnomalyEngine.ListPredictInputs(input);
+        var files = Predictor.ListInputs(input);
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(input, "input"));
         using var staged = new StagedOutput(output, overwrite, "predictions.jsonl");
         var clock = Stopwatch.StartNew();
@@ -78,7 +81,8 @@ public sealed class Predictor : IDisposable
             foreach (var chunk in files.Chunk(BatchSize))
             {
                 _cancellation.ThrowIfCancellationRequested();
-                done += ScoreBatch(chunk, writer, failed => throw new AnomalySharpException($"{failed} (use {OptionText.Name("skipBadImages")} to go on without it)"));
+                done += ScoreBatch(chunk, writer,
+                    failed => throw new AnomalySharpException($"{failed} (use {OptionText.Name("skipBadImages")} to go on without it)"));
                 step.Advance(chunk.Length);
             }
         }
@@ -90,7 +94,8 @@ public sealed class Predictor : IDisposable
     public int Watch(string folder, string output, CancellationToken cancel, TimeSpan poll)
     {
         if (!Directory.Exists(folder)) throw new AnomalySharpException($"{OptionText.Name("watch")}: folder not found: {folder}");
-        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(folder, "watched folder"));
+        OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(_modelPath, "model"), new OutputGuard.Input(folder,
+            "watched folder"));
         Directory.CreateDirectory(output);
         using var writer = new PredictionWriter(output, RawThreshold, append: true);
         var seen = new HashSet<string>(writer.DonePaths, StringComparer.Ordinal);
@@ -128,7 +133,8 @@ public sealed class Predictor : IDisposable
                 });
                 foreach (string f in chunk) if (!failures.ContainsKey(f)) { seen.Add(f); sizes.Remove(f); }
                 total += n;
-                if (n > 0) _progress.Message(FormattableString.Invariant($"{total} images, {total / clock.Elapsed.TotalSeconds:0.0} images/s overall"));
+                if (n > 0) _progress.Message(FormattableString.Invariant($"{total} images, {total / clock.Elapsed.TotalSeconds:0.0} ")
+                    + FormattableString.Invariant($"images/s overall"));
             }
             cancel.WaitHandle.WaitOne(poll);
         }
@@ -195,5 +201,22 @@ public sealed class Predictor : IDisposable
 
         public void Flush() => _lines.Flush();
         public void Dispose() => _lines.Dispose();
+    }
+
+    /// <summary>
+    /// The images to predict: one file, or the images of a folder (names must be unique, since outputs are named after
+    /// them). Only paths are held, so a folder of any size streams.
+    /// </summary>
+    public static List<string> ListInputs(string input)
+    {
+        List<string> files;
+        if (File.Exists(input)) files = new List<string> { Path.GetFullPath(input) };
+        else if (Directory.Exists(input)) files = ImageFiles.List(input);
+        else throw new AnomalySharpException($"input not found: {input}");
+        if (files.Count == 0) throw new AnomalySharpException($"{input}: no images ({ImageFiles.Names}) to predict");
+        var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate != null) throw new AnomalySharpException($"{input}: two images share the name '{duplicate.Key}' "
+            + $"({string.Join(", ", duplicate.Select(Path.GetFileName))})");
+        return files;
     }
 }

@@ -19,8 +19,10 @@ internal sealed class ResultsWriter
 
     public ResultsWriter(IProgressReporter progress) => _progress = progress;
 
-    /// <summary>Computes the metrics of <paramref name="set"/> and writes curves, pictures and the report into <paramref name="folder"/>.</summary>
-    public EvaluationReport Write(EngineOptions options, NormalizationStats stats, EvaluationSet set, string folder, IAnomalyDataset dataset,
+    /// <summary>Computes the metrics of <paramref name="set"/> and writes curves, pictures and the report into <paramref
+    /// name="folder"/>.</summary>
+    public EvaluationReport Write(EngineOptions options, NormalizationStats stats, EvaluationSet set, string folder,
+        IAnomalyDataset dataset,
         ThresholdReport? threshold = null, CurveWalk? sorted = null)
     {
         MetricReport metrics;
@@ -48,8 +50,10 @@ internal sealed class ResultsWriter
             Regions = (metrics.Regions, metrics.SmallRegions),
             ImageThreshold = stats.ImageThreshold,
             PixelThreshold = stats.PixelThreshold,
-            ImageAccuracyAtThreshold = Enumerable.Range(0, set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count,
-            EvaluatedOn = set.Samples.Count > 0 && dataset.Test.Count == 0 ? "held-out good images (the data has no test images)" : "test images",
+            ImageAccuracyAtThreshold = Enumerable.Range(0,
+                set.Samples.Count).Count(i => scoreValues[i] >= 0.5 == set.Samples[i].IsAnomalous) / (double)set.Samples.Count,
+            EvaluatedOn = set.Samples.Count > 0 && dataset.Test.Count == 0
+                ? "held-out good images (the data has no test images)" : "test images",
         };
         report = AtThreshold(report, set, scoreValues);
 
@@ -88,7 +92,9 @@ internal sealed class ResultsWriter
         double f1 = tp + fn == 0 ? double.NaN : 2.0 * tp / (2 * tp + fp + fn);
         return report with
         {
-            ImagePrecisionAtThreshold = precision, ImageRecallAtThreshold = recall, ImageF1AtThreshold = f1,
+            ImagePrecisionAtThreshold = precision,
+            ImageRecallAtThreshold = recall,
+            ImageF1AtThreshold = f1,
             FalseAlarmRateAtThreshold = fp + tn > 0 ? fp / (double)(fp + tn) : double.NaN,
         };
     }
@@ -104,7 +110,8 @@ internal sealed class ResultsWriter
             && set.Samples.Select(s => s.ImagePath).SequenceEqual(threshold.CalibrationImages, StringComparer.Ordinal);
         if (threshold is { CalibrationScores.Count: > 0 })
         {
-            var calibration = MinMaxNormalizer.NormalizeScores(threshold.CalibrationScores.ToArray(), stats).Select(v => (double)v).ToList();
+            var calibration = MinMaxNormalizer.NormalizeScores(threshold.CalibrationScores.ToArray(),
+                stats).Select(v => (double)v).ToList();
             plot.Histogram("held-out good", calibration, 25, SvgPlot.Colour(2), calibration.Count);
         }
         if (!evaluatedOnCalibration)
@@ -130,7 +137,8 @@ internal sealed class ResultsWriter
             string file = $"{sample.DefectType}_{Path.GetFileNameWithoutExtension(sample.ImagePath)}.png";
             var raw = set.Map(i)[0].contiguous();
             var map = empty_like(raw);
-            MinMaxNormalizer.Normalize(TensorSpan.Floats(raw), TensorSpan.Floats(map), stats.PixelThreshold, stats.PixelMin, stats.PixelMax);
+            MinMaxNormalizer.Normalize(TensorSpan.Floats(raw), TensorSpan.Floats(map), stats.PixelThreshold, stats.PixelMin,
+                stats.PixelMax);
             SampleRenderer.Save(Path.Combine(imagesDir, file), set.Image(i)![0], map, set.Mask(i)?[0]);
             items.Add(new ReportItem(sample.Id, sample.DefectType, "images/" + file, sample.ImagePath, scoreValues[i], sample.IsAnomalous));
             step.Advance(1);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Engine;
@@ -19,7 +18,8 @@ internal sealed class RowStore : IDisposable
     /// <summary>Number of rows.</summary>
     public long Count { get; }
 
-    /// <summary>Room for <paramref name="count"/> rows shaped <paramref name="rowShape"/>: in one tensor, or (<paramref name="inMemory"/> false) in a temporary file.</summary>
+    /// <summary>Room for <paramref name="count"/> rows shaped <paramref name="rowShape"/>: in one tensor, or (<paramref name="inMemory"/>
+    /// false) in a temporary file.</summary>
     public RowStore(long count, long[] rowShape, ScalarType dtype, bool inMemory)
     {
         _rowShape = rowShape; _dtype = dtype; Count = count;
@@ -30,7 +30,8 @@ internal sealed class RowStore : IDisposable
             _file = Metrics.ScratchFile.Create("rows", 1);
     }
 
-    /// <summary>Writes <paramref name="rows"/> ([b, …row shape], any dtype convertible to the store's) at row <paramref name="at"/>.</summary>
+    /// <summary>Writes <paramref name="rows"/> ([b, …row shape], any dtype convertible to the store's) at row <paramref
+    /// name="at"/>.</summary>
     public void Write(long at, Tensor rows)
     {
         long b = rows.shape[0];
@@ -48,7 +49,8 @@ internal sealed class RowStore : IDisposable
         }
     }
 
-    /// <summary>Row <paramref name="index"/>, shaped [1, …row shape]: a view of memory or a fresh tensor read from the file; the caller disposes it.</summary>
+    /// <summary>Row <paramref name="index"/>, shaped [1, …row shape]: a view of memory or a fresh tensor read from the file; the caller
+    /// disposes it.</summary>
     public Tensor Read(long index)
     {
         if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index));

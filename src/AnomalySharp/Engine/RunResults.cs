@@ -15,7 +15,7 @@ public sealed record RunResults
     /// <summary>Seconds the fit took (null for `test`).</summary>
     public double? FitSeconds { get; init; }
     /// <summary>Seconds per stage of the run (results.json's timings), when it was timed.</summary>
-    public Diagnostics.StageTimings? Timings { get; init; }
+    internal Diagnostics.StageTimings? Timings { get; init; }
     /// <summary>Peak resident memory after the fit, MiB (null for `test`).</summary>
     public double? FitPeakMemoryMb { get; init; }
     /// <summary>Evaluation speed: decode, resize and the inference graph, images per second.</summary>
@@ -43,12 +43,14 @@ public sealed record RunResults
     public sealed record TrainingReport(int Epochs, int KeptEpoch, string? Monitor, double? BestValue, bool StoppedEarly, double FinalLoss,
         double Seconds, double ImagesPerSecond, bool FeaturesCached, int HeldOutImages)
     {
-        /// <summary>A tiled ensemble's positions, each trained on its own (the numbers above are their sums: epochs, kept epochs, seconds); null otherwise.</summary>
+        /// <summary>A tiled ensemble's positions, each trained on its own (the numbers above are their sums: epochs, kept epochs, seconds);
+        /// null otherwise.</summary>
         public IReadOnlyList<TrainingReport>? Positions { get; init; }
 
         /// <summary>The report of a training run (and of each position of a tiled ensemble).</summary>
         public static TrainingReport From(Training.TrainingSummary t, string? monitor) =>
-            new(t.Epochs, t.BestEpoch, monitor, t.BestValue, t.StoppedEarly, t.FinalLoss, t.Seconds, t.ImagesPerSecond, t.FeaturesCached, t.HeldOut)
+            new(t.Epochs, t.BestEpoch, monitor, t.BestValue, t.StoppedEarly, t.FinalLoss, t.Seconds, t.ImagesPerSecond,
+                t.FeaturesCached, t.HeldOut)
             {
                 Positions = t.Positions?.Select(p => From(p, monitor)).ToList(),
             };
@@ -59,7 +61,8 @@ public sealed record RunResults
             var json = new JsonObject
             {
                 ["epochs"] = Epochs, ["kept_epoch"] = KeptEpoch, ["monitor"] = Monitor, ["best_value"] = EvaluationReport.Round(BestValue),
-                ["stopped_early"] = StoppedEarly, ["final_loss"] = EvaluationReport.Round(FinalLoss), ["seconds"] = EvaluationReport.Round(Seconds),
+                ["stopped_early"] = StoppedEarly, ["final_loss"] = EvaluationReport.Round(FinalLoss),
+                ["seconds"] = EvaluationReport.Round(Seconds),
                 ["images_per_second"] = EvaluationReport.Round(ImagesPerSecond), ["features_cached"] = FeaturesCached,
                 ["held_out_images"] = HeldOutImages,
             };

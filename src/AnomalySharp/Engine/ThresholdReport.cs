@@ -26,7 +26,9 @@ public sealed record ThresholdReport(string Method)
     public string Statement => Method switch
     {
         "false_alarm_rate" => FormattableString.Invariant(
-            $"false_alarm_rate: at most {FalseAlarmRate:0.####} of good images flagged in expectation (split conformal over {CalibrationImages.Count} held-out good images; {CalibrationFalseAlarmRate:0.####} of them flagged)"),
+            $"false_alarm_rate: at most {FalseAlarmRate:0.####} of good images flagged in expectation (split conformal over ")
+            + FormattableString.Invariant($"{CalibrationImages.Count} held-out good images; {CalibrationFalseAlarmRate:0.####} of ")
+                + FormattableString.Invariant($"them flagged)"),
         "f1" => "f1: the threshold that maximizes F1 on the validation images (defects needed)",
         _ => "manual: raw thresholds from the configuration",
     };

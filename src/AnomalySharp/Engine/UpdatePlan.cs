@@ -1,5 +1,6 @@
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
+using AnomalySharp.Packaging;
 using AnomalySharp.PostProcessing;
 
 namespace AnomalySharp.Engine;
@@ -28,7 +29,8 @@ internal sealed class UpdatePlan
     public required string NormalDir { get; init; }
 
     /// <summary>Lists, checks and splits the new images, and checks that the old images the update needs are here.</summary>
-    public static UpdatePlan Make(ModelProvenance provenance, string normalDir, EngineOptions options, (int Height, int Width) working, bool fineTune,
+    public static UpdatePlan Make(ModelProvenance provenance, string normalDir, EngineOptions options, (int Height, int Width) working,
+        bool fineTune,
         IProgressReporter progress)
     {
         string dir = Path.GetFullPath(normalDir);
@@ -38,11 +40,13 @@ internal sealed class UpdatePlan
         var fresh = files.Where(f => !known.Contains(Path.GetFullPath(f))).ToList();
         int skipped = files.Count - fresh.Count;
         if (fresh.Count == 0)
-            throw new AnomalySharpException($"{dir}: all {files.Count} images are already in the model (fitted or calibrated on); add new good images");
+            throw new AnomalySharpException($"{dir}: all {files.Count} images are already in the model (fitted or calibrated on); add "
+                + $"new good images");
         if (skipped > 0) progress.Message($"{skipped} of the {files.Count} images in {dir} are already in the model: skipped");
         foreach (string f in fresh)
         {
-            var shape = ImageShapes.ReadShape(f) ?? throw new AnomalySharpException($"{f}: not a readable image (its header could not be decoded)");
+            var shape = ImageShapes.ReadShape(f) ?? throw new AnomalySharpException($"{f}: not a readable image (its header could not "
+                + $"be decoded)");
             if (ImageShapes.Mismatch(f, shape, provenance.ImageSizes, working) is { } why) throw new AnomalySharpException(why);
         }
 
@@ -57,7 +61,8 @@ internal sealed class UpdatePlan
             newCalibration = samples.Where((_, i) => held.Contains(i)).ToList();
             newFit = samples.Where((_, i) => !held.Contains(i)).ToList();
             if (newFit.Count == 0)
-                throw new AnomalySharpException($"{dir}: data.normal_validation_fraction={options.NormalValidationFraction} holds out all {samples.Count} new images for calibration; add more good images");
+                throw new AnomalySharpException($"{dir}: data.normal_validation_fraction={options.NormalValidationFraction} holds out "
+                    + $"all {samples.Count} new images for calibration; add more good images");
         }
 
         var oldCalibration = provenance.Calibration.Select(p => new AnomalySample(p, false, "good", null)).ToList();
@@ -67,18 +72,23 @@ internal sealed class UpdatePlan
             long needed = FalseAlarmThreshold.MinimumCount(options.FalseAlarmRate);
             int total = oldCalibration.Count + newCalibration.Count;
             if (total < needed)
-                throw new AnomalySharpException($"postprocessing.false_alarm_rate={options.FalseAlarmRate} needs at least {needed} held-out good images, and the model's {oldCalibration.Count} with the {newCalibration.Count} new ones make {total}");
+                throw new AnomalySharpException($"postprocessing.false_alarm_rate={options.FalseAlarmRate} needs at least {needed} "
+                    + $"held-out good images, and the model's {oldCalibration.Count} with the {newCalibration.Count} new ones make "
+                        + $"{total}");
         }
         var oldFitted = provenance.Fitted.Select(p => new AnomalySample(p, false, "good", null)).ToList();
-        if (fineTune) RequireHere(provenance.Fitted, "a trained network is fine-tuned on the images it was trained on and the new ones together");
+        if (fineTune) RequireHere(provenance.Fitted,
+            "a trained network is fine-tuned on the images it was trained on and the new ones together");
 
         var test = provenance.Test;
         var missingTest = test.Where(s => !File.Exists(s.ImagePath) || (s.MaskPath != null && !File.Exists(s.MaskPath))).ToList();
         if (missingTest.Count > 0)
         {
             if (provenance.Threshold == "f1")
-                throw new AnomalySharpException($"{missingTest[0].ImagePath}: the model's thresholds were chosen by F1 on its test images, and {missingTest.Count} of the {test.Count} are gone; put them back to update it");
-            progress.Message($"{missingTest.Count} of the model's {test.Count} test images are gone (first: {missingTest[0].ImagePath}): the updated model is reported on its calibration images");
+                throw new AnomalySharpException($"{missingTest[0].ImagePath}: the model's thresholds were chosen by F1 on its test "
+                    + $"images, and {missingTest.Count} of the {test.Count} are gone; put them back to update it");
+            progress.Message($"{missingTest.Count} of the model's {test.Count} test images are gone (first: "
+                + $"{missingTest[0].ImagePath}): the updated model is reported on its calibration images");
             test = Array.Empty<AnomalySample>();
         }
         return new UpdatePlan
@@ -97,13 +107,16 @@ internal sealed class UpdatePlan
     {
         var missing = paths.Where(p => !File.Exists(p)).ToList();
         if (missing.Count > 0)
-            throw new AnomalySharpException($"{missing[0]}: {why}, and {missing.Count} of the {paths.Count} are gone; put them back where they were");
+            throw new AnomalySharpException($"{missing[0]}: {why}, and {missing.Count} of the {paths.Count} are gone; put them back "
+                + $"where they were");
     }
 
     /// <summary>The dataset the rest of the run sees: <see cref="Train"/> to fit, the test images to measure.</summary>
-    public IAnomalyDataset Dataset(string? root) => new UpdateDataset(root ?? Path.GetDirectoryName(NormalDir)!, $"update with {NormalDir}", Train, Test);
+    public IAnomalyDataset Dataset(string? root) => new UpdateDataset(root ?? Path.GetDirectoryName(NormalDir)!,
+        $"update with {NormalDir}", Train, Test);
 
-    sealed class UpdateDataset(string root, string description, IReadOnlyList<AnomalySample> train, IReadOnlyList<AnomalySample> test) : IAnomalyDataset
+    sealed class UpdateDataset(string root, string description, IReadOnlyList<AnomalySample> train,
+        IReadOnlyList<AnomalySample> test) : IAnomalyDataset
     {
         public string Description => description;
         public string Root => root;

@@ -1,11 +1,12 @@
-using AnomalySharp.Runtime;
 using System.Globalization;
-using AnomalySharp.Engine;
+using AnomalySharp.Inference;
+using AnomalySharp.IO;
+using AnomalySharp.Packaging;
 using AnomalySharp.PostProcessing;
+using AnomalySharp.Runtime;
 using AnomalySharp.Tiling;
 using Google.Protobuf;
 using Onnx;
-using AnomalySharp.IO;
 
 namespace AnomalySharp.Export;
 
@@ -18,7 +19,7 @@ namespace AnomalySharp.Export;
 public static class OnnxExporter
 {
     /// <summary>The graph input's name.</summary>
-    public const string InputName = "image";
+    public const string InputName = InferenceGraph.InputName;
     /// <summary>The normalized anomaly map output's name.</summary>
     public const string MapName = "anomaly_map";
     /// <summary>The normalized image score output's name.</summary>
@@ -47,7 +48,8 @@ public static class OnnxExporter
             metadata["anomalysharp.tiled_ensemble"] = tiled is TiledEnsembleModel ? "true" : "false";
         }
         return g.ToModel(metadata,
-            $"AnomalySharp {trained.Model.Name}: image [N,3,{h},{w}] RGB 0..1 -> anomaly_map [N,1,{h},{w}] and score [N], normalized, anomalous at >= 0.5");
+            $"AnomalySharp {trained.Model.Name}: image [N,3,{h},{w}] RGB 0..1 -> anomaly_map [N,1,{h},{w}] and score [N], normalized, "
+                + $"anomalous at >= 0.5");
     }
 
     /// <summary>The metadata_props written into every export.</summary>
@@ -76,7 +78,8 @@ public static class OnnxExporter
             ["anomalysharp.raw_pixel_max"] = F(s.PixelMax),
             ["anomalysharp.precision"] = "float32",
             // The runtime's own preprocessing graph (decoded RGBA to this input), for consumers that are not this runtime.
-            ["anomalysharp.preprocess_onnx"] = Convert.ToBase64String(Runtime.ImagePreprocessor.Graph(trained.ImageShape.Height, trained.ImageShape.Width)),
+            ["anomalysharp.preprocess_onnx"] = Convert.ToBase64String(Runtime.ImagePreprocessor.Graph(trained.ImageShape.Height,
+                trained.ImageShape.Width)),
         };
     }
 
@@ -96,7 +99,8 @@ public static class OnnxExporter
     public static void Save(ModelProto model, string path)
     {
         string full = Path.GetFullPath(path);
-        if (Path.EndsInDirectorySeparator(full)) throw new AnomalySharpException($"{path} ends in a separator, which names a folder: give the .onnx file to write");
+        if (Path.EndsInDirectorySeparator(full)) throw new AnomalySharpException($"{path} ends in a separator, which names a folder: "
+            + $"give the .onnx file to write");
         Seal(model);
         string tmp = full + ".partial";
         try

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AnomalySharp.Backbones;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
@@ -23,12 +24,14 @@ public static class OnnxQuantizer
     /// Quantizes <paramref name="model"/> (unchanged) using calibration batches [N,3,S,S] of the graph input, and
     /// returns the new model. Calibration runs on <paramref name="threads"/> threads (0 = every core).
     /// </summary>
-    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, (int Height, int Width) imageSize, int threads = 0)
+    public static ModelProto Quantize(ModelProto model, IEnumerable<float[]> calibrationBatches, (int Height, int Width) imageSize,
+        int threads = 0)
     {
         var q = model.Clone();
         var graph = q.Graph;
         var backbone = graph.Node.Where(n => n.Name.StartsWith(PretrainedResNet18.BackboneScope, StringComparison.Ordinal)).ToList();
-        if (!backbone.Any(n => n.OpType == "Conv")) throw new AnomalySharpException("INT8: the exported graph has no backbone convolutions to quantize");
+        if (!backbone.Any(n => n.OpType == "Conv")) throw new AnomalySharpException("INT8: the exported graph has no backbone "
+            + "convolutions to quantize");
         var inits = graph.Initializer.ToDictionary(t => t.Name);
         var consumers = graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
 
@@ -92,7 +95,8 @@ public static class OnnxQuantizer
                 wScale[c] = max > 0 ? max / 127f : 1f;
                 for (int j = 0; j < per; j++) wq[c * per + j] = (sbyte)Math.Clamp(Math.Round(w[c * per + j] / wScale[c]), -127, 127);
             }
-            string wName = g.AddInitializer("w_int8", TensorProto.Types.DataType.Int8, MemoryMarshal.AsBytes<sbyte>(wq), wInit.Dims.ToArray());
+            string wName = g.AddInitializer("w_int8", TensorProto.Types.DataType.Int8, MemoryMarshal.AsBytes<sbyte>(wq),
+                wInit.Dims.ToArray());
             string wScaleName = g.Constant("w_scale", wScale, outC);
             string wZero = g.AddInitializer("w_zero", TensorProto.Types.DataType.Int8, new byte[outC], outC);
             conv.Input[1] = Dequant(newNodes, conv.Name + "/w", wName, wScaleName, wZero);
@@ -113,10 +117,12 @@ public static class OnnxQuantizer
         var inserted = new HashSet<NodeProto>();
         void Flush(string produced)
         {
-            foreach (var n in pending.Where(n => n.Input[0] == produced || (n.Input[0].EndsWith("/q", StringComparison.Ordinal) && n.Input[0][..^2] == produced)).ToList())
+            foreach (var n in pending.Where(n => n.Input[0] == produced || (n.Input[0].EndsWith("/q",
+                StringComparison.Ordinal) && n.Input[0][..^2] == produced)).ToList())
                 if (inserted.Add(n)) ordered.Add(n);
         }
-        foreach (var n in pending.Where(n => n.OpType == "DequantizeLinear" && !n.Input[0].EndsWith("/q", StringComparison.Ordinal))) { inserted.Add(n); ordered.Add(n); }
+        foreach (var n in pending.Where(n => n.OpType == "DequantizeLinear" && !n.Input[0].EndsWith("/q",
+            StringComparison.Ordinal))) { inserted.Add(n); ordered.Add(n); }
         foreach (var input in graph.Input) Flush(input.Name);
         foreach (var n in graph.Node)
         {
@@ -132,7 +138,8 @@ public static class OnnxQuantizer
         return q;
     }
 
-    /// <summary>The largest mean change of the normalized image score (0..1, threshold 0.5) INT8 may cause on the calibration images.</summary>
+    /// <summary>The largest mean change of the normalized image score (0..1, threshold 0.5) INT8 may cause on the calibration
+    /// images.</summary>
     public const double MaxMeanScoreDrift = 0.2;
     /// <summary>The largest share of the (normal) calibration images INT8 may turn from normal to anomalous.</summary>
     public const double MaxFlippedShare = 0.1;
@@ -146,7 +153,8 @@ public static class OnnxQuantizer
     static void CheckDrift(ModelProto q, IEnumerable<float[]> batches, List<float> floatScores, (int Height, int Width) size, int threads)
     {
         var scores = new List<float>();
-        RunBatches(q, new List<string> { OnnxExporter.ScoreName }, batches, size, threads, (outputs, _) => scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray()));
+        RunBatches(q, new List<string> { OnnxExporter.ScoreName }, batches, size, threads, (outputs,
+            _) => scores.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray()));
         if (scores.Count != floatScores.Count) throw new InvalidOperationException("INT8: the calibration images changed between passes");
         var drift = scores.Zip(floatScores, (a, b) => Math.Abs((double)a - b)).ToList();
         double mean = drift.Average(), max = drift.Max();
@@ -154,8 +162,15 @@ public static class OnnxQuantizer
         string model = q.MetadataProps.FirstOrDefault(p => p.Key == "anomalysharp.model")?.Value ?? "the model";
         if (mean > MaxMeanScoreDrift || flips > MaxFlippedShare * scores.Count)
             throw new AnomalySharpException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"INT8 moves {model}'s normalized image score by {mean:0.000} on average (largest {max:0.000}) over {scores.Count} normal calibration images and calls {flips} of them anomalous (limits {MaxMeanScoreDrift} and {MaxFlippedShare:0%}): this model does not keep its accuracy in INT8, export it in float32"));
-        q.MetadataProps.Add(new StringStringEntryProto { Key = "anomalysharp.int8_score_drift", Value = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mean {mean:0.0000}, max {max:0.0000} over {scores.Count} calibration images") });
+                $"INT8 moves {model}'s normalized image score by {mean:0.000} on average (largest {max:0.000}) over {scores.Count} "
+                    + $"normal calibration images and calls {flips} of them anomalous (limits {MaxMeanScoreDrift} and "
+                        + $"{MaxFlippedShare:0%}): this model does not keep its accuracy in INT8, export it in float32"));
+        q.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = "anomalysharp.int8_score_drift",
+            Value = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"mean {mean:0.0000}, max {max:0.0000} over {scores.Count} calibration images")
+        });
     }
 
     static string Dequant(List<NodeProto> nodes, string name, string value, string scale, string zero)
@@ -168,8 +183,10 @@ public static class OnnxQuantizer
         return name + "/dq";
     }
 
-    /// <summary>Min and max of each named value over the calibration batches (reductions added to the float model as extra outputs).</summary>
-    static (Dictionary<string, (float Min, float Max)> Ranges, List<float> Scores) Calibrate(ModelProto model, List<string> tensors, IEnumerable<float[]> batches, (int Height, int Width) size, int threads)
+    /// <summary>Min and max of each named value over the calibration batches (reductions added to the float model as extra
+    /// outputs).</summary>
+    static (Dictionary<string, (float Min, float Max)> Ranges, List<float> Scores) Calibrate(ModelProto model, List<string> tensors,
+        IEnumerable<float[]> batches, (int Height, int Width) size, int threads)
     {
         var probe = model.Clone();
         var names = new List<string>();
@@ -180,7 +197,18 @@ public static class OnnxQuantizer
                 node.Input.Add(t); node.Output.Add(node.Name);
                 node.Attribute.Add(OnnxGraph.Attr("keepdims", 0L));
                 probe.Graph.Node.Add(node);
-                probe.Graph.Output.Add(new ValueInfoProto { Name = node.Name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
+                probe.Graph.Output.Add(new ValueInfoProto
+                {
+                    Name = node.Name,
+                    Type = new TypeProto
+                    {
+                        TensorType = new TypeProto.Types.Tensor
+                        {
+                            ElemType
+                        = (int)TensorProto.Types.DataType.Float
+                        }
+                    }
+                });
                 names.Add(node.Name);
             }
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.PositiveInfinity, Max: float.NegativeInfinity));
@@ -192,7 +220,8 @@ public static class OnnxQuantizer
             for (int i = 0; i < tensors.Count; i++)
             {
                 var (lo, hi) = ranges[tensors[i]];
-                ranges[tensors[i]] = (Math.Min(lo, outputs[2 * i].GetTensorDataAsSpan<float>()[0]), Math.Max(hi, outputs[2 * i + 1].GetTensorDataAsSpan<float>()[0]));
+                ranges[tensors[i]] = (Math.Min(lo, outputs[2 * i].GetTensorDataAsSpan<float>()[0]), Math.Max(hi,
+                    outputs[2 * i + 1].GetTensorDataAsSpan<float>()[0]));
             }
             scores.AddRange(outputs[^1].GetTensorDataAsSpan<float>().ToArray());
             seen += n;
@@ -201,8 +230,10 @@ public static class OnnxQuantizer
         return (ranges, scores);
     }
 
-    /// <summary>Runs <paramref name="model"/> on each calibration batch [N,3,S,S] and hands <paramref name="names"/>' outputs and N to <paramref name="use"/>.</summary>
-    static void RunBatches(ModelProto model, List<string> names, IEnumerable<float[]> batches, (int Height, int Width) size, int threads, Action<IDisposableReadOnlyCollection<OrtValue>, int> use)
+    /// <summary>Runs <paramref name="model"/> on each calibration batch [N,3,S,S] and hands <paramref name="names"/>' outputs and N to
+    /// <paramref name="use"/>.</summary>
+    static void RunBatches(ModelProto model, List<string> names, IEnumerable<float[]> batches, (int Height, int Width) size,
+        int threads, Action<IDisposableReadOnlyCollection<OrtValue>, int> use)
     {
         using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(model.ToByteArray(), options);

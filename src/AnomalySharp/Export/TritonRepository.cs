@@ -23,11 +23,14 @@ public static class TritonRepository
         sb.Append(string.Join(",\n", g.Output.Select(Tensor)));
         sb.Append("\n]\n");
         sb.Append(maxBatchSize > 1
-            ? FormattableString.Invariant($"dynamic_batching {{\n  preferred_batch_size: [ {Math.Max(1, maxBatchSize / 2)}, {maxBatchSize} ]\n  max_queue_delay_microseconds: 2000\n}}\n")
+            ? FormattableString.Invariant($"dynamic_batching {{\n  preferred_batch_size: [ {Math.Max(1, maxBatchSize / 2)}, ")
+                + FormattableString.Invariant($"{maxBatchSize} ]\n  max_queue_delay_microseconds: 2000\n}}\n")
             : "dynamic_batching { }\n");
         sb.Append("instance_group [\n  {\n    count: 1\n    kind: KIND_CPU\n  }\n]\n");
         foreach (var p in model.MetadataProps.Where(p => p.Key.StartsWith("anomalysharp.", StringComparison.Ordinal)))
-            sb.Append(CultureInfo.InvariantCulture, $"parameters {{\n  key: \"{p.Key}\"\n  value: {{ string_value: \"{p.Value.Replace("\"", "'", StringComparison.Ordinal)}\" }}\n}}\n");
+            sb.Append(CultureInfo.InvariantCulture,
+                $"parameters {{\n  key: \"{p.Key}\"\n  value: {{ string_value: "
+                    + $"\"{p.Value.Replace("\"", "'", StringComparison.Ordinal)}\" }}\n}}\n");
         return sb.ToString();
     }
 
@@ -37,8 +40,10 @@ public static class TritonRepository
     /// </summary>
     static string Tensor(ValueInfoProto v)
     {
-        var dims = v.Type.TensorType.Shape.Dim.Skip(1).Select(d => d.DimParam is { Length: > 0 } ? "-1" : d.DimValue.ToString(CultureInfo.InvariantCulture)).ToList();
-        string type = v.Type.TensorType.ElemType == (int)TensorProto.Types.DataType.Float ? "TYPE_FP32" : throw new AnomalySharpException($"triton: unsupported element type of {v.Name}");
+        var dims = v.Type.TensorType.Shape.Dim.Skip(1).Select(d
+            => d.DimParam is { Length: > 0 } ? "-1" : d.DimValue.ToString(CultureInfo.InvariantCulture)).ToList();
+        string type = v.Type.TensorType.ElemType == (int)TensorProto.Types.DataType.Float
+            ? "TYPE_FP32" : throw new AnomalySharpException($"triton: unsupported element type of {v.Name}");
         string shape = dims.Count == 0 ? "dims: [ 1 ]\n    reshape: { shape: [ ] }" : $"dims: [ {string.Join(", ", dims)} ]";
         return $"  {{\n    name: \"{v.Name}\"\n    data_type: {type}\n    {shape}\n  }}";
     }

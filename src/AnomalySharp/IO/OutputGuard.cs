@@ -5,7 +5,7 @@ namespace AnomalySharp.IO;
 /// inputs (with or without overwriting), and replacing a folder or file that does not look like one of our outputs.
 /// Paths are compared after resolving symbolic links and <c>..</c> component by component, as the file system does.
 /// </summary>
-public static class OutputGuard
+internal static class OutputGuard
 {
     /// <summary>One input of a command: its path and what it is (for messages, e.g. "data folder").</summary>
     public readonly record struct Input(string? Path, string What);
@@ -37,7 +37,8 @@ public static class OutputGuard
     {
         string? relation = output == input ? "is" : IsInside(output, input) ? "lies inside" : IsInside(input, output) ? "contains" : null;
         if (relation != null)
-            throw new AnomalySharpException($"{outputWhat} {output} {relation} {inputText}: writing there could destroy an input; choose an output outside every input");
+            throw new AnomalySharpException($"{outputWhat} {output} {relation} {inputText}: writing there could destroy an input; "
+                + $"choose an output outside every input");
     }
 
     /// <summary>The most entries of an input folder searched for symbolic links (a folder larger than any dataset).</summary>
@@ -50,7 +51,11 @@ public static class OutputGuard
     static IEnumerable<(string Link, string Target)> LinksInside(string folder)
     {
         if (!Directory.Exists(folder)) yield break;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0, MaxRecursionDepth = 32 };
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0,
+            MaxRecursionDepth = 32
+        };
         int seen = 0;
         var targets = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options))
@@ -73,7 +78,8 @@ public static class OutputGuard
         string kernel = Resolve(path);
         string normalized = ResolveNormalized(path);
         if (kernel != normalized)
-            throw new AnomalySharpException($"{what} {path} names two places: {kernel} as the system follows its symbolic link before \"..\", {normalized} as .NET normalizes it; write the path without \"..\" after a link");
+            throw new AnomalySharpException($"{what} {path} names two places: {kernel} as the system follows its symbolic link before "
+                + $"\"..\", {normalized} as .NET normalizes it; write the path without \"..\" after a link");
         return kernel;
     }
 
@@ -89,7 +95,9 @@ public static class OutputGuard
         if (!Directory.Exists(folder)) return;
         if (!Directory.EnumerateFileSystemEntries(folder).Any()) return;
         if (markers.Any(m => File.Exists(System.IO.Path.Combine(folder, m)) || Directory.Exists(System.IO.Path.Combine(folder, m)))) return;
-        throw new AnomalySharpException($"{System.IO.Path.GetFullPath(folder)} does not look like an AnomalySharp output (none of {string.Join(", ", markers)} in it); not replaced even with {OptionText.Name("overwrite")}: remove it yourself or choose another output");
+        throw new AnomalySharpException($"{System.IO.Path.GetFullPath(folder)} does not look like an AnomalySharp output (none of "
+            + $"{string.Join(", ", markers)} in it); not replaced even with {OptionText.Name("overwrite")}: remove it yourself or "
+                + $"choose another output");
     }
 
     /// <summary>True when <paramref name="path"/> lies strictly inside <paramref name="folder"/> (both resolved).</summary>
@@ -99,7 +107,8 @@ public static class OutputGuard
         return path.StartsWith(prefix, PathComparison);
     }
 
-    static StringComparison PathComparison => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+    static StringComparison PathComparison
+        => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
     /// <summary>
     /// The absolute path with every symbolic link resolved and "." / ".." applied after the link before them is

@@ -8,7 +8,7 @@ namespace AnomalySharp.IO;
 /// is worth finishing once begun (a training step and the checkpoint after it) runs under <see cref="Protect"/>: a
 /// deadline waits for it (<see cref="WaitForProtected"/>) before it aborts.
 /// </summary>
-public static class PendingOutputs
+internal static class PendingOutputs
 {
     static readonly object Gate = new();
     static readonly Dictionary<long, Action> Cleanups = new();
@@ -28,7 +28,9 @@ public static class PendingOutputs
     }
 
     /// <summary>A temporary file removed on abort.</summary>
-    public static IDisposable RegisterFile(string path) => Register(() => { try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { } });
+    public static IDisposable RegisterFile(string path) => Register(()
+        =>
+    { try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { } });
 
     /// <summary>Runs the move that publishes an output, unless the process is aborting.</summary>
     /// <exception cref="OperationCanceledException">An abort has begun; nothing was moved.</exception>

@@ -1,7 +1,7 @@
 namespace AnomalySharp.IO;
 
 /// <summary>What <see cref="PendingOutputs.WaitForProtected"/> found.</summary>
-public enum ProtectedWait
+internal enum ProtectedWait
 {
     /// <summary>No protected work was in hand.</summary>
     None,

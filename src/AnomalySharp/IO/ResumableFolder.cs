@@ -5,7 +5,7 @@ namespace AnomalySharp.IO;
 /// run created is removed again when the run fails or is interrupted before it holds anything worth resuming, so a
 /// stopped command leaves either a folder to resume or nothing.
 /// </summary>
-public sealed class ResumableFolder : IDisposable
+internal sealed class ResumableFolder : IDisposable
 {
     readonly string _path;
     readonly Func<bool> _hasProgress;

@@ -7,7 +7,7 @@ namespace AnomalySharp.IO;
 /// rename of the old folder aside, a rename of the new one into place, then deleting the old: the old result stays
 /// whole until the new one is there.
 /// </summary>
-public sealed class StagedOutput : IDisposable
+internal sealed class StagedOutput : IDisposable
 {
     readonly string _final;
     readonly bool _overwrite;
@@ -31,7 +31,8 @@ public sealed class StagedOutput : IDisposable
         if (File.Exists(_final)) throw new AnomalySharpException($"output {_final} is a file, not a folder");
         if (Directory.Exists(_final))
         {
-            if (!overwrite) throw new AnomalySharpException($"output folder {_final} already exists (use {OptionText.Name("overwrite")} to replace it)");
+            if (!overwrite) throw new AnomalySharpException($"output folder {_final} already exists (use "
+                + $"{OptionText.Name("overwrite")} to replace it)");
             OutputGuard.CheckReplaceableFolder(_final, _markers);
         }
         string parent = System.IO.Path.GetDirectoryName(_final)!;
@@ -59,7 +60,8 @@ public sealed class StagedOutput : IDisposable
             {
                 if (!_overwrite) throw new AnomalySharpException($"output folder {_final} appeared while running; not replaced");
                 OutputGuard.CheckReplaceableFolder(_final, _markers);
-                aside = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_final)!, "." + System.IO.Path.GetFileName(_final) + ".replaced-" + Guid.NewGuid().ToString("N")[..8]);
+                aside = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_final)!,
+                    "." + System.IO.Path.GetFileName(_final) + ".replaced-" + Guid.NewGuid().ToString("N")[..8]);
                 Directory.Move(_final, aside);
             }
             try { Directory.Move(Path, _final); }

@@ -22,7 +22,8 @@ public static class Aupro
     /// The normalized area and the PRO curve itself up to <paramref name="fprLimit"/>, thinned to at most
     /// <paramref name="maxPoints"/> points (for plots). NaN and empty arrays without anomalous regions.
     /// </summary>
-    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(Tensor maps, Tensor masks, double fprLimit = 0.3, int maxPoints = 256)
+    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(Tensor maps, Tensor masks,
+        double fprLimit = 0.3, int maxPoints = 256)
     {
         using var walk = CurveWalk.Sort(maps, masks);
         return ComputeWithCurve(walk, fprLimit, maxPoints);
@@ -33,7 +34,8 @@ public static class Aupro
     /// regions larger than <paramref name="maxRegionFraction"/> of their image are left out (1: none is). Also returns the
     /// number of regions that counted.
     /// </summary>
-    public static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(CurveWalk walk, double fprLimit = 0.3, int maxPoints = 256,
+    internal static (double Aupro, double[] Fpr, double[] Pro, int Regions) ComputeWithCurve(CurveWalk walk, double fprLimit = 0.3,
+        int maxPoints = 256,
         double maxRegionFraction = 1)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));

@@ -69,7 +69,8 @@ public sealed class BinaryCurve : IDisposable
         sorted.Dispose();
         double pos = positiveWeights is null ? y.sum().to_type(ScalarType.Float64).item<double>() : tpAt[-1].item<double>();
         double neg = fp[-1].item<double>();
-        return new BinaryCurve(tpAt.MoveToOuterDisposeScope(), fp.MoveToOuterDisposeScope(), thresholds.MoveToOuterDisposeScope(), pos, neg);
+        return new BinaryCurve(tpAt.MoveToOuterDisposeScope(), fp.MoveToOuterDisposeScope(), thresholds.MoveToOuterDisposeScope(), pos,
+            neg);
     }
 
     /// <inheritdoc />

@@ -1,7 +1,7 @@
 namespace AnomalySharp.Metrics;
 
 /// <summary>Labels 8-connected regions of a binary mask (as OpenCV's connectedComponents does by default).</summary>
-public static class ConnectedComponents
+internal static class ConnectedComponents
 {
     /// <summary>Labels for a row-major mask (non-zero = foreground): 0 for background, 1..count for regions.</summary>
     public static int[] Label(ReadOnlySpan<byte> mask, int width, int height, out int count)
@@ -11,7 +11,8 @@ public static class ConnectedComponents
         return labels;
     }
 
-    /// <summary>As <see cref="Label(ReadOnlySpan{byte}, int, int, out int)"/>, into <paramref name="labels"/> (cleared first); returns the count.</summary>
+    /// <summary>As <see cref="Label(ReadOnlySpan{byte}, int, int, out int)"/>, into <paramref name="labels"/> (cleared first); returns the
+    /// count.</summary>
     public static int Label(ReadOnlySpan<byte> mask, int width, int height, Span<int> labels)
     {
         if (mask.Length != width * height || labels.Length != mask.Length) throw new ArgumentException("mask, labels and size differ");

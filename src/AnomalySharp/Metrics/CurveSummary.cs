@@ -3,10 +3,11 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Metrics;
 
 /// <summary>AUROC, AUPR and the best F1 with its threshold, in one walk of a <see cref="CurveWalk"/>.</summary>
-public sealed record CurveSummary(double Auroc, double Aupr, double F1Max, double F1Threshold)
+internal sealed record CurveSummary(double Auroc, double Aupr, double F1Max, double F1Threshold)
 {
     /// <summary>
-    /// The three metrics of <paramref name="walk"/>'s scores against its masks (a pixel in a defect region is positive), with the formulas of
+    /// The three metrics of <paramref name="walk"/>'s scores against its masks (a pixel in a defect region is positive), with the formulas
+    /// of
     /// <see cref="Metrics.Auroc"/>, <see cref="Metrics.Aupr"/> and <see cref="Metrics.F1Max"/> (NaN where they give NaN).
     /// </summary>
     public static CurveSummary Compute(CurveWalk walk)
@@ -35,6 +36,7 @@ public sealed record CurveSummary(double Auroc, double Aupr, double F1Max, doubl
                 if (double.IsNaN(bestF1) || value > bestF1) { bestF1 = value; bestThreshold = c.Thresholds[best].item<float>(); }
             }
         }
-        return new CurveSummary(p > 0 && n > 0 ? auroc : double.NaN, p > 0 ? aupr : double.NaN, p > 0 ? bestF1 : double.NaN, p > 0 ? bestThreshold : double.NaN);
+        return new CurveSummary(p > 0 && n > 0 ? auroc : double.NaN, p > 0 ? aupr : double.NaN, p > 0 ? bestF1 : double.NaN,
+            p > 0 ? bestThreshold : double.NaN);
     }
 }

@@ -15,7 +15,7 @@ namespace AnomalySharp.Metrics;
 /// are decoded from the keys, so the values are those of <see cref="BinaryCurve"/> (the same per-point arithmetic;
 /// only the order of the final sums differs).
 /// </summary>
-public sealed class CurveWalk : IDisposable
+internal sealed class CurveWalk : IDisposable
 {
     /// <summary>Keys per walked chunk.</summary>
     public const long DefaultChunk = 1L << 20;
@@ -79,7 +79,8 @@ public sealed class CurveWalk : IDisposable
                 int h = (int)maps.shape[^2], w = (int)maps.shape[^1];
                 if (plane < 0) { plane = (long)h * w; labels = new int[plane]; }
                 else if (plane != (long)h * w) throw new ArgumentException("maps differ in size");
-                if (masks is not null && !masks.shape.SequenceEqual(maps.shape)) throw new ArgumentException("maps and masks differ in shape");
+                if (masks is not null && !masks.shape.SequenceEqual(maps.shape)) throw new ArgumentException("maps and masks differ "
+                    + "in shape");
                 for (long i = 0; i < n; i++)
                 {
                     using var scope = NewDisposeScope();
@@ -114,7 +115,8 @@ public sealed class CurveWalk : IDisposable
         }
     }
 
-    /// <summary>IEEE bits made order-preserving, reversed for a descending sort and centred on zero (−0 counts as +0, as float comparison does), as int64.</summary>
+    /// <summary>IEEE bits made order-preserving, reversed for a descending sort and centred on zero (−0 counts as +0, as float comparison
+    /// does), as int64.</summary>
     static Tensor Descending(Tensor scores)
     {
         var raw = empty(scores.numel(), dtype: ScalarType.Int32);
@@ -135,7 +137,8 @@ public sealed class CurveWalk : IDisposable
         return scores;
     }
 
-    /// <summary>Each pixel's code (0 outside defects, else its region's number across the set), as int64; records the new regions' sizes.</summary>
+    /// <summary>Each pixel's code (0 outside defects, else its region's number across the set), as int64; records the new regions'
+    /// sizes.</summary>
     static Tensor Codes(Tensor mask, int w, int h, int[] labels, List<int> sizes, ref long positives)
     {
         var bytes = mask.flatten().gt(Half).to_type(ScalarType.Byte).contiguous();
@@ -161,7 +164,8 @@ public sealed class CurveWalk : IDisposable
     /// </summary>
     public IEnumerable<Chunk> Points(Tensor? codeWeights = null)
     {
-        if (codeWeights is not null && codeWeights.numel() != _regionSizes.Length + 1) throw new ArgumentException("one weight per region code is needed");
+        if (codeWeights is not null && codeWeights.numel() != _regionSizes.Length + 1) throw new ArgumentException("one weight per "
+            + "region code is needed");
         using var weights = codeWeights?.to_type(ScalarType.Float64);
         var reader = _keys.Open();
         var buffer = new long[_chunk + 1];

@@ -6,7 +6,7 @@ namespace AnomalySharp.Metrics;
 /// The anomaly maps of an evaluation, with their masks, handed out a few images at a time and as often as asked, so the
 /// pixel metrics never need every map in memory at once (a 100-image set at 2048² is 1.7 GB of maps alone).
 /// </summary>
-public interface IPixelSource
+internal interface IPixelSource
 {
     /// <summary>Whether <see cref="Rows"/> gives masks.</summary>
     bool HasMasks { get; }

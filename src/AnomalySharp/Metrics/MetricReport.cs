@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Metrics;
 
 /// <summary>Image- and pixel-level metrics of one evaluation; pixel metrics are null without masks.</summary>
-public sealed record MetricReport(
+internal sealed record MetricReport(
     double ImageAuroc, double ImageF1Max, double ImageAupr,
     double? PixelAuroc, double? PixelF1Max, double? PixelAupr, double? Aupro, double? AuproSmall = null)
 {
@@ -24,7 +24,9 @@ public sealed record MetricReport(
         double imageAuroc = Auroc.Compute(imageCurve), imageF1 = F1Max.Compute(imageCurve).F1, imageAupr = Aupr.Compute(imageCurve);
         var roc = (CurveMath.Thin(CurveMath.Prepend(imageCurve.FalsePositives / Math.Max(1, imageCurve.Negatives), 0), 256),
             CurveMath.Thin(CurveMath.Prepend(imageCurve.TruePositives / Math.Max(1, imageCurve.Positives), 0), 256));
-        if (pixels is null || !pixels.HasMasks) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null, null) { ImageRoc = roc };
+        if (pixels is null || !pixels.HasMasks) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null,
+            null)
+        { ImageRoc = roc };
         // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
         using var own = sorted is null ? CurveWalk.Sort(pixels, runLength: runLength) : null;
         var walk = sorted ?? own!;
@@ -32,12 +34,13 @@ public sealed record MetricReport(
         var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
         var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
         return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
-            { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
+        { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
     }
 
     /// <summary>Defect regions (8-connected, per image) in the masks; 0 without masks.</summary>
     public int Regions { get; init; }
-    /// <summary>Of those, the regions under <see cref="Metrics.Aupro.SmallRegionFraction"/> of their image (what <see cref="AuproSmall"/> averages over).</summary>
+    /// <summary>Of those, the regions under <see cref="Metrics.Aupro.SmallRegionFraction"/> of their image (what <see cref="AuproSmall"/>
+    /// averages over).</summary>
     public int SmallRegions { get; init; }
 
     /// <summary>The image ROC curve (false and true positive rates, thinned to ≤ 256 points).</summary>

@@ -1,6 +1,7 @@
 namespace AnomalySharp.Metrics;
 
-/// <summary>The temporary files a large evaluation spills to (sorted pixel keys, maps, masks, pictures): in TMPDIR, deleted when closed.</summary>
+/// <summary>The temporary files a large evaluation spills to (sorted pixel keys, maps, masks, pictures): in TMPDIR, deleted when
+/// closed.</summary>
 internal static class ScratchFile
 {
     /// <summary>Creates a new scratch file, named after the process, with <paramref name="extension"/>.</summary>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Metrics;
 
 /// <summary>Maps and masks already held as tensors [N,1,H,W] (or [N,H,W]), as a <see cref="IPixelSource"/> of one image per step.</summary>
-public sealed class TensorPixels : IPixelSource
+internal sealed class TensorPixels : IPixelSource
 {
     readonly Tensor _maps;
     readonly Tensor? _masks;

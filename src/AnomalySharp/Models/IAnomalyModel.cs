@@ -1,3 +1,4 @@
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
 using AnomalySharp.Configuration;
-using AnomalySharp.Models.Padim;
 using AnomalySharp.Models.FastFlow;
+using AnomalySharp.Models.Padim;
 using AnomalySharp.Models.PatchCore;
 using AnomalySharp.Models.ReverseDistillation;
 using AnomalySharp.Models.Stfpm;
@@ -37,12 +37,19 @@ public static class ModelRegistry
         get { lock (Models) return Models.Keys.Order(StringComparer.Ordinal).ToList(); }
     }
 
+    /// <summary>Whether the model trains a network (its defaults have a training section), so it can resume and fine-tune.</summary>
+    public static bool Trains(string name) => Defaults(name).Has("training.max_epochs");
+
+    /// <summary>The registered models that train a network, sorted.</summary>
+    public static IReadOnlyList<string> TrainedNames => Names.Where(Trains).ToList();
+
     /// <summary>The definition of a model; an unknown name is a user error listing the known ones.</summary>
     public static ModelDefinition Get(string name)
     {
         lock (Models)
             return Models.TryGetValue(name, out var d) ? d
-                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)}; a model from a plugin needs {OptionText.Name("plugin")} FILE.dll or {PluginLoader.Variable})");
+                : throw new AnomalySharpException($"unknown model '{name}' (known: {string.Join(", ", Names)}; a model from a plugin "
+                    + $"needs {OptionText.Name("plugin")} FILE.dll or {PluginLoader.Variable})");
     }
 
     /// <summary>The complete default configuration of a model: shared sections plus its model section.</summary>
@@ -59,7 +66,8 @@ public static class ModelRegistry
     public static IAnomalyModel Create(ConfigTree config)
     {
         if (config.Has("data.tiling.tile_size") && config.GetStringOrNull("data.tiling.tile_size") is { } tile && tile != "0")
-            throw new AnomalySharpException("data.tiling.tile_size is set: create the model with AnomalySharp.Tiling.TiledModels.Create, which tiles it");
+            throw new AnomalySharpException("data.tiling.tile_size is set: create the model with "
+                + "AnomalySharp.Tiling.TiledModels.Create, which tiles it");
         return Get(config.GetString("model.name")).Create(config);
     }
 }

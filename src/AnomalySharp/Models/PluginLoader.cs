@@ -4,7 +4,7 @@ using System.Runtime.Loader;
 namespace AnomalySharp.Models;
 
 /// <summary>Loads model plugins (assemblies with <see cref="IModelPlugin"/> classes) into the <see cref="ModelRegistry"/>.</summary>
-public static class PluginLoader
+internal static class PluginLoader
 {
     /// <summary>Environment variable holding plugin paths separated by the platform's path separator.</summary>
     public const string Variable = "ANOMALYSHARP_PLUGINS";

@@ -8,7 +8,7 @@ namespace AnomalySharp.PostProcessing;
 /// its rank among the n+1 scores is uniform, and it exceeds the k-th smallest of the other n in at most n+1−k of n+1
 /// cases. The bound needs k ≤ n, so r cannot be below 1/(n+1).
 /// </summary>
-public static class FalseAlarmThreshold
+internal static class FalseAlarmThreshold
 {
     /// <summary>The rank k = ⌈(n+1)(1−r)⌉ of the threshold among <paramref name="n"/> sorted calibration scores (1-based).</summary>
     public static long Rank(long n, double rate)
@@ -18,7 +18,8 @@ public static class FalseAlarmThreshold
         return (long)Math.Ceiling((n + 1) * (1 - rate) - 1e-9);
     }
 
-    /// <summary>The fewest calibration scores for which rate <paramref name="rate"/> can be guaranteed: the least n with ⌈(n+1)(1−r)⌉ ≤ n.</summary>
+    /// <summary>The fewest calibration scores for which rate <paramref name="rate"/> can be guaranteed: the least n with ⌈(n+1)(1−r)⌉ ≤
+    /// n.</summary>
     public static long MinimumCount(double rate)
     {
         long n = Math.Max(1, (long)Math.Floor((1 - rate) / rate) - 1);
@@ -36,14 +37,16 @@ public static class FalseAlarmThreshold
     {
         long k = Rank(scores.Length, rate);
         if (k > scores.Length)
-            throw new AnomalySharpException($"a false-alarm rate of {rate} needs at least {MinimumCount(rate)} {what}, and there are {scores.Length}");
+            throw new AnomalySharpException($"a false-alarm rate of {rate} needs at least {MinimumCount(rate)} {what}, and there are "
+                + $"{scores.Length}");
         if (k < 1) k = 1;
         var sorted = scores.ToArray();
         Array.Sort(sorted);
         return MathF.BitIncrement(sorted[k - 1]);
     }
 
-    /// <summary>The share of <paramref name="scores"/> at or above <paramref name="threshold"/>: the false alarms it makes on them.</summary>
+    /// <summary>The share of <paramref name="scores"/> at or above <paramref name="threshold"/>: the false alarms it makes on
+    /// them.</summary>
     public static double Rate(ReadOnlySpan<float> scores, double threshold)
     {
         if (scores.Length == 0) return double.NaN;

@@ -5,12 +5,14 @@ namespace AnomalySharp.PostProcessing;
 
 /// <summary>
 /// Maps raw values to 0..1 with the threshold at 0.5: clamp((x − t)/(max − min) + 0.5, 0, 1), in float32. The
-/// exported graph's tail (<see cref="AppendOnnx"/>) and the library's arithmetic (<see cref="Normalize(ReadOnlySpan{float}, Span{float}, double, double, double)"/>)
+/// exported graph's tail (<see cref="AppendOnnx"/>) and the library's arithmetic (<see cref="Normalize(ReadOnlySpan{float}, Span{float},
+/// double, double, double)"/>)
 /// are the same IEEE float32 operations in the same order (subtract, divide, add, clamp), so they give the same bits.
 /// </summary>
 public static class MinMaxNormalizer
 {
-    /// <summary>The constants as float32: (threshold, range); a constant validation set (range 0) keeps values centred on the threshold.</summary>
+    /// <summary>The constants as float32: (threshold, range); a constant validation set (range 0) keeps values centred on the
+    /// threshold.</summary>
     static (float Threshold, float Range) Constants(double threshold, double min, double max)
     {
         double range = max - min;
@@ -45,10 +47,12 @@ public static class MinMaxNormalizer
     }
 
     /// <summary>Normalized image scores.</summary>
-    public static float[] NormalizeScores(ReadOnlySpan<float> raw, NormalizationStats s) => Normalize(raw, s.ImageThreshold, s.ImageMin, s.ImageMax);
+    public static float[] NormalizeScores(ReadOnlySpan<float> raw, NormalizationStats s) => Normalize(raw, s.ImageThreshold, s.ImageMin,
+        s.ImageMax);
 
     /// <summary>Normalized anomaly maps.</summary>
-    public static float[] NormalizeMaps(ReadOnlySpan<float> raw, NormalizationStats s) => Normalize(raw, s.PixelThreshold, s.PixelMin, s.PixelMax);
+    public static float[] NormalizeMaps(ReadOnlySpan<float> raw, NormalizationStats s) => Normalize(raw, s.PixelThreshold, s.PixelMin,
+        s.PixelMax);
 
     /// <summary>Appends the same normalization to a graph: the exported model's tail.</summary>
     public static string AppendOnnx(OnnxGraph g, string x, double threshold, double min, double max)

@@ -10,4 +10,5 @@ namespace AnomalySharp.PostProcessing;
 /// <param name="ImageMax">Largest raw image score seen on validation data.</param>
 /// <param name="PixelMin">Smallest raw pixel value seen on validation data.</param>
 /// <param name="PixelMax">Largest raw pixel value seen on validation data.</param>
-public sealed record NormalizationStats(double ImageThreshold, double PixelThreshold, double ImageMin, double ImageMax, double PixelMin, double PixelMax);
+public sealed record NormalizationStats(double ImageThreshold, double PixelThreshold, double ImageMin, double ImageMax, double PixelMin,
+    double PixelMax);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace AnomalySharp.PostProcessing;
 
 /// <summary>Chooses thresholds (F1-adaptive, or given) and min-max statistics from validation predictions.</summary>
-public static class ThresholdCalibrator
+internal static class ThresholdCalibrator
 {
     /// <summary>
     /// F1-adaptive thresholds on validation data: the image threshold maximizes image-level F1; the pixel threshold
@@ -17,7 +17,8 @@ public static class ThresholdCalibrator
     /// <param name="masks">0/1 masks like <paramref name="maps"/>, or null.</param>
     /// <param name="manualImage">A raw image threshold to use instead of the search.</param>
     /// <param name="manualPixel">A raw pixel threshold to use instead of the search.</param>
-    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, Tensor maps, Tensor? masks, double? manualImage = null, double? manualPixel = null) =>
+    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, Tensor maps, Tensor? masks, double? manualImage = null,
+        double? manualPixel = null) =>
         Calibrate(scores, labels, new TensorPixels(maps, masks), manualImage, manualPixel);
 
     /// <summary>
@@ -26,7 +27,8 @@ public static class ThresholdCalibrator
     /// <paramref name="sorted"/>, when given, is those pixels already sorted (kept open: the caller disposes it), so that
     /// the metrics of the same images reuse the sort and the F1 walk.
     /// </summary>
-    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, IPixelSource pixels, double? manualImage = null, double? manualPixel = null,
+    public static NormalizationStats Calibrate(Tensor scores, Tensor labels, IPixelSource pixels, double? manualImage = null,
+        double? manualPixel = null,
         long runLength = CurveWalk.DefaultRunLength, CurveWalk? sorted = null)
     {
         // Inside the guard: the comparisons and curve walks below pass implicit Scalars (see Diagnostics/NativeCallGuard).
@@ -47,7 +49,8 @@ public static class ThresholdCalibrator
             pixelThreshold = manualPixel ?? imageThreshold;
             (mapMin, mapMax) = Range(pixels);
         }
-        return new NormalizationStats(imageThreshold, pixelThreshold, scores.min().item<float>(), scores.max().item<float>(), mapMin, mapMax);
+        return new NormalizationStats(imageThreshold, pixelThreshold, scores.min().item<float>(), scores.max().item<float>(), mapMin,
+            mapMax);
     }
 
     /// <summary>The smallest and largest map value, image by image.</summary>
@@ -71,7 +74,8 @@ public static class ThresholdCalibrator
     {
         var (f1, threshold) = F1Max.Compute(values, labels);
         if (double.IsNaN(f1))
-            throw new AnomalySharpException("postprocessing.threshold=f1: the validation images hold no defective image, so no F1 threshold exists; use postprocessing.threshold=false_alarm_rate (thresholds from good images only)");
+            throw new AnomalySharpException("postprocessing.threshold=f1: the validation images hold no defective image, so no F1 "
+                + "threshold exists; use postprocessing.threshold=false_alarm_rate (thresholds from good images only)");
         return threshold;
     }
 }

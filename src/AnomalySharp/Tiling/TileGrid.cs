@@ -8,7 +8,7 @@ namespace AnomalySharp.Tiling;
 /// <see cref="Stride"/> pixels along each axis, and one more flush with the far edge when the stride does not land
 /// there, so every pixel is covered and no tile reaches past the image. Tiles are numbered row by row.
 /// </summary>
-public sealed class TileGrid
+internal sealed class TileGrid
 {
     /// <summary>The largest number of tiles an image may be cut into.</summary>
     public const int MaxTiles = 1024;
@@ -34,14 +34,18 @@ public sealed class TileGrid
     {
         int shorter = Math.Min(imageHeight, imageWidth);
         if (tileSize < 32 || tileSize > shorter)
-            throw new AnomalySharpException($"config key 'data.tiling.tile_size' must be between 32 and the shorter side of data.image_size ({shorter}), got {tileSize} (0 turns tiling off)");
+            throw new AnomalySharpException($"config key 'data.tiling.tile_size' must be between 32 and the shorter side of "
+                + $"data.image_size ({shorter}), got {tileSize} (0 turns tiling off)");
         if (stride < 1 || stride > tileSize)
-            throw new AnomalySharpException($"config key 'data.tiling.stride' must be between 1 and data.tiling.tile_size ({tileSize}), got {stride}: a larger stride would leave pixels no tile sees");
+            throw new AnomalySharpException($"config key 'data.tiling.stride' must be between 1 and data.tiling.tile_size "
+                + $"({tileSize}), got {stride}: a larger stride would leave pixels no tile sees");
         ImageHeight = imageHeight; ImageWidth = imageWidth; TileSize = tileSize; Stride = stride;
         RowOffsets = Offsets(imageHeight, tileSize, stride);
         ColumnOffsets = Offsets(imageWidth, tileSize, stride);
         if (Count > MaxTiles)
-            throw new AnomalySharpException($"config key 'data.tiling.stride': {stride} cuts a {WorkingSize.Describe(imageHeight, imageWidth)}-pixel image into {Count} tiles of {tileSize}, more than {MaxTiles}; use a larger stride or tile");
+            throw new AnomalySharpException($"config key 'data.tiling.stride': {stride} cuts a "
+                + $"{WorkingSize.Describe(imageHeight, imageWidth)}-pixel image into {Count} tiles of {tileSize}, more than "
+                    + $"{MaxTiles}; use a larger stride or tile");
     }
 
     static List<int> Offsets(int side, int tile, int stride)
@@ -68,7 +72,8 @@ public sealed class TileGrid
     public static bool IsEnsemble(ConfigTree config)
     {
         if (!config.Has("data.tiling.ensemble") || !config.GetBool("data.tiling.ensemble")) return false;
-        if (From(config) is null) throw new AnomalySharpException("config key 'data.tiling.ensemble': an ensemble needs tiles (set data.tiling.tile_size)");
+        if (From(config) is null) throw new AnomalySharpException("config key 'data.tiling.ensemble': an ensemble needs tiles (set "
+            + "data.tiling.tile_size)");
         return true;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace AnomalySharp.Tiling;
 /// tiles are stitched and blended as in <see cref="TiledModel"/>, and one threshold covers the whole image. The whole
 /// ensemble is one graph: every member's graph on its tile, the standardization constants, the stitching.
 /// </summary>
-public sealed class TiledEnsembleModel : TiledModel
+internal sealed class TiledEnsembleModel : TiledModel
 {
     readonly IAnomalyModel[] _members;
     float[] _mean, _scale;
@@ -35,7 +36,8 @@ public sealed class TiledEnsembleModel : TiledModel
     /// <summary>Each position's standardization: (raw − mean) · scale, scale = 1 / standard deviation of its training maps.</summary>
     public IReadOnlyList<(float Mean, float Scale)> Standardization => _mean.Zip(_scale).ToList();
 
-    /// <summary>True when the members train a network (STFPM, FastFlow, Reverse Distillation): the engine trains them position by position with checkpoints.</summary>
+    /// <summary>True when the members train a network (STFPM, FastFlow, Reverse Distillation): the engine trains them position by position
+    /// with checkpoints.</summary>
     public bool Trains => _members[0] is Training.ITrainableModel;
 
     /// <summary>
@@ -61,7 +63,8 @@ public sealed class TiledEnsembleModel : TiledModel
     /// have to be measured again on the old images as well.
     /// </summary>
     public override string? UpdateRefusal =>
-        "a tiled ensemble (data.tiling.ensemble) cannot fold new images in: each position is standardized by its old training tiles; train it again on all the images";
+        "a tiled ensemble (data.tiling.ensemble) cannot fold new images in: each position is standardized by its old training tiles; "
+            + "train it again on all the images";
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, Tensor> GetUpdateState() => new Dictionary<string, Tensor>();
@@ -89,11 +92,14 @@ public sealed class TiledEnsembleModel : TiledModel
         long total = bytes * _members.Length;
         if (total > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
-                $"config key 'data.tiling.ensemble': {_members.Length} models of {bytes / 1e6:F0} MB each would make a {total / 1e9:F1} GB graph, over ONNX's 2 GB " +
-                "for one file; use fewer tile positions (a larger data.tiling.tile_size or stride, a smaller data.image_size) or one shared model (ensemble: false)");
+                $"config key 'data.tiling.ensemble': {_members.Length} models of {bytes / 1e6:F0} MB each would make a "
+                    + $"{total / 1e9:F1} GB graph, over ONNX's 2 GB " +
+                "for one file; use fewer tile positions (a larger data.tiling.tile_size or stride, a smaller data.image_size) or one "
+                    + "shared model (ensemble: false)");
     }
 
-    /// <summary>The mean and 1/standard deviation of <paramref name="member"/>'s raw map pixels over its own training tiles, through its inference graph.</summary>
+    /// <summary>The mean and 1/standard deviation of <paramref name="member"/>'s raw map pixels over its own training tiles, through its
+    /// inference graph.</summary>
     (float Mean, float Scale) Standardize(IAnomalyModel member, FitData tiles)
     {
         double sum = 0, squares = 0;
@@ -151,7 +157,8 @@ public sealed class TiledEnsembleModel : TiledModel
     /// <inheritdoc />
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
-        if (!state.TryGetValue("ensemble.mean", out var mean) || !state.TryGetValue("ensemble.scale", out var scale) || mean.numel() != _members.Length)
+        if (!state.TryGetValue("ensemble.mean", out var mean) || !state.TryGetValue("ensemble.scale",
+            out var scale) || mean.numel() != _members.Length)
             throw new AnomalySharpException($"the model file is not a tiled ensemble of {_members.Length} positions");
         _mean = mean.to_type(ScalarType.Float32).data<float>().ToArray();
         _scale = scale.to_type(ScalarType.Float32).data<float>().ToArray();

@@ -1,5 +1,4 @@
 using AnomalySharp.Data;
-using AnomalySharp.Models;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tiling;
@@ -9,7 +8,7 @@ namespace AnomalySharp.Tiling;
 /// image by image (image i's tile k is item i·K + k), in batches of the data's batch size. The model inside the
 /// tiler learns from tiles exactly as it would learn from whole images of the tile size.
 /// </summary>
-public static class TiledFitData
+internal static class TiledFitData
 {
     /// <summary>The tiles of <paramref name="data"/>'s images.</summary>
     public static FitData Of(FitData data, TileGrid grid)
@@ -23,7 +22,8 @@ public static class TiledFitData
         };
     }
 
-    /// <summary>The tiles at position <paramref name="position"/> (grid order) of <paramref name="data"/>'s images: one per image, batched as the images are.</summary>
+    /// <summary>The tiles at position <paramref name="position"/> (grid order) of <paramref name="data"/>'s images: one per image, batched
+    /// as the images are.</summary>
     public static FitData AtPosition(FitData data, TileGrid grid, int position)
     {
         var (y, x) = grid.Positions.ElementAt(position);
@@ -60,14 +60,16 @@ public static class TiledFitData
                 for (int start = 0; start < n; start += batchSize)
                 {
                     int count = (int)Math.Min(batchSize, n - start);
-                    yield return new ImageBatch(tiles.Samples.Skip(start).Take(count).ToList(), tiles.Images.narrow(0, start, count).clone(),
+                    yield return new ImageBatch(tiles.Samples.Skip(start).Take(count).ToList(), tiles.Images.narrow(0, start,
+                        count).clone(),
                         null, tiles.OriginalSizes.Skip(start).Take(count).ToList());
                 }
         }
     }
 
     /// <summary>The tiles at <paramref name="order"/> (items i·K + k), read image by image in that order.</summary>
-    static IEnumerable<ImageBatch> Selected(Func<IReadOnlyList<int>, IEnumerable<ImageBatch>> ordered, IReadOnlyList<AnomalySample>? samples,
+    static IEnumerable<ImageBatch> Selected(Func<IReadOnlyList<int>, IEnumerable<ImageBatch>> ordered,
+        IReadOnlyList<AnomalySample>? samples,
         IReadOnlyList<int> order, TileGrid grid)
     {
         int k = grid.Count, at = 0;

@@ -1,5 +1,6 @@
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Models;
 using AnomalySharp.Runtime;
 using AnomalySharp.Training;
@@ -14,7 +15,7 @@ namespace AnomalySharp.Tiling;
 /// score is the stitched map's maximum for a model whose score is its map's maximum, otherwise the highest tile score.
 /// Everything stays in the one graph, so the export takes [N,3,H,W] and gives [N,1,H,W] like any other model.
 /// </summary>
-public class TiledModel : IAnomalyModel, IUpdatableModel
+internal class TiledModel : IAnomalyModel, IUpdatableModel, IRectangularModel
 {
     /// <summary>Tiles per inference run when the inner model sets no limit: bounds the backbone's activations.</summary>
     protected const int DefaultMaxTiles = 64;
@@ -32,7 +33,7 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
 
     /// <summary>The tiled form of <paramref name="inner"/>: a <see cref="TiledTrainableModel"/> when it trains a network.</summary>
     public static TiledModel Wrap(IAnomalyModel inner, TileGrid grid) =>
-        inner is ITrainableModel trainable ? new TiledTrainableModel(trainable, grid) : new TiledModel(inner, grid);
+        inner is ITrainableModel ? new TiledTrainableModel(inner, grid) : new TiledModel(inner, grid);
 
     /// <inheritdoc />
     public string Name => Inner.Name;
@@ -57,8 +58,18 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         if (imageSize != Grid.ImageHeight || imageSize != Grid.ImageWidth)
-            throw new ArgumentException($"the tiled model works at {Grid.ImageHeight}x{Grid.ImageWidth} px, not {imageSize}", nameof(imageSize));
+            throw new ArgumentException($"the tiled model works at {Grid.ImageHeight}x{Grid.ImageWidth} px, not {imageSize}",
+                nameof(imageSize));
         return AppendTiled(g, images);
+    }
+
+    /// <inheritdoc />
+    public (string Maps, string Scores) AppendRectangular(OnnxGraph graph, string images, int height, int width)
+    {
+        if (height != Grid.ImageHeight || width != Grid.ImageWidth)
+            throw new ArgumentException($"the tiled model works at {Grid.ImageHeight}x{Grid.ImageWidth} px, not {height}x{width}",
+                nameof(height));
+        return AppendTiled(graph, images);
     }
 
     /// <summary>
@@ -70,7 +81,8 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
         int t = Grid.TileSize, k = Grid.Count, h = Grid.ImageHeight, w = Grid.ImageWidth;
         var positions = Grid.Positions.ToArray();
         // Tiles of every image, tile by tile: [K·N,3,T,T] with tile k of image n at k·N + n.
-        var tiles = positions.Select(p => g.Node("Slice", new[] { images, g.Ints(p.Y, p.X), g.Ints(p.Y + t, p.X + t), g.Ints(2, 3) })).ToArray();
+        var tiles = positions.Select(p => g.Node("Slice", new[] { images, g.Ints(p.Y, p.X), g.Ints(p.Y + t, p.X + t), g.Ints(2,
+            3) })).ToArray();
         var (maps, scores) = AppendTileModels(g, tiles);
 
         string perTile = g.Node("Reshape", new[] { maps, g.Ints(k, -1, t, t) });                                   // [K,N,T,T]
@@ -91,7 +103,8 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
         }
         if (Grid.Overlaps)
         {
-            sum = g.Node("Mul", new[] { g.Node("Mul", new[] { sum!, g.Constant("tile_coverage_rows", Grid.RowInverseCoverage(), 1, 1, h, 1) }),
+            sum = g.Node("Mul", new[] { g.Node("Mul", new[] { sum!, g.Constant("tile_coverage_rows", Grid.RowInverseCoverage(), 1, 1, h,
+                1) }),
                 g.Constant("tile_coverage_columns", Grid.ColumnInverseCoverage(), 1, 1, 1, w) });
         }
         string stitched = g.Node("Transpose", new[] { sum! }, OnnxGraph.Attrs("perm", 1L, 0L, 2L, 3L));               // [N,1,H,W]
@@ -125,7 +138,8 @@ public class TiledModel : IAnomalyModel, IUpdatableModel
     }
 
     /// <inheritdoc />
-    public virtual IReadOnlyDictionary<string, Tensor> GetUpdateState() => Inner is IUpdatableModel u ? u.GetUpdateState() : new Dictionary<string, Tensor>();
+    public virtual IReadOnlyDictionary<string,
+        Tensor> GetUpdateState() => Inner is IUpdatableModel u ? u.GetUpdateState() : new Dictionary<string, Tensor>();
 
     /// <inheritdoc />
     public virtual void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) => (Inner as IUpdatableModel)?.LoadUpdateState(state);

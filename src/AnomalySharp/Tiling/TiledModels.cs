@@ -21,7 +21,8 @@ public static class TiledModels
             catch (AnomalySharpException e) when (e.Message.Contains("'data.image_size'", StringComparison.Ordinal))
             {
                 // The inner model works at the tile size: a size it cannot take is the tile size the user chose.
-                throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'", StringComparison.Ordinal), e);
+                throw new AnomalySharpException(e.Message.Replace("'data.image_size'", "'data.tiling.tile_size'",
+                    StringComparison.Ordinal), e);
             }
         }
         var first = Inner();

@@ -1,5 +1,5 @@
+using AnomalySharp.Models;
 using AnomalySharp.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tiling;
@@ -8,11 +8,12 @@ namespace AnomalySharp.Tiling;
 /// A tiled model that trains a network (STFPM, FastFlow, Reverse Distillation): the trainer sees the tiles as its
 /// images (<see cref="TiledFitData"/>), so features, losses, caching and checkpoints are those of the inner model.
 /// </summary>
-public sealed class TiledTrainableModel : TiledModel, ITrainableModel
+internal sealed class TiledTrainableModel : TiledModel, ITrainableModel
 {
     readonly ITrainableModel _inner;
 
-    internal TiledTrainableModel(ITrainableModel inner, TileGrid grid) : base(inner, grid) => _inner = inner;
+    internal TiledTrainableModel(IAnomalyModel inner, TileGrid grid) : base(inner, grid) =>
+        _inner = inner as ITrainableModel ?? throw new ArgumentException($"{inner.Name} does not train a network", nameof(inner));
 
     /// <inheritdoc />
     public nn.Module Network => _inner.Network;

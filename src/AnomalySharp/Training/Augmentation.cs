@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Training;
@@ -8,7 +7,7 @@ namespace AnomalySharp.Training;
 /// (probability ½ each), a rotation uniform in ±<see cref="RotationDegrees"/> (reflected borders), brightness and
 /// contrast factors uniform in 1 ± <see cref="ColorJitter"/>. All tensor operations on the whole batch.
 /// </summary>
-public sealed record Augmentation(bool HFlip, bool VFlip, double RotationDegrees, double ColorJitter)
+internal sealed record Augmentation(bool HFlip, bool VFlip, double RotationDegrees, double ColorJitter)
 {
     /// <summary>No augmentation (the default: anomaly models learn what normal looks like, flips included).</summary>
     public static readonly Augmentation None = new(false, false, 0, 0);

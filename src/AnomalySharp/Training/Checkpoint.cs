@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -12,7 +11,7 @@ namespace AnomalySharp.Training;
 /// <see cref="TrainingState"/>), then the network's state and the optimizer's state in TorchSharp's binary formats.
 /// Written to a temporary file and renamed, so a crash never leaves a torn checkpoint.
 /// </summary>
-public sealed class Checkpoint
+internal sealed class Checkpoint
 {
     static readonly byte[] Magic = Encoding.ASCII.GetBytes("ASCKPT1\n");
     const int FormatVersion = 1;
@@ -88,7 +87,8 @@ public sealed class Checkpoint
             if (length <= 0 || length > 64 << 20) throw new AnomalySharpException($"{path}: damaged checkpoint header");
             var header = JsonNode.Parse(Encoding.UTF8.GetString(reader.ReadBytes(length)))!.AsObject();
             int format = header["format"]!.GetValue<int>();
-            if (format != FormatVersion) throw new AnomalySharpException($"{path}: checkpoint format {format} is not supported (this version reads {FormatVersion})");
+            if (format != FormatVersion) throw new AnomalySharpException($"{path}: checkpoint format {format} is not supported (this "
+                + $"version reads {FormatVersion})");
             var checkpoint = new Checkpoint
             {
                 Model = header["model"]!.GetValue<string>(),
@@ -106,7 +106,8 @@ public sealed class Checkpoint
             }
             return checkpoint;
         }
-        catch (Exception e) when (e is EndOfStreamException or JsonException or ArgumentException or InvalidOperationException or NullReferenceException)
+        catch (Exception e) when (e is EndOfStreamException or JsonException or ArgumentException or InvalidOperationException
+            or NullReferenceException)
         {
             throw new AnomalySharpException($"{path}: damaged or incompatible checkpoint ({e.Message})");
         }

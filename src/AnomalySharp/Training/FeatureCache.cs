@@ -1,6 +1,5 @@
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Models;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Training;
@@ -15,7 +14,9 @@ internal sealed class FeatureCache : IDisposable
     readonly Tensor[] _features;
     readonly Tensor? _images;
 
-    FeatureCache(Tensor[] features, Tensor? images, IReadOnlyList<AnomalySample> samples) { _features = features; _images = images; Samples = samples; }
+    FeatureCache(Tensor[] features, Tensor? images,
+        IReadOnlyList<AnomalySample> samples)
+    { _features = features; _images = images; Samples = samples; }
 
     /// <summary>
     /// The sample behind each row: rows count only the images that could be read, so with an image skipped as
@@ -42,11 +43,14 @@ internal sealed class FeatureCache : IDisposable
                 var f = model.FrozenFeatures(batch.Images);
                 if (features is null)
                 {
-                    long perImage = f.Sum(t => t.NumberOfElements / t.shape[0]) + (model.LossNeedsImages ? batch.Images.NumberOfElements / batch.Images.shape[0] : 0);
+                    long perImage = f.Sum(t
+                        => t.NumberOfElements / t.shape[0]) + (model.LossNeedsImages
+                            ? batch.Images.NumberOfElements / batch.Images.shape[0] : 0);
                     double gb = perImage * 4.0 * data.Count / (1L << 30);
                     if (gb > maxGb)
                     {
-                        progress.Message($"frozen features of {data.Count} images need {gb:0.0} GiB, over training.cache_max_gb={maxGb}: recomputing them every epoch");
+                        progress.Message($"frozen features of {data.Count} images need {gb:0.0} GiB, over "
+                            + $"training.cache_max_gb={maxGb}: recomputing them every epoch");
                         return null;
                     }
                     features = f.Select(t => empty(Shape(t, data.Count)).DetachFromDisposeScope()).ToArray();
@@ -63,7 +67,11 @@ internal sealed class FeatureCache : IDisposable
         if (features is null) throw new AnomalySharpException("no training image could be read");
         if (row != data.Count) // images skipped as unreadable: keep the rows that were filled
         {
-            features = features.Select(t => { var k = t.narrow(0, 0, row).clone().DetachFromDisposeScope(); t.Dispose(); return k; }).ToArray();
+            features = features.Select(t =>
+            {
+                var k = t.narrow(0, 0,
+                row).clone().DetachFromDisposeScope(); t.Dispose(); return k;
+            }).ToArray();
             if (images is not null) { var k = images.narrow(0, 0, row).clone().DetachFromDisposeScope(); images.Dispose(); images = k; }
         }
         return new FeatureCache(features, images, samples);

@@ -1,5 +1,3 @@
-using AnomalySharp.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Training;
@@ -8,9 +6,10 @@ namespace AnomalySharp.Training;
 /// A model that learns a network by gradient descent on normal images (STFPM, FastFlow, Reverse Distillation).
 /// The <see cref="Trainer"/> runs its epochs; the model only says what is frozen, what is learned and what the
 /// loss is. A frozen network's features do not change between epochs, so the trainer computes them once and
-/// keeps them when no augmentation is on.
+/// keeps them when no augmentation is on. It knows nothing of scoring: a trainable model is also an anomaly model
+/// (Models.NetworkModel), but the trainer sits below the models and never needs that side.
 /// </summary>
-public interface ITrainableModel : IAnomalyModel
+public interface ITrainableModel
 {
     /// <summary>The learned part: its parameters are optimized, its state (with buffers) is what checkpoints hold.</summary>
     nn.Module Network { get; }

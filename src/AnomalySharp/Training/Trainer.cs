@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Runtime;
-using AnomalySharp.Models;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -15,21 +15,25 @@ namespace AnomalySharp.Training;
 /// order and augmentation draws are functions of seed, epoch and batch, so no generator state needs saving), and a
 /// checkpoint on cancellation. Every step runs in its own dispose scope, so memory stays flat across epochs.
 /// </summary>
-public static class Trainer
+internal static class Trainer
 {
     /// <summary>The last checkpoint's file name in a run folder.</summary>
     public const string LastFile = "last.ckpt";
     /// <summary>The best checkpoint's file name in a run folder.</summary>
     public const string BestFile = "best.ckpt";
 
-    /// <summary>Trains <paramref name="model"/> on <paramref name="data"/>; leaves the network in evaluation mode with the kept weights.</summary>
+    /// <summary>Trains <paramref name="model"/> on <paramref name="data"/>; leaves the network in evaluation mode with the kept
+    /// weights.</summary>
     public static TrainingSummary Run(ITrainableModel model, TrainingOptions options, FitData data, TrainingRun run)
     {
-        if (options.Monitor is "image_auroc" or "pixel_auroc" && run.Validate == null)
-            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs labelled validation images (use holdout_loss, loss or none)");
-        if (options.Monitor == "holdout_synthetic" && run.ValidateSynthetic == null)
-            throw new AnomalySharpException("config key 'training.monitor': holdout_synthetic needs the engine's synthetic validation (use holdout_loss, loss or none)");
-        if (run.Folder != null && run.Describe == null) throw new ArgumentException("a run folder needs a checkpoint description", nameof(run));
+        if (options.Monitor is TrainingMonitor.ImageAuroc or TrainingMonitor.PixelAuroc && run.Validate == null)
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor.ConfigName()} needs labelled validation "
+                + $"images (use holdout_loss, loss or none)");
+        if (options.Monitor == TrainingMonitor.HoldoutSynthetic && run.ValidateSynthetic == null)
+            throw new AnomalySharpException("config key 'training.monitor': holdout_synthetic needs the engine's synthetic validation "
+                + "(use holdout_loss, loss or none)");
+        if (run.Folder != null && run.Describe == null) throw new ArgumentException("a run folder needs a checkpoint description",
+            nameof(run));
         var net = model.Network;
         var parameters = net.parameters().Where(p => p.requires_grad).ToList();
         using var optimizer = MakeOptimizer(options, parameters);
@@ -37,22 +41,25 @@ public static class Trainer
         if (run.ResumeFrom != null)
         {
             state = Checkpoint.Read(run.ResumeFrom, net, optimizer).State;
-            run.Progress.Message($"resuming from {run.ResumeFrom}: epoch {state.Epoch} done" + (state.Step > 0 ? $", {state.Step} batches into epoch {state.Epoch + 1}" : ""));
+            run.Progress.Message($"resuming from {run.ResumeFrom}: epoch {state.Epoch} done" + (state.Step > 0 ? $", {state.Step} "
+                + $"batches into epoch {state.Epoch + 1}" : ""));
         }
         if (run.Folder != null) Directory.CreateDirectory(run.Folder);
 
         // A finished run (a tiled ensemble resuming past its finished positions) only takes its kept weights: no features to cache.
         bool finished = state.Epoch >= options.MaxEpochs || state.StoppedEarly;
-        using var cache = !finished && options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data, options.CacheMaxGb, run.Progress) : null;
+        using var cache = !finished && options.CacheFeatures && !options.Augment.Enabled ? FeatureCache.TryBuild(model, data,
+            options.CacheMaxGb, run.Progress) : null;
         var log = run.Folder != null ? new TrainingLog(run.Folder) : null;
         int all = cache?.Count ?? data.Count, batchSize = data.BatchSize;
         // Rows of the cache count only readable images; without it, items are the source's (FitData.Samples).
         var itemSamples = cache?.Samples ?? data.Samples;
-        bool indexable = (cache != null || data.Ordered != null) && (options.Monitor != "holdout_synthetic" || itemSamples != null);
-        var (trainIndices, holdout, heldOutImages) = Holdout(options, run, all, indexable);
+        bool indexable = (cache != null || data.Ordered != null)
+            && (options.Monitor != TrainingMonitor.HoldoutSynthetic || itemSamples != null);
+        var (trainIndices, holdout, heldOutImages) = TrainingHoldout.Split(options, run, all, indexable);
         var heldOutSamples = heldOutImages.Select(i => itemSamples![i * Math.Max(1, run.ItemsPerImage)]).ToList();
         int count = trainIndices.Length;
-        string monitor = options.HoldsOut && holdout.Length == 0 ? "none" : options.Monitor;
+        string monitor = (options.HoldsOut && holdout.Length == 0 ? TrainingMonitor.None : options.Monitor).ConfigName();
         double lastLoss = double.NaN, lastSpeed = 0;
         var sessionClock = Stopwatch.StartNew();
         double startSeconds = state.Seconds;
@@ -60,31 +67,37 @@ public static class Trainer
         while (state.Epoch < options.MaxEpochs && !state.StoppedEarly)
         {
             int epoch = state.Epoch + 1;
-            int[] order = Order(run.Seed, epoch, count).Select(i => trainIndices[i]).ToArray();
+            int[] order = TrainingBatches.Order(run.Seed, epoch, count).Select(i => trainIndices[i]).ToArray();
             net.train();
             var epochClock = Stopwatch.StartNew();
             int imagesThisSession = 0;
             using (var step = run.Progress.Start($"epoch {epoch}/{options.MaxEpochs}", count))
             {
                 step.Advance(Math.Min(count, state.Step * batchSize));
-                foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, order, state.Step, batchSize, options.Augment, run.Seed, epoch))
+                foreach (var (images, frozen, disposeAll) in TrainingBatches.Of(model, data, cache, order, state.Step, batchSize,
+                    options.Augment, run.Seed, epoch))
                 {
                     // A stop that arrives during the step lets it finish and saves it (Interrupt), within the deadline's wait.
                     using var inHand = IO.PendingOutputs.Protect();
                     try
                     {
-                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
+                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer,
+                            startSeconds + sessionClock.Elapsed.TotalSeconds);
                         long n = frozen[0].shape[0];
                         double loss = Step(model, options, optimizer, parameters, images, frozen);
                         if (double.IsNaN(loss) || double.IsInfinity(loss))
-                            throw new AnomalySharpException($"training diverged at epoch {epoch}, batch {state.Step + 1} (loss {loss}); lower training.learning_rate or set training.gradient_clip");
+                            throw new AnomalySharpException($"training diverged at epoch {epoch}, batch {state.Step + 1} (loss "
+                                + $"{loss}); lower training.learning_rate or set training.gradient_clip");
                         state.LossSum += loss * n; state.LossCount += (int)n; state.Step++;
                         imagesThisSession += (int)n;
                         double speed = imagesThisSession / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
-                        double remaining = ((options.MaxEpochs - epoch) * count + (count - Math.Min(count, state.Step * batchSize))) / Math.Max(1e-9, speed);
-                        step.Describe($"epoch {epoch}/{options.MaxEpochs} loss {state.LossSum / state.LossCount:G4} {speed:0.0} img/s, run ETA {FormatDuration(remaining)}");
+                        double remaining = ((options.MaxEpochs - epoch) * count + (count - Math.Min(count,
+                            state.Step * batchSize))) / Math.Max(1e-9, speed);
+                        step.Describe($"epoch {epoch}/{options.MaxEpochs} loss {state.LossSum / state.LossCount:G4} {speed:0.0} "
+                            + $"img/s, run ETA {FormatDuration(remaining)}");
                         step.Advance((int)n);
-                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, startSeconds + sessionClock.Elapsed.TotalSeconds);
+                        if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer,
+                            startSeconds + sessionClock.Elapsed.TotalSeconds);
                     }
                     finally { disposeAll(); }
                 }
@@ -110,7 +123,8 @@ public static class Trainer
                 catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
                 {
                     string? last = run.Folder == null ? null : Path.Combine(run.Folder, LastFile);
-                    throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: {(last == null ? "no checkpoint folder, nothing saved" : Saved(last))}", last ?? "");
+                    throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: "
+                        + $"{(last == null ? "no checkpoint folder, nothing saved" : Saved(last))}", last ?? "");
                 }
             }
             state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
@@ -127,8 +141,11 @@ public static class Trainer
             NativeHeap.Release();
             state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
             string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
-            run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{(state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {(holdout.Length > 0 ? "epochs" : "validations")}" : "")}");
-            log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(), MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
+            string checks = holdout.Length > 0 ? "epochs" : "validations";
+            string stop = state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {checks}" : "";
+            run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{stop}");
+            log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(),
+                MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
             if (run.Folder != null)
                 using (IO.PendingOutputs.Protect())
                 {
@@ -145,7 +162,8 @@ public static class Trainer
             run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor} {state.Best:0.0000})");
         }
         net.eval();
-        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null, lastSpeed, heldOutImages.Length);
+        return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null,
+            lastSpeed, heldOutImages.Length);
     }
 
     /// <summary>
@@ -160,17 +178,17 @@ public static class Trainer
         if (validate && run.Validate != null)
         {
             net.eval();
-            metrics = new Dictionary<string, double>(run.Validate(model));
+            metrics = new Dictionary<string, double>(run.Validate());
             net.train();
             run.Cancellation.ThrowIfCancellationRequested();
         }
         if (holdout.Length == 0) return metrics;
         metrics ??= new Dictionary<string, double>();
-        metrics["holdout_loss"] = HoldoutLoss(model, data, cache, holdout, batchSize, run.Cancellation);
+        metrics["holdout_loss"] = TrainingHoldout.Loss(model, data, cache, holdout, batchSize, run.Cancellation);
         if (monitor == "holdout_synthetic")
         {
             net.eval();
-            var synthetic = run.ValidateSynthetic!(model, heldOutSamples);
+            var synthetic = run.ValidateSynthetic!(heldOutSamples);
             net.train();
             run.Cancellation.ThrowIfCancellationRequested();
             metrics["synthetic_image_auroc"] = synthetic["image_auroc"];
@@ -182,7 +200,7 @@ public static class Trainer
 
     static OptimizerHelper MakeOptimizer(TrainingOptions o, IList<Parameter> parameters) => o.Optimizer switch
     {
-        "sgd" => optim.SGD(parameters, o.LearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay),
+        TrainingOptimizer.Sgd => optim.SGD(parameters, o.LearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay),
         _ => optim.Adam(parameters, o.LearningRate, beta1: o.Beta1, beta2: o.Beta2, weight_decay: o.WeightDecay),
     };
 
@@ -201,61 +219,11 @@ public static class Trainer
         return loss.item<float>();
     }
 
-    /// <summary>
-    /// The epoch's batches from <paramref name="startStep"/> on: gathered from the cache, or read, augmented and passed
-    /// through the frozen network. Each item comes with the action that frees it.
-    /// </summary>
-    static IEnumerable<(Tensor? Images, Tensor[] Frozen, Action Dispose)> Batches(ITrainableModel model, FitData data, FeatureCache? cache,
-        int[] order, int startStep, int batchSize, Augmentation augment, int seed, int epoch)
-    {
-        if (cache != null)
-        {
-            foreach (var batch in NativeCallGuard.HandOut(Gathered(cache, order, startStep, batchSize)))
-                yield return batch;
-            yield break;
-        }
-        var rest = order.Skip(startStep * batchSize).ToList();
-        var batches = data.Ordered?.Invoke(rest) ?? data.Batches().Skip(startStep);
-        int step = startStep;
-        foreach (var batch in batches)
-        {
-            var scope = NewDisposeScope();
-            int batchIndex = step++;
-            Tensor[] frozen;
-            Tensor? images;
-            try
-            {
-                images = batch.Images;
-                if (augment.Enabled)
-                    using (var generator = new Generator((ulong)Mix(seed, epoch, batchIndex)))
-                        images = augment.Apply(images, generator);
-                frozen = model.FrozenFeatures(images);
-            }
-            catch { scope.Dispose(); batch.Dispose(); throw; }
-            yield return (model.LossNeedsImages ? images : null, frozen, () => { scope.Dispose(); batch.Dispose(); });
-        }
-    }
-
-    /// <summary>The steps that gather each batch of an epoch from the feature cache.</summary>
-    static IEnumerable<Func<(Tensor? Images, Tensor[] Frozen, Action Dispose)>> Gathered(FeatureCache cache, int[] order, int startStep, int batchSize)
-    {
-        for (int start = startStep * batchSize; start < order.Length; start += batchSize)
-        {
-            int first = start;
-            yield return () =>
-            {
-                var scope = NewDisposeScope();
-                using var idx = tensor(order.Skip(first).Take(batchSize).Select(i => (long)i).ToArray());
-                var (features, images) = cache.Gather(idx);
-                return (images, features, scope.Dispose);
-            };
-        }
-    }
-
     static void Interrupt(TrainingRun run, TrainingState state, nn.Module net, OptimizerHelper optimizer, double seconds)
     {
         state.Seconds = seconds;
-        if (run.Folder == null) throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}; no checkpoint folder, nothing saved", "");
+        if (run.Folder == null) throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch "
+            + $"{state.Step}; no checkpoint folder, nothing saved", "");
         string path = SaveLast(run, state, net, optimizer);
         throw new TrainingInterruptedException($"training interrupted at epoch {state.Epoch + 1}, batch {state.Step}: {Saved(path)}", path);
     }
@@ -280,62 +248,8 @@ public static class Trainer
         return value < b - delta;
     }
 
-    /// <summary>
-    /// (the items trained on, the held-out items, the held-out images): for the holdout monitors, a seeded share of the
-    /// training images (at least one, and at least one left to train on), with all their items
-    /// (<see cref="TrainingRun.ItemsPerImage"/>); none for other monitors or a source that cannot be read by index.
-    /// </summary>
-    static (int[] Train, int[] Holdout, int[] HeldOutImages) Holdout(TrainingOptions options, TrainingRun run, int count, bool indexable)
-    {
-        var everything = Enumerable.Range(0, count).ToArray();
-        if (!options.HoldsOut) return (everything, Array.Empty<int>(), Array.Empty<int>());
-        int k = Math.Max(1, run.ItemsPerImage), images = count / k;
-        if (!indexable || images < 2 || images * k != count)
-        {
-            run.Progress.Message(!indexable ? $"{options.Monitor}: these training images cannot be read by index; training the full budget"
-                : $"{options.Monitor}: too few training images to hold some out; training the full budget");
-            return (everything, Array.Empty<int>(), Array.Empty<int>());
-        }
-        int n = Math.Clamp((int)Math.Round(images * options.HoldoutFraction), 1, images - 1);
-        var shuffled = Order(run.Seed, 0, images); // epoch 0 is never trained, so its order is free for this draw
-        var held = shuffled.Take(n).Order().ToArray();
-        int[] Items(IEnumerable<int> imageIndices) => imageIndices.SelectMany(i => Enumerable.Range(i * k, k)).ToArray();
-        return (Items(shuffled.Skip(n).Order()), Items(held), held);
-    }
-
-    /// <summary>The mean loss of the held-out images, in evaluation mode and without gradients.</summary>
-    static double HoldoutLoss(ITrainableModel model, FitData data, FeatureCache? cache, int[] holdout, int batchSize, CancellationToken cancellation)
-    {
-        var net = model.Network;
-        net.eval();
-        double sum = 0;
-        int n = 0;
-        using (no_grad())
-            foreach (var (images, frozen, disposeAll) in Batches(model, data, cache, holdout, 0, batchSize, Augmentation.None, 0, 0))
-            {
-                try
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    using var loss = model.Loss(images, frozen);
-                    int b = (int)frozen[0].shape[0];
-                    sum += loss.item<float>() * b; n += b;
-                }
-                finally { disposeAll(); }
-            }
-        net.train();
-        return n > 0 ? sum / n : double.NaN;
-    }
-
-    /// <summary>The epoch's seeded order of <paramref name="count"/> training images.</summary>
-    internal static int[] Order(int seed, int epoch, int count)
-    {
-        var order = Enumerable.Range(0, count).ToArray();
-        new Random(Mix(seed, epoch, 0x5348554646)).Shuffle(order);
-        return order;
-    }
-
     /// <summary>A 32-bit seed from three numbers (SplitMix64 finalizer; stable across processes, unlike HashCode).</summary>
-    internal static int Mix(long a, long b, long c)
+    public static int Mix(long a, long b, long c)
     {
         ulong z = (ulong)a * 0x9E3779B97F4A7C15UL ^ (ulong)b * 0xBF58476D1CE4E5B9UL ^ (ulong)c * 0x94D049BB133111EBUL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

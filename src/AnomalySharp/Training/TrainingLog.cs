@@ -9,10 +9,12 @@ namespace AnomalySharp.Training;
 /// files written by TorchSharp's SummaryWriter (train/loss, train/images_per_second, memory/peak_mb and
 /// validation/*), so <c>tensorboard --logdir</c> on the folder shows the curves.
 /// </summary>
-public sealed class TrainingLog
+internal sealed class TrainingLog
 {
     /// <summary>The CSV columns.</summary>
-    public static readonly string[] Columns = { "epoch", "train_loss", "seconds", "images_per_second", "peak_memory_mb", "rss_mb", "learning_rate", "image_auroc", "pixel_auroc", "holdout_loss", "monitor", "best", "synthetic_image_auroc", "synthetic_pixel_auroc" };
+    public static readonly string[] Columns = { "epoch", "train_loss", "seconds", "images_per_second", "peak_memory_mb", "rss_mb",
+        "learning_rate", "image_auroc", "pixel_auroc", "holdout_loss", "monitor", "best", "synthetic_image_auroc",
+            "synthetic_pixel_auroc" };
 
     readonly string _csv;
     readonly SummaryWriter _writer;
@@ -33,7 +35,8 @@ public sealed class TrainingLog
         string F(double? v) => v is { } x && !double.IsNaN(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : "";
         double? V(string key) => validation != null && validation.TryGetValue(key, out var v) ? v : null;
         File.AppendAllText(_csv, string.Join(",", epoch.ToString(CultureInfo.InvariantCulture), F(loss), F(seconds), F(imagesPerSecond),
-            F(peakMb), F(rssMb), F(learningRate), F(V("image_auroc")), F(V("pixel_auroc")), F(V("holdout_loss")), F(monitor), best ? "1" : "0",
+            F(peakMb), F(rssMb), F(learningRate), F(V("image_auroc")), F(V("pixel_auroc")), F(V("holdout_loss")), F(monitor),
+                best ? "1" : "0",
             F(V("synthetic_image_auroc")), F(V("synthetic_pixel_auroc"))) + "\n");
         _writer.add_scalar("train/loss", (float)loss, epoch);
         _writer.add_scalar("train/images_per_second", (float)imagesPerSecond, epoch);

@@ -9,8 +9,8 @@ public sealed record TrainingOptions
     public int MaxEpochs { get; init; }
     /// <summary>Epochs of fine-tuning when `update` folds new images in (training.update_epochs).</summary>
     public int UpdateEpochs { get; init; } = 1;
-    /// <summary>"sgd" or "adam".</summary>
-    public string Optimizer { get; init; } = "adam";
+    /// <summary>The optimizer.</summary>
+    public TrainingOptimizer Optimizer { get; init; } = TrainingOptimizer.Adam;
     /// <summary>Learning rate.</summary>
     public double LearningRate { get; init; }
     /// <summary>SGD momentum.</summary>
@@ -32,10 +32,11 @@ public sealed record TrainingOptions
     /// likelihood loss has no plateau), loss (the training loss), image_auroc or pixel_auroc (labelled validation
     /// images), or none.
     /// </summary>
-    public string Monitor { get; init; } = "holdout_loss";
+    public TrainingMonitor Monitor { get; init; } = TrainingMonitor.HoldoutLoss;
     /// <summary>The share of the normal training images held out of training for the holdout monitors (seeded).</summary>
     public double HoldoutFraction { get; init; } = 0.1;
-    /// <summary>Checks (epochs for holdout_loss, validations otherwise) without improvement before stopping (0: never stop early).</summary>
+    /// <summary>Checks (epochs for holdout_loss, validations otherwise) without improvement before stopping (0: never stop
+    /// early).</summary>
     public int Patience { get; init; }
     /// <summary>The smallest change that counts as an improvement.</summary>
     public double MinDelta { get; init; }
@@ -46,19 +47,14 @@ public sealed record TrainingOptions
     /// <summary>The most memory the feature cache may take, in GiB.</summary>
     public double CacheMaxGb { get; init; } = 8;
     /// <summary>Augmentation of training images (off by default).</summary>
-    public Augmentation Augment { get; init; } = Augmentation.None;
-
-    /// <summary>Monitors and whether larger is better.</summary>
-    public static readonly IReadOnlyDictionary<string, bool> Monitors = new Dictionary<string, bool>
-    {
-        ["holdout_loss"] = false, ["holdout_synthetic"] = false, ["loss"] = false, ["image_auroc"] = true, ["pixel_auroc"] = true, ["none"] = true,
-    };
+    internal Augmentation Augment { get; init; } = Augmentation.None;
 
     /// <summary>
     /// The training section, filled in by each model (placeholders: {0} epochs, {1} optimizer, {2} learning rate,
     /// {3} momentum, {4} weight decay, {5} β1, {6} β2, {7} monitor). Inserted at column 0.
     /// </summary>
-    public static string DefaultsYaml(int epochs, string optimizer, double lr, double momentum, double weightDecay, double beta1 = 0.9, double beta2 = 0.999,
+    public static string DefaultsYaml(int epochs, string optimizer, double lr, double momentum, double weightDecay, double beta1 = 0.9,
+        double beta2 = 0.999,
         string monitor = "holdout_loss") =>
         string.Format(System.Globalization.CultureInfo.InvariantCulture, """
         training:
@@ -86,7 +82,8 @@ public sealed record TrainingOptions
             vflip: false
             rotation_degrees: 0
             color_jitter: 0.0
-        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2), monitor, MonitorComment(monitor), Math.Max(1, epochs / 10));
+        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2), monitor,
+        MonitorComment(monitor), Math.Max(1, epochs / 10));
 
     static string MonitorComment(string monitor) => monitor == "holdout_synthetic"
         ? """
@@ -110,7 +107,7 @@ public sealed record TrainingOptions
             // Model files saved before `update` existed have no key: a tenth of the budget, as the defaults say.
             UpdateEpochs = config.Has("training.update_epochs") ? config.GetInt("training.update_epochs", 1, 100_000)
                 : Math.Max(1, config.GetInt("training.max_epochs", 1, 100_000) / 10),
-            Optimizer = config.GetChoice("training.optimizer", "sgd", "adam"),
+            Optimizer = config.GetEnum<TrainingOptimizer>("training.optimizer"),
             LearningRate = config.GetDouble("training.learning_rate", 1e-12, 100),
             Momentum = config.GetDouble("training.momentum", 0, 0.999999),
             WeightDecay = config.GetDouble("training.weight_decay", 0, 1),
@@ -118,7 +115,7 @@ public sealed record TrainingOptions
             Beta2 = config.GetDouble("training.beta2", 0, 0.999999),
             GradientClip = config.GetDouble("training.gradient_clip", 0, 1e9),
             ValidateEvery = config.GetInt("training.validate_every", 0, 100_000),
-            Monitor = config.GetChoice("training.monitor", Monitors.Keys.ToArray()),
+            Monitor = config.GetEnum<TrainingMonitor>("training.monitor"),
             HoldoutFraction = config.GetDouble("training.holdout_fraction", 0, 0.5),
             Patience = config.GetInt("training.patience", 0, 100_000),
             MinDelta = config.GetDouble("training.min_delta", 0, 1e9),
@@ -131,16 +128,18 @@ public sealed record TrainingOptions
                 config.GetDouble("training.augment.rotation_degrees", 0, 180),
                 config.GetDouble("training.augment.color_jitter", 0, 1)),
         };
-        if (options.Monitor != "none" && !options.HoldsOut && options.ValidateEvery == 0)
-            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.validate_every of at least 1");
+        if (options.Monitor != TrainingMonitor.None && !options.HoldsOut && options.ValidateEvery == 0)
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor.ConfigName()} needs "
+                + $"training.validate_every of at least 1");
         if (options.HoldsOut && options.HoldoutFraction <= 0)
-            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor} needs training.holdout_fraction above 0 (or choose another monitor)");
+            throw new AnomalySharpException($"config key 'training.monitor': {options.Monitor.ConfigName()} needs "
+                + $"training.holdout_fraction above 0 (or choose another monitor)");
         return options;
     }
 
     /// <summary>True when images are held out of training for <see cref="Monitor"/> holdout_loss or holdout_synthetic.</summary>
-    public bool HoldsOut => Monitor is "holdout_loss" or "holdout_synthetic";
+    public bool HoldsOut => Monitor is TrainingMonitor.HoldoutLoss or TrainingMonitor.HoldoutSynthetic;
 
     /// <summary>True when a larger monitored value is better.</summary>
-    public bool MonitorMaximizes => Monitors[Monitor];
+    public bool MonitorMaximizes => Monitor is TrainingMonitor.ImageAuroc or TrainingMonitor.PixelAuroc or TrainingMonitor.None;
 }

@@ -1,7 +1,7 @@
 namespace AnomalySharp.Training;
 
 /// <summary>Where a training run stands; checkpoints record it so a run resumes exactly.</summary>
-public sealed class TrainingState
+internal sealed class TrainingState
 {
     /// <summary>Completed epochs.</summary>
     public int Epoch { get; set; }

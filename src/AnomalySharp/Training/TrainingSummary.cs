@@ -10,9 +10,11 @@ namespace AnomalySharp.Training;
 /// <param name="FeaturesCached">True when the frozen features were computed once and kept.</param>
 /// <param name="ImagesPerSecond">Training images per second of the last epoch.</param>
 /// <param name="HeldOut">Normal training images held out of training to watch the loss on (0 without holdout_loss).</param>
-public sealed record TrainingSummary(int Epochs, double Seconds, double FinalLoss, int BestEpoch, double? BestValue, bool StoppedEarly, bool FeaturesCached,
+public sealed record TrainingSummary(int Epochs, double Seconds, double FinalLoss, int BestEpoch, double? BestValue, bool StoppedEarly,
+    bool FeaturesCached,
     double ImagesPerSecond, int HeldOut = 0)
 {
-    /// <summary>A tiled ensemble's positions, each trained on its own (the numbers above are then their sums and means); null otherwise.</summary>
+    /// <summary>A tiled ensemble's positions, each trained on its own (the numbers above are then their sums and means); null
+    /// otherwise.</summary>
     public IReadOnlyList<TrainingSummary>? Positions { get; init; }
 }

@@ -7,12 +7,14 @@ namespace AnomalySharp.Tuning;
 /// compares trials) and a final part (seen only once, by the chosen configuration), and writes each as an MVTec-layout
 /// folder of symbolic links — the same training images, nothing copied.
 /// </summary>
-public static class DatasetSplit
+internal static class DatasetSplit
 {
     /// <summary>Writes <paramref name="validationRoot"/> and <paramref name="finalRoot"/>; returns their test counts.</summary>
-    public static (int Validation, int Final) Write(MvtecDataset data, double validationFraction, int seed, string validationRoot, string finalRoot)
+    public static (int Validation, int Final) Write(MvtecDataset data, double validationFraction, int seed, string validationRoot,
+        string finalRoot)
     {
-        if (validationFraction is <= 0 or >= 1) throw new AnomalySharpException($"{OptionText.Name("validationFraction")} must be between 0 and 1, got {validationFraction}");
+        if (validationFraction is <= 0 or >= 1) throw new AnomalySharpException($"{OptionText.Name("validationFraction")} must be "
+            + $"between 0 and 1, got {validationFraction}");
         var rng = new Random(seed);
         var validation = new List<AnomalySample>();
         var final = new List<AnomalySample>();

@@ -13,10 +13,10 @@ namespace AnomalySharp.Tuning;
 /// <param name="Seed">Seed.</param>
 /// <param name="Sets">KEY=VALUE overrides (base settings first, then the trial's).</param>
 /// <param name="Output">Output folder of the run.</param>
-public sealed record TrialRequest(string Model, string Data, int Seed, IReadOnlyList<string> Sets, string Output);
+internal sealed record TrialRequest(string Model, string Data, int Seed, IReadOnlyList<string> Sets, string Output);
 
 /// <summary>Settings of a search.</summary>
-public sealed record SearchSettings
+internal sealed record SearchSettings
 {
     /// <summary>Model name.</summary>
     public required string Model { get; init; }
@@ -44,7 +44,7 @@ public sealed record SearchSettings
 /// `train --config` accepts; then default and best evaluated once on the final part (final.json). Every finished
 /// trial is appended to trials.jsonl, so a stopped search resumes where it left off with the same proposals.
 /// </summary>
-public sealed class HyperparameterSearch
+internal sealed class HyperparameterSearch
 {
     readonly SearchSettings _s;
     readonly Func<TrialRequest, JsonObject> _run;
@@ -58,7 +58,8 @@ public sealed class HyperparameterSearch
         _cancellation = cancellation;
         if (settings.Trials < 1) throw new AnomalySharpException($"{OptionText.Name("trials")} must be at least 1, got {settings.Trials}");
         if (!Metrics.Contains(settings.Metric))
-            throw new AnomalySharpException($"{OptionText.Name("metric")} '{settings.Metric}': not a metric to maximize (known: {string.Join(", ", Metrics)})");
+            throw new AnomalySharpException($"{OptionText.Name("metric")} '{settings.Metric}': not a metric to maximize (known: "
+                + $"{string.Join(", ", Metrics)})");
         _s = settings; _run = runTrial; _progress = progress ?? NullProgress.Instance;
     }
 
@@ -88,13 +89,16 @@ public sealed class HyperparameterSearch
         string statePath = Path.Combine(output, "search.json");
         string fingerprint = Fingerprint();
         if (File.Exists(statePath) && File.ReadAllText(statePath) != fingerprint)
-            throw new AnomalySharpException($"{output} holds a different search (other model, data, space, metric, sampler or seed); choose another {OptionText.Name("output")}");
+            throw new AnomalySharpException($"{output} holds a different search (other model, data, space, metric, sampler or seed); "
+                + $"choose another {OptionText.Name("output")}");
         File.WriteAllText(statePath, fingerprint);
         string validationRoot = Path.Combine(output, "validation-data"), finalRoot = Path.Combine(output, "final-data");
         var (nVal, nFinal) = DatasetSplit.Write(data, _s.ValidationFraction, _s.Seed, validationRoot, finalRoot);
-        _progress.Message($"hpo: {_s.Trials} trials of {_s.Model} ({_s.Sampler.Name}) on {nVal} validation images; {nFinal} final test images kept aside");
+        _progress.Message($"hpo: {_s.Trials} trials of {_s.Model} ({_s.Sampler.Name}) on {nVal} validation images; {nFinal} final "
+            + $"test images kept aside");
 
-        var trials = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).Select((l, i) => ParseTrial(l, log, i)).ToList() : new List<JsonObject>();
+        var trials = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).Select((l, i) => ParseTrial(l, log,
+            i)).ToList() : new List<JsonObject>();
         if (trials.Count > 0) _progress.Message($"hpo: resuming after {trials.Count} finished trials");
         using (var step = _progress.Start("hpo trials", _s.Trials))
         {
@@ -103,15 +107,19 @@ public sealed class HyperparameterSearch
             {
                 _cancellation.ThrowIfCancellationRequested();
                 var history = trials.Select(ToObservation).ToList();
-                var point = t == 0 ? new Dictionary<string, double>() : _s.Sampler.Suggest(_s.Space, history, new Random(unchecked(_s.Seed * 1_000_003 + t)));
-                var sets = _s.Space.Parameters.Where(p => point.ContainsKey(p.Key)).Select(p => $"{p.Key}={p.Format(point[p.Key])}").ToList();
+                var point = t == 0 ? new Dictionary<string, double>() : _s.Sampler.Suggest(_s.Space, history,
+                    new Random(unchecked(_s.Seed * 1_000_003 + t)));
+                var sets = _s.Space.Parameters.Where(p => point.ContainsKey(p.Key)).Select(p
+                    => $"{p.Key}={p.Format(point[p.Key])}").ToList();
                 double value;
                 string? error = null;
                 try
                 {
-                    var results = _run(new TrialRequest(_s.Model, validationRoot, _s.Seed, _s.BaseSets.Concat(sets).ToList(), Path.Combine(output, "trials", $"{t:000}")));
+                    var results = _run(new TrialRequest(_s.Model, validationRoot, _s.Seed, _s.BaseSets.Concat(sets).ToList(),
+                        Path.Combine(output, "trials", $"{t:000}")));
                     value = results[_s.Metric] is JsonValue v && v.TryGetValue(out double d) ? d
-                        : throw new AnomalySharpException($"{OptionText.Name("metric")} '{_s.Metric}' is not a number in results.json (e.g. image_auroc, pixel_auroc, aupro, image_f1max)");
+                        : throw new AnomalySharpException($"{OptionText.Name("metric")} '{_s.Metric}' is not a number in results.json "
+                            + $"(e.g. image_auroc, pixel_auroc, aupro, image_f1max)");
                 }
                 catch (AnomalySharpException e) when (t > 0) { value = double.NaN; error = e.Message; }
                 var record = new JsonObject
@@ -124,7 +132,8 @@ public sealed class HyperparameterSearch
                 };
                 File.AppendAllText(log, record.ToJsonString() + "\n");
                 trials.Add(record);
-                _progress.Message(FormattableString.Invariant($"trial {t}: {_s.Metric} = {(double.IsNaN(value) ? "failed: " + error : value.ToString("0.0000"))} {string.Join(" ", sets)}"));
+                string result = double.IsNaN(value) ? "failed: " + error : value.ToString("0.0000", CultureInfo.InvariantCulture);
+                _progress.Message($"trial {t}: {_s.Metric} = {result} {string.Join(" ", sets)}");
                 step.Advance(1);
             }
         }
@@ -139,23 +148,29 @@ public sealed class HyperparameterSearch
 
     JsonObject Summarize(string output, List<JsonObject> trials, string finalRoot)
     {
-        var ranked = trials.Where(t => t["value"] is JsonValue).OrderByDescending(t => (double)t["value"]!).ThenBy(t => (int)t["trial"]!).ToList();
+        var ranked = trials.Where(t => t["value"] is JsonValue).OrderByDescending(t => (double)t["value"]!).ThenBy(t
+            => (int)t["trial"]!).ToList();
         if (ranked.Count == 0) throw new AnomalySharpException("hpo: every trial failed");
         var best = ranked[0];
         var bestSets = best["sets"]!.AsArray().Select(n => (string)n!).ToList();
         File.WriteAllText(Path.Combine(output, "best.yaml"), ToYaml(_s.Model, _s.BaseSets.Concat(bestSets)));
 
         var md = new StringBuilder();
-        md.Append(CultureInfo.InvariantCulture, $"# HPO: {_s.Model}, {_s.Metric} on the validation split ({_s.Sampler.Name}, seed {_s.Seed})\n\n| rank | trial | {_s.Metric} | settings |\n|---|---|---|---|\n");
+        md.Append(CultureInfo.InvariantCulture,
+            $"# HPO: {_s.Model}, {_s.Metric} on the validation split ({_s.Sampler.Name}, seed {_s.Seed})\n\n| rank | trial | "
+                + $"{_s.Metric} | settings |\n|---|---|---|---|\n");
         var csv = new StringBuilder("rank,trial,value,settings\n");
         int rank = 1;
         foreach (var t in ranked.Concat(trials.Except(ranked)))
         {
-            string settings = t["sets"]!.AsArray().Count == 0 ? "(defaults)" : string.Join(" ", t["sets"]!.AsArray().Select(n => (string)n!));
+            string settings = t["sets"]!.AsArray().Count == 0 ? "(defaults)" : string.Join(" ",
+                t["sets"]!.AsArray().Select(n => (string)n!));
             string value = t["value"] is JsonValue ? ((double)t["value"]!).ToString("0.0000", CultureInfo.InvariantCulture) : "failed";
             string shown = t["value"] is JsonValue ? rank++.ToString(CultureInfo.InvariantCulture) : "–";
-            md.Append(CultureInfo.InvariantCulture, $"| {shown} | {t["trial"]} | {value} | {settings}{(t["error"] is JsonValue e ? " — " + e : "")} |\n");
-            csv.Append(CultureInfo.InvariantCulture, $"{shown},{t["trial"]},{value},\"{settings.Replace("\"", "'", StringComparison.Ordinal)}\"\n");
+            md.Append(CultureInfo.InvariantCulture,
+                $"| {shown} | {t["trial"]} | {value} | {settings}{(t["error"] is JsonValue e ? " — " + e : "")} |\n");
+            csv.Append(CultureInfo.InvariantCulture,
+                $"{shown},{t["trial"]},{value},\"{settings.Replace("\"", "'", StringComparison.Ordinal)}\"\n");
         }
 
         // The final test part, seen once: defaults and the best configuration.
@@ -180,9 +195,11 @@ public sealed class HyperparameterSearch
             ["default_validation"] = defaultValue, ["best_validation"] = (double)best["value"]!, ["best_trial"] = (int)best["trial"]!,
             ["best_sets"] = new JsonArray(bestSets.Select(s => (JsonNode)s).ToArray()), ["final_test"] = finalResults,
         };
-        md.Append(CultureInfo.InvariantCulture, $"\nValidation: default {defaultValue:0.0000}, best {(double)best["value"]!:0.0000} (trial {best["trial"]}).\n\n");
+        md.Append(CultureInfo.InvariantCulture,
+            $"\nValidation: default {defaultValue:0.0000}, best {(double)best["value"]!:0.0000} (trial {best["trial"]}).\n\n");
         md.Append("Final test part (never used by the search):\n\n| config | image AUROC | pixel AUROC | AUPRO |\n|---|---|---|---|\n");
-        foreach (var (label, r) in finalResults) md.Append(CultureInfo.InvariantCulture, $"| {label} | {r!["image_auroc"]} | {r["pixel_auroc"]} | {r["aupro"]} |\n");
+        foreach (var (label, r) in finalResults) md.Append(CultureInfo.InvariantCulture,
+            $"| {label} | {r!["image_auroc"]} | {r["pixel_auroc"]} | {r["aupro"]} |\n");
         File.WriteAllText(Path.Combine(output, "hpo.md"), md.ToString());
         File.WriteAllText(Path.Combine(output, "trials.csv"), csv.ToString());
         File.WriteAllText(Path.Combine(output, "final.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -192,7 +209,12 @@ public sealed class HyperparameterSearch
     /// <summary>Nested YAML for model.name plus dotted overrides (values are already YAML).</summary>
     public static string ToYaml(string model, IEnumerable<string> sets)
     {
-        var tree = new SortedDictionary<string, object>(StringComparer.Ordinal) { ["model"] = new SortedDictionary<string, object>(StringComparer.Ordinal) { ["name"] = model } };
+        var tree = new SortedDictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["model"] = new SortedDictionary<string,
+            object>(StringComparer.Ordinal)
+            { ["name"] = model }
+        };
         foreach (string s in sets)
         {
             int eq = s.IndexOf('=', StringComparison.Ordinal);
@@ -200,7 +222,8 @@ public sealed class HyperparameterSearch
             var node = tree;
             for (int i = 0; i < parts.Length - 1; i++)
             {
-                if (!node.TryGetValue(parts[i], out var child)) node[parts[i]] = child = new SortedDictionary<string, object>(StringComparer.Ordinal);
+                if (!node.TryGetValue(parts[i], out var child)) node[parts[i]] = child = new SortedDictionary<string,
+                    object>(StringComparer.Ordinal);
                 node = (SortedDictionary<string, object>)child;
             }
             node[parts[^1]] = s[(eq + 1)..];
@@ -210,7 +233,11 @@ public sealed class HyperparameterSearch
         {
             foreach (var (k, v) in n)
             {
-                if (v is SortedDictionary<string, object> child) { sb.Append(' ', depth * 2).Append(k).Append(":\n"); Write(child, depth + 1); }
+                if (v is SortedDictionary<string, object> child)
+                {
+                    sb.Append(' ', depth * 2).Append(k).Append(":\n"); Write(child,
+                    depth + 1);
+                }
                 else sb.Append(' ', depth * 2).Append(k).Append(": ").Append(v).Append('\n');
             }
         }
@@ -224,7 +251,8 @@ public sealed class HyperparameterSearch
         try { return JsonNode.Parse(line)?.AsObject() ?? throw new InvalidOperationException("null"); }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
         {
-            throw new AnomalySharpException($"{log}: line {index + 1} is damaged ({e.Message.Split('\n')[0]}); remove it (or the file) to run that trial again");
+            throw new AnomalySharpException($"{log}: line {index + 1} is damaged ({e.Message.Split('\n')[0]}); remove it (or the "
+                + $"file) to run that trial again");
         }
     }
 }

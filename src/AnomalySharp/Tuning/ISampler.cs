@@ -3,10 +3,10 @@ namespace AnomalySharp.Tuning;
 /// <summary>One finished trial: internal coordinates per key and the metric (higher is better).</summary>
 /// <param name="Point">Internal coordinate of each parameter, by key.</param>
 /// <param name="Value">The metric; NaN for a failed trial.</param>
-public sealed record Observation(IReadOnlyDictionary<string, double> Point, double Value);
+internal sealed record Observation(IReadOnlyDictionary<string, double> Point, double Value);
 
 /// <summary>Proposes the next point of a search from the trials so far.</summary>
-public interface ISampler
+internal interface ISampler
 {
     /// <summary>A name for reports ("random", "tpe").</summary>
     string Name { get; }
@@ -16,7 +16,7 @@ public interface ISampler
 }
 
 /// <summary>Uniform random search.</summary>
-public sealed class RandomSampler : ISampler
+internal sealed class RandomSampler : ISampler
 {
     /// <inheritdoc />
     public string Name => "random";

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace AnomalySharp.Tuning;
 
 /// <summary>The kinds of search dimensions.</summary>
-public enum ParameterKind
+internal enum ParameterKind
 {
     /// <summary>A real number, uniform in [low, high].</summary>
     Float,
@@ -24,12 +24,17 @@ public enum ParameterKind
 /// <param name="Low">Lower bound (numeric kinds).</param>
 /// <param name="High">Upper bound (numeric kinds).</param>
 /// <param name="Choices">The choices as YAML text (choice kind).</param>
-public sealed record SearchParameter(string Key, ParameterKind Kind, double Low, double High, IReadOnlyList<string> Choices)
+internal sealed record SearchParameter(string Key, ParameterKind Kind, double Low, double High, IReadOnlyList<string> Choices)
 {
     /// <summary>Lower end of the internal coordinate.</summary>
     public double InternalLow => Kind switch { ParameterKind.LogFloat => Math.Log(Low), ParameterKind.Choice => 0, _ => Low };
     /// <summary>Upper end of the internal coordinate (for a choice: the number of choices, exclusive).</summary>
-    public double InternalHigh => Kind switch { ParameterKind.LogFloat => Math.Log(High), ParameterKind.Choice => Choices.Count, _ => High };
+    public double InternalHigh => Kind switch
+    {
+        ParameterKind.LogFloat => Math.Log(High),
+        ParameterKind.Choice => Choices.Count,
+        _ => High
+    };
 
     /// <summary>Maps an internal coordinate to a legal one (clamped, rounded for int and choice).</summary>
     public double Snap(double x) => Kind switch

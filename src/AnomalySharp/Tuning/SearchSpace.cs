@@ -8,7 +8,7 @@ namespace AnomalySharp.Tuning;
 /// <c>{float: [low, high]}</c>, <c>{log_float: [low, high]}</c>, <c>{int: [low, high]}</c> or
 /// <c>{choice: [a, b, ...]}</c> (choices may be lists: <c>{choice: [[layer2, layer3], [layer1, layer2, layer3]]}</c>).
 /// </summary>
-public sealed class SearchSpace
+internal sealed class SearchSpace
 {
     /// <summary>The dimensions, in file order.</summary>
     public IReadOnlyList<SearchParameter> Parameters { get; }
@@ -24,7 +24,8 @@ public sealed class SearchSpace
     public static SearchSpace Load(string path, Configuration.ConfigTree defaults)
     {
         string yaml = Runtime.BoundedFile.ReadAllText(path, Configuration.YamlLimits.MaxChars * 4L, (problem, m) =>
-            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing ? $"{OptionText.Name("space")}: file not found: {path}" : $"{OptionText.Name("space")}: {m}"));
+            new AnomalySharpException(problem == Runtime.BoundedFile.Problem.Missing ? $"{OptionText.Name("space")}: file not found: "
+                + $"{path}" : $"{OptionText.Name("space")}: {m}"));
         return Parse(yaml, path, defaults);
     }
 
@@ -36,7 +37,8 @@ public sealed class SearchSpace
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlDotNet.Core.YamlException e) { throw new AnomalySharpException($"{source}: not valid YAML ({e.Message})", e); }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
-            throw new AnomalySharpException($"{source}: expected a mapping of config keys to ranges, e.g. model.n_features: {{int: [50, 200]}}");
+            throw new AnomalySharpException($"{source}: expected a mapping of config keys to ranges, e.g. model.n_features: {{int: "
+                + $"[50, 200]}}");
         var result = new List<SearchParameter>();
         foreach (var (k, v) in root.Children)
         {
@@ -56,16 +58,22 @@ public sealed class SearchSpace
             }
             var pk = kind switch
             {
-                "float" => ParameterKind.Float, "log_float" => ParameterKind.LogFloat, "int" => ParameterKind.Int,
+                "float" => ParameterKind.Float,
+                "log_float" => ParameterKind.LogFloat,
+                "int" => ParameterKind.Int,
                 _ => throw new AnomalySharpException($"{source}: '{key}': unknown kind '{kind}' (float, log_float, int, choice)"),
             };
             if (args.Children.Count != 2) throw new AnomalySharpException($"{source}: '{key}': {kind} needs [low, high]");
-            double Num(YamlNode n) => n is YamlScalarNode s && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
+            double Num(YamlNode n) => n is YamlScalarNode s && double.TryParse(s.Value, NumberStyles.Float,
+                CultureInfo.InvariantCulture, out double d)
                 ? d : throw new AnomalySharpException($"{source}: '{key}': '{n}' is not a number");
             double low = Num(args.Children[0]), high = Num(args.Children[1]);
             if (!(low < high)) throw new AnomalySharpException($"{source}: '{key}': low must be below high");
-            if (pk == ParameterKind.LogFloat && low <= 0) throw new AnomalySharpException($"{source}: '{key}': log_float needs a positive low");
-            if (pk == ParameterKind.Int && (low != Math.Round(low) || high != Math.Round(high))) throw new AnomalySharpException($"{source}: '{key}': int bounds must be integers");
+            if (pk == ParameterKind.LogFloat && low <= 0) throw new AnomalySharpException($"{source}: '{key}': log_float needs a "
+                + $"positive low");
+            if (pk == ParameterKind.Int
+                && (low != Math.Round(low) || high != Math.Round(high))) throw new AnomalySharpException($"{source}: '{key}': int "
+                    + $"bounds must be integers");
             result.Add(new SearchParameter(key, pk, low, high, Array.Empty<string>()));
         }
         return new SearchSpace(result);

@@ -7,7 +7,7 @@ namespace AnomalySharp.Tuning;
 /// candidates are drawn from the good density, and the one with the highest ratio good/bad is proposed. No NuGet
 /// package offers this for .NET, so it is implemented here, small and tested.
 /// </summary>
-public sealed class TpeSampler : ISampler
+internal sealed class TpeSampler : ISampler
 {
     /// <summary>Random trials before the model is used.</summary>
     public int StartupTrials { get; init; } = 4;

@@ -7,7 +7,7 @@ namespace AnomalySharp.Visualization;
 /// <param name="SourcePath">The original image file.</param>
 /// <param name="Score">Normalized image score (threshold 0.5).</param>
 /// <param name="IsAnomalous">Ground truth.</param>
-public sealed record ReportItem(string Id, string DefectType, string ImageFile, string SourcePath, double Score, bool IsAnomalous)
+internal sealed record ReportItem(string Id, string DefectType, string ImageFile, string SourcePath, double Score, bool IsAnomalous)
 {
     /// <summary>Predicted label.</summary>
     public bool PredictedAnomalous => Score >= 0.5;

@@ -8,7 +8,7 @@ namespace AnomalySharp.Visualization;
 /// Small self-contained SVG charts for HTML reports (line plots, overlaid histograms, labelled scatter plots): no
 /// plotting dependency and no image files, so a report is one portable HTML file.
 /// </summary>
-public sealed class SvgPlot
+internal sealed class SvgPlot
 {
     static readonly string[] Palette = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf" };
     const int W = 420, H = 300, L = 52, R = 12, T = 28, B = 42;
@@ -35,7 +35,9 @@ public sealed class SvgPlot
     public SvgPlot Line(string name, IReadOnlyList<double> xs, IReadOnlyList<double> ys, string colour, bool dashed = false)
     {
         var points = string.Join(" ", xs.Zip(ys, (x, y) => $"{F(X(x))},{F(Y(y))}"));
-        _body.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.8\"{(dashed ? " stroke-dasharray=\"4 3\"" : "")} points=\"{points}\"/>");
+        _body.Append(CultureInfo.InvariantCulture,
+            $"<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.8\"{(dashed ? " stroke-dasharray=\"4 3\"" : "")} "
+                + $"points=\"{points}\"/>");
         if (name.Length > 0) _legend.Add((name, colour));
         return this;
     }
@@ -50,7 +52,9 @@ public sealed class SvgPlot
         {
             if (counts[i] == 0) continue;
             double x = _x0 + i * width, h = counts[i] / yScale;
-            _body.Append(CultureInfo.InvariantCulture, $"<rect x=\"{F(X(x))}\" y=\"{F(Y(h))}\" width=\"{F(X(x + width) - X(x))}\" height=\"{F(Y(0) - Y(h))}\" fill=\"{colour}\" fill-opacity=\"0.45\"/>");
+            _body.Append(CultureInfo.InvariantCulture,
+                $"<rect x=\"{F(X(x))}\" y=\"{F(Y(h))}\" width=\"{F(X(x + width) - X(x))}\" height=\"{F(Y(0) - Y(h))}\" "
+                    + $"fill=\"{colour}\" fill-opacity=\"0.45\"/>");
         }
         _legend.Add((name, colour));
         return this;
@@ -59,8 +63,10 @@ public sealed class SvgPlot
     /// <summary>A labelled point.</summary>
     public SvgPlot Point(string label, double x, double y, string colour)
     {
-        _body.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{F(X(x))}\" cy=\"{F(Y(y))}\" r=\"5\" fill=\"{colour}\"><title>{WebUtility.HtmlEncode(label)}</title></circle>");
-        _body.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(X(x) + 7)}\" y=\"{F(Y(y) + 4)}\" font-size=\"10\">{WebUtility.HtmlEncode(label)}</text>");
+        _body.Append(CultureInfo.InvariantCulture,
+            $"<circle cx=\"{F(X(x))}\" cy=\"{F(Y(y))}\" r=\"5\" fill=\"{colour}\"><title>{WebUtility.HtmlEncode(label)}</title></circle>");
+        _body.Append(CultureInfo.InvariantCulture,
+            $"<text x=\"{F(X(x) + 7)}\" y=\"{F(Y(y) + 4)}\" font-size=\"10\">{WebUtility.HtmlEncode(label)}</text>");
         return this;
     }
 
@@ -68,22 +74,30 @@ public sealed class SvgPlot
     public string ToSvg()
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"11\">");
-        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{W / 2}\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">{WebUtility.HtmlEncode(_title)}</text>");
-        sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{L}\" y=\"{T}\" width=\"{W - L - R}\" height=\"{H - T - B}\" fill=\"none\" stroke=\"#999\"/>");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"11\">");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"<text x=\"{W / 2}\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">{WebUtility.HtmlEncode(_title)}</text>");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"<rect x=\"{L}\" y=\"{T}\" width=\"{W - L - R}\" height=\"{H - T - B}\" fill=\"none\" stroke=\"#999\"/>");
         for (int i = 0; i <= 4; i++)
         {
             double xv = _x0 + (_x1 - _x0) * i / 4, yv = _y0 + (_y1 - _y0) * i / 4;
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(X(xv))}\" y=\"{H - B + 14}\" text-anchor=\"middle\">{xv:0.###}</text>");
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{L - 4}\" y=\"{F(Y(yv) + 4)}\" text-anchor=\"end\">{yv:0.###}</text>");
         }
-        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{(L + W - R) / 2}\" y=\"{H - 8}\" text-anchor=\"middle\">{WebUtility.HtmlEncode(_xLabel)}</text>");
-        sb.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(12,{(T + H - B) / 2}) rotate(-90)\" text-anchor=\"middle\">{WebUtility.HtmlEncode(_yLabel)}</text>");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"<text x=\"{(L + W - R) / 2}\" y=\"{H - 8}\" text-anchor=\"middle\">{WebUtility.HtmlEncode(_xLabel)}</text>");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"<text transform=\"translate(12,{(T + H - B) / 2}) rotate(-90)\" "
+                + $"text-anchor=\"middle\">{WebUtility.HtmlEncode(_yLabel)}</text>");
         sb.Append(_body);
         for (int i = 0; i < _legend.Count; i++)
         {
             int y = T + 12 + i * 14;
-            sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{W - R - 118}\" y=\"{y - 8}\" width=\"10\" height=\"10\" fill=\"{_legend[i].Colour}\"/><text x=\"{W - R - 104}\" y=\"{y + 1}\">{WebUtility.HtmlEncode(_legend[i].Name)}</text>");
+            sb.Append(CultureInfo.InvariantCulture,
+                $"<rect x=\"{W - R - 118}\" y=\"{y - 8}\" width=\"10\" height=\"10\" fill=\"{_legend[i].Colour}\"/><text "
+                    + $"x=\"{W - R - 104}\" y=\"{y + 1}\">{WebUtility.HtmlEncode(_legend[i].Name)}</text>");
         }
         sb.Append("</svg>");
         return sb.ToString();

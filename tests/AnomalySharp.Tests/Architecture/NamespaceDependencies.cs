@@ -13,7 +13,8 @@ internal static class NamespaceDependencies
     static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
 
-    /// <summary>(from namespace, to namespace) → one example "Type uses Type", for every use between two namespaces of <paramref name="assembly"/>.</summary>
+    /// <summary>(from namespace, to namespace) → one example "Type uses Type", for every use between two namespaces of <paramref
+    /// name="assembly"/>.</summary>
     public static Dictionary<(string From, string To), string> Of(Assembly assembly)
     {
         var edges = new Dictionary<(string, string), string>();
@@ -27,7 +28,8 @@ internal static class NamespaceDependencies
             string a1 = Namespace(Outer(from), root), b1 = Namespace(Outer(to), root);
             if (a1 != b1) edges.TryAdd((a1, b1), $"{Outer(from).Name} uses {Outer(to).Name}");
         }
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        const BindingFlags all
+            = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
         foreach (var type in assembly.GetTypes())
         {
             Use(type, type.BaseType);
@@ -58,7 +60,10 @@ internal static class NamespaceDependencies
     static IEnumerable<Type> BodyTypes(MethodBase method)
     {
         byte[]? il;
-        try { il = method.GetMethodBody()?.GetILAsByteArray(); } catch (Exception e) when (e is InvalidOperationException or NotSupportedException) { il = null; }
+        try { il = method.GetMethodBody()?.GetILAsByteArray(); }
+        catch (Exception e) when (e is InvalidOperationException
+            or NotSupportedException)
+        { il = null; }
         if (il == null) yield break;
         var module = method.Module;
         Type[]? typeArgs = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
@@ -81,7 +86,9 @@ internal static class NamespaceDependencies
             {
                 MemberInfo? member = null;
                 try { member = module.ResolveMember(BitConverter.ToInt32(il, i), typeArgs, methodArgs); }
-                catch (Exception e) when (e is ArgumentException or BadImageFormatException or TypeLoadException or FileNotFoundException) { }
+                catch (Exception e) when (e is ArgumentException or BadImageFormatException or TypeLoadException
+                    or FileNotFoundException)
+                { }
                 if (member is Type t) yield return t;
                 else if (member?.DeclaringType is { } declaring) yield return declaring;
                 if (member is FieldInfo f) yield return f.FieldType;

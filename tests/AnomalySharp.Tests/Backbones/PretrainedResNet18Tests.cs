@@ -1,8 +1,8 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Data;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -83,7 +83,8 @@ public class PretrainedResNet18Tests
         // Trained first-layer filters are smooth: neighbouring weights correlate strongly; random ones do not.
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(PretrainedResNet18.Instance.OnnxPath));
         var w = model.Graph.Initializer.First(t => t.Dims.SequenceEqual(new long[] { 64, 3, 7, 7 }));
-        using var t = tensor(w.RawData.Length > 0 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(w.RawData.Span).ToArray() : w.FloatData.ToArray(), new long[] { 64, 3, 7, 7 });
+        using var t = tensor(w.RawData.Length > 0 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte,
+            float>(w.RawData.Span).ToArray() : w.FloatData.ToArray(), new long[] { 64, 3, 7, 7 });
         using var a = t.narrow(3, 0, 6).flatten();
         using var b = t.narrow(3, 1, 6).flatten();
         double corr = ((a - a.mean()) * (b - b.mean())).mean().item<float>() / (a.std().item<float>() * b.std().item<float>());

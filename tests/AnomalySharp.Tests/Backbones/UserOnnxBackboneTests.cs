@@ -1,8 +1,7 @@
 using System.Globalization;
 using AnomalySharp.Backbones;
-using AnomalySharp.Data;
 using AnomalySharp.Engine;
-using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Models;
 
 namespace AnomalySharp.Tests.Backbones;
@@ -55,7 +54,11 @@ public class UserOnnxBackboneTests
     {
         // ONNX Runtime's optimizer writes fused com.microsoft operators (FusedConv): a file users do hand over.
         string dir = TestPaths.TempDir("byo-ort-ops"), optimized = Path.Combine(dir, "resnet18-ort.onnx");
-        using (var so = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = optimized })
+        using (var so = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            GraphOptimizationLevel
+            = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = optimized
+        })
         using (new Microsoft.ML.OnnxRuntime.InferenceSession(PretrainedResNet18.Instance.OnnxPath, so)) { }
         Assert.Contains(Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph.Node, n => n.Domain == "com.microsoft");
         int[] layers = { 0, 1, 2 };
@@ -72,7 +75,8 @@ public class UserOnnxBackboneTests
             model = g.ToModel(new Dictionary<string, string>(), "features");
             using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model));
             var rng = new Random(5);
-            var image = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(Enumerable.Range(0, 3 * 64 * 64).Select(_ => (float)rng.NextDouble()).ToArray(), new[] { 1, 3, 64, 64 });
+            var image = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(Enumerable.Range(0,
+                3 * 64 * 64).Select(_ => (float)rng.NextDouble()).ToArray(), new[] { 1, 3, 64, 64 });
             using var result = session.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("image", image) });
             return result.Select(r => r.AsEnumerable<float>().ToArray()).ToArray();
         }

@@ -19,7 +19,8 @@ public class TorchSharpGlueTests
     {
         byte[] original = File.ReadAllBytes(PackagedGlue());
         var before = ElfVersionPatcher.ReadRequirements(original);
-        Assert.Contains(before, r => r.Item1 == "libstdc++.so.6" && r.Item2 == "GLIBCXX_3.4.32" && (r.Item3 & ElfVersionPatcher.VerFlagWeak) == 0);
+        Assert.Contains(before,
+            r => r.Item1 == "libstdc++.so.6" && r.Item2 == "GLIBCXX_3.4.32" && (r.Item3 & ElfVersionPatcher.VerFlagWeak) == 0);
         byte[] copy = (byte[])original.Clone();
         Assert.Equal(1, ElfVersionPatcher.MarkWeak(copy, new[] { "GLIBCXX_3.4.32" }));
         Assert.Equal(0, ElfVersionPatcher.MarkWeak(copy, new[] { "GLIBCXX_3.4.32" }));

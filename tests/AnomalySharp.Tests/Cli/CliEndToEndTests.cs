@@ -12,7 +12,8 @@ public class CliEndToEndTests
     static readonly string[] RequiredKeys =
     {
         "image_auroc", "image_f1max", "pixel_auroc", "pixel_f1max", "aupro", "aupr", "image_threshold", "pixel_threshold",
-        "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test", "model", "backbone", "image_size", "seed", "timings",
+        "fit_seconds", "predict_images_per_second", "peak_memory_mb", "n_train", "n_test", "model", "backbone", "image_size", "seed",
+            "timings",
     };
 
     [Fact]
@@ -43,7 +44,8 @@ public class CliEndToEndTests
         var test = Run("test", "--model-path", run, "--output", testOut);
         Assert.True(test.ExitCode == 0, test.Stderr);
         var again = JsonNode.Parse(File.ReadAllText(Path.Combine(testOut, "results.json")))!.AsObject();
-        foreach (string k in new[] { "image_auroc", "pixel_auroc", "aupro", "image_f1max", "pixel_f1max", "image_threshold", "image_accuracy_at_threshold" })
+        foreach (string k in new[] { "image_auroc", "pixel_auroc", "aupro", "image_f1max", "pixel_f1max", "image_threshold",
+            "image_accuracy_at_threshold" })
             Assert.Equal(results[k]!.ToJsonString(), again[k]!.ToJsonString());
 
         // predict: one JSON line per image, heat maps, masks at the original size.
@@ -77,15 +79,18 @@ public class CliEndToEndTests
     {
         var ds = PadimTests.SmallSynthetic();
         string dir = TestPaths.TempDir("cli-errors");
-        AssertUserError(Run("train", "--model", "nosuch", "--data", ds.Root, "--output", Path.Combine(dir, "a")), "unknown model 'nosuch'", "padim");
+        AssertUserError(Run("train", "--model", "nosuch", "--data", ds.Root, "--output", Path.Combine(dir, "a")),
+            "unknown model 'nosuch'", "padim");
         AssertUserError(Run("train", "--data", Path.Combine(dir, "missing"), "--output", Path.Combine(dir, "b")), "missing");
-        AssertUserError(Run("train", "--data", ds.Root, "--set", "model.n_featurs=3", "--output", Path.Combine(dir, "c")), "model.n_featurs");
+        AssertUserError(Run("train", "--data", ds.Root, "--set", "model.n_featurs=3", "--output", Path.Combine(dir, "c")),
+            "model.n_featurs");
         AssertUserError(Run("train", "--bogus-option"), "--bogus-option");
         AssertUserError(Run("train", "--config", Path.Combine(dir, "none.yaml")), "none.yaml");
         Directory.CreateDirectory(Path.Combine(dir, "exists"));
         AssertUserError(Run("train", "--data", ds.Root, "--output", Path.Combine(dir, "exists")), "already exists", "--overwrite");
         AssertUserError(Run("test", "--model-path", Path.Combine(dir, "nomodel"), "--output", Path.Combine(dir, "t")), "nomodel");
-        AssertUserError(Run("predict", "--model-path", Path.Combine(dir, "x"), "--input", Path.Combine(dir, "noinput"), "--output", Path.Combine(dir, "p")), "noinput");
+        AssertUserError(Run("predict", "--model-path", Path.Combine(dir, "x"), "--input", Path.Combine(dir, "noinput"), "--output",
+            Path.Combine(dir, "p")), "noinput");
         Assert.False(Directory.Exists(Path.Combine(dir, "a")));
     }
 
@@ -95,7 +100,8 @@ public class CliEndToEndTests
         var ds = PadimTests.SmallSynthetic();
         string dir = TestPaths.TempDir("cli-model");
         string run = Path.Combine(dir, "run");
-        Assert.Equal(0, Run("train", "--data", ds.Root, "--output", run, "--set", "data.image_size=64", "--set", "visualization.save_images=false").ExitCode);
+        Assert.Equal(0, Run("train", "--data", ds.Root, "--output", run, "--set", "data.image_size=64", "--set",
+            "visualization.save_images=false").ExitCode);
         string model = Path.Combine(run, "model.anomalysharp");
 
         // A flipped byte inside a stored tensor: caught by the checksums.
@@ -111,7 +117,8 @@ public class CliEndToEndTests
             using var w = zip.CreateEntry("tensors/mean.bin").Open();
             w.Write(bytes);
         }
-        AssertUserError(Run("test", "--model-path", damaged, "--output", Path.Combine(dir, "t1")), "damaged.anomalysharp", "damaged", "mean.bin");
+        AssertUserError(Run("test", "--model-path", damaged, "--output", Path.Combine(dir, "t1")), "damaged.anomalysharp", "damaged",
+            "mean.bin");
 
         // A file cut short.
         string cut = Path.Combine(dir, "cut.anomalysharp");
@@ -130,7 +137,8 @@ public class CliEndToEndTests
             byte[] text = Encoding.UTF8.GetBytes(manifest.ToJsonString());
             entry.Delete(); zip.GetEntry("manifest.sha256")!.Delete();
             using (var w = zip.CreateEntry("manifest.json").Open()) w.Write(text);
-            using (var w = zip.CreateEntry("manifest.sha256").Open()) w.Write(Encoding.ASCII.GetBytes(Convert.ToHexString(SHA256.HashData(text)).ToLowerInvariant()));
+            string hash = Convert.ToHexString(SHA256.HashData(text)).ToLowerInvariant();
+            using (var w = zip.CreateEntry("manifest.sha256").Open()) w.Write(Encoding.ASCII.GetBytes(hash));
         }
         AssertUserError(Run("test", "--model-path", future, "--output", Path.Combine(dir, "t3")), "format version 99");
         Assert.False(Directory.Exists(Path.Combine(dir, "t1")));

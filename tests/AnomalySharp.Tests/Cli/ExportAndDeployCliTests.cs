@@ -14,7 +14,8 @@ public class ExportAndDeployCliTests
     public void TritonRepositoryMatchesTheOnnxGraph()
     {
         string dir = TestPaths.TempDir("triton");
-        var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", Path.Combine(dir, "repo"), "--name", "tiles");
+        var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", Path.Combine(dir,
+            "repo"), "--name", "tiles");
         Assert.True(r.ExitCode == 0, r.Stderr);
         string config = File.ReadAllText(Path.Combine(dir, "repo", "tiles", "config.pbtxt"));
         string onnx = Path.Combine(dir, "repo", "tiles", "1", "model.onnx");
@@ -22,7 +23,8 @@ public class ExportAndDeployCliTests
         Assert.Contains("name: \"tiles\"", config);
         Assert.Contains("platform: \"onnxruntime_onnx\"", config);
         Assert.Contains("dynamic_batching", config);
-        var entries = Regex.Matches(config, @"name: ""(\w+)""\s+data_type: (\w+)\s+dims: \[ ([^\]]*) \]").ToDictionary(m => m.Groups[1].Value, m => m.Groups[3].Value);
+        var entries = Regex.Matches(config,
+            @"name: ""(\w+)""\s+data_type: (\w+)\s+dims: \[ ([^\]]*) \]").ToDictionary(m => m.Groups[1].Value, m => m.Groups[3].Value);
         foreach (var (name, meta) in session.InputMetadata.Concat(session.OutputMetadata))
         {
             Assert.True(entries.ContainsKey(name), $"{name} missing from config.pbtxt");
@@ -32,9 +34,12 @@ public class ExportAndDeployCliTests
         }
         Assert.Equal(session.InputMetadata.Count + session.OutputMetadata.Count, entries.Count);
         Assert.Equal("padim", session.ModelMetadata.CustomMetadataMap["anomalysharp.model"]);
-        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", Path.Combine(dir, "repo")), "already exists");
-        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "tflite", "--output", Path.Combine(dir, "x")), "--format", "tflite");
-        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", Path.Combine(dir, "y.onnx"), "--calibration", dir), "--calibration", "--int8");
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output",
+            Path.Combine(dir, "repo")), "already exists");
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "tflite", "--output",
+            Path.Combine(dir, "x")), "--format", "tflite");
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", Path.Combine(dir,
+            "y.onnx"), "--calibration", dir), "--calibration", "--int8");
     }
 
     [Fact]
@@ -43,11 +48,13 @@ public class ExportAndDeployCliTests
         string dir = TestPaths.TempDir("export-runtime");
         string onnx = Path.Combine(dir, "m.onnx");
         // Opset 17 and IR 8 need ONNX Runtime 1.12: a 1.11 target is refused before anything is written.
-        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "1.11"),
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime",
+            "1.11"),
             "--runtime 1.11", "ONNX Runtime 1.12 or later", "nothing written");
         Assert.False(File.Exists(onnx));
         Assert.Empty(Directory.GetFiles(dir));
-        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "newest"), "--runtime", "newest");
+        CliRunner.AssertUserError(CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime",
+            "newest"), "--runtime", "newest");
         var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", onnx, "--runtime", "1.17.3");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("runs in ONNX Runtime 1.12 or later (IR 8, opset 17)", r.Stdout);
@@ -62,7 +69,8 @@ public class ExportAndDeployCliTests
         string dir = TestPaths.TempDir("int8");
         var ds = PadimTests.SmallSynthetic();
         string calibration = Path.Combine(ds.Root, "train", "good");
-        var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", Path.Combine(dir, "int8.onnx"), "--int8", "--calibration", calibration);
+        var r = CliRunner.Run("export", "--model-path", ExportedSynthetic.ModelDir, "--output", Path.Combine(dir, "int8.onnx"),
+            "--int8", "--calibration", calibration);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("int8", r.Stdout);
         using (var session = new InferenceSession(Path.Combine(dir, "int8.onnx")))
@@ -73,11 +81,13 @@ public class ExportAndDeployCliTests
         var floatScores = Predict(ExportedSynthetic.Onnx, ds.Test.Select(s => s.ImagePath));
         var int8Scores = Predict(Path.Combine(dir, "int8.onnx"), ds.Test.Select(s => s.ImagePath));
         var labels = ds.Test.Select(s => s.IsAnomalous).ToArray();
-        double aurocFloat = AnomalySharp.Metrics.Auroc.Compute(floatScores, labels), aurocInt8 = AnomalySharp.Metrics.Auroc.Compute(int8Scores, labels);
+        double aurocFloat = AnomalySharp.Metrics.Auroc.Compute(floatScores, labels),
+            aurocInt8 = AnomalySharp.Metrics.Auroc.Compute(int8Scores, labels);
         Assert.True(aurocInt8 >= aurocFloat - 0.01, $"int8 AUROC {aurocInt8} vs float {aurocFloat}");
         double drift = floatScores.Zip(int8Scores).Average(p => Math.Abs(p.First - p.Second));
         int agree = floatScores.Zip(int8Scores).Count(p => (p.First >= 0.5) == (p.Second >= 0.5));
-        Assert.True(agree >= 0.8 * labels.Length, $"int8 labels agree with float on {agree}/{labels.Length}; mean |score change| {drift}; AUROC {aurocInt8} vs {aurocFloat}");
+        Assert.True(agree >= 0.8 * labels.Length,
+            $"int8 labels agree with float on {agree}/{labels.Length}; mean |score change| {drift}; AUROC {aurocInt8} vs {aurocFloat}");
         Assert.True(drift < 0.1, $"int8 scores drifted from float: mean |change| {drift}; AUROC {aurocInt8} vs {aurocFloat}");
     }
 
@@ -95,10 +105,12 @@ public class ExportAndDeployCliTests
         string input = Path.Combine(dir, "in");
         Directory.CreateDirectory(input);
         foreach (var s in ds.Test.Take(6)) File.Copy(s.ImagePath, Path.Combine(input, s.DefectType + "_" + Path.GetFileName(s.ImagePath)));
-        var a = CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--input", input, "--output", Path.Combine(dir, "onnx"), "--batch-size", "4");
+        var a = CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--input", input, "--output", Path.Combine(dir,
+            "onnx"), "--batch-size", "4");
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.Contains("onnxruntime, batch 4", a.Stdout);
-        var b = CliRunner.Run("predict", "--model-path", ExportedSynthetic.ModelDir, "--input", input, "--output", Path.Combine(dir, "saved"));
+        var b = CliRunner.Run("predict", "--model-path", ExportedSynthetic.ModelDir, "--input", input, "--output", Path.Combine(dir,
+            "saved"));
         Assert.True(b.ExitCode == 0, b.Stderr);
         var onnx = Lines(Path.Combine(dir, "onnx", "predictions.jsonl"));
         var saved = Lines(Path.Combine(dir, "saved", "predictions.jsonl"));
@@ -114,8 +126,10 @@ public class ExportAndDeployCliTests
             Assert.True(File.Exists(Path.Combine(dir, "onnx", "masks", stem + "_mask.png")));
             Assert.True(File.Exists(Path.Combine(dir, "onnx", "heatmaps", stem + ".png")));
         }
-        CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", Path.Combine(dir, "none.onnx"), "--input", input, "--output", Path.Combine(dir, "n")), "none.onnx", "not found");
-        CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--output", Path.Combine(dir, "n")), "--input", "--watch");
+        CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", Path.Combine(dir, "none.onnx"), "--input", input, "--output",
+            Path.Combine(dir, "n")), "none.onnx", "not found");
+        CliRunner.AssertUserError(CliRunner.Run("predict", "--model-path", ExportedSynthetic.Onnx, "--output", Path.Combine(dir, "n")),
+            "--input", "--watch");
     }
 
     static Dictionary<string, JsonObject> Lines(string path) =>
@@ -150,7 +164,16 @@ public class ExportAndDeployCliTests
         try
         {
             string jsonl = Path.Combine(output, "predictions.jsonl");
-            int Count() { try { using var s = new FileStream(jsonl, FileMode.Open, FileAccess.Read, FileShare.ReadWrite); using var r = new StreamReader(s); return r.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length; } catch (IOException) { return 0; } }
+            int Count()
+            {
+                try
+                {
+                    using var s = new FileStream(jsonl, FileMode.Open, FileAccess.Read,
+                FileShare.ReadWrite); using var r = new StreamReader(s); return r.ReadToEnd().Split('\n',
+                    StringSplitOptions.RemoveEmptyEntries).Length;
+                }
+                catch (IOException) { return 0; }
+            }
             var frames = ds.Test.Take(5).ToList();
             for (int i = 0; i < frames.Count; i++)
             {
@@ -162,7 +185,8 @@ public class ExportAndDeployCliTests
                 WaitFor(() => Count() == expected, $"frame {i} to be scored");
             }
             Assert.True(File.Exists(Path.Combine(output, "masks", "frame4_mask.png")));
-            var labels = File.ReadAllLines(Path.Combine(output, "predictions.jsonl")).Select(l => (string)JsonNode.Parse(l)!["label"]!).ToList();
+            var labels = File.ReadAllLines(Path.Combine(output,
+                "predictions.jsonl")).Select(l => (string)JsonNode.Parse(l)!["label"]!).ToList();
             Assert.Equal(frames.Select(f => f.IsAnomalous ? "anomalous" : "normal"), labels);
         }
         finally
@@ -190,8 +214,13 @@ public class ExportAndDeployCliTests
             if (!p.HasExited) p.Kill(true);
             p.WaitForExit();
         }
-        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", "/nonexistent/m.onnx", "--port", "0"), "/nonexistent/m.onnx", "not found");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", "/nonexistent/m.onnx", "--port", "0"), "/nonexistent/m.onnx",
+            "not found");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", ExportedSynthetic.Onnx, "--host", "localhost-ish"), "--host");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", ExportedSynthetic.ModelDir, "--port", "0"), ".onnx");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", ExportedSynthetic.Onnx, "--sessions", "0"),
+            "--sessions must be 1..64, got 0");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", ExportedSynthetic.Onnx, "--body-timeout", "NaN"),
+            "--body-timeout must be a finite number");
     }
 }

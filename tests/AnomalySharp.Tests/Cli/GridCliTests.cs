@@ -20,7 +20,8 @@ public class GridCliTests
         File.Copy(ds.Test[0].ImagePath, Path.Combine(broken, "test", "good", "b.png"));
         File.Copy(ds.Test.First(s => s.IsAnomalous).ImagePath, Path.Combine(broken, "test", "crack", "c.png"));
         string output = Path.Combine(dir, "grid");
-        string[] args = { "benchmark", "--models", "padim,dfm", "--data", $"synthetic,{broken}", "--seeds", "1,2", "--set", "data.image_size=64",
+        string[] args = { "benchmark", "--models", "padim,dfm", "--data", $"synthetic,{broken}", "--seeds", "1,2", "--set",
+            "data.image_size=64",
             "--output", output, "--plugin", Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Samples.CustomModel.dll") };
         var r = CliRunner.Run(args);
         Assert.Equal(1, r.ExitCode); // some cells failed
@@ -39,7 +40,8 @@ public class GridCliTests
 
         // The table agrees with a separate train run of the same cell.
         var cell = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim__s1", "cell.json")))!;
-        var t = CliRunner.Run("train", "--model", "padim", "--seed", "1", "--set", "data.image_size=64", "--set", "visualization.save_images=false", "--output", Path.Combine(dir, "separate"));
+        var t = CliRunner.Run("train", "--model", "padim", "--seed", "1", "--set", "data.image_size=64", "--set",
+            "visualization.save_images=false", "--output", Path.Combine(dir, "separate"));
         Assert.True(t.ExitCode == 0, t.Stderr);
         var separate = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "separate", "results.json")))!;
         Assert.Equal((double)separate["image_auroc"]!, (double)cell["image_auroc"]!);
@@ -50,7 +52,8 @@ public class GridCliTests
         var again = CliRunner.Run(args);
         Assert.Equal(1, again.ExitCode);
         Assert.Equal(4, again.Stderr.Split('\n').Count(l => l.Contains("done before, kept")));
-        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim,nosuch", "--data", "synthetic", "--output", Path.Combine(dir, "x")), "nosuch");
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim,nosuch", "--data", "synthetic", "--output",
+            Path.Combine(dir, "x")), "nosuch");
     }
 
     [Fact]
@@ -75,10 +78,13 @@ public class GridCliTests
         // Other data under a name that a kept cell has: refused, not reported with the kept cell's figures.
         string x3 = Reliability.InputCopy.Of(x2, Path.Combine(dir, "x3", "hz"));
         string single = Path.Combine(dir, "single");
-        Assert.Equal(0, CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--set", "data.image_size=64", "--output", single).ExitCode);
-        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x3, "--set", "data.image_size=64", "--output", single),
+        Assert.Equal(0, CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--set", "data.image_size=64", "--output",
+            single).ExitCode);
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x3, "--set", "data.image_size=64",
+            "--output", single),
             "was run on " + x1, "not " + x3);
-        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--seeds", "1,1", "--output", Path.Combine(dir, "s")), "--seeds", "'1' is listed 2 times");
+        CliRunner.AssertUserError(CliRunner.Run("benchmark", "--models", "padim", "--data", x1, "--seeds", "1,1", "--output",
+            Path.Combine(dir, "s")), "--seeds", "'1' is listed 2 times");
     }
 
     [Fact]
@@ -98,7 +104,8 @@ public class GridCliTests
         string output = Path.Combine(dir, "grid");
         var r = CliRunner.Run("benchmark", "--config", plan, "--output", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var tiled = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim@128-tiles-64__s3", "cell.json")))!;
+        var tiled = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim@128-tiles-64__s3",
+            "cell.json")))!;
         var plain = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "cells", "synthetic-texture__padim@64__s3", "cell.json")))!;
         Assert.Contains("data.tiling.tile_size=64", tiled["sets"]!.AsArray().Select(v => (string)v!));
         Assert.DoesNotContain("data.tiling.tile_size=64", plain["sets"]!.AsArray().Select(v => (string)v!));
@@ -119,17 +126,21 @@ public class GridCliTests
         var ds = Models.PadimTests.SmallSynthetic();
         string space = Path.Combine(dir, "space.yaml");
         File.WriteAllText(space, "model.n_features: {int: [10, 100]}\nmodel.blur_sigma: {float: [1, 6]}\n");
-        var r = CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--trials", "4", "--set", "data.image_size=64",
+        var r = CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--trials", "4", "--set",
+            "data.image_size=64",
             "--metric", "pixel_auroc", "--output", Path.Combine(dir, "out"));
         Assert.True(r.ExitCode == 0, r.Stderr);
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "out", "final.json")))!;
         Assert.True((double)summary["best_validation"]! >= (double)summary["default_validation"]!);
         Assert.NotNull(summary["final_test"]!["best"]!["pixel_auroc"]);
         Assert.Contains("| 1 |", File.ReadAllText(Path.Combine(dir, "out", "hpo.md")));
-        var train = CliRunner.Run("train", "--data", ds.Root, "--config", Path.Combine(dir, "out", "best.yaml"), "--set", "visualization.save_images=false", "--output", Path.Combine(dir, "best-run"));
+        var train = CliRunner.Run("train", "--data", ds.Root, "--config", Path.Combine(dir, "out", "best.yaml"), "--set",
+            "visualization.save_images=false", "--output", Path.Combine(dir, "best-run"));
         Assert.True(train.ExitCode == 0, train.Stderr);
-        CliRunner.AssertUserError(CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--sampler", "grid", "--output", Path.Combine(dir, "g")), "--sampler", "grid");
+        CliRunner.AssertUserError(CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--sampler", "grid",
+            "--output", Path.Combine(dir, "g")), "--sampler", "grid");
         File.WriteAllText(space, "model.n_featurs: {int: [10, 100]}\n");
-        CliRunner.AssertUserError(CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--output", Path.Combine(dir, "h")), "n_featurs");
+        CliRunner.AssertUserError(CliRunner.Run("hpo", "--model", "padim", "--data", ds.Root, "--space", space, "--output",
+            Path.Combine(dir, "h")), "n_featurs");
     }
 }

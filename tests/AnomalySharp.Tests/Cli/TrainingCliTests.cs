@@ -14,7 +14,8 @@ public class TrainingCliTests
         string dll = Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in new[] { dll, "train", "--model", "fastflow", "--set", "data.image_size=64", "--set", "training.max_epochs=40",
-                     "--set", "training.validate_every=0", "--set", "training.monitor=none", // a fixed budget: this test is about resuming it
+                     // a fixed budget: this test is about resuming it
+                     "--set", "training.validate_every=0", "--set", "training.monitor=none",
                      "--set", "visualization.save_images=false", "--output", output })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -78,11 +79,14 @@ public class TrainingCliTests
         CliRunner.AssertUserError(CliRunner.Run("train", "--resume", Path.Combine(dir, "missing.ckpt")), "checkpoint not found");
         CliRunner.AssertUserError(CliRunner.Run("train", "--resume", junk, "--model", "stfpm"), "--resume", "--model");
         CliRunner.AssertUserError(CliRunner.Run("train", "--model", "padim", "--resume", junk, "--data", dir), "--resume");
-        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "stfpm", "--set", "training.optimizer=rmsprop", "--output", Path.Combine(dir, "o")),
+        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "stfpm", "--set", "training.optimizer=rmsprop", "--output",
+            Path.Combine(dir, "o")),
             "training.optimizer", "rmsprop");
-        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "stfpm", "--set", "training.monitor=pixel_auroc", "--set", "training.validate_every=0",
+        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "stfpm", "--set", "training.monitor=pixel_auroc", "--set",
+            "training.validate_every=0",
             "--output", Path.Combine(dir, "o")), "training.monitor", "validate_every");
-        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "fastflow", "--set", "data.image_size=72", "--output", Path.Combine(dir, "o")),
+        CliRunner.AssertUserError(CliRunner.Run("train", "--model", "fastflow", "--set", "data.image_size=72", "--output",
+            Path.Combine(dir, "o")),
             "data.image_size", "multiple of 16");
     }
 }

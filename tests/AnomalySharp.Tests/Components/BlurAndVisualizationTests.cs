@@ -14,8 +14,10 @@ public class BlurAndVisualizationTests
         g.Input("x", 1, 1, h, w);
         g.Rename(blur.AppendOnnx(g, "x", h, w), "y");
         g.Output("y", 1, 1, h, w);
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(g.ToModel(new Dictionary<string, string>(), "blur")));
-        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(map.contiguous().data<float>().ToArray(), map.shape);
+        byte[] graph = Google.Protobuf.MessageExtensions.ToByteArray(g.ToModel(new Dictionary<string, string>(), "blur"));
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph);
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(map.contiguous().data<float>().ToArray(),
+            map.shape);
         using var outputs = session.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), new[] { "x" }, new[] { input }, new[] { "y" });
         return tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray()).view(1, 1, h, w);
     }

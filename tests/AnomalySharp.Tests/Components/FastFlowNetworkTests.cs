@@ -12,7 +12,8 @@ public class FastFlowNetworkTests
         using var guard = AnomalySharp.Diagnostics.NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
         // 8 steps alternating 3x3 and 1x1 subnets, as FastFlow builds them for one layer.
-        using var net = new FastFlowNetwork(new[] { new long[] { 4, 3, 3 } }, steps: 8, hiddenRatio: 1.0, conv3x3Only: false, clamp: 2.0, seed: 3);
+        using var net = new FastFlowNetwork(new[] { new long[] { 4, 3, 3 } }, steps: 8, hiddenRatio: 1.0, conv3x3Only: false,
+            clamp: 2.0, seed: 3);
         using (no_grad())
             foreach (var p in net.parameters()) p.add_(randn(p.shape, dtype: p.dtype, generator: new Generator(9)) * 0.3);
         net.to(ScalarType.Float64);
@@ -31,7 +32,8 @@ public class FastFlowNetworkTests
             jacobian[TensorIndex.Colon, j] = ((plus - minus) / (2 * h)).flatten();
         }
         var (_, logAbsDet) = linalg.slogdet(jacobian);
-        Assert.True(Math.Abs(logAbsDet.item<double>() - logDet.item<double>()) < 1e-5, $"numerical {logAbsDet.item<double>()} vs flow {logDet.item<double>()}");
+        Assert.True(Math.Abs(logAbsDet.item<double>() - logDet.item<double>()) < 1e-5,
+            $"numerical {logAbsDet.item<double>()} vs flow {logDet.item<double>()}");
         Assert.True(Math.Abs(logDet.item<double>()) > 0.1, "the perturbed flow is not volume-preserving");
     }
 }

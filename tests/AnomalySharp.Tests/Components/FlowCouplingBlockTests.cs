@@ -1,9 +1,13 @@
-using TorchSharp;
 using AnomalySharp.Components;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Components;
 
+// Alone: in the parallel run another test's allocations could end the process-wide no-GC region mid-test, and a
+// collection then finalizes an implicit Scalar (the 0.1 coupling factor, the 0.5 of the loss) inside a TorchSharp
+// call; one full run here saw the first convolution's gradients come out zero that way.
+[Collection(IsolatedCollection.Name)]
 public class FlowCouplingBlockTests
 {
     [Fact]
@@ -14,7 +18,8 @@ public class FlowCouplingBlockTests
         using var scope = NewDisposeScope();
         using var block = new FlowCouplingBlock(channels: 4, kernelSize: 3, clamp: 2.0, seed: 7);
         using (no_grad())
-            foreach (var p in block.parameters()) p.add_(randn(p.shape, dtype: p.dtype, generator: new Generator(3)) * 0.5); // away from the identity
+            // away from the identity
+            foreach (var p in block.parameters()) p.add_(randn(p.shape, dtype: p.dtype, generator: new Generator(3)) * 0.5);
         using var x = randn(new long[] { 1, 4, 3, 3 }, dtype: ScalarType.Float64, generator: new Generator(11));
         block.to(ScalarType.Float64);
         var (y, logDet) = block.Forward(x);
@@ -32,7 +37,8 @@ public class FlowCouplingBlockTests
             jacobian[TensorIndex.Colon, j] = ((plus - minus) / (2 * h)).flatten();
         }
         var (sign, logAbsDet) = linalg.slogdet(jacobian);
-        Assert.True(Math.Abs(logAbsDet.item<double>() - logDet.item<double>()) < 1e-6, $"numerical {logAbsDet.item<double>()} vs block {logDet.item<double>()}");
+        Assert.True(Math.Abs(logAbsDet.item<double>() - logDet.item<double>()) < 1e-6,
+            $"numerical {logAbsDet.item<double>()} vs block {logDet.item<double>()}");
         Assert.NotEqual(0.0, logDet.item<double>(), 3);
         using var back = block.Inverse(y);
         Assert.True((back - x).abs().max().item<double>() < 1e-10);

@@ -41,7 +41,8 @@ public class MultivariateGaussianTests
     {
         using var guard = AnomalySharp.Diagnostics.NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
-        var x = randn(new long[] { samples, dim, positions }, generator: new Generator(9)) * 5 + 100; // far from zero: cancellation would show
+        // far from zero: cancellation would show
+        var x = randn(new long[] { samples, dim, positions }, generator: new Generator(9)) * 5 + 100;
         using var all = new MultivariateGaussian();
         foreach (var chunk in x.split(8, 0)) all.Update(chunk);
         all.Finish(0.01);
@@ -65,7 +66,8 @@ public class MultivariateGaussianTests
         double relative = ((a - b).abs().max() / b.abs().max()).item<double>();
         Assert.True(relative < 1e-5, $"inverse covariances differ by {relative} (relative)");
         // Sums that do not match the loaded means are refused.
-        Assert.Throws<AnomalySharpException>(() => resumed.LoadSums(tensor(new[] { 5L }), zeros(positions, dim + 1, dtype: ScalarType.Float64),
+        Assert.Throws<AnomalySharpException>(() => resumed.LoadSums(tensor(new[] { 5L }), zeros(positions, dim + 1,
+            dtype: ScalarType.Float64),
             zeros(positions, MultivariateGaussian.PackedLength(dim + 1), dtype: ScalarType.Float64)));
     }
 

@@ -6,7 +6,8 @@ public class OptionTextTests
     [Fact]
     public void AMarkedParameterReadsAsItselfInTheLibraryAndAsAFlagOnTheCommandLine()
     {
-        var e = new AnomalySharpException($"{OptionText.Name("skipBadImages")} and {OptionText.Name("overwrite")}, with {OptionText.Name("int8")} and {OptionText.Name("validationFraction")}");
+        var e = new AnomalySharpException($"{OptionText.Name("skipBadImages")} and {OptionText.Name("overwrite")}, with "
+            + $"{OptionText.Name("int8")} and {OptionText.Name("validationFraction")}");
         Assert.Equal("skipBadImages and overwrite, with int8 and validationFraction", e.Message);
         Assert.Equal("--skip-bad-images and --overwrite, with --int8 and --validation-fraction", e.CommandLineMessage);
         // Plain text, paths and existing dashes are left alone.

@@ -21,7 +21,8 @@ public class DatasetTests
         var ds = new MvtecDataset(TestPaths.SharedData("magnetic_tile"));
         Assert.Equal(762, ds.Train.Count);
         Assert.Equal(582, ds.Test.Count);
-        Assert.Equal(new[] { "blowhole", "break", "crack", "fray", "good", "uneven" }, ds.Test.Select(s => s.DefectType).Distinct().Order());
+        Assert.Equal(new[] { "blowhole", "break", "crack", "fray", "good", "uneven" },
+            ds.Test.Select(s => s.DefectType).Distinct().Order());
     }
 
     [Fact]
@@ -60,7 +61,8 @@ public class DatasetTests
         string root = TestImages.MiniMvtec(TestPaths.TempDir("good-only"));
         var full = new MvtecDataset(root);
         Directory.Delete(Path.Combine(root, "ground_truth"), recursive: true);
-        foreach (string d in Directory.GetDirectories(Path.Combine(root, "test")).Where(d => Path.GetFileName(d) != "good")) Directory.Delete(d, recursive: true);
+        foreach (string d in Directory.GetDirectories(Path.Combine(root,
+            "test")).Where(d => Path.GetFileName(d) != "good")) Directory.Delete(d, recursive: true);
         var goodTest = new MvtecDataset(root);
         Assert.Equal(full.Train.Count, goodTest.Train.Count);
         Assert.NotEmpty(goodTest.Test);
@@ -72,7 +74,8 @@ public class DatasetTests
         var folder = new FolderDataset(Path.Combine(root, "train/good"), abnormalDir: null, seed: 1);
         Assert.All(folder.Test, s => Assert.False(s.IsAnomalous));
         Assert.Equal(full.Train.Count, folder.Train.Count + folder.Test.Count);
-        Assert.Throws<AnomalySharpException>(() => new FolderDataset(Path.Combine(root, "train/good"), null, Path.Combine(root, "train/good")));
+        Assert.Throws<AnomalySharpException>(() => new FolderDataset(Path.Combine(root, "train/good"), null, Path.Combine(root,
+            "train/good")));
     }
 
     [Fact]
@@ -94,7 +97,8 @@ public class DatasetTests
         string bad = Path.Combine(root, "train/good/003.png");
         File.WriteAllBytes(bad, File.ReadAllBytes(bad).AsSpan(0, 60).ToArray());
         var ds = new MvtecDataset(root);
-        var e = Assert.Throws<AnomalySharpException>(() => new Batcher(64, 4).Enumerate(ds.Train, false).ToList().ForEach(b => b.Dispose()));
+        var e = Assert.Throws<AnomalySharpException>(() => new Batcher(64, 4).Enumerate(ds.Train,
+            false).ToList().ForEach(b => b.Dispose()));
         Assert.Contains("003.png", e.Message);
         Assert.Contains("use skipBadImages to go on", e.Message);
         Assert.Contains("use --skip-bad-images to go on", e.CommandLineMessage);
@@ -109,7 +113,8 @@ public class DatasetTests
     public void FolderLayoutHoldsOutNormalImagesForTesting()
     {
         string root = TestImages.MiniMvtec(TestPaths.TempDir("folder"));
-        var ds = new FolderDataset(Path.Combine(root, "train/good"), Path.Combine(root, "test/dent"), Path.Combine(root, "ground_truth/dent"), 0.34, seed: 1);
+        var ds = new FolderDataset(Path.Combine(root, "train/good"), Path.Combine(root, "test/dent"), Path.Combine(root,
+            "ground_truth/dent"), 0.34, seed: 1);
         Assert.Equal(4, ds.Train.Count);
         Assert.Equal(2, ds.Test.Count(s => !s.IsAnomalous));
         Assert.Equal(2, ds.Test.Count(s => s.IsAnomalous && s.MaskPath != null));
@@ -122,8 +127,10 @@ public class DatasetTests
         var options = new SyntheticDataset.Options(Seed: 7, ImageSize: 64, TrainCount: 4, TestGoodCount: 2, TestDefectCountPerType: 2);
         var a = SyntheticDataset.Create(Path.Combine(TestPaths.TempDir("syn"), "a"), options);
         var b = SyntheticDataset.Create(Path.Combine(TestPaths.TempDir("syn"), "b"), options);
-        var filesA = Directory.GetFiles(a.Root, "*.png", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Root, f)).Order().ToList();
-        var filesB = Directory.GetFiles(b.Root, "*.png", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(b.Root, f)).Order().ToList();
+        var filesA = Directory.GetFiles(a.Root, "*.png", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Root,
+            f)).Order().ToList();
+        var filesB = Directory.GetFiles(b.Root, "*.png", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(b.Root,
+            f)).Order().ToList();
         Assert.Equal(filesA, filesB);
         Assert.All(filesA, f => Assert.Equal(File.ReadAllBytes(Path.Combine(a.Root, f)), File.ReadAllBytes(Path.Combine(b.Root, f))));
         Assert.Equal(6, a.Test.Count(s => s.IsAnomalous));

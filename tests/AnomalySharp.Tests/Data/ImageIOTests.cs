@@ -1,6 +1,5 @@
 using AnomalySharp.Data;
 using SkiaSharp;
-using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Data;
 
@@ -9,7 +8,8 @@ public class ImageIOTests
     [Fact]
     public void RealGrayscaleJpegBecomesThreeEqualChannels()
     {
-        string file = Directory.GetFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "train", "good"), "*.jpg").OrderBy(f => f, StringComparer.Ordinal).First();
+        string file = Directory.GetFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "train", "good"), "*.jpg").OrderBy(f => f,
+            StringComparer.Ordinal).First();
         using (var codec = SKCodec.Create(file)) Assert.Equal(SKColorType.Gray8, codec.Info.ColorType);
         var image = ImageIO.Decode(file);
         using var t = ImageIO.ToTensor(image, 256);

@@ -49,7 +49,8 @@ public class SyntheticDefectsTests
                 for (int x = 0; x < w; x++)
                 {
                     int at = (y * w + x) * 4;
-                    bool changed = Math.Abs(original.Pixels[at] - painted.Pixels[at]) + Math.Abs(original.Pixels[at + 1] - painted.Pixels[at + 1])
+                    bool changed = Math.Abs(original.Pixels[at] - painted.Pixels[at]) + Math.Abs(original.Pixels[at
+                        + 1] - painted.Pixels[at + 1])
                         + Math.Abs(original.Pixels[at + 2] - painted.Pixels[at + 2]) > 0;
                     if (Masked(x, y)) { maskPixels++; if (changed) changedInMask++; }
                     else if (changed && !Near(x, y)) changedFar++;
@@ -109,6 +110,7 @@ public class SyntheticDefectsTests
         var without = SyntheticDefects.Create(good, Path.Combine(dir, "c"), seed: 3);
         foreach (var (x, y) in set.Zip(without).Where(p => p.First.IsAnomalous))
             Assert.Equal(File.ReadAllBytes(x.ImagePath), File.ReadAllBytes(y.ImagePath));
-        Assert.Throws<AnomalySharpException>(() => SyntheticDefects.Create(new[] { normals[1] }, Path.Combine(dir, "d"), seed: 3, _ => { }));
+        Assert.Throws<AnomalySharpException>(() => SyntheticDefects.Create(new[] { normals[1] }, Path.Combine(dir, "d"), seed: 3,
+            _ => { }));
     }
 }

@@ -1,5 +1,5 @@
-using System.IO.Compression;
 using System.Buffers.Binary;
+using System.IO.Compression;
 using SkiaSharp;
 
 namespace AnomalySharp.Tests.Data;
@@ -7,9 +7,11 @@ namespace AnomalySharp.Tests.Data;
 /// <summary>Writes small real image files for tests.</summary>
 internal static class TestImages
 {
-    public static void Png(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel, SKEncodedImageFormat.Png, 100);
+    public static void Png(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel,
+        SKEncodedImageFormat.Png, 100);
 
-    public static void Jpeg(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel, SKEncodedImageFormat.Jpeg, 95);
+    public static void Jpeg(string path, int w, int h, Func<int, int, SKColor> pixel) => Encode(path, w, h, pixel,
+        SKEncodedImageFormat.Jpeg, 95);
 
     static void Encode(string path, int w, int h, Func<int, int, SKColor> pixel, SKEncodedImageFormat format, int quality)
     {
@@ -50,13 +52,17 @@ internal static class TestImages
     /// <summary>A small MVTec-layout folder: 6 train, 2 good + 2 defective test images with masks.</summary>
     public static string MiniMvtec(string root, int size = 64)
     {
-        foreach (var d in new[] { "train/good", "test/good", "test/dent", "ground_truth/dent" }) Directory.CreateDirectory(Path.Combine(root, d));
-        for (int i = 0; i < 6; i++) Png(Path.Combine(root, "train/good", $"{i:000}.png"), size, size, (x, y) => new SKColor((byte)(100 + i), 100, 100));
+        foreach (var d in new[] { "train/good", "test/good", "test/dent",
+            "ground_truth/dent" }) Directory.CreateDirectory(Path.Combine(root, d));
+        for (int i = 0; i < 6; i++) Png(Path.Combine(root, "train/good", $"{i:000}.png"), size, size, (x,
+            y) => new SKColor((byte)(100 + i), 100, 100));
         for (int i = 0; i < 2; i++) Png(Path.Combine(root, "test/good", $"{i:000}.png"), size, size, (x, y) => new SKColor(101, 100, 100));
         for (int i = 0; i < 2; i++)
         {
-            Png(Path.Combine(root, "test/dent", $"{i:000}.png"), size, size, (x, y) => x < 10 && y < 10 ? SKColors.Black : new SKColor(100, 100, 100));
-            Png(Path.Combine(root, "ground_truth/dent", $"{i:000}_mask.png"), size, size, (x, y) => x < 10 && y < 10 ? SKColors.White : SKColors.Black);
+            Png(Path.Combine(root, "test/dent", $"{i:000}.png"), size, size, (x,
+                y) => x < 10 && y < 10 ? SKColors.Black : new SKColor(100, 100, 100));
+            Png(Path.Combine(root, "ground_truth/dent", $"{i:000}_mask.png"), size, size, (x,
+                y) => x < 10 && y < 10 ? SKColors.White : SKColors.Black);
         }
         return root;
     }

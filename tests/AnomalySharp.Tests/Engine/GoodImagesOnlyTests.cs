@@ -32,11 +32,13 @@ public class GoodImagesOnlyTests
         // The default rate, 0.01, needs 99 held-out images: 22 training images (28 less the Folder layout's test share) give 4.
         CliRunner.AssertUserError(CliRunner.Run("train", "--normal-dir", good, "--set", "data.image_size=64", "--output", output),
             "needs at least 99 held-out good images", "is 4", "at least 0.2");
-        CliRunner.AssertUserError(CliRunner.Run("train", "--normal-dir", good, "--set", "data.image_size=64", "--set", "postprocessing.threshold=f1", "--output", output),
+        CliRunner.AssertUserError(CliRunner.Run("train", "--normal-dir", good, "--set", "data.image_size=64", "--set",
+            "postprocessing.threshold=f1", "--output", output),
             "postprocessing.threshold=f1", "false_alarm_rate");
         Assert.False(Directory.Exists(output));
 
-        var r = CliRunner.Run("train", "--normal-dir", good, "--set", "data.image_size=64", "--set", "postprocessing.false_alarm_rate=0.2", "--output", output);
+        var r = CliRunner.Run("train", "--normal-dir", good, "--set", "data.image_size=64", "--set",
+            "postprocessing.false_alarm_rate=0.2", "--output", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("threshold: false_alarm_rate: at most 0.2 of good images flagged", r.Stdout);
         var results = Results(output);
@@ -72,7 +74,8 @@ public class GoodImagesOnlyTests
         foreach (var (args, i) in runs.Select((a, i) => (a, i)))
         {
             string output = Path.Combine(dir, $"run{i}");
-            var r = CliRunner.Run(new[] { "train", "--data", root, "--set", "data.image_size=64", "--set", "postprocessing.false_alarm_rate=0.15", "--output", output }
+            var r = CliRunner.Run(new[] { "train", "--data", root, "--set", "data.image_size=64", "--set",
+                "postprocessing.false_alarm_rate=0.15", "--output", output }
                 .Concat(args).ToArray());
             Assert.True(r.ExitCode == 0, string.Join(" ", args) + ": " + r.Stderr);
             var results = Results(output);
@@ -82,7 +85,8 @@ public class GoodImagesOnlyTests
             Assert.Equal(6, Directory.GetFiles(Path.Combine(output, "images")).Length);
         }
         // `test` needs test images, and says so.
-        CliRunner.AssertUserError(CliRunner.Run("test", "--model-path", Path.Combine(dir, "run0"), "--output", Path.Combine(dir, "t")), "no test images");
+        CliRunner.AssertUserError(CliRunner.Run("test", "--model-path", Path.Combine(dir, "run0"), "--output", Path.Combine(dir, "t")),
+            "no test images");
     }
 
     [Fact]
@@ -96,11 +100,13 @@ public class GoodImagesOnlyTests
         var results = Results(output);
         AssertGuarantee(results, 0.15, 6);
         Assert.Equal(23, (int)results["n_test"]!);
-        foreach (string key in new[] { "image_precision_at_threshold", "image_recall_at_threshold", "image_f1_at_threshold", "image_f1max", "image_auroc" })
+        foreach (string key in new[] { "image_precision_at_threshold", "image_recall_at_threshold", "image_f1_at_threshold",
+            "image_f1max", "image_auroc" })
             Assert.InRange((double)results[key]!, 0, 1);
         Assert.True((double)results["image_f1_at_threshold"]! <= (double)results["image_f1max"]! + 1e-9);
         // The default with defects stays the F1 rule, without holding any training image out.
-        var f1 = CliRunner.Run("train", "--data", data, "--set", "data.image_size=64", "--output", Path.Combine(Path.GetDirectoryName(output)!, "f1"));
+        var f1 = CliRunner.Run("train", "--data", data, "--set", "data.image_size=64", "--output",
+            Path.Combine(Path.GetDirectoryName(output)!, "f1"));
         Assert.True(f1.ExitCode == 0, f1.Stderr);
         var f1Results = Results(Path.Combine(Path.GetDirectoryName(output)!, "f1"));
         Assert.Equal("f1", (string)f1Results["threshold"]!["method"]!);

@@ -41,6 +41,7 @@ public class SpilledEvaluationTests
         var pictures = Directory.GetFiles(Path.Combine(runs[1024], "images")).Select(f => Path.GetFileName(f)).Order().ToList();
         Assert.Equal(data.Test.Count, pictures.Count);
         foreach (var name in pictures)
-            Assert.Equal(File.ReadAllBytes(Path.Combine(runs[1024], "images", name)), File.ReadAllBytes(Path.Combine(runs[0], "images", name)));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(runs[1024], "images", name)), File.ReadAllBytes(Path.Combine(runs[0], "images",
+                name)));
     }
 }

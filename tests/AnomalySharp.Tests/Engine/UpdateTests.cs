@@ -47,7 +47,8 @@ public class UpdateTests
     {
         string dir = TestPaths.TempDir("update-padim");
         var (first, all, fresh) = Halves(dir);
-        string[] small = { "--set", "data.image_size=64", "--set", "data.batch_size=5", "--set", "data.tiling.tile_size=" + (tiled ? "32" : "0") };
+        string[] small = { "--set", "data.image_size=64", "--set", "data.batch_size=5", "--set",
+            "data.tiling.tile_size=" + (tiled ? "32" : "0") };
         Ok(CliRunner.Run(new[] { "train", "--data", first, "--output", Path.Combine(dir, "m") }.Concat(small).ToArray()));
         string before = InputCopy.Fingerprint(Path.Combine(dir, "m"));
         var r = CliRunner.Run("update", "--model-path", Path.Combine(dir, "m"), "--normal-dir", fresh, "--output", Path.Combine(dir, "u"));
@@ -60,7 +61,8 @@ public class UpdateTests
         var updated = TrainedModelsTests.Scores(Path.Combine(dir, "u"));
         var direct = TrainedModelsTests.Scores(Path.Combine(dir, "a"));
         Assert.Equal(23, updated.Length);
-        for (int i = 0; i < direct.Length; i++) Assert.True(Math.Abs(updated[i] - direct[i]) <= 1e-5, $"image {i}: {updated[i]} vs {direct[i]}");
+        for (int i = 0; i < direct.Length; i++) Assert.True(Math.Abs(updated[i] - direct[i]) <= 1e-5,
+            $"image {i}: {updated[i]} vs {direct[i]}");
         var u = Results(Path.Combine(dir, "u"));
         Assert.Equal(28, (int)u["n_train"]!);
         Assert.Equal((double)Results(Path.Combine(dir, "a"))["pixel_auroc"]!, (double)u["pixel_auroc"]!, 4);
@@ -70,13 +72,16 @@ public class UpdateTests
         Assert.Contains("exact", (string)update["mode"]!);
 
         // The same folder again: everything in it is known, so nothing is counted twice.
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "u"), "--normal-dir", fresh, "--output", Path.Combine(dir, "u2")),
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "u"), "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "u2")),
             "all 14 images are already in the model");
         // In place, only when asked.
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m"), "--normal-dir", fresh, "--output", Path.Combine(dir, "m")),
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m"), "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "m")),
             "the model's own folder", "--overwrite");
         Assert.Equal(before, InputCopy.Fingerprint(Path.Combine(dir, "m")));
-        Ok(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m", "model.anomalysharp"), "--normal-dir", fresh, "--output", Path.Combine(dir, "m"), "--overwrite"));
+        Ok(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m", "model.anomalysharp"), "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "m"), "--overwrite"));
         Assert.Equal(updated, TrainedModelsTests.Scores(Path.Combine(dir, "m")));
     }
 
@@ -88,7 +93,8 @@ public class UpdateTests
         string good = Path.Combine(first, "train", "good");
         string[] small = { "--set", "data.image_size=64", "--set", "postprocessing.false_alarm_rate=0.34" };
         // 14 good images: 3 for the Folder layout's test share, 11 to train on, of which 2 are held out to calibrate.
-        Ok(CliRunner.Run(new[] { "train", "--model", "patchcore", "--normal-dir", good, "--output", Path.Combine(dir, "m") }.Concat(small).ToArray()));
+        Ok(CliRunner.Run(new[] { "train", "--model", "patchcore", "--normal-dir", good, "--output", Path.Combine(dir,
+            "m") }.Concat(small).ToArray()));
         var m = Results(Path.Combine(dir, "m"));
         Assert.Equal(2, (int)m["threshold"]!["n_calibration"]!);
         Assert.Equal(9, (int)m["n_train"]!);
@@ -108,7 +114,8 @@ public class UpdateTests
         Assert.Contains("bank", (string)u["update"]!["mode"]!);
         Assert.Contains("patchcore: the bank grew by", r.Stderr);
         // What it fitted and calibrated on is known to a second update: all of these are.
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "u"), "--normal-dir", fresh, "--output", Path.Combine(dir, "u2")),
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "u"), "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "u2")),
             "already in the model");
         Assert.Equal(0, CliRunner.Run("export", "--model-path", Path.Combine(dir, "u"), "--output", Path.Combine(dir, "u.onnx")).ExitCode);
     }
@@ -133,7 +140,8 @@ public class UpdateTests
         // The images it was trained on are needed again: gone, the update says which.
         string gone = Path.Combine(first, "train", "good");
         Directory.Move(gone, gone + ".moved");
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m"), "--normal-dir", fresh, "--output", Path.Combine(dir, "u3")),
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Path.Combine(dir, "m"), "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "u3")),
             "fine-tuned on the images it was trained on", "14 of the 14 are gone");
         Assert.False(Directory.Exists(Path.Combine(dir, "u3")));
     }
@@ -149,27 +157,34 @@ public class UpdateTests
         string Out(string name) => Path.Combine(dir, name);
 
         string empty = Directory.CreateDirectory(Out("empty")).FullName;
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", empty, "--output", Out("o1")), empty, "no images");
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", Out("missing"), "--output", Out("o2")), "normal folder not found");
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", empty, "--output", Out("o1")), empty,
+            "no images");
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", Out("missing"), "--output", Out("o2")),
+            "normal folder not found");
 
         // A file that is not a model, and an exported graph.
         string foreign = Out("foreign.anomalysharp");
         File.WriteAllText(foreign, "not a model");
         CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", foreign, "--normal-dir", fresh, "--output", Out("o3")), foreign);
         Ok(CliRunner.Run("export", "--model-path", model, "--output", Out("m.onnx")));
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Out("m.onnx"), "--normal-dir", fresh, "--output", Out("o4")), "exported .onnx");
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", Out("m.onnx"), "--normal-dir", fresh, "--output", Out("o4")),
+            "exported .onnx");
 
         // Images of another shape would be stretched differently: magnetic_tile's are not square like hazelnut's.
         string tile = Directory.CreateDirectory(Out("tiles")).FullName;
-        foreach (string f in Directory.GetFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "train", "good")).Order(StringComparer.Ordinal).Take(3))
+        foreach (string f in Directory.GetFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "train",
+            "good")).Order(StringComparer.Ordinal).Take(3))
             File.Copy(f, Path.Combine(tile, Path.GetFileName(f)));
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", tile, "--output", Out("o5")), "stretched", "training images");
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", model, "--normal-dir", tile, "--output", Out("o5")),
+            "stretched", "training images");
 
         // A tiled ensemble standardizes each position by its old tiles: refused, not approximated.
         string ensemble = Out("ensemble");
-        Ok(CliRunner.Run("train", "--data", first, "--set", "data.image_size=64", "--set", "data.tiling.tile_size=32", "--set", "data.tiling.ensemble=true",
+        Ok(CliRunner.Run("train", "--data", first, "--set", "data.image_size=64", "--set", "data.tiling.tile_size=32", "--set",
+            "data.tiling.ensemble=true",
             "--set", "model.n_features=20", "--set", "visualization.save_images=false", "--output", ensemble));
-        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", ensemble, "--normal-dir", fresh, "--output", Out("o6")), "tiled ensemble");
+        CliRunner.AssertUserError(CliRunner.Run("update", "--model-path", ensemble, "--normal-dir", fresh, "--output", Out("o6")),
+            "tiled ensemble");
 
         Assert.Equal(before, InputCopy.Fingerprint(model));
         foreach (string o in new[] { "o1", "o2", "o3", "o4", "o5", "o6" }) Assert.False(Directory.Exists(Out(o)), o);

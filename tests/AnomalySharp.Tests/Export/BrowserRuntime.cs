@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using OpenQA.Selenium;
 using OpenQA.Selenium.Support.UI;
 
 namespace AnomalySharp.Tests.Export;
@@ -49,7 +48,8 @@ internal static class BrowserRuntime
         string dist = Path.Combine(ForeignRuntimes.NpmInstall("onnxruntime-web", version), "onnxruntime-web", "dist");
         string bundle = File.Exists(Path.Combine(dist, "ort.wasm.min.js")) ? "ort.wasm.min.js" : "ort.min.js";
         int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; probe.Stop(); }
+        using (var probe = new TcpListener(IPAddress.Loopback,
+            0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; probe.Stop(); }
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
@@ -59,7 +59,8 @@ internal static class BrowserRuntime
         using (var driver = Serving.HeadlessChromium.Start())
         {
             driver.Navigate().GoToUrl($"http://127.0.0.1:{port}/index.html");
-            new WebDriverWait(driver, TimeSpan.FromMinutes(5)).Until(d => d.Title == "done" || d.Title.StartsWith("error", StringComparison.Ordinal));
+            new WebDriverWait(driver, TimeSpan.FromMinutes(5)).Until(d => d.Title == "done" || d.Title.StartsWith("error",
+                StringComparison.Ordinal));
             Assert.True(driver.Title == "done", $"onnxruntime-web {version} in Chromium: {driver.Title}");
         }
         stop.Cancel();
@@ -69,7 +70,8 @@ internal static class BrowserRuntime
         return "onnxruntime-web " + (string?)JsonNode.Parse(package)!["version"];
     }
 
-    static async Task Serve(HttpListener listener, string dist, string page, IReadOnlyList<ForeignRuntimes.Job> jobs, CancellationToken stop)
+    static async Task Serve(HttpListener listener, string dist, string page, IReadOnlyList<ForeignRuntimes.Job> jobs,
+        CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {
@@ -85,7 +87,9 @@ internal static class BrowserRuntime
                 string type = "application/octet-stream";
                 if (path == "/index.html") (body, type) = (Encoding.UTF8.GetBytes(page), "text/html; charset=utf-8");
                 else if (path == "/jobs.json")
-                    (body, type) = (Encoding.UTF8.GetBytes(new JsonArray(jobs.Select(j => (JsonNode?)new JsonObject { ["count"] = j.Count, ["size"] = j.Size }).ToArray()).ToJsonString()), "application/json");
+                    (body, type) = (Encoding.UTF8.GetBytes(new JsonArray(jobs.Select(j
+                        => (JsonNode?)new JsonObject { ["count"] = j.Count, ["size"] = j.Size }).ToArray()).ToJsonString()),
+                            "application/json");
                 else if (parts is ["model", var m]) body = File.ReadAllBytes(jobs[int.Parse(m)].Model);
                 else if (parts is ["inputs", var i]) body = File.ReadAllBytes(jobs[int.Parse(i)].Inputs);
                 else if (parts is ["result", var r] && context.Request.HttpMethod == "POST")
@@ -97,7 +101,8 @@ internal static class BrowserRuntime
                 {
                     body = File.ReadAllBytes(Path.Combine(dist, name));
                     type = name.EndsWith(".wasm", StringComparison.Ordinal) ? "application/wasm"
-                        : name.EndsWith(".js", StringComparison.Ordinal) || name.EndsWith(".mjs", StringComparison.Ordinal) ? "text/javascript" : type;
+                        : name.EndsWith(".js", StringComparison.Ordinal) || name.EndsWith(".mjs",
+                            StringComparison.Ordinal) ? "text/javascript" : type;
                 }
                 if (body == null) response.StatusCode = 404;
                 else

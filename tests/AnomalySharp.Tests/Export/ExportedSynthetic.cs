@@ -1,5 +1,6 @@
 using AnomalySharp.Engine;
 using AnomalySharp.Export;
+using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Models;
 
 namespace AnomalySharp.Tests.Export;

@@ -20,13 +20,15 @@ internal static class ForeignRuntimes
     /// <summary>Installs an npm package once into its own cache folder; returns that folder's node_modules.</summary>
     public static string NpmInstall(string package, string version)
     {
-        Assert.True(File.Exists("/usr/bin/node") || File.Exists("/usr/local/bin/node"), "node is missing (build/test.sh installs nodejs and npm)");
+        Assert.True(File.Exists("/usr/bin/node") || File.Exists("/usr/local/bin/node"),
+            "node is missing (build/test.sh installs nodejs and npm)");
         string folder = Cache($"{package}-{version}");
         string marker = Path.Combine(folder, "node_modules", package, "package.json");
         if (File.Exists(marker)) return Path.Combine(folder, "node_modules");
         Directory.CreateDirectory(folder);
         // --ignore-scripts: the CPU binaries are in the package; onnxruntime-node's install script would fetch CUDA's from GitHub.
-        var (code, _, err) = Execute("npm", new[] { "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", folder, $"{package}@{version}" }, null, TimeSpan.FromMinutes(5));
+        var (code, _, err) = Execute("npm", new[] { "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", folder,
+            $"{package}@{version}" }, null, TimeSpan.FromMinutes(5));
         Assert.True(code == 0 && File.Exists(marker), $"npm install {package}@{version} failed: {err}");
         return Path.Combine(folder, "node_modules");
     }
@@ -55,7 +57,8 @@ internal static class ForeignRuntimes
         string modules = NpmInstall("onnxruntime-node", version);
         string script = Path.Combine(dir, $"run-node-{version}.js"), list = WriteJobs(jobs, dir, $"node-{version}");
         File.WriteAllText(script, NodeScript);
-        var (code, stdout, err) = Execute("node", new[] { script, list }, new Dictionary<string, string> { ["NODE_PATH"] = modules }, TimeSpan.FromMinutes(5));
+        var (code, stdout, err) = Execute("node", new[] { script, list }, new Dictionary<string, string> { ["NODE_PATH"] = modules },
+            TimeSpan.FromMinutes(5));
         Assert.True(code == 0, $"onnxruntime-node {version} exited {code} (136 is SIGFPE): {err}");
         return stdout.Trim();
     }
@@ -80,7 +83,8 @@ internal static class ForeignRuntimes
         return path;
     }
 
-    static (int Code, string Stdout, string Stderr) Execute(string program, string[] args, IReadOnlyDictionary<string, string>? environment, TimeSpan limit)
+    static (int Code, string Stdout, string Stderr) Execute(string program, string[] args, IReadOnlyDictionary<string,
+        string>? environment, TimeSpan limit)
     {
         var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;

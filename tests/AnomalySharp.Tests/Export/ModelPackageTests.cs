@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using AnomalySharp.Export;
+using AnomalySharp.Packaging;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Export;
@@ -104,6 +104,7 @@ public class ModelPackageTests
             using var w = zip.CreateEntry("tensors/mean.bin").Open();
             w.Write(bytes);
         }
-        Assert.Contains("checksum mismatch in tensors/mean.bin", Assert.Throws<AnomalySharpException>(() => ModelPackage.Load(path)).Message);
+        Assert.Contains("checksum mismatch in tensors/mean.bin",
+            Assert.Throws<AnomalySharpException>(() => ModelPackage.Load(path)).Message);
     }
 }

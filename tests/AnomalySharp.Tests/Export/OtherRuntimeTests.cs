@@ -56,12 +56,13 @@ public class OtherRuntimeTests
         var inputs = new float[n * one];
         images.CopyTo(inputs, 0);
         Array.Fill(inputs, 0.5f, images.Length, one);
-        string inputFile = Path.Combine(dir, "inputs.f32"), outputFile = Path.Combine(dir, "node.f32"), script = Path.Combine(dir, "run.js");
+        string inputFile = Path.Combine(dir, "inputs.f32"), outputFile = Path.Combine(dir, "node.f32"), script = Path.Combine(dir,
+            "run.js");
         File.WriteAllBytes(inputFile, System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs.AsSpan()).ToArray());
         File.WriteAllText(script, Script);
 
         var psi = new ProcessStartInfo("node", new[] { script, onnx, inputFile, n.ToString(), side.ToString(), outputFile })
-            { RedirectStandardOutput = true, RedirectStandardError = true };
+        { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["NODE_PATH"] = modules;
         using (var node = Process.Start(psi)!)
         {

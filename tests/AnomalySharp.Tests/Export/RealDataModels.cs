@@ -1,9 +1,10 @@
-using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.PostProcessing;
+using AnomalySharp.Tiling;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Export;
@@ -29,7 +30,8 @@ internal static class RealDataModels
                 MinMaxNormalizer.NormalizeScores(scores.data<float>().ToArray(), trained.Stats));
     }
 
-    /// <summary>Fits <paramref name="name"/> on 30 training images; thresholds are the medians of its raw outputs on the probe images.</summary>
+    /// <summary>Fits <paramref name="name"/> on 30 training images; thresholds are the medians of its raw outputs on the probe
+    /// images.</summary>
     public static TrainedModel Fit(string name, params string[] sets)
     {
         var config = ModelRegistry.Defaults(name);

@@ -1,12 +1,12 @@
 using AnomalySharp.Data;
 using AnomalySharp.Export;
 using AnomalySharp.Runtime;
-using Google.Protobuf;
 using SkiaSharp;
 
 namespace AnomalySharp.Tests.Export;
 
-/// <summary>The TorchSharp-free runtime on an exported model, against the library's path (batcher, inference graph, normalization).</summary>
+/// <summary>The TorchSharp-free runtime on an exported model, against the library's path (batcher, inference graph,
+/// normalization).</summary>
 public class RuntimeDetectorTests
 {
     [Fact]
@@ -52,7 +52,8 @@ public class RuntimeDetectorTests
         var notImage = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode("hello"u8, "hello.txt"));
         Assert.Equal(ImageProblem.NotAnImage, notImage.Problem);
         // A 20000x20000 PNG header (a decompression bomb) is refused before any pixel memory is allocated.
-        var bomb = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(AnomalySharp.Tests.Data.TestImages.HugePng(20000, 20000), "bomb.png", 10_000_000));
+        var bomb = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(AnomalySharp.Tests.Data.TestImages.HugePng(20000,
+            20000), "bomb.png", 10_000_000));
         Assert.Equal(ImageProblem.TooLarge, bomb.Problem);
     }
 }

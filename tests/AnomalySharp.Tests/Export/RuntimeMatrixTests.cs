@@ -10,7 +10,8 @@ namespace AnomalySharp.Tests.Export;
 /// <summary>
 /// Issue 39's compatibility matrix: every model's export, float32 and INT8, the tiled variants included, trained by the
 /// CLI on real hazelnut_toy images at 64 px, runs in onnxruntime-node 1.30.0 and 1.17.3 (npm), in NuGet's ONNX
-/// Runtime 1.20.1 (a child process) and in onnxruntime-web 1.30.0 (WebAssembly in headless Chromium), and scores six real test images and a uniform grey one as the product's ONNX
+/// Runtime 1.20.1 (a child process) and in onnxruntime-web 1.30.0 (WebAssembly in headless Chromium), and scores six real test images and a
+/// uniform grey one as the product's ONNX
 /// Runtime (1.31.1) does: scores within 1e-5, maps within 1e-4, in every cell. Each
 /// cell's largest differences are printed.
 /// </summary>
@@ -37,13 +38,15 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
         foreach (var (name, args) in Models)
         {
             string slug = name.Replace(' ', '-'), model = Path.Combine(dir, slug);
-            var r = CliRunner.Run(new[] { "train", "--data", data, "--set", $"data.image_size={Size}", "--set", "visualization.save_images=false", "--output", model }
+            var r = CliRunner.Run(new[] { "train", "--data", data, "--set", $"data.image_size={Size}", "--set",
+                "visualization.save_images=false", "--output", model }
                 .Concat(args).ToArray());
             Assert.True(r.ExitCode == 0, $"{name}: {r.Stderr}");
             foreach (bool int8 in new[] { false, true })
             {
                 string file = Path.Combine(dir, slug + (int8 ? "-int8" : "") + ".onnx");
-                var e = CliRunner.Run(new[] { "export", "--model-path", model, "--output", file }.Concat(int8 ? new[] { "--int8" } : Array.Empty<string>()).ToArray());
+                var e = CliRunner.Run(new[] { "export", "--model-path", model, "--output",
+                    file }.Concat(int8 ? new[] { "--int8" } : Array.Empty<string>()).ToArray());
                 Assert.True(e.ExitCode == 0, $"{name} export: {e.Stderr}");
                 files.Add((name + (int8 ? ", int8" : ", float32"), file));
             }
@@ -109,7 +112,8 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
             {
                 var ours = Ours(file, inputs, count);
                 var theirs = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(job.Output)).ToArray();
-                if (theirs.Length != ours.Length) { failures.Add($"{runtime}, {cell}: {theirs.Length} values, {ours.Length} here"); continue; }
+                if (theirs.Length != ours.Length)
+                { failures.Add($"{runtime}, {cell}: {theirs.Length} values, {ours.Length} here"); continue; }
                 double scoreDiff = 0, mapDiff = 0;
                 for (int i = 0; i < count; i++)
                 {
@@ -120,7 +124,8 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
                 // INT8 included: the export keeps residual additions float (Sum), because ONNX Runtime's fused QLinearAdd
                 // rounds differently in WebAssembly (seen before: 2.1e-5 and 2.7e-3 in tiled PaDiM).
                 const double scoreLimit = 1e-5, mapLimit = 1e-4;
-                string line = string.Create(CultureInfo.InvariantCulture, $"{runtime} | {cell} | scores {scoreDiff:0.0e+0} | maps {mapDiff:0.0e+0}");
+                string line = string.Create(CultureInfo.InvariantCulture,
+                    $"{runtime} | {cell} | scores {scoreDiff:0.0e+0} | maps {mapDiff:0.0e+0}");
                 output.WriteLine(line);
                 if (scoreDiff > scoreLimit || mapDiff > mapLimit) failures.Add(line);
             }

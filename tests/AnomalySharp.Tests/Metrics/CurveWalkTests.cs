@@ -88,7 +88,8 @@ public class CurveWalkTests
         {
             if (fpr[i] > limit)
             {
-                double yl = fpr[i] > fpr[i - 1] ? pro[i - 1] + (pro[i] - pro[i - 1]) * (limit - fpr[i - 1]) / (fpr[i] - fpr[i - 1]) : pro[i];
+                double yl = fpr[i] > fpr[i - 1]
+                    ? pro[i - 1] + (pro[i] - pro[i - 1]) * (limit - fpr[i - 1]) / (fpr[i] - fpr[i - 1]) : pro[i];
                 return (area + (limit - fpr[i - 1]) * (yl + pro[i - 1]) * 0.5) / limit;
             }
             area += (fpr[i] - fpr[i - 1]) * (pro[i] + pro[i - 1]) * 0.5;

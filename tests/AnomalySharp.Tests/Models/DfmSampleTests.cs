@@ -20,7 +20,8 @@ public class DfmSampleTests
         foreach (var d in new DfmPlugin().Models) ModelRegistry.Register(d);
         var config = PadimTests.SmallConfig("dfm");
         config.Set($"model.score_type={scoreType}");
-        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(TestPaths.TempDir("dfm"), "out"), false).ToJson();
+        var results = new AnomalyEngine().Train(config, PadimTests.SmallSynthetic(), Path.Combine(TestPaths.TempDir("dfm"), "out"),
+            false).ToJson();
         Assert.True((double)results["image_auroc"]! >= 0.9, results.ToJsonString());
     }
 
@@ -71,7 +72,8 @@ public class DfmSampleTests
         var f = full.PredictFiles(images).Select(p => (double)p.Score).ToArray();
         double mean = q.Zip(f, (a, b) => Math.Abs(a - b)).Average();
         int flips = q.Zip(f).Count(p => p.First >= 0.5 && p.Second < 0.5);
-        Assert.True(mean <= AnomalySharp.Export.OnnxQuantizer.MaxMeanScoreDrift && flips <= AnomalySharp.Export.OnnxQuantizer.MaxFlippedShare * images.Count,
+        Assert.True(mean <= AnomalySharp.Export.OnnxQuantizer.MaxMeanScoreDrift
+            && flips <= AnomalySharp.Export.OnnxQuantizer.MaxFlippedShare * images.Count,
             $"INT8 DFM was written although it moves the normal scores by {mean} on average and flips {flips} of {images.Count}");
         string recorded = quantized.Metadata["anomalysharp.int8_score_drift"];
         double recordedMean = double.Parse(recorded.Split(' ')[1].TrimEnd(','), System.Globalization.CultureInfo.InvariantCulture);

@@ -1,7 +1,9 @@
-using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
+using AnomalySharp.Packaging;
+using AnomalySharp.Tiling;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Models;
@@ -10,7 +12,8 @@ public class PadimTests
 {
     internal static MvtecDataset SmallSynthetic(string kind = "texture") =>
         SyntheticDataset.Create(Path.Combine(Path.GetTempPath(), "anomalysharp-tests", $"synthetic-{kind}-small"),
-            new SyntheticDataset.Options(Kind: kind, Seed: 42, ImageSize: 128, TrainCount: 40, TestGoodCount: 10, TestDefectCountPerType: 6));
+            new SyntheticDataset.Options(Kind: kind, Seed: 42, ImageSize: 128, TrainCount: 40, TestGoodCount: 10,
+                TestDefectCountPerType: 6));
 
     /// <summary>A model's defaults at 128 px without pictures: fast enough for unit tests.</summary>
     internal static AnomalySharp.Configuration.ConfigTree SmallConfig(string model = "padim")
@@ -26,7 +29,8 @@ public class PadimTests
     [InlineData("object")]
     public void DetectsAndLocatesSyntheticDefects(string kind)
     {
-        var results = new AnomalyEngine().Train(SmallConfig(), SmallSynthetic(kind), Path.Combine(TestPaths.TempDir("padim"), "out"), false).ToJson();
+        var results = new AnomalyEngine().Train(SmallConfig(), SmallSynthetic(kind), Path.Combine(TestPaths.TempDir("padim"), "out"),
+            false).ToJson();
         Assert.True((double)results["image_auroc"]! >= 0.95, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= 0.9, results.ToJsonString());
         Assert.True((double)results["aupro"]! >= 0.7, results.ToJsonString());
@@ -59,7 +63,8 @@ public class PadimTests
         using var small = TiledModels.Create(config);
         using var large = TiledModels.Create(config);
         var batcher = new Batcher(128, 8);
-        small.Fit(new FitData(8, () => batcher.Enumerate(ds.Train.Take(8).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
+        small.Fit(new FitData(8, () => batcher.Enumerate(ds.Train.Take(8).ToList(), false)),
+            AnomalySharp.Diagnostics.NullProgress.Instance);
         large.Fit(new FitData(40, () => batcher.Enumerate(ds.Train, false)), AnomalySharp.Diagnostics.NullProgress.Instance);
         long Bytes(IAnomalyModel m) => m.GetState().Values.Sum(t => t.numel() * t.element_size());
         Assert.Equal(Bytes(small), Bytes(large));
@@ -75,11 +80,13 @@ public class PadimTests
         var config = SmallConfig();
         using var fitted = TiledModels.Create(config);
         var batcher = new Batcher(128, 8);
-        fitted.Fit(new FitData(16, () => batcher.Enumerate(ds.Train.Take(16).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance);
+        fitted.Fit(new FitData(16, () => batcher.Enumerate(ds.Train.Take(16).ToList(), false)),
+            AnomalySharp.Diagnostics.NullProgress.Instance);
         var state = fitted.GetState();
         using var scope = NewDisposeScope();
         var packed = state["inverse_covariance_upper"];
-        var full = packed.index_select(1, tensor(AnomalySharp.Components.MultivariateGaussian.UnpackIndex(100))).reshape(packed.shape[0], 100, 100);
+        var full = packed.index_select(1,
+            tensor(AnomalySharp.Components.MultivariateGaussian.UnpackIndex(100))).reshape(packed.shape[0], 100, 100);
         using var old = TiledModels.Create(config);
         old.LoadState(new Dictionary<string, Tensor>
         {
@@ -92,7 +99,8 @@ public class PadimTests
         using var b = new InferenceGraph(old, 128, 1);
         var (mapsA, scoresA) = a.Run(batch.Images);
         var (mapsB, scoresB) = b.Run(batch.Images);
-        Assert.True(mapsA.eq(mapsB).all().item<bool>() && scoresA.eq(scoresB).all().item<bool>(), "an old package's model scores differently");
+        Assert.True(mapsA.eq(mapsB).all().item<bool>() && scoresA.eq(scoresB).all().item<bool>(),
+            "an old package's model scores differently");
     }
 
     [Fact]
@@ -107,7 +115,8 @@ public class PadimTests
         var ds = SmallSynthetic();
         var batcher = new Batcher(320, 2);
         var e = Assert.Throws<AnomalySharpException>(() =>
-            model.Fit(new FitData(2, () => batcher.Enumerate(ds.Train.Take(2).ToList(), false)), AnomalySharp.Diagnostics.NullProgress.Instance));
+            model.Fit(new FitData(2, () => batcher.Enumerate(ds.Train.Take(2).ToList(), false)),
+                AnomalySharp.Diagnostics.NullProgress.Instance));
         Assert.Contains("'data.image_size'", e.Message);
         Assert.Contains("2 GB", e.Message);
     }

@@ -103,7 +103,8 @@ public class PatchCoreComponentsTests
         {
             for (int j = 0; j < latent; j++) z[j] = rng.NextDouble() * 2 - 1;
             for (int k = 0; k < dim; k++)
-                points[i * dim + k] = (sbyte)Math.Clamp(Math.Round(50 * Enumerable.Range(0, latent).Sum(j => basis[k * latent + j] * z[j])), -128, 127);
+                points[i * dim + k] = (sbyte)Math.Clamp(Math.Round(50 * Enumerable.Range(0,
+                    latent).Sum(j => basis[k * latent + j] * z[j])), -128, 127);
         }
         var lazy = new PackedKCenter(points, dim, compactEvery: 16);
         var chosen = lazy.Select(600, seed: 4);
@@ -119,7 +120,8 @@ public class PatchCoreComponentsTests
         // Many equal distances: 4 distinct rows repeated; the textbook loop keeps the first farthest row.
         const int dim = 12, n = 9001;
         var rows = new sbyte[][] { Enumerable.Repeat((sbyte)-128, dim).ToArray(), Enumerable.Repeat((sbyte)127, dim).ToArray(),
-                                   Enumerable.Repeat((sbyte)0, dim).ToArray(), Enumerable.Range(0, dim).Select(k => (sbyte)(k % 2 == 0 ? 127 : -128)).ToArray() };
+                                   Enumerable.Repeat((sbyte)0, dim).ToArray(), Enumerable.Range(0,
+                                       dim).Select(k => (sbyte)(k % 2 == 0 ? 127 : -128)).ToArray() };
         var points = new sbyte[n * dim];
         for (int i = 0; i < n; i++) rows[(i * 7 + i / 13) % 4].CopyTo(points, i * dim);
         var naive = NaiveKCenter(points, dim, 4, new Random(11).Next(n));

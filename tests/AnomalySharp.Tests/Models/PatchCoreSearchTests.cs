@@ -1,11 +1,13 @@
-using AnomalySharp.Tiling;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Metrics;
 using AnomalySharp.Models;
 using AnomalySharp.Models.PatchCore;
+using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Export;
+using AnomalySharp.Tiling;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Models;
@@ -36,7 +38,8 @@ public class PatchCoreSearchTests
         return (exact, ivf);
     }
 
-    static (Tensor Maps, Tensor Scores) Score(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, out Tensor masks, out Tensor labels)
+    static (Tensor Maps, Tensor Scores) Score(IAnomalyModel model, IReadOnlyList<AnomalySample> samples, out Tensor masks,
+        out Tensor labels)
     {
         using var graph = new InferenceGraph(model, Size, 0);
         var maps = new List<Tensor>(); var scores = new List<Tensor>(); var maskList = new List<Tensor>();
@@ -64,7 +67,8 @@ public class PatchCoreSearchTests
         using var m = masks; using var l = labels; masks2.Dispose(); labels2.Dispose();
 
         double imageExact = Auroc.Compute(exactScores, labels), imageIvf = Auroc.Compute(ivfScores, labels);
-        double pixelExact = Auroc.Compute(exactMaps.flatten(), masks.flatten()), pixelIvf = Auroc.Compute(ivfMaps.flatten(), masks.flatten());
+        double pixelExact = Auroc.Compute(exactMaps.flatten(), masks.flatten()), pixelIvf = Auroc.Compute(ivfMaps.flatten(),
+            masks.flatten());
         Assert.True(Math.Abs(imageExact - imageIvf) <= 0.003, $"image AUROC exact {imageExact:0.00000}, inverted file {imageIvf:0.00000}");
         Assert.True(Math.Abs(pixelExact - pixelIvf) <= 0.005, $"pixel AUROC exact {pixelExact:0.00000}, inverted file {pixelIvf:0.00000}");
         Assert.True(imageExact > 0.6, $"image AUROC {imageExact}: the bank does not separate the classes, the comparison says nothing");
@@ -107,7 +111,8 @@ public class PatchCoreSearchTests
         // A configuration from before 0.3 (no search keys) means the exact search it was evaluated with.
         var old = PadimTests.SmallConfig("patchcore");
         var tree = System.Text.Json.Nodes.JsonNode.Parse(old.ToJson())!.AsObject();
-        foreach (string key in new[] { "search", "search_lists", "search_probes", "search_dims", "search_rerank", "search_refine_patches", "search_refine_probes" }) tree["model"]!.AsObject().Remove(key);
+        foreach (string key in new[] { "search", "search_lists", "search_probes", "search_dims", "search_rerank",
+            "search_refine_patches", "search_refine_probes" }) tree["model"]!.AsObject().Remove(key);
         using var exact = (PatchCoreModel)TiledModels.Create(AnomalySharp.Configuration.ConfigTree.FromJson(tree.ToJsonString()));
         exact.LoadState(new Dictionary<string, Tensor> { ["memory_bank"] = state["memory_bank"].clone() });
         Assert.False(exact.GetState().ContainsKey("search_centroids"));

@@ -1,9 +1,9 @@
-using AnomalySharp.Tiling;
-using AnomalySharp.Diagnostics;
 using AnomalySharp.Data;
+using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
-using AnomalySharp.Models;
 using AnomalySharp.Models.PatchCore;
+using AnomalySharp.Packaging;
+using AnomalySharp.Tiling;
 
 namespace AnomalySharp.Tests.Models;
 
@@ -16,7 +16,8 @@ public class PatchCoreTests
     [InlineData("object")]
     public void DetectsAndLocatesSyntheticDefects(string kind)
     {
-        var results = new AnomalyEngine().Train(SmallConfig(), PadimTests.SmallSynthetic(kind), Path.Combine(TestPaths.TempDir("patchcore"), "out"), false).ToJson();
+        var results = new AnomalyEngine().Train(SmallConfig(), PadimTests.SmallSynthetic(kind),
+            Path.Combine(TestPaths.TempDir("patchcore"), "out"), false).ToJson();
         Assert.True((double)results["image_auroc"]! >= 0.95, results.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! >= 0.9, results.ToJsonString());
     }

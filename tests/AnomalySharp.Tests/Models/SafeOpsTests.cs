@@ -12,7 +12,9 @@ public class SafeOpsTests
         using var a = zeros(256, 100, 100, dtype: ScalarType.Float64);
         using var b = ones(256, 100, 100);
         bool stop = false;
-        var collector = new Thread(() => { while (!Volatile.Read(ref stop)) { GC.KeepAlive(new byte[1 << 20]); GC.Collect(); Thread.Sleep(1); } });
+        var collector = new Thread(()
+            =>
+        { while (!Volatile.Read(ref stop)) { GC.KeepAlive(new byte[1 << 20]); GC.Collect(); Thread.Sleep(1); } });
         collector.Start();
         try
         {

@@ -2,8 +2,9 @@ using System.Text.Json.Nodes;
 using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Engine;
+using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Training;
-using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Models;
 
@@ -159,10 +160,12 @@ public class TrainedModelsTests
         Assert.Equal((int)Math.Round((int)results["n_train"]! * 0.1), heldOut);
 
         var rows = File.ReadAllLines(Path.Combine(dir, "out", "training", "metrics.csv")).Skip(1).Select(r => r.Split(',')).ToList();
-        double Column(string[] row, string name) => double.Parse(row[Array.IndexOf(TrainingLog.Columns, name)], System.Globalization.CultureInfo.InvariantCulture);
+        double Column(string[] row, string name) => double.Parse(row[Array.IndexOf(TrainingLog.Columns, name)],
+            System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(epochs, rows.Count);
         foreach (var row in rows)
-            Assert.True(Math.Abs(1 - (Column(row, "synthetic_image_auroc") + Column(row, "synthetic_pixel_auroc")) / 2 - Column(row, "monitor")) < 1e-5,
+            Assert.True(Math.Abs(1 - (Column(row, "synthetic_image_auroc") + Column(row, "synthetic_pixel_auroc")) / 2 - Column(row,
+                "monitor")) < 1e-5,
                 string.Join(",", row)); // the columns are written to 6 significant digits
         double best = rows.Min(r => Column(r, "monitor"));
         Assert.Equal(best, Column(rows[kept - 1], "monitor"));
@@ -171,7 +174,9 @@ public class TrainedModelsTests
         // The twins are files in the run's folder (4 held-out images: all 4 types on each), with their masks.
         string synthetic = Path.Combine(dir, "checkpoints", "synthetic");
         Assert.True(File.Exists(Path.Combine(synthetic, "GENERATED")));
-        Assert.Equal(heldOut * SyntheticDefects.TwinsPerImage(heldOut), SyntheticDefects.Types.Sum(t => Directory.Exists(Path.Combine(synthetic, t)) ? Directory.GetFiles(Path.Combine(synthetic, t)).Length : 0));
+        Assert.Equal(heldOut * SyntheticDefects.TwinsPerImage(heldOut),
+            SyntheticDefects.Types.Sum(t => Directory.Exists(Path.Combine(synthetic, t)) ? Directory.GetFiles(Path.Combine(synthetic,
+                t)).Length : 0));
         // A weaker floor than the loss-stopped test's 0.9: at 64 px on 40 images this stop keeps epoch 10 (image AUROC
         // 0.878 with the twins of seed 42). The assertions above check the stop; this floor guards the kept model.
         Assert.True((double)results["image_auroc"]! >= 0.85, results.ToJsonString());
@@ -198,7 +203,7 @@ public class TrainedModelsTests
 
         var readable = ds.Train.Skip(1).Select(s => Path.GetFullPath(s.ImagePath)).ToList();
         int n = (int)Math.Round(readable.Count * 0.1);
-        var expected = Trainer.Order(config.GetInt("seed"), 0, readable.Count).Take(n).Order().Select(i => readable[i]);
+        var expected = TrainingBatches.Order(config.GetInt("seed"), 0, readable.Count).Take(n).Order().Select(i => readable[i]);
         var stamp = File.ReadAllLines(Path.Combine(dir, "checkpoints", "synthetic", "GENERATED"));
         Assert.Equal(expected, stamp.Skip(1));
         Assert.Equal(n, (int)results["training"]!["held_out_images"]!);

@@ -32,7 +32,8 @@ public class ValidationModeTests
         var e = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine().Train(Config("postprocessing.validation=none"), ds,
             Path.Combine(TestPaths.TempDir("none"), "out"), false));
         Assert.Contains("postprocessing.image_threshold", e.Message);
-        var results = new AnomalyEngine().Train(Config("postprocessing.validation=none", "postprocessing.image_threshold=12.5", "postprocessing.pixel_threshold=7"), ds,
+        var results = new AnomalyEngine().Train(Config("postprocessing.validation=none", "postprocessing.image_threshold=12.5",
+            "postprocessing.pixel_threshold=7"), ds,
             Path.Combine(TestPaths.TempDir("none"), "out"), false).ToJson();
         Assert.Equal(12.5, (double)results["image_threshold"]!);
         Assert.Equal(7.0, (double)results["pixel_threshold"]!);
@@ -41,7 +42,9 @@ public class ValidationModeTests
     sealed class Steps : AnomalySharp.Diagnostics.IProgressReporter
     {
         public List<string> Started { get; } = new();
-        public AnomalySharp.Diagnostics.IProgressStep Start(string description, int total) { Started.Add(description); return AnomalySharp.Diagnostics.NullProgress.Instance.Start(description, total); }
+        public AnomalySharp.Diagnostics.IProgressStep Start(string description,
+            int total)
+        { Started.Add(description); return AnomalySharp.Diagnostics.NullProgress.Instance.Start(description, total); }
         public void Message(string text) { }
     }
 
@@ -55,7 +58,8 @@ public class ValidationModeTests
         // Until this check moved in front, a typo in postprocessing.validation surfaced only after the whole fit.
         var steps = new Steps();
         string output = Path.Combine(TestPaths.TempDir("bad-key"), "out");
-        var e = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine(steps).Train(Config(set), PadimTests.SmallSynthetic(), output, false));
+        var e = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine(steps).Train(Config(set), PadimTests.SmallSynthetic(),
+            output, false));
         Assert.Contains(named, e.Message);
         Assert.Empty(steps.Started);
         Assert.False(Directory.Exists(output));

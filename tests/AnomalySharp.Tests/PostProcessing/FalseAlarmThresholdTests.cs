@@ -70,9 +70,11 @@ public class FalseAlarmThresholdTests
                 sum += p; sumSq += p * p;
             }
             double mean = sum / draws, sd = Math.Sqrt(Math.Max(0, sumSq / draws - mean * mean)), margin = 4 * sd / Math.Sqrt(draws) + 1e-9;
-            Assert.True(mean <= rate + margin, $"n {n}, r {rate}, kind {kind}: expected false-alarm rate {mean:0.#####} > {rate} + {margin:0.#####}");
+            Assert.True(mean <= rate + margin,
+                $"n {n}, r {rate}, kind {kind}: expected false-alarm rate {mean:0.#####} > {rate} + {margin:0.#####}");
             // Continuous scores: the order statistic is tight, E = (n + 1 − k) / (n + 1) ≥ r − 1/(n+1). (Ties only lower it.)
-            if (kind < 2) Assert.True(mean >= rate - 1.0 / (n + 1) - margin, $"n {n}, r {rate}, kind {kind}: {mean:0.#####} is needlessly far below {rate}");
+            if (kind < 2) Assert.True(mean >= rate - 1.0 / (n + 1) - margin,
+                $"n {n}, r {rate}, kind {kind}: {mean:0.#####} is needlessly far below {rate}");
         }, seed: "0N0XIzNsQ0O2", iter: 24, threads: 1);
     }
 }

@@ -18,7 +18,8 @@ public class BadInputCliTests
         File.WriteAllBytes(cut, whole[..(whole.Length / 3)]);
         int trainImages = Directory.GetFiles(Path.Combine(ds, "train", "good")).Length;
 
-        AssertUserError(Run("train", "--data", ds, "--output", Path.Combine(dir, "a"), "--set", "data.image_size=64"), cut, "truncated", "--skip-bad-images");
+        AssertUserError(Run("train", "--data", ds, "--output", Path.Combine(dir, "a"), "--set", "data.image_size=64"), cut, "truncated",
+            "--skip-bad-images");
         var skipped = Run("train", "--data", ds, "--output", Path.Combine(dir, "b"), "--set", "data.image_size=64", "--skip-bad-images",
             "--set", "visualization.save_images=false");
         Assert.True(skipped.ExitCode == 0, skipped.Stderr);
@@ -28,7 +29,8 @@ public class BadInputCliTests
         Assert.Single(results["skipped_images"]!.AsArray());
 
         // A trained model stopped by the bad image leaves neither output nor an empty training folder.
-        AssertUserError(Run("train", "--model", "stfpm", "--data", ds, "--output", Path.Combine(dir, "c"), "--set", "data.image_size=64"), cut);
+        AssertUserError(Run("train", "--model", "stfpm", "--data", ds, "--output", Path.Combine(dir, "c"), "--set",
+            "data.image_size=64"), cut);
         Assert.False(Directory.Exists(Path.Combine(dir, "c")));
         Assert.False(Directory.Exists(Path.Combine(dir, "c.training")));
         Assert.Empty(Directory.GetDirectories(dir, ".*"));
@@ -49,12 +51,14 @@ public class BadInputCliTests
         string damaged = Path.Combine(dir, "damaged.onnx");
         File.WriteAllBytes(damaged, bytes);
         string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData("hazelnut_toy"), "test", "good"))[0];
-        AssertUserError(Run("predict", "--model-path", damaged, "--input", image, "--output", Path.Combine(dir, "p")), damaged, "damaged", "checksum");
+        AssertUserError(Run("predict", "--model-path", damaged, "--input", image, "--output", Path.Combine(dir, "p")), damaged,
+            "damaged", "checksum");
         AssertUserError(Run("serve", "--model", damaged, "--port", "0"), "checksum");
 
         string file = Path.Combine(dir, "a-file");
         File.WriteAllText(file, "x");
-        AssertUserError(Run("predict", "--model-path", onnx, "--input", image, "--output", Path.Combine(file, "out")), "cannot write output", file);
+        AssertUserError(Run("predict", "--model-path", onnx, "--input", image, "--output", Path.Combine(file, "out")),
+            "cannot write output", file);
         AssertUserError(Run("export", "--model-path", model, "--output", Path.Combine(file, "x.onnx")), "cannot write", file);
         AssertUserError(Run("train", "--seed", "forty-two"), "--seed: 'forty-two' is not an integer");
     }

@@ -23,7 +23,8 @@ public class FuzzTests
             File.ReadAllBytes(Progressive),
         };
         using (var image = AnomalySharp.Runtime.ImageDecoder.Decode(seeds[0], "seed"))
-        using (var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(image.Width, image.Height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul)))
+        using (var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(image.Width, image.Height, SkiaSharp.SKColorType.Rgba8888,
+            SkiaSharp.SKAlphaType.Unpremul)))
         {
             image.Pixels.CopyTo(bitmap.GetPixelSpan());
             using var encoded = SkiaSharp.SKImage.FromBitmap(bitmap).Encode(SkiaSharp.SKEncodedImageFormat.Webp, 80);
@@ -51,13 +52,18 @@ public class FuzzTests
         string dir = TestPaths.TempDir("fuzz-package");
         string seedPath = Path.Combine(dir, "seed.anomalysharp"), scratch = Path.Combine(dir, "case.anomalysharp");
         using (var scope = TorchSharp.torch.NewDisposeScope())
-            AnomalySharp.Export.ModelPackage.Save(seedPath, new System.Text.Json.Nodes.JsonObject { ["model"] = "padim", ["image_size"] = 64 },
+            AnomalySharp.Packaging.ModelPackage.Save(seedPath, new System.Text.Json.Nodes.JsonObject
+            {
+                ["model"] = "padim",
+                ["image_size"] = 64
+            },
                 new Dictionary<string, TorchSharp.torch.Tensor>
                 {
                     ["mean"] = TorchSharp.torch.arange(600, dtype: TorchSharp.torch.ScalarType.Float32).reshape(6, 100),
                     ["index"] = TorchSharp.torch.arange(100, dtype: TorchSharp.torch.ScalarType.Int64),
                 });
-        Assert.Equal(400, FuzzTargets.Run(new[] { File.ReadAllBytes(seedPath) }, (bytes, _) => FuzzTargets.LoadPackage(bytes, scratch), cases: 400, seed: 20261130));
+        Assert.Equal(400, FuzzTargets.Run(new[] { File.ReadAllBytes(seedPath) }, (bytes, _) => FuzzTargets.LoadPackage(bytes, scratch),
+            cases: 400, seed: 20261130));
     }
 
     [Fact]
@@ -66,6 +72,7 @@ public class FuzzTests
         var image = ImageSeeds()[0];
         var (body, contentType) = FuzzTargets.MultipartRequest(image, "tile.jpg");
         var (longName, _) = FuzzTargets.MultipartRequest(image[..200], new string('n', 300) + ".jpg");
-        Assert.Equal(3000, FuzzTargets.Run(new[] { body, longName }, (bytes, _) => FuzzTargets.Multipart(bytes, contentType), cases: 3000, seed: 20261130));
+        Assert.Equal(3000, FuzzTargets.Run(new[] { body, longName }, (bytes, _) => FuzzTargets.Multipart(bytes, contentType),
+            cases: 3000, seed: 20261130));
     }
 }

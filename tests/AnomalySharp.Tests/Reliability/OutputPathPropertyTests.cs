@@ -1,8 +1,7 @@
-using AnomalySharp.Engine;
 using AnomalySharp.Export;
+using AnomalySharp.IO;
 using CsCheck;
 using Onnx;
-using AnomalySharp.IO;
 
 namespace AnomalySharp.Tests.Reliability;
 
@@ -22,7 +21,8 @@ public class OutputPathPropertyTests
     static readonly Gen<string> Part = Gen.Frequency((4, ".."), (3, "lx"), (1, "lo"), (1, "lin"), (3, "in"), (1, "other"), (1, "x"),
         (1, "."), (1, "new"), (1, "results.json"), (1, "m.onnx"));
 
-    /// <summary>A fresh tree: the inputs (a folder with results.json, a file), folders beside them, and links into and around them.</summary>
+    /// <summary>A fresh tree: the inputs (a folder with results.json, a file), folders beside them, and links into and around
+    /// them.</summary>
     static string Tree(bool inputLinksOut)
     {
         // Eight folders deep inside the test's own folder: a generated path climbs at most five "..", even after a link
@@ -53,7 +53,13 @@ public class OutputPathPropertyTests
             string input = Path.Combine(dir, "in");
             string inputFile = Path.Combine(dir, "in", "x", "m.onnx");
             // The input as the user may give it: plainly, through a link to it, or through a ".." after a link.
-            string inputAsGiven = c.InputForm switch { 0 => input, 1 => Path.Combine(dir, "lin"), _ => Path.Combine(dir, "other", "lo", "..", "..", "in") };
+            string inputAsGiven = c.InputForm switch
+            {
+                0 => input,
+                1 => Path.Combine(dir, "lin"),
+                _ => Path.Combine(dir, "other", "lo",
+                "..", "..", "in")
+            };
             string baseDir = c.Relative ? Path.GetRelativePath(Directory.GetCurrentDirectory(), dir) : dir;
             string output = Path.Combine(new[] { baseDir }.Concat(c.Parts).ToArray()) + (c.Trailing ? Path.DirectorySeparatorChar : "");
             string before = InputCopy.Fingerprint(input);
@@ -74,9 +80,11 @@ public class OutputPathPropertyTests
                 }
             }
             catch (AnomalySharpException) { } // refused with a message: nothing written
-            Assert.StartsWith(Path.GetFullPath(Path.Combine(dir, "..", "..", "..", "..", "..", "..", "..", "..")), Path.GetFullPath(output), StringComparison.Ordinal);
+            Assert.StartsWith(Path.GetFullPath(Path.Combine(dir, "..", "..", "..", "..", "..", "..", "..", "..")),
+                Path.GetFullPath(output), StringComparison.Ordinal);
             string after = Directory.Exists(input) ? InputCopy.Fingerprint(input) : "(input deleted)";
-            Assert.True(before == after, $"output '{output}' (input given as '{inputAsGiven}') changed the input:\n{before}\n--- now ---\n{after}");
+            Assert.True(before == after, $"output '{output}' (input given as '{inputAsGiven}') changed the input:\n{before}\n--- now "
+                + $"---\n{after}");
             Assert.True(File.Exists(inputFile), $"output '{output}' removed the model file");
         }, seed: "0N0XIzNsQ0O2", iter: 3000, threads: 1);
     }
@@ -94,7 +102,8 @@ public class OutputPathPropertyTests
         // As an input, the same text is compared in both readings: neither folder may be the output.
         foreach (string output in new[] { Path.Combine(dir, "in"), Path.Combine(dir, "other", "in") })
         {
-            var e2 = Assert.Throws<AnomalySharpException>(() => OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(ambiguous, "model")));
+            var e2 = Assert.Throws<AnomalySharpException>(() => OutputGuard.CheckNotInput(output, "output",
+                new OutputGuard.Input(ambiguous, "model")));
             Assert.Contains("is the model", e2.Message);
         }
         // A link without ".." after it is one place, and allowed.

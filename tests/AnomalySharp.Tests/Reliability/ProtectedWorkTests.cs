@@ -1,4 +1,3 @@
-using AnomalySharp.Engine;
 using AnomalySharp.IO;
 
 namespace AnomalySharp.Tests.Reliability;

@@ -16,10 +16,12 @@ public class ServeBurstTests
     [Fact]
     public async Task AHostileBurstIsAnsweredWithinBoundedMemory()
     {
-        var uploads = BurstProbe.HostileUploads(BurstProbe.SmoothJpeg(64, 64), TestImages.HugePng(6300, 6300, allRows: true), BurstProbe.SmoothJpeg(4000, 3000), each: 8);
+        var uploads = BurstProbe.HostileUploads(BurstProbe.SmoothJpeg(64, 64), TestImages.HugePng(6300, 6300, allRows: true),
+            BurstProbe.SmoothJpeg(4000, 3000), each: 8);
 
         var serve = new ProcessStartInfo("dotnet");
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll"), "serve", "--model", ExportedSynthetic.Onnx,
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll"), "serve", "--model",
+            ExportedSynthetic.Onnx,
                      "--port", "0", "--sessions", "2", "--threads", "1" })
             serve.ArgumentList.Add(a);
         var outcome = await BurstProbe.Run(serve, File.ReadAllBytes(ExportedSynthetic.Images.Good), uploads, TimeSpan.FromSeconds(2));

@@ -51,7 +51,8 @@ public class SignalTests
         string dir = TestPaths.TempDir("sig-train");
         AssertStopped(Interrupt("fit padim", "INT", "train", "--data", Tile, "--output", Path.Combine(dir, "a")), dir);
         string small = SmallSet(dir);
-        AssertStopped(Interrupt("evaluate", "TERM", "train", "--data", small, "--output", Path.Combine(dir, "b"), "--set", "data.batch_size=4"), dir);
+        AssertStopped(Interrupt("evaluate", "TERM", "train", "--data", small, "--output", Path.Combine(dir, "b"), "--set",
+            "data.batch_size=4"), dir);
         // PatchCore's coreset selection is one long native loop: the deadline cuts it short.
         AssertStopped(Interrupt("coreset", "TERM", "train", "--model", "patchcore", "--data", small, "--set", "model.coreset_ratio=0.9",
             "--output", Path.Combine(dir, "c")), dir);
@@ -74,7 +75,8 @@ public class SignalTests
     {
         string dir = TestPaths.TempDir("sig-step");
         string output = Path.Combine(dir, "rd");
-        var r = Interrupt("epoch 1/200 loss", "TERM", "train", "--model", "reverse_distillation", "--data", TestPaths.SharedData("hazelnut_toy"),
+        var r = Interrupt("epoch 1/200 loss", "TERM", "train", "--model", "reverse_distillation", "--data",
+            TestPaths.SharedData("hazelnut_toy"),
             "--output", output, "--set", "data.batch_size=8");
         Assert.True(r.Code == 130, $"exit {r.Code}\n{r.Stderr}");
         Assert.DoesNotContain("   at ", r.Stderr);
@@ -95,11 +97,15 @@ public class SignalTests
         string model = Model(dir);
         var onnx = Run("export", "--model-path", model, "--output", Path.Combine(dir, "model.onnx"));
         Assert.True(onnx.ExitCode == 0, onnx.Stderr);
-        AssertStopped(Interrupt("evaluate", "TERM", "test", "--model-path", model, "--data", SmallSet(dir), "--output", Path.Combine(dir, "t")), dir);
-        AssertStopped(Interrupt("predict", "INT", "predict", "--model-path", model, "--input", Path.Combine(Tile, "train", "good"), "--output", Path.Combine(dir, "p")), dir);
-        AssertStopped(Interrupt("predict", "TERM", "predict", "--model-path", Path.Combine(dir, "model.onnx"), "--input", Path.Combine(Tile, "train", "good"),
+        AssertStopped(Interrupt("evaluate", "TERM", "test", "--model-path", model, "--data", SmallSet(dir), "--output",
+            Path.Combine(dir, "t")), dir);
+        AssertStopped(Interrupt("predict", "INT", "predict", "--model-path", model, "--input", Path.Combine(Tile, "train", "good"),
+            "--output", Path.Combine(dir, "p")), dir);
+        AssertStopped(Interrupt("predict", "TERM", "predict", "--model-path", Path.Combine(dir, "model.onnx"), "--input",
+            Path.Combine(Tile, "train", "good"),
             "--batch-size", "1", "--output", Path.Combine(dir, "q")), dir);
-        AssertStopped(Interrupt("int8 calibration", "TERM", "export", "--model-path", model, "--output", Path.Combine(dir, "q.onnx"), "--int8",
+        AssertStopped(Interrupt("int8 calibration", "TERM", "export", "--model-path", model, "--output", Path.Combine(dir, "q.onnx"),
+            "--int8",
             "--calibration", Path.Combine(Tile, "train", "good")), dir);
         Assert.False(File.Exists(Path.Combine(dir, "q.onnx.partial")));
     }
@@ -108,8 +114,10 @@ public class SignalTests
     public void BenchmarkAndHpoStopWithTheirChildren()
     {
         string dir = TestPaths.TempDir("sig-grid");
-        AssertStopped(Interrupt("running", "TERM", "benchmark", "--models", "padim", "--data", Tile, "--output", Path.Combine(dir, "bench")), dir);
-        AssertStopped(Interrupt("hpo trials", "TERM", "hpo", "--model", "padim", "--data", Tile, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
+        AssertStopped(Interrupt("running", "TERM", "benchmark", "--models", "padim", "--data", Tile, "--output", Path.Combine(dir,
+            "bench")), dir);
+        AssertStopped(Interrupt("hpo trials", "TERM", "hpo", "--model", "padim", "--data", Tile, "--space",
+            Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
             "--trials", "2", "--output", Path.Combine(dir, "hpo")), dir);
         Thread.Sleep(2000);
         Assert.Empty(Directory.GetFileSystemEntries(dir)); // the children cleaned up after themselves too
@@ -127,18 +135,22 @@ public class SignalTests
         string before = InputCopy.Fingerprint(model);
         // 300 new good images (hazelnut's, linked under new names): an update long enough to stop in.
         string fresh = Directory.CreateDirectory(Path.Combine(dir, "fresh")).FullName;
-        var good = Directory.GetFiles(Path.Combine(TestPaths.SharedData("hazelnut_toy"), "train", "good")).Order(StringComparer.Ordinal).ToArray();
+        var good = Directory.GetFiles(Path.Combine(TestPaths.SharedData("hazelnut_toy"), "train",
+            "good")).Order(StringComparer.Ordinal).ToArray();
         for (int i = 0; i < 300; i++)
             File.CreateSymbolicLink(Path.Combine(fresh, $"n{i:000}{Path.GetExtension(good[i % good.Length])}"), good[i % good.Length]);
-        AssertStopped(Interrupt("update padim", "TERM", "update", "--model-path", model, "--normal-dir", fresh, "--output", model, "--overwrite"), dir);
+        AssertStopped(Interrupt("update padim", "TERM", "update", "--model-path", model, "--normal-dir", fresh, "--output", model,
+            "--overwrite"), dir);
         Assert.Equal(before, InputCopy.Fingerprint(model));
 
         string stfpm = Path.Combine(dir, "stfpm");
-        var r = Run("train", "--model", "stfpm", "--data", TestPaths.SharedData("hazelnut_toy"), "--set", "data.image_size=64", "--set", "training.max_epochs=1",
+        var r = Run("train", "--model", "stfpm", "--data", TestPaths.SharedData("hazelnut_toy"), "--set", "data.image_size=64", "--set",
+            "training.max_epochs=1",
             "--set", "training.update_epochs=20", "--set", "visualization.save_images=false", "--output", stfpm);
         Assert.True(r.ExitCode == 0, r.Stderr);
         string trained = InputCopy.Fingerprint(stfpm);
-        AssertStopped(Interrupt("epoch 2/", "TERM", "update", "--model-path", stfpm, "--normal-dir", fresh, "--output", Path.Combine(dir, "u")), dir);
+        AssertStopped(Interrupt("epoch 2/", "TERM", "update", "--model-path", stfpm, "--normal-dir", fresh, "--output",
+            Path.Combine(dir, "u")), dir);
         Assert.Equal(trained, InputCopy.Fingerprint(stfpm));
     }
 }

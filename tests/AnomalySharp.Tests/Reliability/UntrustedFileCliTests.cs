@@ -36,16 +36,20 @@ public class UntrustedFileCliTests
         string output = Path.Combine(dir, "out");
 
         AssertUserError(Run("train", "--data", data, "--config", bomb, "--output", output), bomb, "once its aliases (*name) are expanded");
-        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + AliasBomb(), "--output", output), "--set model.layers", "aliases");
+        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + AliasBomb(), "--output", output), "--set model.layers",
+            "aliases");
         AssertUserError(Run("benchmark", "--config", bomb, "--output", output), bomb, "aliases");
         AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", space, "--output", output), space, "aliases");
 
         AssertUserError(Run("train", "--data", data, "--config", deep, "--output", output), deep, "nested deeper than 32 levels");
-        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + new string('[', 20_000) + new string(']', 20_000), "--output", output),
+        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + new string('[', 20_000) + new string(']', 20_000),
+            "--output", output),
             "--set model.layers", "nested deeper than 32 levels");
-        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", deepSpace, "--output", output), deepSpace, "nested deeper");
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", deepSpace, "--output", output), deepSpace,
+            "nested deeper");
         // A list value 100 deep used to reach System.Text.Json's depth limit (exit 1, "internal error").
-        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + new string('[', 100) + new string(']', 100), "--output", output), "nested deeper");
+        AssertUserError(Run("train", "--data", data, "--set", "model.layers=" + new string('[', 100) + new string(']', 100), "--output",
+            output), "nested deeper");
         Assert.False(Directory.Exists(output));
     }
 
@@ -81,9 +85,11 @@ public class UntrustedFileCliTests
         AssertUserError(Run("train", "--data", data, "--config", "/dev/zero", "--output", output), "/dev/zero", "not a regular file");
         AssertUserError(Run("train", "--data", data, "--config", zeroYaml, "--output", output), zeroYaml, "not a regular file");
         AssertUserError(Run("train", "--data", data, "--config", fifo, "--output", output), fifo, "not a regular file");
-        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", "/dev/zero", "--output", output), "--space", "not a regular file");
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", "/dev/zero", "--output", output), "--space",
+            "not a regular file");
         AssertUserError(Run("benchmark", "--config", "/dev/zero", "--output", output), "not a regular file");
-        AssertUserError(Run("predict", "--model-path", zeroOnnx, "--input", Path.Combine(data, "test", "good"), "--output", output), zeroOnnx, "not a regular file");
+        AssertUserError(Run("predict", "--model-path", zeroOnnx, "--input", Path.Combine(data, "test", "good"), "--output", output),
+            zeroOnnx, "not a regular file");
         AssertUserError(Run("serve", "--model", zeroOnnx, "--port", "0"), "not a regular file");
         AssertUserError(Run("worker", "--nats", "nats://127.0.0.1:1", "--model", zeroOnnx), "not a regular file");
         Assert.False(Directory.Exists(output));
@@ -113,8 +119,10 @@ public class UntrustedFileCliTests
     {
         string data = TestPaths.SharedData("hazelnut_toy");
         string output = Path.Combine(TestPaths.TempDir("layers"), "out");
-        AssertUserError(Run("train", "--data", data, "--set", "model.layers=[layer2, layer3, layer2]", "--output", output), "'layer2' is listed 2 times");
-        AssertUserError(Run("train", "--data", data, "--set", "model.layers=[" + string.Join(",", Enumerable.Range(0, 10_000).Select(i => $"l{i}")) + "]",
+        AssertUserError(Run("train", "--data", data, "--set", "model.layers=[layer2, layer3, layer2]", "--output", output),
+            "'layer2' is listed 2 times");
+        AssertUserError(Run("train", "--data", data, "--set", "model.layers=[" + string.Join(",", Enumerable.Range(0,
+            10_000).Select(i => $"l{i}")) + "]",
             "--output", output), "10000 layers, at most 16");
         AssertUserError(Run("train", "--data", data, "--set", "model.layers=[layer9]", "--output", output), "layer9");
         Assert.False(Directory.Exists(output));
@@ -126,10 +134,13 @@ public class UntrustedFileCliTests
         string dir = TestPaths.TempDir("sweep-minor");
         string data = TestPaths.SharedData("hazelnut_toy");
         string output = Path.Combine(dir, "out");
-        AssertUserError(Run("train", "--data", data, "--set", "model.covariance_epsilon=0", "--output", output), "model.covariance_epsilon", "out of range");
-        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"),
+        AssertUserError(Run("train", "--data", data, "--set", "model.covariance_epsilon=0", "--output", output),
+            "model.covariance_epsilon", "out of range");
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs",
+            "hpo-padim.yaml"),
             "--metric", "nonsense", "--output", output), "--metric 'nonsense'", "image_auroc");
-        AssertUserError(Run("publish", "--nats", "nats://127.0.0.1:1", "--subject", "frames.l1.c1", "--rate", "1e-7", Path.Combine(data, "test", "good")), "--rate");
+        AssertUserError(Run("publish", "--nats", "nats://127.0.0.1:1", "--subject", "frames.l1.c1", "--rate", "1e-7", Path.Combine(data,
+            "test", "good")), "--rate");
         Assert.False(Directory.Exists(output));
 
         // A model file whose format_version is a string or a fraction (its manifest checksum made to match).
@@ -149,7 +160,8 @@ public class UntrustedFileCliTests
                 using (var s2 = new StreamWriter(zip.CreateEntry("manifest.sha256").Open()))
                     s2.Write(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
             }
-            AssertUserError(Run("export", "--model-path", model, "--output", Path.Combine(dir, "x.onnx")), model, $"format version {version}");
+            AssertUserError(Run("export", "--model-path", model, "--output", Path.Combine(dir, "x.onnx")), model,
+                $"format version {version}");
         }
 
         // Damaged resume files name themselves.
@@ -160,14 +172,16 @@ public class UntrustedFileCliTests
         string search = Path.Combine(dir, "search");
         Directory.CreateDirectory(search);
         File.WriteAllText(Path.Combine(search, "trials.jsonl"), "{\"trial\": 0\n");
-        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"), "--output", search),
+        AssertUserError(Run("hpo", "--model", "padim", "--data", data, "--space", Path.Combine(TestPaths.RepoRoot, "configs",
+            "hpo-padim.yaml"), "--output", search),
             "trials.jsonl", "damaged");
 
         // --overwrite of a folder that is not a Triton repository names what it looked for.
         string precious = Path.Combine(dir, "precious");
         Directory.CreateDirectory(precious);
         File.WriteAllText(Path.Combine(precious, "notes.txt"), "mine");
-        AssertUserError(Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", precious, "--overwrite"), "config.pbtxt");
+        AssertUserError(Run("export", "--model-path", ExportedSynthetic.ModelDir, "--format", "triton", "--output", precious,
+            "--overwrite"), "config.pbtxt");
         Assert.Equal("mine", File.ReadAllText(Path.Combine(precious, "notes.txt")));
     }
 }

@@ -1,8 +1,8 @@
 using AnomalySharp.Runtime;
+using AnomalySharp.Tests.Cli;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
-using AnomalySharp.Tests.Cli;
 
 namespace AnomalySharp.Tests.Runtime;
 
@@ -19,12 +19,17 @@ public class ComputeThreadsTests
         string dir = Directory.CreateTempSubdirectory("threads-").FullName;
         try
         {
-            string[] Train(string name) => new[] { "train", "--model", "padim", "--set", "data.image_size=64", "--set", "visualization.save_images=false", "--threads", "2", "--output", Path.Combine(dir, name) };
+            string[] Train(string name) => new[] { "train", "--model", "padim", "--set", "data.image_size=64", "--set",
+                "visualization.save_images=false", "--threads", "2", "--output", Path.Combine(dir, name) };
             var quiet = CliRunner.Run(new Dictionary<string, string> { ["OMP_DISPLAY_ENV"] = "VERBOSE" }, Train("sleep"));
             Assert.True(quiet.ExitCode == 0, quiet.Stderr);
             Assert.Contains($"GOMP_SPINCOUNT = '{ComputeThreads.OpenMpSpinCount}'", quiet.Stderr);
 
-            var spinning = CliRunner.Run(new Dictionary<string, string> { ["OMP_DISPLAY_ENV"] = "VERBOSE", [ComputeThreads.SpinVariable] = "1" }, Train("spin"));
+            var spinning = CliRunner.Run(new Dictionary<string, string>
+            {
+                ["OMP_DISPLAY_ENV"] = "VERBOSE",
+                [ComputeThreads.SpinVariable] = "1"
+            }, Train("spin"));
             Assert.True(spinning.ExitCode == 0, spinning.Stderr);
             Assert.Contains("GOMP_SPINCOUNT = '", spinning.Stderr);
             Assert.DoesNotContain($"GOMP_SPINCOUNT = '{ComputeThreads.OpenMpSpinCount}'", spinning.Stderr);

@@ -31,7 +31,11 @@ public class ServerHttpTests
     [Fact]
     public async Task ScoresImagesAndRefusesBadRequestsWithClearMessages()
     {
-        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, MaxRequestBytes = 2 << 20 });
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions
+        {
+            ModelPath = ExportedSynthetic.Onnx, Port = 0,
+            MaxRequestBytes = 2 << 20
+        });
         Assert.Equal("127.0.0.1", server.Address.Host);
         using var http = new HttpClient { BaseAddress = server.Address };
 
@@ -86,12 +90,17 @@ public class ServerHttpTests
     [Fact]
     public async Task ConcurrentClientsGetTheSameAnswersAsOneByOne()
     {
-        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 2, ThreadsPerSession = 1 });
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions
+        {
+            ModelPath = ExportedSynthetic.Onnx, Port = 0,
+            Sessions = 2, ThreadsPerSession = 1
+        });
         using var http = new HttpClient { BaseAddress = server.Address };
         var ds = AnomalySharp.Tests.Models.PadimTests.SmallSynthetic();
         var files = ds.Test.Take(8).Select(s => s.ImagePath).ToList();
         var sequential = new List<double>();
-        foreach (string f in files) sequential.Add((double)(await Post(http, Form(File.ReadAllBytes(f), Path.GetFileName(f)))).Body["score"]!);
+        foreach (string f in files) sequential.Add((double)(await Post(http, Form(File.ReadAllBytes(f),
+            Path.GetFileName(f)))).Body["score"]!);
         var tasks = Enumerable.Range(0, 32).Select(async i =>
         {
             string f = files[i % files.Count];
@@ -105,7 +114,11 @@ public class ServerHttpTests
     [Fact]
     public async Task OtherMethodsLongNamesAndAFullQueueGetJsonErrors()
     {
-        await using var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, ThreadsPerSession = 1, QueueLength = 0, Uploads = 1 });
+        await using var server = await AnomalyServer.StartAsync(new ServerOptions
+        {
+            ModelPath = ExportedSynthetic.Onnx, Port = 0,
+            Sessions = 1, ThreadsPerSession = 1, QueueLength = 0, Uploads = 1
+        });
         using var http = new HttpClient { BaseAddress = server.Address };
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Put, HttpMethod.Delete })
         {
@@ -164,7 +177,8 @@ public class ServerHttpTests
     [Fact]
     public async Task AMissingModelIsAClearError()
     {
-        var e = await Assert.ThrowsAsync<AnomalySharp.Runtime.ModelLoadException>(() => AnomalyServer.StartAsync(new ServerOptions { ModelPath = "/nonexistent/model.onnx", Port = 0 }));
+        var e = await Assert.ThrowsAsync<AnomalySharp.Runtime.ModelLoadException>(()
+            => AnomalyServer.StartAsync(new ServerOptions { ModelPath = "/nonexistent/model.onnx", Port = 0 }));
         Assert.Contains("/nonexistent/model.onnx", e.Message);
     }
 
@@ -174,7 +188,8 @@ public class ServerHttpTests
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(server.Host, server.Port, stop);
         var stream = tcp.GetStream();
-        byte[] head = System.Text.Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n");
+        byte[] head = System.Text.Encoding.ASCII.GetBytes("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            + "boundary=b\r\nContent-Length: 100000\r\n\r\n");
         await stream.WriteAsync(head, stop);
         var chunk = new byte[20];
         var answer = new byte[4096];
@@ -197,7 +212,11 @@ public class ServerHttpTests
     {
         // Issue 40 E: two clients at 400 bytes/s held both sessions while their bodies arrived; a normal POST waited 42 s,
         // 66 of them made every POST 503, and SIGTERM took 32 s.
-        var server = await AnomalyServer.StartAsync(new ServerOptions { ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1, QueueLength = 2, Uploads = 80 });
+        var server = await AnomalyServer.StartAsync(new ServerOptions
+        {
+            ModelPath = ExportedSynthetic.Onnx, Port = 0, Sessions = 1,
+            QueueLength = 2, Uploads = 80
+        });
         using var http = new HttpClient { BaseAddress = server.Address };
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var slow = Enumerable.Range(0, 66).Select(_ => SlowUpload(server.Address, stop.Token)).ToArray();
@@ -208,7 +227,8 @@ public class ServerHttpTests
         Assert.DoesNotContain(slow, t => t.IsCompleted); // answered while every slow client was still uploading
         // Slower than the minimum rate after its grace: each slow client is answered 408 or cut off, long before its body ends.
         string[] ends = await Task.WhenAll(slow);
-        Assert.All(ends, e => Assert.True(e == "closed" || e.Contains(" 408 ", StringComparison.Ordinal) || e.Contains(" 400 ", StringComparison.Ordinal), e));
+        Assert.All(ends, e => Assert.True(e == "closed" || e.Contains(" 408 ", StringComparison.Ordinal) || e.Contains(" 400 ",
+            StringComparison.Ordinal), e));
         Assert.False(stop.IsCancellationRequested, "the slow clients were not cut off within 60 s");
 
         // A stop with slow uploads in flight ends within docker's 10 s.

@@ -1,6 +1,7 @@
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
 using AnomalySharp.Tests.Export;
 using AnomalySharp.Tiling;
@@ -42,16 +43,19 @@ public class TiledEnsembleTests
             IEnumerable<ImageBatch> Crops(IEnumerable<ImageBatch> batches)
             {
                 foreach (var b in batches)
-                    using (b) yield return new ImageBatch(b.Samples, b.Images[.., .., y..(y + 64), x..(x + 64)].contiguous(), null, b.OriginalSizes);
+                    using (b) yield return new ImageBatch(b.Samples, b.Images[.., .., y..(y + 64), x..(x + 64)].contiguous(), null,
+                        b.OriginalSizes);
             }
             using var plain = TiledModels.Create(plainConfig);
             plain.Fit(new FitData(train.Count, () => Crops(batcher.Enumerate(train, false))), NullProgress.Instance);
             var a = plain.GetState(); var b = ensemble.Members[k].GetState();
-            foreach (var key in a.Keys) Assert.True(a[key].eq(b[key]).all().item<bool>(), $"position {k}: fitted '{key}' differs from a model of its tiles");
+            foreach (var key in a.Keys) Assert.True(a[key].eq(b[key]).all().item<bool>(),
+                $"position {k}: fitted '{key}' differs from a model of its tiles");
 
             // Its standardization: the mean and spread of the plain model's maps over the same training tiles.
             using var plainGraph = new InferenceGraph(plain, 64, 1);
-            var trainMaps = Crops(batcher.Enumerate(train, false)).Select(t => { using (t) return plainGraph.Run(t.Images).Maps.to_type(ScalarType.Float64); }).ToArray();
+            var trainMaps = Crops(batcher.Enumerate(train,
+                false)).Select(t => { using (t) return plainGraph.Run(t.Images).Maps.to_type(ScalarType.Float64); }).ToArray();
             using var all = cat(trainMaps);
             var (mean, scale) = ensemble.Standardization[k];
             Assert.Equal(all.mean().item<double>(), mean, 4);
@@ -92,7 +96,8 @@ public class TiledEnsembleTests
         using var model = TiledModels.Create(config);
         var train = RealDataModels.Data.Train.Take(2).ToList();
         var batcher = new Batcher(1024, 2);
-        var e = Assert.Throws<AnomalySharpException>(() => model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)), NullProgress.Instance));
+        var e = Assert.Throws<AnomalySharpException>(() => model.Fit(new FitData(train.Count, () => batcher.Enumerate(train, false)),
+            NullProgress.Instance));
         Assert.Contains("'data.tiling.ensemble'", e.Message);
         Assert.Contains("2 GB", e.Message);
     }

@@ -2,6 +2,7 @@ using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
+using AnomalySharp.Inference;
 using AnomalySharp.Models;
 using AnomalySharp.Tests.Export;
 using AnomalySharp.Tiling;
@@ -110,7 +111,8 @@ public class TilingTests
     public void StitchingPutsEveryPixelBackWhereItCameFrom(int height, int tile, int stride, int width = 0)
     {
         if (width == 0) width = height;
-        using var batch = new Batcher(height, width, 4).Enumerate(RealDataModels.Probe(RealDataModels.Data).Take(4).ToList(), false).Single();
+        using var batch = new Batcher(height, width, 4).Enumerate(RealDataModels.Probe(RealDataModels.Data).Take(4).ToList(),
+            false).Single();
         var grid = new TileGrid(height, width, tile, stride);
         using var tiled = TiledModel.Wrap(new ChannelMeanModel(), grid);
         using var graph = new InferenceGraph(tiled, height, width, 1);
@@ -206,8 +208,10 @@ public class TilingTests
         double withinTile = Steps(tileMap).max().item<float>();
         var edges = new[] { 95, 127, 191, 223 };
         double atEdges = edges.Max(x => steps.narrow(3, x, 1).narrow(2, 32, 256).max().item<float>());
-        Console.WriteLine($"seams: largest step at tile edges {atEdges}, inside a tile {withinTile}, map {maps.min().item<float>()}..{maps.max().item<float>()}");
-        Assert.True(atEdges <= withinTile, $"the largest step where tiles meet, {atEdges}, exceeds the largest inside a tile's own map, {withinTile}");
+        Console.WriteLine($"seams: largest step at tile edges {atEdges}, inside a tile {withinTile}, map "
+            + $"{maps.min().item<float>()}..{maps.max().item<float>()}");
+        Assert.True(atEdges <= withinTile,
+            $"the largest step where tiles meet, {atEdges}, exceeds the largest inside a tile's own map, {withinTile}");
     }
 
     [Fact]

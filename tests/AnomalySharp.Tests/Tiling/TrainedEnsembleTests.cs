@@ -1,12 +1,10 @@
-using System.Text.Json.Nodes;
 using AnomalySharp.Data;
-using AnomalySharp.Diagnostics;
 using AnomalySharp.Engine;
-using AnomalySharp.Models;
+using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Models;
+using AnomalySharp.Tests.Training;
 using AnomalySharp.Tiling;
 using AnomalySharp.Training;
-using AnomalySharp.Tests.Training;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Tiling;
@@ -64,7 +62,8 @@ public class TrainedEnsembleTests
                 IEnumerable<ImageBatch> Crops(IEnumerable<ImageBatch> batches)
                 {
                     foreach (var b in batches)
-                        using (b) yield return new ImageBatch(b.Samples, b.Images[.., .., .., x..(x + 64)].contiguous(), null, b.OriginalSizes);
+                        using (b) yield return new ImageBatch(b.Samples, b.Images[.., .., .., x..(x + 64)].contiguous(), null,
+                            b.OriginalSizes);
                 }
                 var fit = new FitData(train.Count, () => Crops(batcher.Enumerate(train, false)))
                 {
@@ -77,7 +76,8 @@ public class TrainedEnsembleTests
                 var b = ensemble.Members[k].GetState();
                 Assert.Equal(a.Keys.Order(), b.Keys.Order());
                 foreach (var key in a.Keys)
-                    Assert.True(a[key].equal(b[key]).all().item<bool>(), $"position {k}: '{key}' differs from a network trained on its tiles alone");
+                    Assert.True(a[key].equal(b[key]).all().item<bool>(),
+                        $"position {k}: '{key}' differs from a network trained on its tiles alone");
             }
         }
         finally { foreach (var m in plain) m.Dispose(); }
@@ -94,7 +94,8 @@ public class TrainedEnsembleTests
         using var cancel = new CancellationTokenSource();
         string output = Path.Combine(dir, "interrupted");
         var stopped = Assert.Throws<TrainingInterruptedException>(() =>
-            new AnomalyEngine(new CancelDuringEpoch(cancel, "position 2/2: epoch 2/3", 16)).Train(config, ds, output, false, cancellation: cancel.Token));
+            new AnomalyEngine(new CancelDuringEpoch(cancel, "position 2/2: epoch 2/3", 16)).Train(config, ds, output, false,
+                cancellation: cancel.Token));
         Assert.False(Directory.Exists(output), "no half-written output");
         Assert.Equal(Path.Combine(output + ".training", "position1", Trainer.LastFile), stopped.CheckpointPath);
         Assert.Equal(stopped.CheckpointPath, NetworkTraining.LastCheckpoint(output + ".training"));
@@ -105,7 +106,8 @@ public class TrainedEnsembleTests
         var refused = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine().Train(config, ds, output, false));
         Assert.Contains(stopped.CheckpointPath, refused.Message);
         // A checkpoint that is not one of this ensemble's positions is refused, naming the expected place.
-        var wrong = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine().Train(config, ds, Path.Combine(dir, "elsewhere"), false, resume: stopped.CheckpointPath));
+        var wrong = Assert.Throws<AnomalySharpException>(() => new AnomalyEngine().Train(config, ds, Path.Combine(dir, "elsewhere"),
+            false, resume: stopped.CheckpointPath));
         Assert.Contains("position<k>", wrong.Message);
 
         var resumed = new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath).ToJson();

@@ -1,5 +1,4 @@
 using AnomalySharp.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Tests.Training;

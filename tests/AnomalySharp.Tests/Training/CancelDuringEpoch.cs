@@ -2,7 +2,8 @@ using AnomalySharp.Diagnostics;
 
 namespace AnomalySharp.Tests.Training;
 
-/// <summary>A progress reporter that cancels a run once the step titled <paramref name="title"/> (e.g. "epoch 2/3") has seen <paramref name="after"/> images.</summary>
+/// <summary>A progress reporter that cancels a run once the step titled <paramref name="title"/> (e.g. "epoch 2/3") has seen <paramref
+/// name="after"/> images.</summary>
 internal sealed class CancelDuringEpoch(CancellationTokenSource cancel, string title, int after) : IProgressReporter
 {
     void Seen(string description, int done)

@@ -1,4 +1,5 @@
 using AnomalySharp.Engine;
+using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Models;
 using AnomalySharp.Training;
 
@@ -62,8 +63,10 @@ public class TrainingDeterminismTests
         Assert.Contains("while checking epoch 1", stopped.Message);
         var state = Checkpoint.ReadHeader(stopped.CheckpointPath).State;
         Assert.Equal(0, state.Epoch);
-        int trainedOn = ds.Train.Count - Math.Clamp((int)Math.Round(ds.Train.Count * 0.1), 1, ds.Train.Count - 1); // all but the held-out tenth
-        Assert.True(state.Step * 8 >= trainedOn && (state.Step - 1) * 8 < trainedOn, $"epoch 1's steps saved, got {state.Step} batches of 8 for {trainedOn} images");
+        // all but the held-out tenth
+        int trainedOn = ds.Train.Count - Math.Clamp((int)Math.Round(ds.Train.Count * 0.1), 1, ds.Train.Count - 1);
+        Assert.True(state.Step * 8 >= trainedOn && (state.Step - 1) * 8 < trainedOn,
+            $"epoch 1's steps saved, got {state.Step} batches of 8 for {trainedOn} images");
 
         new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath);
         AssertSameWeightsAndScores(Path.Combine(dir, "straight"), output);

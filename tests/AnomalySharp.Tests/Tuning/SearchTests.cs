@@ -13,26 +13,32 @@ public class SearchTests
     [Fact]
     public void SpacesAreParsedAndMistakesNamed()
     {
-        var space = Space("model.n_features: {int: [10, 100]}\nmodel.covariance_epsilon: {log_float: [0.001, 1]}\nmodel.blur_sigma: {float: [1, 8]}\nmodel.layers: {choice: [[layer1, layer2], [layer1, layer2, layer3]]}\n");
+        var space = Space("model.n_features: {int: [10, 100]}\nmodel.covariance_epsilon: {log_float: [0.001, 1]}\nmodel.blur_sigma: "
+            + "{float: [1, 8]}\nmodel.layers: {choice: [[layer1, layer2], [layer1, layer2, layer3]]}\n");
         Assert.Equal(4, space.Parameters.Count);
         var layers = space.Parameters[3];
         Assert.Equal("[layer1, layer2]", layers.Format(0));
         Assert.Equal("[layer1, layer2, layer3]", layers.Format(1.7));
         Assert.Equal("100", space.Parameters[0].Format(140));
         Assert.Equal("0.01", space.Parameters[1].Format(Math.Log(0.01)));
-        Assert.Contains("unknown config key 'model.n_featurs'", Assert.Throws<AnomalySharpException>(() => Space("model.n_featurs: {int: [1, 2]}")).Message);
-        Assert.Contains("unknown kind 'normal'", Assert.Throws<AnomalySharpException>(() => Space("model.blur_sigma: {normal: [1, 2]}")).Message);
+        Assert.Contains("unknown config key 'model.n_featurs'",
+            Assert.Throws<AnomalySharpException>(() => Space("model.n_featurs: {int: [1, 2]}")).Message);
+        Assert.Contains("unknown kind 'normal'",
+            Assert.Throws<AnomalySharpException>(() => Space("model.blur_sigma: {normal: [1, 2]}")).Message);
         Assert.Contains("positive low", Assert.Throws<AnomalySharpException>(() => Space("model.blur_sigma: {log_float: [0, 2]}")).Message);
-        Assert.Contains("low must be below high", Assert.Throws<AnomalySharpException>(() => Space("model.blur_sigma: {float: [3, 2]}")).Message);
+        Assert.Contains("low must be below high",
+            Assert.Throws<AnomalySharpException>(() => Space("model.blur_sigma: {float: [3, 2]}")).Message);
     }
 
     /// <summary>A smooth objective with a known optimum: x = 0.7, y = 0.01 (log scale), choice "b".</summary>
     static double Objective(IReadOnlyDictionary<string, double> p) =>
-        -Math.Pow(p["model.blur_sigma"] - 5.5, 2) / 10 - Math.Pow(p["model.covariance_epsilon"] - Math.Log(0.01), 2) / 10 - (p["model.layers"] == 1 ? 0 : 0.5);
+        -Math.Pow(p["model.blur_sigma"] - 5.5, 2) / 10 - Math.Pow(p["model.covariance_epsilon"] - Math.Log(0.01),
+            2) / 10 - (p["model.layers"] == 1 ? 0 : 0.5);
 
     static double BestAfter(ISampler sampler, int trials, int seed)
     {
-        var space = Space("model.blur_sigma: {float: [1, 8]}\nmodel.covariance_epsilon: {log_float: [0.0001, 1]}\nmodel.layers: {choice: [a, b, c]}\n");
+        var space = Space("model.blur_sigma: {float: [1, 8]}\nmodel.covariance_epsilon: {log_float: [0.0001, 1]}\nmodel.layers: "
+            + "{choice: [a, b, c]}\n");
         var history = new List<Observation>();
         for (int t = 0; t < trials; t++)
         {
@@ -75,8 +81,10 @@ public class SearchTests
         Assert.True((double)summary["best_validation"]! >= (double)summary["default_validation"]!);
 
         // Validation and final parts are disjoint and together are the test set.
-        var validation = new AnomalySharp.Data.MvtecDataset(Path.Combine(dir, "validation-data")).Test.Select(s => Path.GetFileName(s.ImagePath) + s.DefectType).ToHashSet();
-        var final = new AnomalySharp.Data.MvtecDataset(Path.Combine(dir, "final-data")).Test.Select(s => Path.GetFileName(s.ImagePath) + s.DefectType).ToList();
+        var validation = new AnomalySharp.Data.MvtecDataset(Path.Combine(dir,
+            "validation-data")).Test.Select(s => Path.GetFileName(s.ImagePath) + s.DefectType).ToHashSet();
+        var final = new AnomalySharp.Data.MvtecDataset(Path.Combine(dir,
+            "final-data")).Test.Select(s => Path.GetFileName(s.ImagePath) + s.DefectType).ToList();
         Assert.DoesNotContain(final, validation.Contains);
         Assert.Equal(ds.Test.Count, validation.Count + final.Count);
 
@@ -92,6 +100,7 @@ public class SearchTests
         new HyperparameterSearch(settings with { Trials = 4 }, Run).Run(dir);
         Assert.InRange(runs, 1, 2); // the new trial, and the best's final run if it changed
         Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "trials.jsonl")).Length);
-        Assert.Contains("different search", Assert.Throws<AnomalySharpException>(() => new HyperparameterSearch(settings with { Metric = "aupro" }, Run).Run(dir)).Message);
+        Assert.Contains("different search",
+            Assert.Throws<AnomalySharpException>(() => new HyperparameterSearch(settings with { Metric = "aupro" }, Run).Run(dir)).Message);
     }
 }

@@ -50,7 +50,10 @@ internal sealed class CliProcess : IDisposable
     /// <summary>Waits for the exit; fails after <paramref name="timeout"/>.</summary>
     public int WaitForExit(TimeSpan timeout)
     {
-        if (!_process.WaitForExit(timeout)) { _process.Kill(true); Assert.Fail($"did not exit within {timeout.TotalSeconds} s:\n{Stderr}"); }
+        if (!_process.WaitForExit(timeout))
+        {
+            _process.Kill(true); Assert.Fail($"did not exit within {timeout.TotalSeconds} s:\n{Stderr}");
+        }
         _process.WaitForExit();
         return _process.ExitCode;
     }

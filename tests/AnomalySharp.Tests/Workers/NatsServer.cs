@@ -22,7 +22,8 @@ internal sealed class NatsServer : IDisposable
         Assert.True(File.Exists(Binary), "nats-server missing: apt-get install nats-server (build/test.sh installs it)");
         Port = port;
         _start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "-js", "-sd", TestPaths.TempDir("nats-" + name), "-a", "127.0.0.1", "-p", port.ToString(), "-n", name }.Concat(extra))
+        foreach (string a in new[] { "-js", "-sd", TestPaths.TempDir("nats-" + name), "-a", "127.0.0.1", "-p", port.ToString(), "-n",
+            name }.Concat(extra))
             _start.ArgumentList.Add(a);
     }
 
@@ -54,7 +55,8 @@ internal sealed class NatsServer : IDisposable
         int[] client = { FreePort(), FreePort(), FreePort() }, cluster = { FreePort(), FreePort(), FreePort() };
         string routes = string.Join(",", cluster.Select(p => $"nats://127.0.0.1:{p}"));
         var servers = Enumerable.Range(0, 3).Select(i => new NatsServer(client[i],
-            new[] { "--cluster_name", "inspection", "--cluster", $"nats://127.0.0.1:{cluster[i]}", "--routes", routes }, $"n{i + 1}")).ToArray();
+            new[] { "--cluster_name", "inspection", "--cluster", $"nats://127.0.0.1:{cluster[i]}", "--routes", routes },
+                $"n{i + 1}")).ToArray();
         foreach (var s in servers.Take(launched)) s.Launch();
         return servers;
     }

@@ -26,11 +26,15 @@ public class SubjectPatternTests
     [Fact]
     public void UserMistakesAreOneLineErrorsWithExitCodeTwo()
     {
-        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "http://example", "--model", ExportedSynthetic.Onnx), "--nats", "not a NATS URL");
+        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "http://example", "--model", ExportedSynthetic.Onnx), "--nats",
+            "not a NATS URL");
         CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "nats://127.0.0.1:9", "--model", "missing.onnx"), "missing.onnx");
-        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "nats://127.0.0.1:9", "--model", ExportedSynthetic.Onnx, "--model-for", "frames.a.>"), "--model-for", "PATTERN=MODEL.onnx");
-        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "nats://127.0.0.1:9", "--model", ExportedSynthetic.Onnx), "cannot connect to NATS");
-        CliRunner.AssertUserError(CliRunner.Run("publish", "--nats", "nats://127.0.0.1:9", "--subject", "frames.*", "x.png"), "--subject", "concrete");
+        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "nats://127.0.0.1:9", "--model", ExportedSynthetic.Onnx,
+            "--model-for", "frames.a.>"), "--model-for", "PATTERN=MODEL.onnx");
+        CliRunner.AssertUserError(CliRunner.Run("worker", "--nats", "nats://127.0.0.1:9", "--model", ExportedSynthetic.Onnx),
+            "cannot connect to NATS");
+        CliRunner.AssertUserError(CliRunner.Run("publish", "--nats", "nats://127.0.0.1:9", "--subject", "frames.*", "x.png"),
+            "--subject", "concrete");
         CliRunner.AssertUserError(CliRunner.Run("publish", "--nats", "nats://127.0.0.1:9", "--subject", "cams.line1", "x.png"), "frames.>");
     }
 }

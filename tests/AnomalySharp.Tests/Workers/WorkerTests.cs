@@ -114,7 +114,8 @@ public class WorkerTests
         await using (var connection = new NatsConnection(NatsOpts.Default with { Url = server.Url }))
         {
             var js = new NatsJSContext(connection);
-            var ack = await js.PublishAsync("results.line1.cam1", System.Text.Encoding.UTF8.GetBytes("""{"frame_id":"d-000001","worker":"crashed"}"""),
+            byte[] stored = System.Text.Encoding.UTF8.GetBytes("""{"frame_id":"d-000001","worker":"crashed"}""");
+            var ack = await js.PublishAsync("results.line1.cam1", stored,
                 opts: new NatsJSPubOpts { MsgId = "d-000001" });
             ack.EnsureSuccess();
         }
@@ -125,7 +126,8 @@ public class WorkerTests
         Assert.Equal(0, worker.WaitForExit(TimeSpan.FromSeconds(30)));
         Assert.Contains("3 scored, 0 dead-lettered, 1 duplicate results dropped", worker.Stderr);
         var results = await Read(server.Url, "results.>");
-        Assert.Equal(new[] { "d-000000", "d-000001", "d-000002" }, results.Select(r => (string)r["frame_id"]!).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "d-000000", "d-000001", "d-000002" },
+            results.Select(r => (string)r["frame_id"]!).Order(StringComparer.Ordinal));
         Assert.Equal("crashed", (string)results.Single(r => (string)r["frame_id"]! == "d-000001")["worker"]!);
     }
 
@@ -133,7 +135,8 @@ public class WorkerTests
     public async Task FramesThatAreNotImagesGoToTheDeadLetterSubjectAndTheWorkerGoesOn()
     {
         string dir = TestPaths.TempDir("frames");
-        string good = Directory.EnumerateFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "test", "good")).Order(StringComparer.Ordinal).First();
+        string good = Directory.EnumerateFiles(Path.Combine(TestPaths.SharedData("magnetic_tile"), "test",
+            "good")).Order(StringComparer.Ordinal).First();
         byte[] jpeg = File.ReadAllBytes(good);
         File.WriteAllBytes(Path.Combine(dir, "a_truncated.jpg"), jpeg[..(jpeg.Length / 2)]);
         File.WriteAllText(Path.Combine(dir, "b_notes.png"), "not an image");
@@ -202,7 +205,8 @@ public class WorkerTests
         try
         {
             string all = string.Join(",", servers.Select(s => s.Url));
-            var publishing = Task.Run(() => CliRunner.Run("publish", "--nats", all, "--subject", "frames.line1.cam1", "--id-prefix", "r-", "--count", "400", "--replicas", "3", frames));
+            var publishing = Task.Run(() => CliRunner.Run("publish", "--nats", all, "--subject", "frames.line1.cam1", "--id-prefix",
+                "r-", "--count", "400", "--replicas", "3", frames));
             await Task.Delay(TimeSpan.FromSeconds(2));
             servers[2].Launch();
             var publish = await publishing;
@@ -224,7 +228,8 @@ public class WorkerTests
             try { ids = (await Read(live, "results.>")).Select(r => (string)r["frame_id"]!).ToList(); }
             catch (Exception e) when (e is NatsException)
             {
-                throw new Xunit.Sdk.XunitException($"reading the results failed: {e.Message}\n" + string.Join("\n", servers.Select(x => x.Log[Math.Max(0, x.Log.Length - 3000)..])));
+                throw new Xunit.Sdk.XunitException($"reading the results failed: {e.Message}\n" + string.Join("\n",
+                    servers.Select(x => x.Log[Math.Max(0, x.Log.Length - 3000)..])));
             }
             Assert.Equal(Enumerable.Range(0, 400).Select(i => $"r-{i:D6}"), ids.Order(StringComparer.Ordinal));
         }
@@ -246,8 +251,10 @@ public class WorkerTests
         using (var second = new CliProcess(Worker(server.Url, "--subject", "frames.l4.>")))
         {
             Assert.Equal(2, second.WaitForExit(TimeSpan.FromSeconds(60)));
-            string error = Assert.Single(second.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
-            Assert.Contains("consumer anomalysharp-workers on stream FRAMES already exists with subject 'frames.>' (this worker: --subject 'frames.l4.>')", error);
+            string error = Assert.Single(second.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ",
+                StringComparison.Ordinal));
+            Assert.Contains("consumer anomalysharp-workers on stream FRAMES already exists with subject 'frames.>' (this worker: "
+                + "--subject 'frames.l4.>')", error);
             Assert.DoesNotContain("   at ", second.Stderr);
         }
         using (var third = new CliProcess(Worker(server.Url, "--max-deliver", "9")))
@@ -265,7 +272,8 @@ public class WorkerTests
         using var same = new CliProcess(Worker(server.Url));
         same.WaitFor("worker: ready", Ready);
         Publish(server.Url, "frames.l1.c9", "s-", 5, frames);
-        await WaitUntil(async () => (await Read(server.Url, "results.>")).Count == 5, TimeSpan.FromMinutes(1), () => first.Stderr + same.Stderr);
+        await WaitUntil(async () => (await Read(server.Url, "results.>")).Count == 5, TimeSpan.FromMinutes(1),
+            () => first.Stderr + same.Stderr);
         Assert.Equal(0, await Messages(server.Url, "FRAMES"));
         first.Signal("TERM");
         same.Signal("TERM");

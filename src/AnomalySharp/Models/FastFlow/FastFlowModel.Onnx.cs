@@ -1,9 +1,9 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 
 namespace AnomalySharp.Models.FastFlow;
 
-public sealed partial class FastFlowModel
+internal sealed partial class FastFlowModel
 {
     /// <inheritdoc />
     /// <remarks>The image score is the maximum of the map (below).</remarks>
@@ -17,7 +17,8 @@ public sealed partial class FastFlowModel
         for (int l = 0; l < features.Length; l++)
         {
             string z = _network.AppendOnnx(g, l, features[l]);
-            string meanSquare = g.Node("ReduceMean", new[] { g.Node("Mul", new[] { z, z }) }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L));
+            string meanSquare = g.Node("ReduceMean", new[] { g.Node("Mul", new[] { z, z }) }, OnnxGraph.Attrs("axes", 1L),
+                OnnxGraph.Attr("keepdims", 1L));
             string probability = g.Node("Exp", new[] { g.Node("Mul", new[] { meanSquare, g.Scalar(-0.5f) }) });
             string up = g.Resize(g.Node("Neg", new[] { probability }), imageSize, imageSize, bilinear: true);
             sum = sum == null ? up : g.Node("Add", new[] { sum, up });

@@ -1,9 +1,6 @@
 using AnomalySharp.Backbones;
-using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Training;
-using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.FastFlow;
@@ -15,7 +12,7 @@ namespace AnomalySharp.Models.FastFlow;
 /// negative log-likelihood under a standard normal, ½‖z‖² − log|det J| per image, summed over layers. Anomaly map:
 /// per layer −exp(−½·mean over channels of z²), upsampled bilinearly and averaged over layers; score: its maximum.
 /// </summary>
-public sealed partial class FastFlowModel : NetworkModel
+internal sealed partial class FastFlowModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's ResNet18 settings).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -27,7 +24,8 @@ public sealed partial class FastFlowModel : NetworkModel
           hidden_ratio: 1.0
           conv3x3_only: false
           clamp: 2.0
-        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: "adam", lr: 0.001, momentum: 0, weightDecay: 0.00001, monitor: "holdout_synthetic")}}
+        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: "adam", lr: 0.001, momentum: 0, weightDecay: 0.00001,
+            monitor: "holdout_synthetic")}}
         """;
 
     readonly FastFlowNetwork _network;
@@ -47,7 +45,8 @@ public sealed partial class FastFlowModel : NetworkModel
         var shapes = Layers.Select(l =>
         {
             int stride = Backbone.Stride(l);
-            if (ImageSize % stride != 0) throw new AnomalySharpException($"config key 'data.image_size': fastflow needs a multiple of {stride} (the stride of {l}), got {ImageSize}");
+            if (ImageSize % stride != 0) throw new AnomalySharpException($"config key 'data.image_size': fastflow needs a multiple of "
+                + $"{stride} (the stride of {l}), got {ImageSize}");
             return new long[] { Backbone.Channels(l), ImageSize / stride, ImageSize / stride };
         }).ToArray();
         _network = new FastFlowNetwork(shapes, steps, hidden, conv3x3Only, clamp, Seed);

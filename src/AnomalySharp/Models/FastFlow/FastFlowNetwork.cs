@@ -1,8 +1,7 @@
 using AnomalySharp.Components;
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using AnomalySharp.Training;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -39,7 +38,8 @@ internal sealed class FastFlowNetwork : nn.Module<Tensor[], (Tensor Z, Tensor Lo
     public string AppendOnnx(OnnxGraph g, int layer, string features)
     {
         var norm = norms[layer];
-        string z = g.Node("LayerNormalization", new[] { features, g.Constant("ln_scale", norm.weight!.detach()), g.Constant("ln_bias", norm.bias!.detach()) },
+        string z = g.Node("LayerNormalization", new[] { features, g.Constant("ln_scale", norm.weight!.detach()), g.Constant("ln_bias",
+            norm.bias!.detach()) },
             OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("epsilon", (float)norm.eps));
         foreach (var block in flows[layer]) z = block.AppendOnnx(g, z);
         return z;

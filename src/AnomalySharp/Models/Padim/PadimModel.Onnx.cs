@@ -1,12 +1,12 @@
-using AnomalySharp.Runtime;
 using AnomalySharp.Backbones;
 using AnomalySharp.Components;
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
+using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.Padim;
 
-public sealed partial class PadimModel
+internal sealed partial class PadimModel
 {
     /// <inheritdoc />
     /// <remarks>The image score is the maximum of the map (below).</remarks>
@@ -22,7 +22,8 @@ public sealed partial class PadimModel
     {
         if (_gaussian.Mean is null || _gaussian.PackedInverseCovariance is null) throw new InvalidOperationException("padim is not fitted");
         using var scope = NewDisposeScope();
-        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported to ONNX");
+        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported "
+            + $"to ONNX");
         long gh, gw;
         using (var blank = zeros(1, 3, imageSize, imageSize))
         using (Embed(blank, out gh, out gw)) { }
@@ -31,7 +32,8 @@ public sealed partial class PadimModel
         for (int l = 0; l < _layers.Count; l++)
         {
             if (_perLayer[l] is not { } local) continue;
-            string chosen = g.Node("Gather", new[] { features[l], g.Constant("padim_channels", local.data<long>().ToArray(), local.shape[0]) },
+            string chosen = g.Node("Gather", new[] { features[l], g.Constant("padim_channels", local.data<long>().ToArray(),
+                local.shape[0]) },
                 OnnxGraph.Attr("axis", 1L));
             parts.Add(_backbone.Stride(_layers[l]) == _backbone.Stride(_layers[0]) ? chosen : g.Resize(chosen, gh, gw, bilinear: false));
         }
@@ -42,7 +44,8 @@ public sealed partial class PadimModel
         string delta = g.Node("Sub", new[] { embedding, g.Constant("padim_mean", _gaussian.Mean.unsqueeze(1)) });
         string packed = g.Constant("padim_inverse_covariance_upper", _gaussian.PackedInverseCovariance);
         // A [C,C] index gathers [P,C,C] straight away.
-        string inverse = g.Node("Gather", new[] { packed, g.Constant("padim_unpack", MultivariateGaussian.UnpackIndex(_nFeatures), _nFeatures, _nFeatures) },
+        string inverse = g.Node("Gather", new[] { packed, g.Constant("padim_unpack", MultivariateGaussian.UnpackIndex(_nFeatures),
+            _nFeatures, _nFeatures) },
             OnnxGraph.Attr("axis", 1L));
         string left = g.Node("MatMul", new[] { delta, inverse });
         string squared = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { left, delta }), g.Ints(2) }, OnnxGraph.Attr("keepdims", 0L));

@@ -1,6 +1,7 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace AnomalySharp.Models.Padim;
 /// also keeps the float64 sums an exact merge needs, so `anomalysharp update` folds new good images in and gives what a
 /// fit on all of them would.
 /// </summary>
-public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
+internal sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -91,7 +92,8 @@ public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
         {
             if (_perLayer[l] is not { } local) continue;
             var chosen = features[l].index_select(1, local);
-            parts.Add(chosen.shape[2] == gh ? chosen : nn.functional.interpolate(chosen, new long[] { gh, gw }, mode: InterpolationMode.Nearest));
+            parts.Add(chosen.shape[2] == gh ? chosen : nn.functional.interpolate(chosen, new long[] { gh, gw },
+                mode: InterpolationMode.Nearest));
         }
         var embedding = cat(parts, 1);
         return embedding.flatten(2).MoveToOuterDisposeScope();
@@ -122,9 +124,11 @@ public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
 
     /// <inheritdoc />
     public string? UpdateRefusal => _gaussian.Sums != null ? null
-        : "this padim model file keeps no running sums to merge new images into (it was trained with model.updatable: false, or before update existed); train it again";
+        : "this padim model file keeps no running sums to merge new images into (it was trained with model.updatable: false, or "
+            + "before update existed); train it again";
 
-    /// <summary>Exact: continues the running sums from the kept ones, so the result equals one fit on the old and new images together.</summary>
+    /// <summary>Exact: continues the running sums from the kept ones, so the result equals one fit on the old and new images
+    /// together.</summary>
     public void Update(FitData data, IProgressReporter progress)
     {
         if (UpdateRefusal is { } refusal) throw new AnomalySharpException(refusal);
@@ -145,7 +149,8 @@ public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
     public void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state)
     {
         if (state.Count == 0) return;
-        if (!state.TryGetValue("count", out var count) || !state.TryGetValue("mean", out var mean) || !state.TryGetValue("scatter_upper", out var scatter))
+        if (!state.TryGetValue("count", out var count) || !state.TryGetValue("mean",
+            out var mean) || !state.TryGetValue("scatter_upper", out var scatter))
             throw new AnomalySharpException("padim update state: count, mean and scatter_upper are needed");
         _gaussian.LoadSums(count, mean, scatter);
     }
@@ -159,7 +164,8 @@ public sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
         long bytes = positions * (MultivariateGaussian.PackedLength(_nFeatures) + _nFeatures) * sizeof(float);
         if (bytes > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
-                $"config key 'data.image_size': padim on {imageSize} px images keeps {positions} Gaussians of {_nFeatures} features, {bytes / 1e9:F1} GB, over " +
+                $"config key 'data.image_size': padim on {imageSize} px images keeps {positions} Gaussians of {_nFeatures} features, "
+                    + $"{bytes / 1e9:F1} GB, over " +
                 "ONNX's 2 GB for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or fewer model.n_features");
     }
 

@@ -1,4 +1,4 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
@@ -89,9 +89,11 @@ internal sealed class BankIndex : IDisposable
             var (_, vectors) = linalg.eigh(centred.t().mm(centred).to_type(ScalarType.Float64));
             var basis = vectors.flip(1).narrow(1, 0, dims);
             var signs = basis.gather(0, basis.abs().argmax(0, keepdim: true)).sign();
-            projection = (mean.MoveToOuterDisposeScope(), (basis * signs).to_type(ScalarType.Float32).contiguous().MoveToOuterDisposeScope());
+            projection = (mean.MoveToOuterDisposeScope(),
+                (basis * signs).to_type(ScalarType.Float32).contiguous().MoveToOuterDisposeScope());
         }
-        return (result.MoveToOuterDisposeScope(), new BankIndex(centroids.MoveToOuterDisposeScope(), offsets.MoveToOuterDisposeScope(), support.MoveToOuterDisposeScope(), projection));
+        return (result.MoveToOuterDisposeScope(), new BankIndex(centroids.MoveToOuterDisposeScope(), offsets.MoveToOuterDisposeScope(),
+            support.MoveToOuterDisposeScope(), projection));
     }
 
     /// <summary>The index of a saved model; throws <see cref="InvalidOperationException"/> when it does not fit the bank.</summary>
@@ -180,10 +182,12 @@ internal sealed class BankIndex : IDisposable
     /// <summary>
     /// Appends the search of patches <paramref name="q"/> [M,D] (squared norms <paramref name="qNorms"/> [M]) in
     /// <paramref name="bank"/>, stored list by list: returns the squared distance [M] to the nearest bank row found
-    /// in the probed lists, and that row [M] (int64); <paramref name="bankConstant"/> is the bank as a graph constant. With a projection the lists are searched in the reduced space
+    /// in the probed lists, and that row [M] (int64); <paramref name="bankConstant"/> is the bank as a graph constant. With a projection
+    /// the lists are searched in the reduced space
     /// for their <paramref name="rerank"/> nearest rows each, and those candidates are re-ranked exactly in full dimension.
     /// </summary>
-    public (string Distances, string Index) AppendSearch(OnnxGraph g, string q, string qNorms, Tensor bank, string bankConstant, int probes, int rerank)
+    public (string Distances, string Index) AppendSearch(OnnxGraph g, string q, string qNorms, Tensor bank, string bankConstant,
+        int probes, int rerank)
     {
         using var outer = NewDisposeScope();
         var o = Offsets.data<long>().ToArray();
@@ -192,36 +196,47 @@ internal sealed class BankIndex : IDisposable
         var added = _constants.GetOrCreateValue(g);
         string Const(string key, Func<Tensor> make) =>
             added.TryGetValue(key, out var name) ? name : added[key] = OnnxGraphTensors.Constant(g, "ivf_" + key, make());
-        Tensor Space() => Projection is { } pr ? (bank.to_type(ScalarType.Float32) - pr.Mean).mm(pr.Basis) : bank.to_type(ScalarType.Float32);
+        Tensor Space()
+            => Projection is { } pr ? (bank.to_type(ScalarType.Float32) - pr.Mean).mm(pr.Basis) : bank.to_type(ScalarType.Float32);
         Tensor space = Space();
         var centroids = Projection is { } projection ? (Centroids - projection.Mean).mm(projection.Basis) : Centroids;
         string x = Projection is { } pj
-            ? g.Node("Add", new[] { g.Node("MatMul", new[] { q, Const("basis", () => pj.Basis) }), Const("shift", () => pj.Mean.unsqueeze(0).mm(pj.Basis).neg().flatten()) })
+            ? g.Node("Add", new[] { g.Node("MatMul", new[] { q, Const("basis", () => pj.Basis) }), Const("shift",
+                () => pj.Mean.unsqueeze(0).mm(pj.Basis).neg().flatten()) })
             : q;
         string toCentres = g.Node("Add", new[] { g.Node("MatMul", new[] { x, Const("centroids_t", () => centroids.t().mul(-2f)) }),
             Const("centroid_norms", () => centroids.pow(2).sum(1)) });                                                         // [M,L]
-        string probed = g.Node("TopK", new[] { toCentres, g.Ints(p) }, 2, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("largest", 0L), OnnxGraph.Attr("sorted", 1L))[1];
-        string slots = g.Node("Reshape", new[] { probed, g.Ints(-1) });                                                          // [M·p]: list of each (patch, probe)
+        string probed = g.Node("TopK", new[] { toCentres, g.Ints(p) }, 2, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("largest", 0L),
+            OnnxGraph.Attr("sorted", 1L))[1];
+        // [M·p]: list of each (patch, probe)
+        string slots = g.Node("Reshape", new[] { probed, g.Ints(-1) });
         // One sentinel slot per list after the real ones (slot M·p + c belongs to list c), reading appended zero rows of x:
         // no list's block is ever empty, so no operator sees a zero-size input. ONNX leaves TopK over an empty tensor
         // unclear, and onnxruntime 1.30 dies on it with SIGFPE (an image no patch of which probes some list: a grey one).
         long lists = Lists;
-        string sentinelSlots = g.Node("Concat", new[] { slots, g.Constant("list_sentinels", Enumerable.Range(0, (int)lists).Select(i => (long)i).ToArray(), lists) },
-            OnnxGraph.Attr("axis", 0L));                                                                                            // [M·p+L]
+        string sentinelSlots = g.Node("Concat", new[] { slots, g.Constant("list_sentinels", Enumerable.Range(0,
+            (int)lists).Select(i => (long)i).ToArray(), lists) },
+            // [M·p+L]
+            OnnxGraph.Attr("axis", 0L));
         long padRows = (lists + p - 1) / p;
-        string xPadded = g.Node("Concat", new[] { x, g.Constant("list_sentinel_rows", new float[padRows * space.shape[1]], padRows, space.shape[1]) },
-            OnnxGraph.Attr("axis", 0L));                                                                                            // [M+⌈L/p⌉,d]
+        string xPadded = g.Node("Concat", new[] { x, g.Constant("list_sentinel_rows", new float[padRows * space.shape[1]], padRows,
+            space.shape[1]) },
+            // [M+⌈L/p⌉,d]
+            OnnxGraph.Attr("axis", 0L));
         string DropSentinels(string perSlot) => g.Node("Slice", new[] { perSlot, g.Ints(0), g.Ints(-lists), g.Ints(0) });
 
         // Each (patch, probe) slot belongs to exactly one list: per list, the patches that chose it, one matrix product.
         var positions = new List<string>(); var mins = new List<string>(); var rows = new List<string>();
         for (long c = 0; c < Lists; c++)
         {
-            string pos = g.Node("Reshape", new[] { g.Node("NonZero", new[] { g.Node("Equal", new[] { sentinelSlots, g.Constant("list", new[] { c }, 1) }) }), g.Ints(-1) });
-            string chosen = g.Node("Gather", new[] { xPadded, g.Node("Div", new[] { pos, g.Ints(p) }) }, OnnxGraph.Attr("axis", 0L));  // [m+1,d]
+            string pos = g.Node("Reshape", new[] { g.Node("NonZero", new[] { g.Node("Equal", new[] { sentinelSlots, g.Constant("list",
+                new[] { c }, 1) }) }), g.Ints(-1) });
+            // [m+1,d]
+            string chosen = g.Node("Gather", new[] { xPadded, g.Node("Div", new[] { pos, g.Ints(p) }) }, OnnxGraph.Attr("axis", 0L));
             var members = space.narrow(0, o[c], o[c + 1] - o[c]);
             string d2 = g.Node("Add", new[] { g.Node("MatMul", new[] { chosen, Const($"list{c}_t", () => members.t().mul(-2f)) }),
-                Const($"list{c}_norms", () => members.pow(2).sum(1)) });                                                           // [m,len]
+                // [m,len]
+                Const($"list{c}_norms", () => members.pow(2).sum(1)) });
             positions.Add(pos);
             string offset = g.Constant("offset", new[] { o[c] }, 1);
             if (Projection is null)
@@ -232,7 +247,8 @@ internal sealed class BankIndex : IDisposable
                 rows.Add(g.Node("Add", new[] { g.Node("Reshape", new[] { arg, g.Ints(-1) }), offset }));
             }
             else
-                rows.Add(g.Node("Add", new[] { g.Node("TopK", new[] { d2, g.Ints(r) }, 2, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("largest", 0L),
+                rows.Add(g.Node("Add", new[] { g.Node("TopK", new[] { d2, g.Ints(r) }, 2, OnnxGraph.Attr("axis", 1L),
+                    OnnxGraph.Attr("largest", 0L),
                     OnnxGraph.Attr("sorted", 0L))[1], offset }));                                                                  // [m,r]
         }
         string allPos = g.Node("Concat", positions.ToArray(), OnnxGraph.Attr("axis", 0L));
@@ -240,24 +256,31 @@ internal sealed class BankIndex : IDisposable
         if (Projection is null)
         {
             // Every slot is written exactly once, so the scatter's initial values (the slots themselves) never survive.
-            string slotMins = DropSentinels(g.Node("ScatterElements", new[] { g.Node("Cast", new[] { sentinelSlots }, OnnxGraph.Attr("to", 1L)), allPos,
+            string slotMins = DropSentinels(g.Node("ScatterElements", new[] { g.Node("Cast", new[] { sentinelSlots },
+                OnnxGraph.Attr("to", 1L)), allPos,
                 g.Node("Concat", mins.ToArray(), OnnxGraph.Attr("axis", 0L)) }, OnnxGraph.Attr("axis", 0L)));
-            string slotRows = DropSentinels(g.Node("ScatterElements", new[] { sentinelSlots, allPos, allRows }, OnnxGraph.Attr("axis", 0L)));
+            string slotRows = DropSentinels(g.Node("ScatterElements", new[] { sentinelSlots, allPos, allRows }, OnnxGraph.Attr("axis",
+                0L)));
             string perProbe = g.Node("Reshape", new[] { slotMins, g.Ints(-1, p) });                                              // [M,p]
             string best = g.Node("ArgMin", new[] { perProbe }, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("keepdims", 1L));
-            string minusNorms = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { perProbe, best }, OnnxGraph.Attr("axis", 1L)), g.Ints(-1) });
-            string index = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { g.Node("Reshape", new[] { slotRows, g.Ints(-1, p) }), best },
+            string minusNorms = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { perProbe, best }, OnnxGraph.Attr("axis",
+                1L)), g.Ints(-1) });
+            string index = g.Node("Reshape", new[] { g.Node("GatherElements", new[] { g.Node("Reshape", new[] { slotRows, g.Ints(-1,
+                p) }), best },
                 OnnxGraph.Attr("axis", 1L)), g.Ints(-1) });
             return (g.Node("Add", new[] { minusNorms, qNorms }), index);
         }
 
         // Re-rank: every slot's r candidates (rows written exactly once, as above), exact distances in full dimension.
         string initial = g.Node("Expand", new[] { g.Node("Unsqueeze", new[] { sentinelSlots, g.Ints(1) }), g.Ints(1, r) });
-        string slotCandidates = DropSentinels(g.Node("ScatterND", new[] { initial, g.Node("Unsqueeze", new[] { allPos, g.Ints(1) }), allRows }));
-        string candidates = g.Node("Reshape", new[] { slotCandidates, g.Ints(-1, p * r) });                                        // [M,p·r]
+        string slotCandidates = DropSentinels(g.Node("ScatterND", new[] { initial, g.Node("Unsqueeze", new[] { allPos, g.Ints(1) }),
+            allRows }));
+        // [M,p·r]
+        string candidates = g.Node("Reshape", new[] { slotCandidates, g.Ints(-1, p * r) });
         string gathered = g.Node("Gather", new[] { bankConstant, candidates }, OnnxGraph.Attr("axis", 0L)); // [M,p·r,D]
         string exact = g.Node("ReduceSumSquare", new[] { g.Node("Sub", new[] { gathered, g.Node("Unsqueeze", new[] { q, g.Ints(1) }) }) },
-            OnnxGraph.Attrs("axes", 2L), OnnxGraph.Attr("keepdims", 0L));                                                          // [M,p·r]
+            // [M,p·r]
+            OnnxGraph.Attrs("axes", 2L), OnnxGraph.Attr("keepdims", 0L));
         string nearest = g.Node("ArgMin", new[] { exact }, OnnxGraph.Attr("axis", 1L), OnnxGraph.Attr("keepdims", 1L));
         return (g.Node("Reshape", new[] { g.Node("GatherElements", new[] { exact, nearest }, OnnxGraph.Attr("axis", 1L)), g.Ints(-1) }),
             g.Node("Reshape", new[] { g.Node("GatherElements", new[] { candidates, nearest }, OnnxGraph.Attr("axis", 1L)), g.Ints(-1) }));

@@ -1,6 +1,6 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Components;
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.PatchCore;
 
-public sealed partial class PatchCoreModel
+internal sealed partial class PatchCoreModel
 {
     /// <summary>
     /// Runs the exact search and this model's inverted-file search on the patches of <paramref name="images"/>
@@ -16,8 +16,10 @@ public sealed partial class PatchCoreModel
     /// </summary>
     public SearchComparison CompareSearch(Tensor images, int threads)
     {
-        if (_bank is null || _index is null) throw new InvalidOperationException("patchcore has no inverted-file search to compare (model.search: exact)");
-        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported to ONNX");
+        if (_bank is null || _index is null) throw new InvalidOperationException("patchcore has no inverted-file search to compare "
+            + "(model.search: exact)");
+        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} cannot be exported "
+            + $"to ONNX");
         int size = (int)images.shape[2];
         var g = new OnnxGraph();
         g.Input("images", "batch", 3, size, size);
@@ -41,7 +43,8 @@ public sealed partial class PatchCoreModel
         using var options = ComputeThreads.SessionOptions(threads);
         using var session = new InferenceSession(bytes, options);
         using var input = images.to_type(ScalarType.Float32).contiguous();
-        using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
+        using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance,
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
             input.shape, TensorSpan.Address(input), input.numel() * sizeof(float));
         using var run = new RunOptions();
         using var outputs = session.Run(run, new[] { "images" }, new[] { value }, new[] { "exact_d2", "ivf_d2", "exact_rows", "ivf_rows" });

@@ -1,6 +1,7 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
 using static TorchSharp.torch;
 
@@ -14,7 +15,7 @@ namespace AnomalySharp.Models.PatchCore;
 /// bytes of float32. Prediction searches the bank through an inverted-file index (<see cref="BankIndex"/>, the
 /// default) or exactly by blocked matrix products (<c>model.search: exact</c>).
 /// </summary>
-public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
+internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""
@@ -97,26 +98,10 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         var pooled = features.Select(f =>
         {
             var p = nn.functional.avg_pool2d(f, kernel_size: 3, stride: 1, padding: 1);
-            return p.shape[2] == h ? p : nn.functional.interpolate(p, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false);
+            return p.shape[2] == h ? p : nn.functional.interpolate(p, new long[] { h, w }, mode: InterpolationMode.Bilinear,
+                align_corners: false);
         }).ToArray();
         return cat(pooled, 1).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Estimated peak bytes of fit for a number of training images.</summary>
-    public long EstimateFitBytes(int images)
-    {
-        long patches = (long)images * GridSize * GridSize;
-        return patches * (FeatureDim * 2L + _projectionDim * (4L + 1L) + 4L) + (long)(patches * _ratio) * FeatureDim * 4L;
-    }
-
-    static long AvailableMemoryBytes()
-    {
-        const string meminfo = "/proc/meminfo";
-        if (File.Exists(meminfo))
-            foreach (string line in File.ReadLines(meminfo))
-                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
-                    return long.Parse(line[13..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
     }
 
     /// <inheritdoc />
@@ -140,7 +125,8 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     /// <inheritdoc />
     public string UpdateMode => "new patches joined the bank by k-center greedy; search index rebuilt";
 
-    /// <summary>PatchCore's bank grows: the new images' patches join it through the same k-center selection, continued from the bank's patches as the centres already chosen, and the search index is rebuilt.</summary>
+    /// <summary>PatchCore's bank grows: the new images' patches join it through the same k-center selection, continued from the bank's
+    /// patches as the centres already chosen, and the search index is rebuilt.</summary>
     public string? UpdateRefusal => _bank is null ? "patchcore is not fitted" : null;
 
     /// <summary>
@@ -175,15 +161,6 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     public void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) { }
 
     ScalarType BankType => _bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32;
-
-    void CheckFitMemory(int images)
-    {
-        long estimate = EstimateFitBytes(images);
-        long limit = _maxFitMemoryGb > 0 ? (long)(_maxFitMemoryGb * (1L << 30)) : (long)(AvailableMemoryBytes() * 0.8);
-        if (estimate > limit)
-            throw new AnomalySharpException(FormattableString.Invariant(
-                $"patchcore: fitting {images} images needs about {estimate / (double)(1L << 30):0.0} GiB for patch features, more than the {limit / (double)(1L << 30):0.0} GiB allowed; use fewer training images, a smaller data.image_size, or raise model.max_fit_memory_gb"));
-    }
 
     /// <summary>Every patch's features (float16) and their random projections, chunk by chunk (one chunk per batch).</summary>
     (List<Tensor> Features, List<Tensor> Projected) Features(FitData data, RandomProjection projection, IProgressReporter progress)
@@ -280,7 +257,9 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     /// <inheritdoc />
     public IReadOnlyDictionary<string, Tensor> GetState()
     {
-        var state = new Dictionary<string, Tensor> { ["memory_bank"] = _bank ?? throw new InvalidOperationException("patchcore is not fitted") };
+        var state = new Dictionary<string,
+            Tensor>
+        { ["memory_bank"] = _bank ?? throw new InvalidOperationException("patchcore is not fitted") };
         if (_index is not null)
         {
             state["search_centroids"] = _index.Centroids;
@@ -305,7 +284,8 @@ public sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         if (state.ContainsKey("search_centroids"))
             _index = BankIndex.FromState(_bank!, state["search_centroids"], state["search_offsets"], state["search_support"],
                 state.GetValueOrDefault("search_mean"), state.GetValueOrDefault("search_basis"));
-        else BuildIndex(NullProgress.Instance); // a bank saved without an index (model.search: exact) given model.search: ivf: index it now, as fit would
+        // a bank saved without an index (model.search: exact) given model.search: ivf: index it now, as fit would
+        else BuildIndex(NullProgress.Instance);
     }
 
     /// <inheritdoc />

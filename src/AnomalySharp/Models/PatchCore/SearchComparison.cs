@@ -4,7 +4,7 @@ namespace AnomalySharp.Models.PatchCore;
 /// The inverted-file search against the exact search on the same patches: the squared distance each gives every patch
 /// and the bank row it found. Distances of the exact search are never larger; equal rows mean the exact neighbour was found.
 /// </summary>
-public sealed record SearchComparison(float[] ExactDistances, float[] ApproximateDistances, long[] ExactRows, long[] ApproximateRows)
+internal sealed record SearchComparison(float[] ExactDistances, float[] ApproximateDistances, long[] ExactRows, long[] ApproximateRows)
 {
     /// <summary>Fraction of patches whose exact nearest bank row was found (or one at exactly the same distance).</summary>
     public double Recall => Enumerable.Range(0, ExactRows.Length)

@@ -1,9 +1,9 @@
-using AnomalySharp.Export;
+using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 
 namespace AnomalySharp.Models.ReverseDistillation;
 
-public sealed partial class ReverseDistillationModel
+internal sealed partial class ReverseDistillationModel
 {
     /// <inheritdoc />
     /// <remarks>The image score is the maximum of the map (below).</remarks>

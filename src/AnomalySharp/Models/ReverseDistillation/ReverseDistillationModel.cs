@@ -2,7 +2,6 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.ReverseDistillation;
@@ -14,7 +13,7 @@ namespace AnomalySharp.Models.ReverseDistillation;
 /// 1 − cosine over channels (the paper's equation), per <c>model.loss</c>. Anomaly map: the sum over layers of the
 /// per-pixel 1 − cosine, upsampled bilinearly and blurred (σ = 4); score: its maximum.
 /// </summary>
-public sealed partial class ReverseDistillationModel : NetworkModel
+internal sealed partial class ReverseDistillationModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -40,13 +39,16 @@ public sealed partial class ReverseDistillationModel : NetworkModel
     public ReverseDistillationModel(ConfigTree config) : base(config)
     {
         if (Layers.Count != 3)
-            throw new AnomalySharpException($"config key 'model.layers': reverse_distillation needs three layers, shallow to deep (got {Layers.Count})");
+            throw new AnomalySharpException($"config key 'model.layers': reverse_distillation needs three layers, shallow to deep "
+                + $"(got {Layers.Count})");
         var channels = Layers.Select(Backbone.Channels).ToArray();
         var strides = Layers.Select(Backbone.Stride).ToArray();
         if (strides[1] != 2 * strides[0] || strides[2] != 2 * strides[1])
-            throw new AnomalySharpException($"config key 'model.layers': reverse_distillation needs layers at strides s, 2s, 4s (got {string.Join(", ", strides)})");
+            throw new AnomalySharpException($"config key 'model.layers': reverse_distillation needs layers at strides s, 2s, 4s (got "
+                + $"{string.Join(", ", strides)})");
         if (ImageSize % (2 * strides[2]) != 0)
-            throw new AnomalySharpException($"config key 'data.image_size': reverse_distillation needs a multiple of {2 * strides[2]}, got {ImageSize}");
+            throw new AnomalySharpException($"config key 'data.image_size': reverse_distillation needs a multiple of "
+                + $"{2 * strides[2]}, got {ImageSize}");
         _loss = config.GetChoice("model.loss", "flat", "pixel", "both");
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
         _network = new ReverseDistillationNetwork(channels, Seed);

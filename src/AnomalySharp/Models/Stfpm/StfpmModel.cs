@@ -2,7 +2,6 @@ using AnomalySharp.Backbones;
 using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Models.Stfpm;
@@ -14,7 +13,7 @@ namespace AnomalySharp.Models.Stfpm;
 /// images and layers. Anomaly map: per layer ½‖t̂ − ŝ‖² over channels, upsampled bilinearly to the image and
 /// multiplied across layers; image score: its maximum.
 /// </summary>
-public sealed partial class StfpmModel : NetworkModel
+internal sealed partial class StfpmModel : NetworkModel
 {
     /// <summary>The model and training sections of the default configuration (anomalib's optimizer).</summary>
     public static readonly string DefaultsYaml = $$"""
@@ -43,10 +42,12 @@ public sealed partial class StfpmModel : NetworkModel
     {
         _studentIndex = Layers.Select(l => Array.IndexOf(TrainableResNet18.LayerNames, l)).ToArray();
         if (_studentIndex.Any(i => i < 0))
-            throw new AnomalySharpException($"config key 'model.layers': stfpm's student has {string.Join(", ", TrainableResNet18.LayerNames)}");
+            throw new AnomalySharpException($"config key 'model.layers': stfpm's student has "
+                + $"{string.Join(", ", TrainableResNet18.LayerNames)}");
         for (int i = 0; i < Layers.Count; i++)
             if (Backbone.Channels(Layers[i]) != 64 << _studentIndex[i] || Backbone.Stride(Layers[i]) != 4 << _studentIndex[i])
-                throw new AnomalySharpException($"config key 'model.backbone': stfpm needs a ResNet18-shaped teacher ({Layers[i]} has {Backbone.Channels(Layers[i])} channels at stride {Backbone.Stride(Layers[i])})");
+                throw new AnomalySharpException($"config key 'model.backbone': stfpm needs a ResNet18-shaped teacher ({Layers[i]} has "
+                    + $"{Backbone.Channels(Layers[i])} channels at stride {Backbone.Stride(Layers[i])})");
         _depth = _studentIndex.Max() + 1;
         _student = new TrainableResNet18(Seed);
     }

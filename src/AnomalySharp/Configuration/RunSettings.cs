@@ -1,10 +1,9 @@
-using AnomalySharp.Configuration;
 using AnomalySharp.Runtime;
 
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.Configuration;
 
 /// <summary>Applies the runtime section of a configuration to the process.</summary>
-public static class RunSettings
+internal static class RunSettings
 {
     /// <summary>
     /// Sizes LibTorch's pool from runtime.threads (0 = all cores) and returns the count, which the caller gives its

@@ -1,12 +1,9 @@
 using System.Text.Json.Nodes;
 using AnomalySharp.Configuration;
-using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.PostProcessing;
-using AnomalySharp.Runtime;
-using Google.Protobuf;
 
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.Packaging;
 
 /// <summary>
 /// A fitted model with everything needed to use it: its configuration, thresholds and normalization statistics,
@@ -23,7 +20,7 @@ public sealed class TrainedModel : IDisposable
     /// <summary>Root folder of the training dataset, or null.</summary>
     public string? DatasetRoot { get; }
     /// <summary>What the model learned from and how its thresholds were chosen (null in files saved before it was kept).</summary>
-    public ModelProvenance? Provenance { get; init; }
+    internal ModelProvenance? Provenance { get; init; }
 
     /// <summary>The prefix of the update state's tensors in the file (<see cref="IUpdatableModel.GetUpdateState"/>).</summary>
     const string UpdatePrefix = "update.";
@@ -34,17 +31,6 @@ public sealed class TrainedModel : IDisposable
     public TrainedModel(IAnomalyModel model, ConfigTree config, NormalizationStats stats, string? datasetRoot)
     {
         Model = model; Config = config; Stats = stats; DatasetRoot = datasetRoot;
-    }
-
-    /// <summary>
-    /// The runtime's detector for this model, built from its export in memory: the same graph, decode and resize as
-    /// the file `anomalysharp export` writes, so it scores exactly as the deployed model does.
-    /// </summary>
-    public OnnxAnomalyDetector CreateDetector(DetectorOptions? options = null)
-    {
-        var model = OnnxExporter.Build(this);
-        OnnxExporter.Seal(model);
-        return new OnnxAnomalyDetector(model.ToByteArray(), $"{Model.Name} model", options);
     }
 
     /// <summary>Writes the model file.</summary>
@@ -90,7 +76,8 @@ public sealed class TrainedModel : IDisposable
                 (double)n["image_min"]!, (double)n["image_max"]!, (double)n["pixel_min"]!, (double)n["pixel_max"]!);
             var provenance = ModelProvenance.FromJson(manifest["provenance"]);
             var model = Tiling.TiledModels.Create(config);
-            var update = tensors.Where(kv => kv.Key.StartsWith(UpdatePrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[UpdatePrefix.Length..], kv => kv.Value);
+            var update = tensors.Where(kv => kv.Key.StartsWith(UpdatePrefix,
+                StringComparison.Ordinal)).ToDictionary(kv => kv.Key[UpdatePrefix.Length..], kv => kv.Value);
             foreach (string name in update.Keys) tensors.Remove(UpdatePrefix + name);
             model.LoadState(tensors);
             if (forUpdate && model is IUpdatableModel updatable) updatable.LoadUpdateState(update);

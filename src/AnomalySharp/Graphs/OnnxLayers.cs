@@ -2,7 +2,7 @@ using AnomalySharp.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Export;
+namespace AnomalySharp.Graphs;
 
 /// <summary>
 /// Trained TorchSharp layers as ONNX nodes, in evaluation mode: batch normalization is folded into the convolution
@@ -20,7 +20,8 @@ public static class OnnxLayers
         var b = conv.bias is { } cb ? cb.detach() * scale + shift : shift;
         long k = w.shape[2];
         return g.Node("Conv", new[] { x, g.Constant("conv_w", w), g.Constant("conv_b", b) },
-            OnnxGraph.Attrs("kernel_shape", k, k), OnnxGraph.Attrs("strides", stride, stride), OnnxGraph.Attrs("pads", padding, padding, padding, padding));
+            OnnxGraph.Attrs("kernel_shape", k, k), OnnxGraph.Attrs("strides", stride, stride), OnnxGraph.Attrs("pads", padding, padding,
+                padding, padding));
     }
 
     /// <summary>A 2-d transposed convolution (weight [I,O,k,k]) followed by batch normalization, as one ConvTranspose.</summary>
@@ -67,5 +68,6 @@ public static class OnnxLayers
 
     /// <summary>max(‖x‖₂ over channels, <paramref name="eps"/>), [N,1,H,W].</summary>
     static string ChannelNorm(OnnxGraph g, string x, float eps) =>
-        g.Node("Max", new[] { g.Node("ReduceL2", new[] { x }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)), g.Scalar(eps) });
+        g.Node("Max", new[] { g.Node("ReduceL2", new[] { x }, OnnxGraph.Attrs("axes", 1L), OnnxGraph.Attr("keepdims", 1L)),
+            g.Scalar(eps) });
 }

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using AnomalySharp.Data;
 
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.Packaging;
 
 /// <summary>
 /// What a saved model learned from and how its thresholds were chosen, kept in its file so that `anomalysharp update`
@@ -9,7 +9,7 @@ namespace AnomalySharp.Engine;
 /// measured on, and the shapes of its training images (new images must share one, or the resize would distort them
 /// differently).
 /// </summary>
-public sealed record ModelProvenance
+internal sealed record ModelProvenance
 {
     /// <summary>How the thresholds were chosen: false_alarm_rate, f1 or manual.</summary>
     public required string Threshold { get; init; }

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace AnomalySharp.Backbones;
+namespace AnomalySharp.Graphs;
 
 /// <summary>Reads float initializers of an ONNX graph.</summary>
 internal static class OnnxTensors

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Export;
+namespace AnomalySharp.Packaging;
 
 /// <summary>
 /// The model file (docs/model-format.md): a ZIP archive with <c>manifest.json</c> (format name and version,
@@ -13,7 +13,7 @@ namespace AnomalySharp.Export;
 /// SHA-256), <c>manifest.sha256</c>, and one raw little-endian file per tensor under <c>tensors/</c>.
 /// Loading checks the format version and every checksum, so a damaged or foreign file is refused with a clear message.
 /// </summary>
-public static class ModelPackage
+internal static class ModelPackage
 {
     /// <summary>The format name in every manifest.</summary>
     public const string FormatName = "anomalysharp-model";
@@ -72,7 +72,8 @@ public static class ModelPackage
             var versionNode = manifest["format_version"];
             int version = versionNode is JsonValue v && v.TryGetValue(out int n) ? n : -1;
             if (version != FormatVersion)
-                throw new AnomalySharpException($"{path}: model file format version {versionNode?.ToJsonString() ?? "(none)"} is not supported by this version (reads version {FormatVersion}); retrain or use a matching AnomalySharp");
+                throw new AnomalySharpException($"{path}: model file format version {versionNode?.ToJsonString() ?? "(none)"} is not "
+                    + $"supported by this version (reads version {FormatVersion}); retrain or use a matching AnomalySharp");
             var tensors = new Dictionary<string, Tensor>();
             try
             {
@@ -91,7 +92,8 @@ public static class ModelPackage
             }
             return (manifest, tensors);
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or JsonException or NullReferenceException or InvalidCastException or FormatException)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or JsonException or NullReferenceException
+            or InvalidCastException or FormatException)
         {
             throw new AnomalySharpException($"{path}: model file is damaged or not a model file ({e.Message})", e);
         }
@@ -105,7 +107,8 @@ public static class ModelPackage
     static byte[] ReadEntry(ZipArchive zip, string name, string path)
     {
         var entry = zip.GetEntry(name) ?? throw new AnomalySharpException($"{path}: model file is damaged (missing {name})");
-        if (entry.Length > MaxSmallEntry) throw new AnomalySharpException($"{path}: model file is damaged ({name} declares {entry.Length} bytes)");
+        if (entry.Length > MaxSmallEntry) throw new AnomalySharpException($"{path}: model file is damaged ({name} declares "
+            + $"{entry.Length} bytes)");
         using var s = entry.Open();
         var bytes = new byte[entry.Length];
         s.ReadExactly(bytes);
@@ -127,7 +130,8 @@ public static class ModelPackage
         foreach (long d in shape)
         {
             if (d < 0) throw new AnomalySharpException($"{path}: model file is damaged (negative dimension in {name})");
-            count = d == 0 || count <= long.MaxValue / d / 8 ? count * d : throw new AnomalySharpException($"{path}: model file is damaged ({name} is too large)");
+            count = d == 0 || count <= long.MaxValue / d / 8 ? count * d : throw new AnomalySharpException($"{path}: model file is "
+                + $"damaged ({name} is too large)");
         }
         long size = count * elementSize;
         if (entry.Length != size) throw new AnomalySharpException($"{path}: model file is damaged (tensor size mismatch in {name})");

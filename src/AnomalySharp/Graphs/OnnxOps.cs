@@ -1,5 +1,5 @@
 using AnomalySharp.Runtime;
-namespace AnomalySharp.Export;
+namespace AnomalySharp.Graphs;
 
 /// <summary>Multi-node building blocks shared by exported models (resizing, normalization, reductions).</summary>
 public static class OnnxOps

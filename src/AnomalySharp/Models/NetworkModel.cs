@@ -1,17 +1,17 @@
 using AnomalySharp.Backbones;
 using AnomalySharp.Configuration;
+using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Models;
-using TorchSharp;
+using AnomalySharp.Training;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Training;
+namespace AnomalySharp.Models;
 
 /// <summary>
 /// What the trained models share: the frozen pretrained backbone and its layers, the training options, fitting
 /// through the <see cref="Trainer"/>, and the network's state dictionary as the saved state.
 /// </summary>
-public abstract class NetworkModel : ITrainableModel
+public abstract class NetworkModel : IAnomalyModel, ITrainableModel
 {
     /// <summary>The frozen pretrained network (teacher or encoder).</summary>
     protected IFeatureExtractor Backbone { get; }
@@ -83,7 +83,8 @@ public abstract class NetworkModel : ITrainableModel
             {
                 var source = state[key];
                 if (!source.shape.SequenceEqual(target.shape))
-                    throw new InvalidOperationException($"{key} has shape [{string.Join(",", source.shape)}], expected [{string.Join(",", target.shape)}]");
+                    throw new InvalidOperationException($"{key} has shape [{string.Join(",", source.shape)}], expected "
+                        + $"[{string.Join(",", target.shape)}]");
                 target.copy_(source);
             }
             Network.eval();

@@ -1,7 +1,7 @@
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Export;
+namespace AnomalySharp.Graphs;
 
 /// <summary>TorchSharp tensors as constants of an <see cref="OnnxGraph"/>.</summary>
 public static class OnnxGraphTensors

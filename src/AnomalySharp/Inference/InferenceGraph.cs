@@ -1,25 +1,25 @@
 using AnomalySharp.Components;
-using AnomalySharp.Export;
 using AnomalySharp.Models;
 using AnomalySharp.Runtime;
-using AnomalySharp.Tiling;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Engine;
+namespace AnomalySharp.Inference;
 
 /// <summary>
 /// The one inference path: a fitted model's graph (<see cref="IAnomalyModel.AppendOnnx"/>) run by ONNX Runtime.
-/// `train`'s evaluation and validation and `test` score through it; <see cref="OnnxExporter"/> writes the same graph
+/// `train`'s evaluation and validation and `test` score through it; the exporter (Export.OnnxExporter) writes the same graph
 /// with the normalization tail appended, which `predict`, `serve` and deployments run. Images come in as the
 /// <see cref="Data.Batcher"/> prepares them (the runtime's preprocessing graph), so every path sees the same floats.
 /// </summary>
-public sealed class InferenceGraph : IDisposable
+internal sealed class InferenceGraph : IDisposable
 {
     /// <summary>The raw (unnormalized) map output's name.</summary>
     public const string RawMapName = "raw_map";
+    /// <summary>The input's name: images [N,3,H,W], RGB 0..1 (the exported file's input too).</summary>
+    public const string InputName = "image";
     /// <summary>The raw image score output's name.</summary>
     public const string RawScoreName = "raw_score";
 
@@ -33,7 +33,8 @@ public sealed class InferenceGraph : IDisposable
     /// <summary>The largest batch run at once (larger batches are split).</summary>
     public int MaxBatch { get; }
 
-    /// <summary>Builds the raw graph of a fitted model and a session of it with <paramref name="threads"/> threads (0: every core).</summary>
+    /// <summary>Builds the raw graph of a fitted model and a session of it with <paramref name="threads"/> threads (0: every
+    /// core).</summary>
     public InferenceGraph(IAnomalyModel model, int imageSize, int threads) : this(model, imageSize, imageSize, threads) { }
 
     /// <summary>
@@ -49,20 +50,27 @@ public sealed class InferenceGraph : IDisposable
         Diagnostics.MemoryMonitor.ReleaseGarbage();
         using var options = ComputeThreads.SessionOptions(threads, arena: false);
         try { _session = new InferenceSession(bytes, options); }
-        catch (OnnxRuntimeException e) { throw new AnomalySharpException($"model '{model.Name}': ONNX Runtime refused its inference graph ({e.Message.Split('\n')[0]})", e); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new AnomalySharpException($"model '{model.Name}': ONNX Runtime refused its inference "
+            + $"graph ({e.Message.Split('\n')[0]})", e);
+        }
     }
 
     /// <summary>Declares the input [N,3,H,W] and appends the model: returns the value names of the raw maps and scores.</summary>
-    /// <exception cref="AnomalySharpException">The graph would pass ONNX's 2 GB for one file, or the working size is not square for an untiled model.</exception>
+    /// <exception cref="AnomalySharpException">The graph would pass ONNX's 2 GB for one file, or the working size is not square for an
+    /// untiled model.</exception>
     internal static (string Maps, string Scores) Append(OnnxGraph g, IAnomalyModel model, int height, int width)
     {
-        g.Input(OnnxExporter.InputName, "batch", 3, height, width);
-        if (model is not TiledModel && height != width)
-            throw new AnomalySharpException($"config key 'data.image_size': {model.Name} works on square images; a [height, width] working size needs data.tiling");
-        var outputs = model is TiledModel tiled ? tiled.AppendTiled(g, OnnxExporter.InputName) : model.AppendOnnx(g, OnnxExporter.InputName, height);
+        g.Input(InputName, "batch", 3, height, width);
+        var outputs = model is IRectangularModel rectangular ? rectangular.AppendRectangular(g, InputName, height, width)
+            : height == width ? model.AppendOnnx(g, InputName, height)
+            : throw new AnomalySharpException($"config key 'data.image_size': {model.Name} works on square images; a [height, width] "
+                + $"working size needs data.tiling");
         if (g.ConstantBytes > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
-                $"config key 'data.image_size': {model.Name} at {height} × {width} px needs {g.ConstantBytes / 1e9:F1} GB of constants in its graph, over ONNX's 2 GB " +
+                $"config key 'data.image_size': {model.Name} at {height} × {width} px needs {g.ConstantBytes / 1e9:F1} GB of "
+                    + $"constants in its graph, over ONNX's 2 GB " +
                 "for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or a smaller model");
         return outputs;
     }
@@ -96,9 +104,10 @@ public sealed class InferenceGraph : IDisposable
         for (int start = 0; start < b; start += MaxBatch)
         {
             int n = (int)Math.Min(MaxBatch, b - start);
-            using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, new long[] { n, 3, h, w },
+            using var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance,
+                Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, new long[] { n, 3, h, w },
                 TensorSpan.Address(input) + start * plane * sizeof(float), (long)n * plane * sizeof(float));
-            using var outputs = _session.Run(NoOptions, new[] { OnnxExporter.InputName }, new[] { value }, new[] { RawMapName, RawScoreName });
+            using var outputs = _session.Run(NoOptions, new[] { InputName }, new[] { value }, new[] { RawMapName, RawScoreName });
             outputs[0].GetTensorDataAsSpan<float>().CopyTo(TensorSpan.Floats(maps).Slice(start * mapPlane, n * mapPlane));
             outputs[1].GetTensorDataAsSpan<float>().CopyTo(TensorSpan.Floats(scores).Slice(start, n));
         }
