@@ -35,3 +35,30 @@ for doc in README.md docs/*.md; do
     echo "docs: $doc failed:"; tail -20 "$work/log"; exit 1
   fi
 done
+# Every ```csharp block compiles on its own, against the libraries' public surface only (a project outside the
+# repository, which no InternalsVisibleTo names), with nullable warnings as errors.
+n=0
+for doc in README.md docs/*.md; do
+  count=$(grep -c '^```csharp$' "$doc" || true)
+  for ((k = 1; k <= count; k++)); do
+    n=$((n + 1)); dir="$work/cs-$n"; mkdir -p "$dir"
+    awk -v want="$k" '/^```csharp$/{i++; on=(i==want); next} /^```$/{on=0} on' "$doc" > "$dir/Program.cs"
+    cat > "$dir/Snippet.csproj" <<PROJ
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings><TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <ProjectReference Include="$REPO/src/AnomalySharp/AnomalySharp.csproj" />
+    <ProjectReference Include="$REPO/src/AnomalySharp.Runtime/AnomalySharp.Runtime.csproj" />
+  </ItemGroup>
+</Project>
+PROJ
+    if dotnet build "$dir/Snippet.csproj" -c Release >"$work/log" 2>&1; then
+      echo "docs: $doc C# block $k compiles against the public API"
+    else
+      echo "docs: $doc C# block $k does not compile:"; grep -E 'error' "$work/log" | sort -u | head -20; exit 1
+    fi
+  done
+done

@@ -64,7 +64,7 @@ internal static class DeployBench
             foreach (var (file, precision, int8, modelDir) in variants)
             {
                 string path = Path.Combine(work, file + ".onnx");
-                try { exporter.Export(modelDir, "onnx", path, int8, calibration: null, overwrite: true); }
+                try { exporter.Export(modelDir, ExportFormat.Onnx, path, int8, calibration: null, overwrite: true); }
                 catch (AnomalySharpException e) // INT8 refused: the model's scores do not survive it
                 {
                     Console.WriteLine($"| {name} | {precision} | refused: {e.Message} |");

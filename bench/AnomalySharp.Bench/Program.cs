@@ -185,7 +185,7 @@ double Rate(Action a, int reps = 3)
     return 16 * reps / sw.Elapsed.TotalSeconds;
 }
 string[] layers = { "layer1", "layer2", "layer3" };
-var ortBackbone = BackboneFactory.Get("resnet18", "onnxruntime", threads);
+var ortBackbone = BackboneFactory.Resnet18(BackboneEngine.Onnxruntime, threads);
 double bOrt = Rate(() => { using var s = NewDisposeScope(); ortBackbone.Extract(batch.Images, layers); });
 double bTorch = Rate(() => { using var s = NewDisposeScope(); PretrainedResNet18.Instance.Extract(batch.Images, layers); });
 Console.WriteLine($"| ResNet18 layers 1-3, batch 16, ONNX Runtime | {bOrt:0.0} images/s |");

@@ -56,7 +56,8 @@ internal static class CommandOptions
             return new FolderDataset(normal, abnormal, masks, seed: seed);
         }
         if (masks != null) throw new AnomalySharpException("--mask-dir needs --normal-dir and --abnormal-dir");
-        var options = new SyntheticDataset.Options(Kind: synthetic ?? "texture", Seed: seed);
+        var options = new SyntheticDataset.Options(Kind: SyntheticDataset.ParseKind(synthetic ?? "texture", "--synthetic"),
+            Seed: seed);
         return SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
     }
 }

@@ -36,7 +36,8 @@ internal static class ExportCommand
             string written = new ConsoleProgress().Run(r =>
             {
                 var exporter = new ModelExporter(r, Shutdown.Token);
-                string path = exporter.Export(p.GetValue(modelPath)!, p.GetValue(format) ?? "onnx", p.GetValue(output)!, p.GetValue(int8),
+                var exportFormat = ModelExporter.ParseFormat(p.GetValue(format) ?? "onnx");
+                string path = exporter.Export(p.GetValue(modelPath)!, exportFormat, p.GetValue(output)!, p.GetValue(int8),
                     p.GetValue(calibration), p.GetValue(overwrite), p.GetValue(name), runtime: p.GetValue(runtime));
                 needs = exporter.Requirement;
                 return path;

@@ -26,8 +26,8 @@ internal static class WorkerCommands
         var limits = new StreamLimits { FramesStream = p.GetValue(Stream) ?? "FRAMES", Replicas = p.GetValue(Replicas) ?? 1 };
         if (ackWait != null)
         {
-            if (!(ackWait > 0) || ackWait > 86400) throw new AnomalySharpException($"--ack-wait must be 0.5..86400 seconds, got {ackWait}");
-            limits = limits with { AckWait = TimeSpan.FromSeconds(ackWait.Value) };
+            // A TimeSpan holds no NaN and no 1e300 s; the range itself is StreamLimits.Validate's.
+            limits = limits with { AckWait = TimeSpan.FromSeconds(CommandOptions.Finite(ackWait, "--ack-wait")!.Value) };
         }
         if (maxDeliver != null) limits = limits with { MaxDeliver = maxDeliver.Value };
         return limits;
@@ -80,16 +80,16 @@ internal static class WorkerCommands
                 routes.Add((Pattern(route[..eq], "--model-for"), route[(eq + 1)..]));
             }
             int t = p.GetValue(threads) ?? 0;
-            if (t < 0) throw new AnomalySharpException($"--threads must be positive, got {t}");
             // Options not given keep WorkerOptions' own defaults (subject, durable, sessions), stated once there.
             var options = new WorkerOptions
             {
                 Url = p.GetValue(Nats)!, Model = p.GetValue(model)!, ModelsFor = routes,
                 ThreadsPerSession = t, Masks = p.GetValue(masks), Limits = Limits(p, p.GetValue(ackWait), p.GetValue(maxDeliver)),
             };
-            if (p.GetValue(subject) is { } given) options = options with { Subject = Pattern(given, "--subject").Text };
-            if (p.GetValue(durable) is { } name) options = options with { Durable = Name(name) };
+            if (p.GetValue(subject) is { } given) options = options with { Subject = given };
+            if (p.GetValue(durable) is { } name) options = options with { Durable = name };
             if (p.GetValue(sessions) is { } n) options = options with { Sessions = n };
+            options.Validate();
             // A frame in hand is finished and acknowledged after SIGTERM; that may take a result's publication retries.
             Shutdown.Grace = options.PublishRetry + TimeSpan.FromSeconds(10);
             var worker = InspectionWorker.StartAsync(options, Log, Shutdown.Token).GetAwaiter().GetResult();
@@ -174,10 +174,6 @@ internal static class WorkerCommands
         try { return new SubjectPattern(text); }
         catch (ArgumentException e) { throw new AnomalySharpException($"{option}: {e.Message}"); }
     }
-
-    static string Name(string durable) => durable.Length is > 0 and <= 64 && durable.All(c
-        => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
-        ? durable : throw new AnomalySharpException($"--durable {durable}: letters, digits, '-' and '_' only");
 
     static void Log(string line) => Console.Error.WriteLine(line);
 }

@@ -55,9 +55,7 @@ public sealed class InspectionWorker : IAsyncDisposable
     public static async Task<InspectionWorker> StartAsync(WorkerOptions options, Action<string>? log = null,
         CancellationToken cancellation = default)
     {
-        options.Limits.Validate();
-        if (options.Sessions is < 1 or > 64) throw new ScaleOutException($"--sessions must be 1..64, got {options.Sessions}");
-        _ = new SubjectPattern(options.Subject);
+        options.Validate();
         int threads = options.ThreadsPerSession > 0 ? options.ThreadsPerSession : Math.Max(1,
             Environment.ProcessorCount / options.Sessions);
         var models = new ModelRouter(options, new DetectorOptions

@@ -38,8 +38,8 @@ public sealed record StreamLimits
     /// <exception cref="ScaleOutException">A value out of range.</exception>
     public void Validate()
     {
-        if (AckWait < TimeSpan.FromMilliseconds(500)) throw new ScaleOutException($"--ack-wait must be at least 0.5 s, got "
-            + $"{AckWait.TotalSeconds} s");
+        if (AckWait < TimeSpan.FromMilliseconds(500) || AckWait > TimeSpan.FromDays(1))
+            throw new ScaleOutException($"--ack-wait must be 0.5..86400 seconds, got {AckWait.TotalSeconds}");
         if (MaxDeliver is < 1 or > 100) throw new ScaleOutException($"--max-deliver must be 1..100, got {MaxDeliver}");
         if (Replicas is < 1 or > 5) throw new ScaleOutException($"--replicas must be 1..5, got {Replicas}");
         new SubjectPattern(FramesSubject);

@@ -29,4 +29,17 @@ public sealed record WorkerOptions
     public TimeSpan PullExpires { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>How long a result's publication is retried (a broker failing over) before the frame is handed back.</summary>
     public TimeSpan PublishRetry { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Checks every value, the stream limits' too, naming the option a value came from.</summary>
+    /// <exception cref="ScaleOutException">A value out of range.</exception>
+    public void Validate()
+    {
+        Limits.Validate();
+        if (Sessions is < 1 or > 64) throw new ScaleOutException($"--sessions must be 1..64, got {Sessions}");
+        if (ThreadsPerSession < 0) throw new ScaleOutException($"--threads must be positive, got {ThreadsPerSession}");
+        if (Durable.Length is 0 or > 64 || !Durable.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw new ScaleOutException($"--durable {Durable}: letters, digits, '-' and '_' only, at most 64");
+        try { _ = new SubjectPattern(Subject); }
+        catch (ArgumentException e) { throw new ScaleOutException($"--subject: {e.Message}"); }
+    }
 }

@@ -30,9 +30,6 @@ public static class BackboneFactory
           backbone_std: [0.229, 0.224, 0.225]
         """;
 
-    /// <summary>Engines: "onnxruntime" (fast inference, default) or "torch" (the TorchSharp rebuild).</summary>
-    public static readonly string[] Engines = { "onnxruntime", "torch" };
-
     /// <summary>The most layers a model may tap (every distinct ResNet18 stage is 4).</summary>
     public const int MaxLayers = 16;
 
@@ -44,16 +41,16 @@ public static class BackboneFactory
     public static (IFeatureExtractor Backbone, IReadOnlyList<string> Layers) FromConfig(Configuration.ConfigTree config)
     {
         int threads = RunSettings.Threads(config);
-        string name = config.GetChoice("model.backbone", "resnet18", "onnx");
+        var kind = config.GetEnum<BackboneKind>("model.backbone");
         var layers = config.GetStringList("model.layers");
         if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
         if (layers.Count > MaxLayers) throw new AnomalySharpException($"config key 'model.layers': {layers.Count} layers, at most "
             + $"{MaxLayers}");
         if (layers.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new AnomalySharpException($"config key 'model.layers': '{twice.Key}' is listed {twice.Count()} times; each layer once");
-        IFeatureExtractor backbone = name == "onnx"
+        IFeatureExtractor backbone = kind == BackboneKind.Onnx
             ? UserOnnx(config, layers, threads)
-            : Get(name, config.GetChoice("model.backbone_engine", Engines), threads);
+            : Resnet18(config.GetEnum<BackboneEngine>("model.backbone_engine"), threads);
         foreach (string l in layers) backbone.Channels(l); // an unknown name is an error that lists the known ones
         return (backbone, layers);
     }
@@ -70,14 +67,11 @@ public static class BackboneFactory
             OnnxFeatureExtractor.Probe(Path.GetFileNameWithoutExtension(path), path, layers, input, threads, probeSize));
     }
 
-    /// <summary>The extractor for a backbone name ("resnet18") on an engine, with <paramref name="threads"/> for ONNX Runtime.</summary>
-    public static IFeatureExtractor Get(string backbone, string engine, int threads)
+    /// <summary>The packaged ResNet18 on <paramref name="engine"/>, with <paramref name="threads"/> for ONNX Runtime.</summary>
+    public static IFeatureExtractor Resnet18(BackboneEngine engine, int threads)
     {
-        if (backbone != "resnet18") throw new AnomalySharpException($"unknown backbone '{backbone}' (known: resnet18)");
-        if (engine == "torch") return PretrainedResNet18.Instance;
-        if (engine != "onnxruntime") throw new AnomalySharpException($"unknown backbone engine '{engine}' (known: "
-            + $"{string.Join(", ", Engines)})");
-        return Cached($"{backbone}|{engine}", threads, () =>
+        if (engine == BackboneEngine.Torch) return PretrainedResNet18.Instance;
+        return Cached("resnet18|onnxruntime", threads, () =>
         {
             var net = PretrainedResNet18.Instance;
             return new OnnxFeatureExtractor("resnet18", net.OnnxPath, net.LayerNames, net.OnnxLayerOutputs,

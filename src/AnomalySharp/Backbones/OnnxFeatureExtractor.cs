@@ -197,7 +197,7 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         if (opset < OnnxOpsetUpgrade.Oldest || opset > Runtime.OnnxGraph.Opset)
             throw new AnomalySharpException($"backbone {Name}: needs an ONNX graph at opset {OnnxOpsetUpgrade.Oldest} to "
                 + $"{Runtime.OnnxGraph.Opset}, this one is opset {opset}; convert it (e.g. onnx.version_converter) and retry");
-        string x = _convention.ChannelOrder == "bgr" ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) },
+        string x = _convention.ChannelOrder == ChannelOrder.Bgr ? g.Node("Gather", new[] { images, g.Ints(2, 1, 0) },
             Runtime.OnnxGraph.Attr("axis", 1L)) : images;
         x = g.Node("Mul", new[] { x, g.Scalar((float)_convention.Scale) });
         x = g.Node("Sub", new[] { x, g.Constant("input_mean", _convention.Mean.Select(v => (float)v).ToArray(), 1, 3, 1, 1) });

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AnomalySharp.Configuration;
 using static TorchSharp.torch;
 
 namespace AnomalySharp.Backbones;
@@ -8,12 +9,12 @@ namespace AnomalySharp.Backbones;
 /// and standard deviation (in the network's channel order, after scaling). ImageNet models exported from
 /// torchvision: rgb, 1, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225] (the defaults).
 /// </summary>
-public sealed record OnnxInputConvention(string ChannelOrder, double Scale, double[] Mean, double[] Std)
+public sealed record OnnxInputConvention(ChannelOrder ChannelOrder, double Scale, double[] Mean, double[] Std)
 {
     /// <summary>Reads model.backbone_channel_order, backbone_input_scale, backbone_mean and backbone_std.</summary>
     public static OnnxInputConvention FromConfig(Configuration.ConfigTree config)
     {
-        string order = config.GetChoice("model.backbone_channel_order", "rgb", "bgr");
+        var order = config.GetEnum<ChannelOrder>("model.backbone_channel_order");
         double scale = config.GetDouble("model.backbone_input_scale", 1e-9, 1e9);
         double[] Three(string key)
         {
@@ -32,7 +33,7 @@ public sealed record OnnxInputConvention(string ChannelOrder, double Scale, doub
     public Tensor Apply(Tensor rgb)
     {
         using var scope = NewDisposeScope();
-        var x = ChannelOrder == "bgr" ? rgb.flip(1) : rgb;
+        var x = ChannelOrder == ChannelOrder.Bgr ? rgb.flip(1) : rgb;
         var mean = tensor(Mean.Select(v => (float)v).ToArray()).view(1, 3, 1, 1);
         var std = tensor(Std.Select(v => (float)v).ToArray()).view(1, 3, 1, 1);
         return ((x * (float)Scale - mean) / std).MoveToOuterDisposeScope();

@@ -23,7 +23,8 @@ internal static class BenchmarkCell
     {
         if (spec == "synthetic" || spec.StartsWith("synthetic:", StringComparison.Ordinal))
         {
-            var options = new SyntheticDataset.Options(Kind: spec.Contains(':') ? spec[10..] : "texture", Seed: seed);
+            var options = new SyntheticDataset.Options(
+                Kind: SyntheticDataset.ParseKind(spec.Contains(':') ? spec[10..] : "texture", $"dataset '{spec}'"), Seed: seed);
             return SyntheticDataset.Create(SyntheticDataset.DefaultRoot(options), options);
         }
         return new MvtecDataset(spec);
@@ -53,7 +54,11 @@ internal static class BenchmarkCell
         string onnx = Path.Combine(output, "model.onnx");
         double? onnxRate = null, onnxMb = null;
         string? onnxError = null;
-        try { new ModelExporter(cancellation: cancellation).Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: true); }
+        try
+        {
+            new ModelExporter(cancellation: cancellation).Export(run, ExportFormat.Onnx, onnx, int8: false, calibration: null,
+                overwrite: true);
+        }
         catch (AnomalySharpException e) { onnxError = e.Message; }
         if (onnxError == null)
         {

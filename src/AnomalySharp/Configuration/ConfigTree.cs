@@ -42,8 +42,8 @@ public sealed class ConfigTree
     static object? Convert(YamlNode node, string source, string path) => node switch
     {
         YamlMappingNode m => m.Children.ToDictionary(
-            kv => kv.Key is YamlScalarNode k ? k.Value ?? "" : throw new AnomalySharpException($"{source}: key at {path} is not a "
-                + $"plain name"),
+            kv => kv.Key is YamlScalarNode k ? k.Value ?? "" : throw new AnomalySharpException(
+                $"{source}: key at {path} is not a plain name"),
             kv => Convert(kv.Value, source, Join(path, ((YamlScalarNode)kv.Key).Value ?? ""))),
         YamlSequenceNode s => s.Children.Select((c, i) => Convert(c, source, $"{path}[{i}]")).ToList(),
         YamlScalarNode sc => sc.Value is null or "~" or "null" && sc.Style == YamlDotNet.Core.ScalarStyle.Plain ? null : sc.Value,

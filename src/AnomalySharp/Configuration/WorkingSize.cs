@@ -31,6 +31,13 @@ internal static class WorkingSize
         return (sides[0], sides[^1]);
     }
 
+    /// <summary>data.tiling.tile_size: the side of the square tiles, or 0 for no tiling (also when the key is missing or
+    /// empty, as in model files written before tiling existed).</summary>
+    /// <exception cref="AnomalySharpException">Not an integer in [0, 4096].</exception>
+    public static int TileSize(ConfigTree config) =>
+        config.Has("data.tiling.tile_size") && config.GetStringOrNull("data.tiling.tile_size") is not null
+            ? config.GetInt("data.tiling.tile_size", 0, Max) : 0;
+
     /// <summary>"256" for a square, "512x2048" (height x width) otherwise.</summary>
     public static string Describe(int height, int width) =>
         height == width ? height.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{height}x{width}");

@@ -1,3 +1,4 @@
+using AnomalySharp.Configuration;
 using SkiaSharp;
 
 namespace AnomalySharp.Data;
@@ -15,8 +16,13 @@ public static class SyntheticDataset
     /// <summary>The defect types painted into test images.</summary>
     public static readonly string[] DefectTypes = { "scratch", "hole", "stain" };
 
+    /// <summary>The kind named <paramref name="text"/>.</summary>
+    /// <exception cref="AnomalySharpException">No kind has that name; the message names <paramref name="option"/>.</exception>
+    public static SyntheticKind ParseKind(string text, string option) => ConfigNames.Parse<SyntheticKind>(text)
+        ?? throw new AnomalySharpException($"{option}: synthetic kind must be 'texture' or 'object', got '{text}'");
+
     /// <summary>How many images of each kind to generate.</summary>
-    public sealed record Options(string Kind = "texture", int Seed = 42, int ImageSize = 128, int TrainCount = 60,
+    public sealed record Options(SyntheticKind Kind = SyntheticKind.Texture, int Seed = 42, int ImageSize = 128, int TrainCount = 60,
         int TestGoodCount = 12, int TestDefectCountPerType = 8);
 
     /// <summary>
@@ -25,8 +31,6 @@ public static class SyntheticDataset
     /// </summary>
     public static MvtecDataset Create(string root, Options options)
     {
-        if (options.Kind is not ("texture" or "object")) throw new AnomalySharpException($"synthetic kind must be 'texture' or "
-            + $"'object', got '{options.Kind}'");
         string stamp = $"v{GeneratorVersion} {options}";
         string stampFile = Path.Combine(root, "GENERATED");
         if (File.Exists(stampFile) && File.ReadAllText(stampFile) == stamp) return new MvtecDataset(root);
@@ -50,7 +54,8 @@ public static class SyntheticDataset
     {
         string cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x
             ? x : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(cache, "anomalysharp", $"synthetic-{options.Kind}-s{options.Seed}-{options.ImageSize}px-v{GeneratorVersion}");
+        return Path.Combine(cache, "anomalysharp",
+            $"synthetic-{options.Kind.ConfigName()}-s{options.Seed}-{options.ImageSize}px-v{GeneratorVersion}");
     }
 
     static void Write(string root, string split, string type, int count, Options o, Random rng, string? defect)
@@ -78,15 +83,15 @@ public static class SyntheticDataset
     }
 
     /// <summary>Paints a normal surface and returns the rectangle where defects may go.</summary>
-    static SKRect PaintNormal(SKCanvas canvas, int s, string kind, Random rng)
+    static SKRect PaintNormal(SKCanvas canvas, int s, SyntheticKind kind, Random rng)
     {
         float jitter() => (float)(rng.NextDouble() - 0.5);
         var baseColor = new SKColor((byte)(120 + 10 * jitter()), (byte)(125 + 10 * jitter()), (byte)(110 + 10 * jitter()));
-        canvas.Clear(kind == "object" ? new SKColor(30, 32, 36) : baseColor);
+        canvas.Clear(kind == SyntheticKind.Object ? new SKColor(30, 32, 36) : baseColor);
         using var noise = SKShader.CreatePerlinNoiseFractalNoise(0.06f, 0.06f, 3, rng.Next(1, 100000));
         using var noisePaint = new SKPaint { Shader = noise, BlendMode = SKBlendMode.Overlay, IsAntialias = true };
         SKRect region;
-        if (kind == "object")
+        if (kind == SyntheticKind.Object)
         {
             float cx = s / 2f + 2 * jitter(), cy = s / 2f + 2 * jitter(), r = s * (0.36f + 0.01f * jitter());
             using var body = new SKPaint { Color = baseColor, IsAntialias = true };

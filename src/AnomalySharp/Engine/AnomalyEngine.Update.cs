@@ -5,6 +5,7 @@ using AnomalySharp.Diagnostics;
 using AnomalySharp.IO;
 using AnomalySharp.Models;
 using AnomalySharp.Packaging;
+using AnomalySharp.PostProcessing;
 using AnomalySharp.Training;
 using static TorchSharp.torch;
 
@@ -122,7 +123,7 @@ public sealed partial class AnomalyEngine
                 ["seconds"] = EvaluationReport.Round(fit.Seconds),
                 ["updates"] = updated.Updates,
             };
-            var calibration = provenance.Threshold == "false_alarm_rate" ? plan.Calibration : null;
+            var calibration = provenance.Threshold == ThresholdRule.FalseAlarmRate ? plan.Calibration : null;
             return Conclude(model, config, options, dataset, staged, trainingFolder, calibration, provenance.Threshold, batcher,
                 evaluator, fit, updated, report);
         }

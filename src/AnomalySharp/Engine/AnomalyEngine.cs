@@ -52,7 +52,8 @@ public sealed partial class AnomalyEngine
     {
         output ??= plan.Output ?? throw new AnomalySharpException($"{plan.CheckpointPath}: no output folder recorded; give "
             + $"{OptionText.Name("output")}");
-        return TrainFrom(plan.Config, dataset ?? plan.Dataset(), output, overwrite, plan.CheckpointPath, cancellation, plan.Header);
+        var resume = new ResumePoint(plan.CheckpointPath, plan.Header);
+        return TrainFrom(plan.Config, dataset ?? plan.Dataset(), output, overwrite, resume, cancellation);
     }
 
     /// <summary>Fits a model and evaluates it; writes results.json, the model file, images and report.html.</summary>
@@ -63,24 +64,23 @@ public sealed partial class AnomalyEngine
     /// and cancelling <paramref name="cancellation"/> saves one and throws <see cref="TrainingInterruptedException"/>.
     /// </remarks>
     public RunResults Train(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume = null,
-        CancellationToken cancellation = default) => TrainFrom(config, dataset, output, overwrite, resume, cancellation, header: null);
+        CancellationToken cancellation = default) => TrainFrom(config, dataset, output, overwrite, ResumePoint.Read(resume), cancellation);
 
-    RunResults TrainFrom(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, string? resume,
-        CancellationToken cancellation, Checkpoint? header)
+    RunResults TrainFrom(ConfigTree config, IAnomalyDataset dataset, string output, bool overwrite, ResumePoint? resume,
+        CancellationToken cancellation)
     {
-        if (resume != null) header ??= Checkpoint.ReadHeader(resume); // read once: the training checks it against this run
         if (!cancellation.CanBeCanceled) cancellation = _cancellation;
         StageTimings.Begin();
         var options = EngineOptions.From(config);
         var inputs = DatasetInputs(dataset);
         // Thresholds from good images alone: their calibration share is set aside before anything is fitted.
-        string method = options.ResolveThreshold(dataset.Test.Any(s => s.IsAnomalous));
+        ThresholdRule method = options.ResolveThreshold(dataset.Test.Any(s => s.IsAnomalous));
         IReadOnlyList<AnomalySample>? calibration = null;
-        if (method == "false_alarm_rate") (dataset, calibration) = NormalCalibration.Split(dataset, options);
-        else if (method == "f1" && !dataset.Test.Any(s => s.IsAnomalous))
+        if (method == ThresholdRule.FalseAlarmRate) (dataset, calibration) = NormalCalibration.Split(dataset, options);
+        else if (method == ThresholdRule.F1 && !dataset.Test.Any(s => s.IsAnomalous))
             throw new AnomalySharpException("postprocessing.threshold=f1 needs defective test images to choose a threshold; with good "
                 + "images only use false_alarm_rate (the default without defects)");
-        OutputGuard.CheckNotInput(output, "output", inputs.Append(new OutputGuard.Input(resume, "checkpoint")).ToArray());
+        OutputGuard.CheckNotInput(output, "output", inputs.Append(new OutputGuard.Input(resume?.Path, "checkpoint")).ToArray());
         string trainingFolder = NetworkTraining.Folder(options, output);
         if (options.Trains)
         {
@@ -100,7 +100,7 @@ public sealed partial class AnomalyEngine
             => NetworkTraining.RemoveWithoutCheckpoint(trainingFolder)) : null;
         try
         {
-            return TrainStaged(config, options, dataset, output, overwrite, resume, header, cancellation, staged, trainingFolder,
+            return TrainStaged(config, options, dataset, output, overwrite, resume, cancellation, staged, trainingFolder,
                 calibration, method);
         }
         catch (OperationCanceledException) when (NetworkTraining.LastCheckpoint(trainingFolder) != null)
@@ -116,10 +116,9 @@ public sealed partial class AnomalyEngine
         }
     }
 
-    RunResults TrainStaged(ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output, bool overwrite, string? resume,
-        Checkpoint? header,
-        CancellationToken cancellation, StagedOutput staged, string trainingFolder, IReadOnlyList<AnomalySample>? calibration,
-            string method)
+    RunResults TrainStaged(ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output, bool overwrite,
+        ResumePoint? resume, CancellationToken cancellation, StagedOutput staged, string trainingFolder,
+        IReadOnlyList<AnomalySample>? calibration, ThresholdRule method)
     {
         RunSettings.ApplyThreads(config);
         manual_seed(options.Seed);
@@ -134,10 +133,10 @@ public sealed partial class AnomalyEngine
         TrainingSummary? training = null;
         if (model is ITrainableModel)
             training = new NetworkTraining(_progress, evaluator).Train(model, config, options, dataset, output, trainingFolder, fitData,
-                MakeBatcher(options, cancellation), resume, overwrite, cancellation, header: header);
+                MakeBatcher(options, cancellation), resume, overwrite, cancellation);
         else if (model is Tiling.TiledEnsembleModel { Trains: true } ensemble)
             training = new NetworkTraining(_progress, evaluator).TrainEnsemble(ensemble, config, options, dataset, output,
-                trainingFolder, fitData, resume, overwrite, cancellation, header);
+                trainingFolder, fitData, resume, overwrite, cancellation);
         else if (resume != null)
             throw new AnomalySharpException($"{OptionText.Name("resume")} applies to trained models "
                 + $"({string.Join(", ", ModelRegistry.TrainedNames)}), not {model.Name}");
@@ -174,10 +173,8 @@ public sealed partial class AnomalyEngine
     /// the model file, config.yaml, results.json and the report, all into <paramref name="staged"/>, then committed.
     /// </summary>
     RunResults Conclude(IAnomalyModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, StagedOutput staged,
-        string trainingFolder,
-        IReadOnlyList<AnomalySample>? calibration, string method, Batcher batcher, Evaluator evaluator, FitOutcome fit,
-            ModelProvenance provenance,
-        System.Text.Json.Nodes.JsonObject? update)
+        string trainingFolder, IReadOnlyList<AnomalySample>? calibration, ThresholdRule method, Batcher batcher, Evaluator evaluator,
+        FitOutcome fit, ModelProvenance provenance, System.Text.Json.Nodes.JsonObject? update)
     {
         MemoryMonitor.EndStage("fit"); // the fit's buffers go back before evaluation builds its own
         NormalizationStats stats;

@@ -1,4 +1,5 @@
 using AnomalySharp.Configuration;
+using AnomalySharp.PostProcessing;
 
 namespace AnomalySharp.Engine;
 
@@ -9,11 +10,8 @@ namespace AnomalySharp.Engine;
 /// </summary>
 internal sealed record EngineOptions
 {
-    /// <summary>The choices of postprocessing.threshold.</summary>
-    public static readonly string[] ThresholdMethods = { "auto", "f1", "false_alarm_rate" };
-
-    /// <summary>postprocessing.threshold: auto, f1 or false_alarm_rate (configurations saved before it: auto).</summary>
-    public string ThresholdMethod { get; init; } = "auto";
+    /// <summary>postprocessing.threshold (configurations saved before it: auto).</summary>
+    public ThresholdMethod ThresholdMethod { get; init; } = ThresholdMethod.Auto;
     /// <summary>postprocessing.false_alarm_rate: the image-level bound r.</summary>
     public double FalseAlarmRate { get; init; } = 0.01;
     /// <summary>postprocessing.pixel_false_alarm_rate: the share of good pixels above the pixel threshold.</summary>
@@ -23,12 +21,16 @@ internal sealed record EngineOptions
     public double NormalValidationFraction { get; init; } = 0.2;
 
     /// <summary>
-    /// The threshold method a run uses: "manual" (validation none, raw thresholds given), "false_alarm_rate", or "f1";
-    /// auto is false_alarm_rate exactly when the data has no defective images.
+    /// The rule a run uses: manual when validation is none (raw thresholds given); auto is false_alarm_rate exactly when
+    /// the data has no defective images.
     /// </summary>
-    public string ResolveThreshold(bool dataHasDefects) =>
-        Validation == ValidationSource.None ? "manual" : ThresholdMethod == "auto" ? (dataHasDefects
-            ? "f1" : "false_alarm_rate") : ThresholdMethod;
+    public ThresholdRule ResolveThreshold(bool dataHasDefects) => (Validation, ThresholdMethod) switch
+    {
+        (ValidationSource.None, _) => ThresholdRule.Manual,
+        (_, ThresholdMethod.F1) => ThresholdRule.F1,
+        (_, ThresholdMethod.FalseAlarmRate) => ThresholdRule.FalseAlarmRate,
+        _ => dataHasDefects ? ThresholdRule.F1 : ThresholdRule.FalseAlarmRate,
+    };
 
     /// <summary>The choices of postprocessing.validation.</summary>
 
@@ -96,8 +98,8 @@ internal sealed record EngineOptions
                 1 << 20) : 1024) * (1L << 20),
             Trains = config.Has("training"),
             // Configurations saved before these keys existed keep the defaults.
-            ThresholdMethod = config.Has("postprocessing.threshold") ? config.GetChoice("postprocessing.threshold",
-                ThresholdMethods) : "auto",
+            ThresholdMethod = config.Has("postprocessing.threshold")
+                ? config.GetEnum<ThresholdMethod>("postprocessing.threshold") : ThresholdMethod.Auto,
             FalseAlarmRate = config.Has("postprocessing.false_alarm_rate") ? config.GetDouble("postprocessing.false_alarm_rate", 1e-6,
                 0.5) : 0.01,
             PixelFalseAlarmRate = config.Has("postprocessing.pixel_false_alarm_rate")

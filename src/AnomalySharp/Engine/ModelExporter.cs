@@ -28,24 +28,25 @@ internal sealed class ModelExporter
     /// <summary>What the last written file needs of an ONNX Runtime (also in its metadata as anomalysharp.min_onnxruntime).</summary>
     public Runtime.RuntimeRequirement? Requirement { get; private set; }
 
-    /// <summary>Export formats.</summary>
-    public static readonly string[] Formats = { "onnx", "triton" };
+    /// <summary>The format named <paramref name="text"/> (export --format).</summary>
+    /// <exception cref="AnomalySharpException">No format has that name; the message lists them.</exception>
+    public static ExportFormat ParseFormat(string text) => ConfigNames.Parse<ExportFormat>(text)
+        ?? throw new AnomalySharpException($"{OptionText.Name("format")}: unknown format '{text}' (known: "
+            + $"{string.Join(", ", ConfigNames.Of<ExportFormat>())})");
 
     /// <summary>
-    /// Exports <paramref name="modelPath"/>. For "onnx", <paramref name="output"/> is the .onnx file; for "triton", the
+    /// Exports <paramref name="modelPath"/>. For onnx, <paramref name="output"/> is the .onnx file; for triton, the
     /// repository folder (the model goes in output/NAME). <paramref name="calibration"/> is a folder of normal images
     /// (default: the training images of the model's dataset); up to <paramref name="calibrationImages"/> are used.
     /// <paramref name="runtime"/>, when given, is the oldest ONNX Runtime release the file must run in: a file that
     /// needs more is refused before anything is written. Returns the written path.
     /// </summary>
-    public string Export(string modelPath, string format, string output, bool int8, string? calibration, bool overwrite,
+    public string Export(string modelPath, ExportFormat format, string output, bool int8, string? calibration, bool overwrite,
         string? name = null, int calibrationImages = 64, string? runtime = null)
     {
         System.Version? target = null;
         if (runtime != null && (target = Runtime.RuntimeRequirement.ParseRelease(runtime)) == null)
             throw new AnomalySharpException($"{OptionText.Name("runtime")} '{runtime}' is not a release number such as 1.16 or 1.17.3");
-        if (!Formats.Contains(format)) throw new AnomalySharpException($"{OptionText.Name("format")}: unknown format '{format}' "
-            + $"(known: {string.Join(", ", Formats)})");
         if (calibration != null && !int8) throw new AnomalySharpException($"{OptionText.Name("calibration")} is only used with "
             + $"{OptionText.Name("int8")}");
         if (calibration != null
@@ -54,7 +55,7 @@ internal sealed class ModelExporter
         string full = Path.GetFullPath(output);
         OutputGuard.CheckNotInput(output, "output", new OutputGuard.Input(modelPath, "model"), new OutputGuard.Input(calibration,
             "calibration folder"));
-        if (format == "onnx")
+        if (format == ExportFormat.Onnx)
         {
             if (Directory.Exists(full)
                 || Path.EndsInDirectorySeparator(full)) throw new AnomalySharpException($"{OptionText.Name("output")} {full} is a "
@@ -74,7 +75,7 @@ internal sealed class ModelExporter
         if (int8) model = OnnxQuantizer.Quantize(model, CalibrationBatches(trained, calibration, calibrationImages), trained.ImageShape,
             threads);
         StateRequirement(model, runtime, target);
-        if (format == "onnx")
+        if (format == ExportFormat.Onnx)
         {
             OnnxExporter.Save(model, full);
             return full;

@@ -35,18 +35,17 @@ internal sealed class NetworkTraining
     /// <summary>Trains <paramref name="model"/>; <paramref name="resume"/> continues from a checkpoint in <paramref name="folder"/>'s
     /// run.</summary>
     public TrainingSummary Train(IAnomalyModel model, ConfigTree config, EngineOptions options, IAnomalyDataset dataset, string output,
-        string folder,
-        FitData fitData, Batcher batcher, string? resume, bool overwrite, CancellationToken cancellation, int? epochs = null,
-        Checkpoint? header = null)
+        string folder, FitData fitData, Batcher batcher, ResumePoint? resume, bool overwrite, CancellationToken cancellation,
+        int? epochs = null)
     {
         var trainable = model as ITrainableModel ?? throw new ArgumentException($"{model.Name} does not train a network", nameof(model));
         var trainingOptions = TrainingOptions.FromConfig(config);
         if (epochs is { } e) trainingOptions = trainingOptions with { MaxEpochs = e }; // `update`: a fine-tune from the kept weights
         if (resume != null)
         {
-            CheckResume(resume, header ?? Checkpoint.ReadHeader(resume), model.Name, dataset);
+            CheckResume(resume, model.Name, dataset);
             Directory.CreateDirectory(folder);
-            string from = Path.GetDirectoryName(Path.GetFullPath(resume))!;
+            string from = Path.GetDirectoryName(Path.GetFullPath(resume.Path))!;
             if (from != folder && File.Exists(Path.Combine(from, "metrics.csv")) && !File.Exists(Path.Combine(folder, "metrics.csv")))
                 File.Copy(Path.Combine(from, "metrics.csv"), Path.Combine(folder, "metrics.csv"));
         }
@@ -62,7 +61,7 @@ internal sealed class NetworkTraining
             Progress = _progress,
             Cancellation = cancellation,
             Folder = folder,
-            ResumeFrom = resume,
+            ResumeFrom = resume?.Path,
             Seed = options.Seed,
             Validate = testSamples.Count == 0 || !testSamples.Any(s => s.IsAnomalous) ? null
                 : () => _evaluator.ValidationMetrics(model, testSamples, batcher, dataset.HasMasks),
@@ -91,22 +90,21 @@ internal sealed class NetworkTraining
     /// monitor judge whole images, so each position watches its held-out loss (or its training loss, or nothing).
     /// </summary>
     public TrainingSummary TrainEnsemble(TiledEnsembleModel ensemble, ConfigTree config, EngineOptions options, IAnomalyDataset dataset,
-        string output,
-        string folder, FitData fitData, string? resume, bool overwrite, CancellationToken cancellation, Checkpoint? header = null)
+        string output, string folder, FitData fitData, ResumePoint? resume, bool overwrite, CancellationToken cancellation)
     {
         var trainingOptions = TrainingOptions.FromConfig(config);
         if (trainingOptions.Monitor is TrainingMonitor.HoldoutSynthetic or TrainingMonitor.ImageAuroc or TrainingMonitor.PixelAuroc)
             throw new AnomalySharpException($"config key 'training.monitor': {trainingOptions.Monitor.ConfigName()} judges whole "
-                + $"images, and each model of a tiled ensemble sees one tile " +
-                "position; set training.monitor=holdout_loss (its held-out tiles' loss), loss or none");
+                + "images, and each model of a tiled ensemble sees one tile position; set training.monitor=holdout_loss (its "
+                + "held-out tiles' loss), loss or none");
         int count = ensemble.Members.Count, from = 0;
         if (resume != null)
         {
-            CheckResume(resume, header ?? Checkpoint.ReadHeader(resume), ensemble.Name, dataset);
-            string dir = Path.GetDirectoryName(Path.GetFullPath(resume))!;
+            CheckResume(resume, ensemble.Name, dataset);
+            string dir = Path.GetDirectoryName(Path.GetFullPath(resume.Path))!;
             from = PositionOf(dir);
             if (from < 0 || from >= count || Path.GetDirectoryName(dir) != folder)
-                throw new AnomalySharpException($"{resume}: a tiled ensemble of {count} positions continues from one of its "
+                throw new AnomalySharpException($"{resume.Path}: a tiled ensemble of {count} positions continues from one of its "
                     + $"positions' checkpoints in its training folder, {Path.Combine(folder, "position<k>", Trainer.LastFile)}");
         }
         else if (Directory.Exists(folder) && overwrite)
@@ -116,9 +114,9 @@ internal sealed class NetworkTraining
         for (int k = 0; k < count; k++)
         {
             string positionFolder = PositionFolder(folder, k);
-            string? resumeFrom = k > from ? null : k == from ? resume : Path.Combine(positionFolder, Trainer.LastFile);
+            string? resumeFrom = k > from ? null : k == from ? resume?.Path : Path.Combine(positionFolder, Trainer.LastFile);
             if (resumeFrom != null && !File.Exists(resumeFrom))
-                throw new AnomalySharpException($"{resume}: position {k}'s checkpoint {resumeFrom} is missing; start over with "
+                throw new AnomalySharpException($"{resume!.Path}: position {k}'s checkpoint {resumeFrom} is missing; start over with "
                     + $"{OptionText.Name("overwrite")}");
             var member = (ITrainableModel)ensemble.Members[k];
             var tiles = TiledFitData.AtPosition(fitData, ensemble.Grid, k);
@@ -157,11 +155,12 @@ internal sealed class NetworkTraining
             TrainCount = dataset.Train.Count, Output = Path.GetFullPath(output), State = state,
         };
 
-    static void CheckResume(string resume, Checkpoint header, string model, IAnomalyDataset dataset)
+    static void CheckResume(ResumePoint resume, string model, IAnomalyDataset dataset)
     {
-        if (header.Model != model) throw new AnomalySharpException($"{resume}: checkpoint of {header.Model}, not {model}");
+        var (path, header) = resume;
+        if (header.Model != model) throw new AnomalySharpException($"{path}: checkpoint of {header.Model}, not {model}");
         if (header.TrainCount != dataset.Train.Count)
-            throw new AnomalySharpException($"{resume}: checkpoint was trained on {header.TrainCount} images of "
+            throw new AnomalySharpException($"{path}: checkpoint was trained on {header.TrainCount} images of "
                 + $"{header.DatasetDescription}, this dataset has {dataset.Train.Count}");
     }
 

@@ -27,11 +27,10 @@ internal static class NormalCalibration
         {
             long total = (long)Math.Ceiling(needed / options.NormalValidationFraction);
             throw new AnomalySharpException(
-                $"postprocessing.false_alarm_rate={options.FalseAlarmRate} needs at least {needed} held-out good images, and " +
-                $"data.normal_validation_fraction={options.NormalValidationFraction} of the {train.Count} training images is {n}: " +
-                $"add good images (about {Math.Max(total, needed + 1)} in all), raise data.normal_validation_fraction, or raise the "
-                    + $"rate to at least " +
-                $"{1.0 / (n + 1):0.###}");
+                $"postprocessing.false_alarm_rate={options.FalseAlarmRate} needs at least {needed} held-out good images, and "
+                + $"data.normal_validation_fraction={options.NormalValidationFraction} of the {train.Count} training images is {n}: "
+                + $"add good images (about {Math.Max(total, needed + 1)} in all), raise data.normal_validation_fraction, or raise the "
+                + $"rate to at least {1.0 / (n + 1):0.###}");
         }
         var order = Enumerable.Range(0, train.Count).ToArray();
         new Random(options.Seed).Shuffle(order);
@@ -51,7 +50,7 @@ internal static class NormalCalibration
             "held-out good images");
         var (pixelThreshold, pixelMin, pixelMax, pixels) = PixelThreshold(calibration, options);
         var stats = new NormalizationStats(imageThreshold, pixelThreshold, scores.Min(), scores.Max(), pixelMin, pixelMax);
-        var report = new ThresholdReport("false_alarm_rate")
+        var report = new ThresholdReport(ThresholdRule.FalseAlarmRate)
         {
             FalseAlarmRate = options.FalseAlarmRate,
             PixelFalseAlarmRate = options.PixelFalseAlarmRate,

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
+using AnomalySharp.PostProcessing;
 
 namespace AnomalySharp.Engine;
 
@@ -6,8 +8,8 @@ namespace AnomalySharp.Engine;
 /// How the thresholds were chosen and what they mean (results.json's "threshold"): the method, and for
 /// false_alarm_rate the guaranteed rate r, the calibration images and the false alarms the threshold makes on them.
 /// </summary>
-/// <param name="Method">"false_alarm_rate", "f1" or "manual".</param>
-public sealed record ThresholdReport(string Method)
+/// <param name="Method">How the thresholds were chosen.</param>
+public sealed record ThresholdReport(ThresholdRule Method)
 {
     /// <summary>The image-level bound r (false_alarm_rate only).</summary>
     public double? FalseAlarmRate { get; init; }
@@ -25,19 +27,19 @@ public sealed record ThresholdReport(string Method)
     /// <summary>A one-line statement of the guarantee for consoles and reports.</summary>
     public string Statement => Method switch
     {
-        "false_alarm_rate" => FormattableString.Invariant(
+        ThresholdRule.FalseAlarmRate => FormattableString.Invariant(
             $"false_alarm_rate: at most {FalseAlarmRate:0.####} of good images flagged in expectation (split conformal over ")
-            + FormattableString.Invariant($"{CalibrationImages.Count} held-out good images; {CalibrationFalseAlarmRate:0.####} of ")
-                + FormattableString.Invariant($"them flagged)"),
-        "f1" => "f1: the threshold that maximizes F1 on the validation images (defects needed)",
+            + FormattableString.Invariant($"{CalibrationImages.Count} held-out good images; {CalibrationFalseAlarmRate:0.####} of them ")
+            + "flagged)",
+        ThresholdRule.F1 => "f1: the threshold that maximizes F1 on the validation images (defects needed)",
         _ => "manual: raw thresholds from the configuration",
     };
 
     /// <summary>results.json's "threshold" object.</summary>
     public JsonObject ToJson()
     {
-        var json = new JsonObject { ["method"] = Method };
-        if (Method != "false_alarm_rate") return json;
+        var json = new JsonObject { ["method"] = Method.ConfigName() };
+        if (Method != ThresholdRule.FalseAlarmRate) return json;
         json["false_alarm_rate"] = FalseAlarmRate;
         json["pixel_false_alarm_rate"] = PixelFalseAlarmRate;
         json["n_calibration"] = CalibrationImages.Count;

@@ -53,7 +53,7 @@ internal sealed class UpdatePlan
         var samples = fresh.Select(f => new AnomalySample(f, false, "good", null)).ToList();
         var newCalibration = new List<AnomalySample>();
         var newFit = samples;
-        if (provenance.Threshold == "false_alarm_rate")
+        if (provenance.Threshold == ThresholdRule.FalseAlarmRate)
         {
             var order = Enumerable.Range(0, samples.Count).ToArray();
             new Random(options.Seed + provenance.Updates + 1).Shuffle(order);
@@ -66,7 +66,7 @@ internal sealed class UpdatePlan
         }
 
         var oldCalibration = provenance.Calibration.Select(p => new AnomalySample(p, false, "good", null)).ToList();
-        if (provenance.Threshold == "false_alarm_rate")
+        if (provenance.Threshold == ThresholdRule.FalseAlarmRate)
         {
             RequireHere(provenance.Calibration, "its thresholds are set again on its held-out good images");
             long needed = FalseAlarmThreshold.MinimumCount(options.FalseAlarmRate);
@@ -84,7 +84,7 @@ internal sealed class UpdatePlan
         var missingTest = test.Where(s => !File.Exists(s.ImagePath) || (s.MaskPath != null && !File.Exists(s.MaskPath))).ToList();
         if (missingTest.Count > 0)
         {
-            if (provenance.Threshold == "f1")
+            if (provenance.Threshold == ThresholdRule.F1)
                 throw new AnomalySharpException($"{missingTest[0].ImagePath}: the model's thresholds were chosen by F1 on its test "
                     + $"images, and {missingTest.Count} of the {test.Count} are gone; put them back to update it");
             progress.Message($"{missingTest.Count} of the model's {test.Count} test images are gone (first: "

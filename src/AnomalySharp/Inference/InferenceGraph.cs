@@ -70,8 +70,8 @@ internal sealed class InferenceGraph : IDisposable
         if (g.ConstantBytes > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
                 $"config key 'data.image_size': {model.Name} at {height} × {width} px needs {g.ConstantBytes / 1e9:F1} GB of "
-                    + $"constants in its graph, over ONNX's 2 GB " +
-                "for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or a smaller model");
+                + "constants in its graph, over ONNX's 2 GB for one file; use data.tiling (e.g. tile_size 256), a smaller "
+                + "data.image_size or a smaller model");
         return outputs;
     }
 

@@ -62,6 +62,17 @@ internal sealed class CurveWalk : IDisposable
     public static CurveWalk Sort(Tensor maps, Tensor? masks = null, long chunk = DefaultChunk, long runLength = DefaultRunLength) =>
         Sort(new TensorPixels(maps, masks), chunk, runLength);
 
+    /// <summary>
+    /// Runs <paramref name="use"/> on <paramref name="sorted"/> (left open: its owner disposes it) or, without one, on a sort
+    /// of <paramref name="pixels"/> made and disposed here: one sort serves the thresholds and the metrics of a run.
+    /// </summary>
+    public static T With<T>(CurveWalk? sorted, IPixelSource pixels, long runLength, Func<CurveWalk, T> use)
+    {
+        if (sorted != null) return use(sorted);
+        using var own = Sort(pixels, runLength: runLength);
+        return use(own);
+    }
+
     /// <summary>Sorts every pixel of <paramref name="pixels"/> once, reading it image by image.</summary>
     public static CurveWalk Sort(IPixelSource pixels, long chunk = DefaultChunk, long runLength = DefaultRunLength)
     {

@@ -28,13 +28,14 @@ internal sealed record MetricReport(
             null)
         { ImageRoc = roc };
         // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
-        using var own = sorted is null ? CurveWalk.Sort(pixels, runLength: runLength) : null;
-        var walk = sorted ?? own!;
-        var pixel = walk.Summary;
-        var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
-        var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
-        return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
-        { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
+        return CurveWalk.With(sorted, pixels, runLength, walk =>
+        {
+            var pixel = walk.Summary;
+            var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
+            var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
+            return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
+            { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
+        });
     }
 
     /// <summary>Defect regions (8-connected, per image) in the masks; 0 without masks.</summary>

@@ -65,7 +65,7 @@ public static class ModelRegistry
     /// </summary>
     public static IAnomalyModel Create(ConfigTree config)
     {
-        if (config.Has("data.tiling.tile_size") && config.GetStringOrNull("data.tiling.tile_size") is { } tile && tile != "0")
+        if (WorkingSize.TileSize(config) != 0)
             throw new AnomalySharpException("data.tiling.tile_size is set: create the model with "
                 + "AnomalySharp.Tiling.TiledModels.Create, which tiles it");
         return Get(config.GetString("model.name")).Create(config);

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using AnomalySharp.Configuration;
 using AnomalySharp.Data;
+using AnomalySharp.PostProcessing;
 
 namespace AnomalySharp.Packaging;
 
@@ -11,8 +13,8 @@ namespace AnomalySharp.Packaging;
 /// </summary>
 internal sealed record ModelProvenance
 {
-    /// <summary>How the thresholds were chosen: false_alarm_rate, f1 or manual.</summary>
-    public required string Threshold { get; init; }
+    /// <summary>How the thresholds were chosen.</summary>
+    public required ThresholdRule Threshold { get; init; }
     /// <summary>The images the model was fitted on (full paths).</summary>
     public required IReadOnlyList<string> Fitted { get; init; }
     /// <summary>The held-out good images the thresholds were calibrated on (false_alarm_rate), else empty.</summary>
@@ -30,7 +32,7 @@ internal sealed record ModelProvenance
     /// <summary>The manifest's "provenance" block.</summary>
     public JsonObject ToJson() => new()
     {
-        ["threshold"] = Threshold,
+        ["threshold"] = Threshold.ConfigName(),
         ["fitted_images"] = new JsonArray(Fitted.Select(p => (JsonNode?)p).ToArray()),
         ["calibration_images"] = new JsonArray(Calibration.Select(p => (JsonNode?)p).ToArray()),
         ["test_images"] = new JsonArray(Test.Select(s => (JsonNode?)new JsonObject
@@ -50,7 +52,8 @@ internal sealed record ModelProvenance
             .Select(p => (string?)p ?? throw new FormatException("provenance: an image path is missing")).ToList();
         return new ModelProvenance
         {
-            Threshold = (string?)o["threshold"] ?? throw new FormatException("provenance: threshold is missing"),
+            Threshold = ConfigNames.Parse<ThresholdRule>((string?)o["threshold"] ?? "")
+                ?? throw new FormatException("provenance: threshold is missing or unknown"),
             Fitted = Paths(o["fitted_images"]),
             Calibration = Paths(o["calibration_images"]),
             Test = (o["test_images"] as JsonArray ?? new JsonArray()).Select(t => new AnomalySample(

@@ -39,10 +39,8 @@ internal static class ThresholdCalibrator
         if (pixels.HasMasks && manualPixel is null)
         {
             // One sort gives the F1-maximizing threshold over every pixel and the maps' range (streamed: see CurveWalk).
-            using var own = sorted is null ? CurveWalk.Sort(pixels, runLength: runLength) : null;
-            var walk = sorted ?? own!;
-            pixelThreshold = walk.PositivePixels > 0 ? walk.Summary.F1Threshold : imageThreshold;
-            (mapMin, mapMax) = (walk.Min, walk.Max);
+            (pixelThreshold, mapMin, mapMax) = CurveWalk.With(sorted, pixels, runLength, walk =>
+                (walk.PositivePixels > 0 ? walk.Summary.F1Threshold : imageThreshold, walk.Min, walk.Max));
         }
         else
         {

@@ -59,8 +59,7 @@ internal sealed class TileGrid
     /// <summary>The grid of a configuration, or null when tiling is off (data.tiling missing, or tile_size 0).</summary>
     public static TileGrid? From(ConfigTree config)
     {
-        if (!config.Has("data.tiling.tile_size")) return null; // model files written before tiling existed
-        int tile = config.GetInt("data.tiling.tile_size", 0, WorkingSize.Max);
+        int tile = WorkingSize.TileSize(config);
         if (tile == 0) return null;
         int stride = config.Has("data.tiling.stride") && config.GetStringOrNull("data.tiling.stride") is not null
             ? config.GetInt("data.tiling.stride", 0, WorkingSize.Max) : 0;

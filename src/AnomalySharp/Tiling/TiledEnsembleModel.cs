@@ -93,9 +93,8 @@ internal sealed class TiledEnsembleModel : TiledModel
         if (total > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
                 $"config key 'data.tiling.ensemble': {_members.Length} models of {bytes / 1e6:F0} MB each would make a "
-                    + $"{total / 1e9:F1} GB graph, over ONNX's 2 GB " +
-                "for one file; use fewer tile positions (a larger data.tiling.tile_size or stride, a smaller data.image_size) or one "
-                    + "shared model (ensemble: false)");
+                + $"{total / 1e9:F1} GB graph, over ONNX's 2 GB for one file; use fewer tile positions (a larger "
+                + "data.tiling.tile_size or stride, a smaller data.image_size) or one shared model (ensemble: false)");
     }
 
     /// <summary>The mean and 1/standard deviation of <paramref name="member"/>'s raw map pixels over its own training tiles, through its

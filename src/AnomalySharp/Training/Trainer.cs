@@ -59,7 +59,7 @@ internal static class Trainer
         var (trainIndices, holdout, heldOutImages) = TrainingHoldout.Split(options, run, all, indexable);
         var heldOutSamples = heldOutImages.Select(i => itemSamples![i * Math.Max(1, run.ItemsPerImage)]).ToList();
         int count = trainIndices.Length;
-        string monitor = (options.HoldsOut && holdout.Length == 0 ? TrainingMonitor.None : options.Monitor).ConfigName();
+        var monitor = options.HoldsOut && holdout.Length == 0 ? TrainingMonitor.None : options.Monitor;
         double lastLoss = double.NaN, lastSpeed = 0;
         var sessionClock = Stopwatch.StartNew();
         double startSeconds = state.Seconds;
@@ -130,9 +130,9 @@ internal static class Trainer
             state.Epoch = epoch; state.Step = 0; state.LossSum = 0; state.LossCount = 0;
             if (holdout.Length > 0 || validate)
             {
-                if (monitor != "none")
+                if (monitor != TrainingMonitor.None)
                 {
-                    monitored = monitor == "loss" ? lastLoss : metrics![monitor];
+                    monitored = monitor == TrainingMonitor.Loss ? lastLoss : metrics![monitor.ConfigName()];
                     best = Improves(options, state.Best, monitored.Value);
                     if (best) { state.Best = monitored; state.BestEpoch = epoch; state.BadValidations = 0; }
                     else if (++state.BadValidations >= options.Patience && options.Patience > 0) state.StoppedEarly = true;
@@ -142,7 +142,8 @@ internal static class Trainer
             state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
             string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
             string checks = holdout.Length > 0 ? "epochs" : "validations";
-            string stop = state.StoppedEarly ? $" - stopping early: no improvement of {monitor} in {options.Patience} {checks}" : "";
+            string stop = state.StoppedEarly
+                ? $" - stopping early: no improvement of {monitor.ConfigName()} in {options.Patience} {checks}" : "";
             run.Progress.Message($"epoch {epoch}: loss {lastLoss:G5}, {lastSpeed:0.0} img/s{extra}{(best ? " (best)" : "")}{stop}");
             log?.Epoch(epoch, lastLoss, epochClock.Elapsed.TotalSeconds, lastSpeed, MemoryMonitor.PeakResidentMb(),
                 MemoryMonitor.CurrentResidentMb(), options.LearningRate, metrics, monitored, best);
@@ -155,11 +156,11 @@ internal static class Trainer
         }
 
         int keptEpoch = state.Epoch;
-        if (monitor != "none" && state.Best != null && state.BestEpoch != state.Epoch && run.Folder != null)
+        if (monitor != TrainingMonitor.None && state.Best != null && state.BestEpoch != state.Epoch && run.Folder != null)
         {
             Checkpoint.Read(Path.Combine(run.Folder, BestFile), net, null);
             keptEpoch = state.BestEpoch;
-            run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor} {state.Best:0.0000})");
+            run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor.ConfigName()} {state.Best:0.0000})");
         }
         net.eval();
         return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null,
@@ -171,7 +172,7 @@ internal static class Trainer
     /// synthetic defects on the held-out images. They stop at a cancelled token (<see cref="OperationCanceledException"/>).
     /// </summary>
     static Dictionary<string, double>? Checks(ITrainableModel model, TrainingRun run, FitData data, FeatureCache? cache, int[] holdout,
-        IReadOnlyList<Data.AnomalySample> heldOutSamples, string monitor, int batchSize, bool validate)
+        IReadOnlyList<Data.AnomalySample> heldOutSamples, TrainingMonitor monitor, int batchSize, bool validate)
     {
         var net = model.Network;
         Dictionary<string, double>? metrics = null;
@@ -185,7 +186,7 @@ internal static class Trainer
         if (holdout.Length == 0) return metrics;
         metrics ??= new Dictionary<string, double>();
         metrics["holdout_loss"] = TrainingHoldout.Loss(model, data, cache, holdout, batchSize, run.Cancellation);
-        if (monitor == "holdout_synthetic")
+        if (monitor == TrainingMonitor.HoldoutSynthetic)
         {
             net.eval();
             var synthetic = run.ValidateSynthetic!(heldOutSamples);

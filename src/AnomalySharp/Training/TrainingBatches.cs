@@ -24,8 +24,7 @@ internal static class TrainingBatches
     /// through the frozen network. Each item comes with the action that frees it.
     /// </summary>
     public static IEnumerable<(Tensor? Images, Tensor[] Frozen, Action Dispose)> Of(ITrainableModel model, FitData data,
-        FeatureCache? cache,
-        int[] order, int startStep, int batchSize, Augmentation augment, int seed, int epoch)
+        FeatureCache? cache, int[] order, int startStep, int batchSize, Augmentation augment, int seed, int epoch)
     {
         if (cache != null)
         {

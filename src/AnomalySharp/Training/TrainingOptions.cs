@@ -53,9 +53,8 @@ public sealed record TrainingOptions
     /// The training section, filled in by each model (placeholders: {0} epochs, {1} optimizer, {2} learning rate,
     /// {3} momentum, {4} weight decay, {5} β1, {6} β2, {7} monitor). Inserted at column 0.
     /// </summary>
-    public static string DefaultsYaml(int epochs, string optimizer, double lr, double momentum, double weightDecay, double beta1 = 0.9,
-        double beta2 = 0.999,
-        string monitor = "holdout_loss") =>
+    public static string DefaultsYaml(int epochs, TrainingOptimizer optimizer, double lr, double momentum, double weightDecay,
+        double beta1 = 0.9, double beta2 = 0.999, TrainingMonitor monitor = TrainingMonitor.HoldoutLoss) =>
         string.Format(System.Globalization.CultureInfo.InvariantCulture, """
         training:
           max_epochs: {0}
@@ -82,10 +81,10 @@ public sealed record TrainingOptions
             vflip: false
             rotation_degrees: 0
             color_jitter: 0.0
-        """, epochs, optimizer, Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2), monitor,
-        MonitorComment(monitor), Math.Max(1, epochs / 10));
+        """, epochs, optimizer.ConfigName(), Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2),
+        monitor.ConfigName(), MonitorComment(monitor), Math.Max(1, epochs / 10));
 
-    static string MonitorComment(string monitor) => monitor == "holdout_synthetic"
+    static string MonitorComment(TrainingMonitor monitor) => monitor == TrainingMonitor.HoldoutSynthetic
         ? """
           # Stop when the model's error on defects pasted into held-out normal training images (1 - mean of their
           # image and pixel AUROC; no label used) has not improved by min_delta_relative for `patience` epochs, and

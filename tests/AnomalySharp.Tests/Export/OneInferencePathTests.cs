@@ -69,7 +69,7 @@ public class OneInferencePathTests
         var engine = new AnomalyEngine();
         engine.Train(config, new Subset(full, 30, 40), run, false);
         engine.Test(run, full, tested, false);
-        new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: false);
+        new ModelExporter().Export(run, ExportFormat.Onnx, onnx, int8: false, calibration: null, overwrite: false);
 
         var curves = JsonNode.Parse(File.ReadAllText(Path.Combine(tested, "curves.json")))!;
         var testScores = curves["scores"]!.AsArray().Select(v => (double)v!).ToArray();

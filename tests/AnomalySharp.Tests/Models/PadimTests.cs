@@ -12,8 +12,8 @@ public class PadimTests
 {
     internal static MvtecDataset SmallSynthetic(string kind = "texture") =>
         SyntheticDataset.Create(Path.Combine(Path.GetTempPath(), "anomalysharp-tests", $"synthetic-{kind}-small"),
-            new SyntheticDataset.Options(Kind: kind, Seed: 42, ImageSize: 128, TrainCount: 40, TestGoodCount: 10,
-                TestDefectCountPerType: 6));
+            new SyntheticDataset.Options(Kind: SyntheticDataset.ParseKind(kind, "kind"), Seed: 42, ImageSize: 128, TrainCount: 40,
+                TestGoodCount: 10, TestDefectCountPerType: 6));
 
     /// <summary>A model's defaults at 128 px without pictures: fast enough for unit tests.</summary>
     internal static AnomalySharp.Configuration.ConfigTree SmallConfig(string model = "padim")

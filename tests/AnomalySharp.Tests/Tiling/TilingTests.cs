@@ -229,7 +229,7 @@ public class TilingTests
         var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(run, "results.json")))!;
         Assert.Equal("[64,128]", results["image_size"]!.ToJsonString());
         Assert.True((double)results["pixel_auroc"]! > 0.5);
-        new ModelExporter().Export(run, "onnx", onnx, int8: false, calibration: null, overwrite: false);
+        new ModelExporter().Export(run, ExportFormat.Onnx, onnx, int8: false, calibration: null, overwrite: false);
 
         using var detector = new AnomalySharp.Runtime.OnnxAnomalyDetector(onnx);
         Assert.Equal((64, 128), (detector.ImageHeight, detector.ImageWidth));

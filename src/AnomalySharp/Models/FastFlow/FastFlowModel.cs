@@ -24,8 +24,8 @@ internal sealed partial class FastFlowModel : NetworkModel
           hidden_ratio: 1.0
           conv3x3_only: false
           clamp: 2.0
-        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: "adam", lr: 0.001, momentum: 0, weightDecay: 0.00001,
-            monitor: "holdout_synthetic")}}
+        {{TrainingOptions.DefaultsYaml(epochs: 500, optimizer: TrainingOptimizer.Adam, lr: 0.001, momentum: 0, weightDecay: 0.00001,
+            monitor: TrainingMonitor.HoldoutSynthetic)}}
         """;
 
     readonly FastFlowNetwork _network;

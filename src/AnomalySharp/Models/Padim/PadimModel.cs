@@ -165,8 +165,8 @@ internal sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
         if (bytes > OnnxGraph.MaxConstantBytes)
             throw new AnomalySharpException(
                 $"config key 'data.image_size': padim on {imageSize} px images keeps {positions} Gaussians of {_nFeatures} features, "
-                    + $"{bytes / 1e9:F1} GB, over " +
-                "ONNX's 2 GB for one file; use data.tiling (e.g. tile_size 256), a smaller data.image_size or fewer model.n_features");
+                + $"{bytes / 1e9:F1} GB, over ONNX's 2 GB for one file; use data.tiling (e.g. tile_size 256), a smaller "
+                + "data.image_size or fewer model.n_features");
     }
 
     /// <inheritdoc />

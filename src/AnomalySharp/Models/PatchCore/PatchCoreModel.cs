@@ -44,11 +44,11 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     readonly int _numNeighbors;
     readonly int _projectionDim;
     readonly int _seed;
-    readonly string _bankDtype;
+    readonly BankDtype _bankDtype;
     readonly double _maxFitMemoryGb;
     readonly int _imageSize;
     readonly GaussianBlur2d _blur;
-    readonly string _search;
+    readonly PatchCoreSearch _search;
     readonly int _searchLists;
     readonly int _searchProbes;
     readonly int _searchDims;
@@ -68,14 +68,14 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         _ratio = config.GetDouble("model.coreset_ratio", 1e-6, 1.0);
         _numNeighbors = config.GetInt("model.num_neighbors", 1, 1000);
         _projectionDim = config.GetInt("model.projection_dim", 8, 4096);
-        _bankDtype = config.GetChoice("model.bank_dtype", "float32", "float16");
+        _bankDtype = config.GetEnum<BankDtype>("model.bank_dtype");
         _maxFitMemoryGb = config.GetDouble("model.max_fit_memory_gb", 0, 1e6);
         _seed = config.GetInt("seed");
         _imageSize = config.GetInt("data.image_size");
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
         // Model files written before 0.3 have no search keys: they keep the exact search they were evaluated with.
-        _search = config.Has("model.search") ? config.GetChoice("model.search", "ivf", "exact") : "exact";
-        if (_search == "exact" && !config.Has("model.search_lists")) return;
+        _search = config.Has("model.search") ? config.GetEnum<PatchCoreSearch>("model.search") : PatchCoreSearch.Exact;
+        if (_search == PatchCoreSearch.Exact && !config.Has("model.search_lists")) return;
         _searchLists = config.GetInt("model.search_lists", 1, 65536);
         _searchProbes = config.GetInt("model.search_probes", 1, 65536);
         _searchDims = config.GetInt("model.search_dims", 0, 65536);
@@ -160,7 +160,7 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     /// <inheritdoc />
     public void LoadUpdateState(IReadOnlyDictionary<string, Tensor> state) { }
 
-    ScalarType BankType => _bankDtype == "float16" ? ScalarType.Float16 : ScalarType.Float32;
+    ScalarType BankType => _bankDtype == BankDtype.Float16 ? ScalarType.Float16 : ScalarType.Float32;
 
     /// <summary>Every patch's features (float16) and their random projections, chunk by chunk (one chunk per batch).</summary>
     (List<Tensor> Features, List<Tensor> Projected) Features(FitData data, RandomProjection projection, IProgressReporter progress)
@@ -239,7 +239,7 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
 
     void BuildIndex(IProgressReporter progress)
     {
-        if (_search != "ivf") return;
+        if (_search != PatchCoreSearch.Ivf) return;
         using var step = progress.Start("patchcore search index", 1);
         var (ordered, index) = BankIndex.Build(_bank!, _searchLists, _searchProbes, _numNeighbors, _seed, _searchDims);
         SetBank(ordered);
@@ -280,7 +280,7 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         SetBank(state["memory_bank"]);
         _index?.Dispose();
         _index = null;
-        if (_search != "ivf") return;
+        if (_search != PatchCoreSearch.Ivf) return;
         if (state.ContainsKey("search_centroids"))
             _index = BankIndex.FromState(_bank!, state["search_centroids"], state["search_offsets"], state["search_support"],
                 state.GetValueOrDefault("search_mean"), state.GetValueOrDefault("search_basis"));

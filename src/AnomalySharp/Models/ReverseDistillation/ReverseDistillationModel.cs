@@ -23,11 +23,12 @@ internal sealed partial class ReverseDistillationModel : NetworkModel
           layers: [layer1, layer2, layer3]
           loss: both            # flat | pixel | both
           blur_sigma: 4.0
-        {{TrainingOptions.DefaultsYaml(epochs: 200, optimizer: "adam", lr: 0.005, momentum: 0, weightDecay: 0, beta1: 0.5, beta2: 0.999)}}
+        {{TrainingOptions.DefaultsYaml(epochs: 200, optimizer: TrainingOptimizer.Adam, lr: 0.005, momentum: 0, weightDecay: 0,
+            beta1: 0.5, beta2: 0.999)}}
         """;
 
     readonly ReverseDistillationNetwork _network;
-    readonly string _loss;
+    readonly ReverseDistillationLoss _loss;
     readonly GaussianBlur2d _blur;
 
     /// <inheritdoc />
@@ -49,7 +50,7 @@ internal sealed partial class ReverseDistillationModel : NetworkModel
         if (ImageSize % (2 * strides[2]) != 0)
             throw new AnomalySharpException($"config key 'data.image_size': reverse_distillation needs a multiple of "
                 + $"{2 * strides[2]}, got {ImageSize}");
-        _loss = config.GetChoice("model.loss", "flat", "pixel", "both");
+        _loss = config.GetEnum<ReverseDistillationLoss>("model.loss");
         _blur = new GaussianBlur2d(config.GetDouble("model.blur_sigma", 0.01, 100));
         _network = new ReverseDistillationNetwork(channels, Seed);
     }
@@ -64,9 +65,9 @@ internal sealed partial class ReverseDistillationModel : NetworkModel
         {
             var e = encoder[i]; var d = decoder[i];
             Tensor? layer = null;
-            if (_loss != "pixel")
+            if (_loss != ReverseDistillationLoss.Pixel)
                 layer = (1 - nn.functional.cosine_similarity(e.flatten(1), d.flatten(1), dim: 1)).mean();
-            if (_loss != "flat")
+            if (_loss != ReverseDistillationLoss.Flat)
             {
                 var pixel = (1 - nn.functional.cosine_similarity(e, d, dim: 1)).mean();
                 layer = layer is null ? pixel : layer + pixel;

@@ -21,7 +21,7 @@ internal sealed partial class StfpmModel : NetworkModel
           name: stfpm
           {{BackboneFactory.DefaultsYaml}}
           layers: [layer1, layer2, layer3]
-        {{TrainingOptions.DefaultsYaml(epochs: 100, optimizer: "sgd", lr: 0.4, momentum: 0.9, weightDecay: 0.0001)}}
+        {{TrainingOptions.DefaultsYaml(epochs: 100, optimizer: TrainingOptimizer.Sgd, lr: 0.4, momentum: 0.9, weightDecay: 0.0001)}}
         """;
 
     readonly TrainableResNet18 _student;
