@@ -22,6 +22,9 @@ using static TorchSharp.torch;
 //               test image, against the product's ONNX Runtime: largest score and map differences (exit 1 beyond 1e-5 / 1e-4)
 // ... -- --browser MODEL.onnx [--data DIR] [--frames 20]: images/s of the /local page (onnxruntime-web) in headless Chromium against the
 // runtime
+// ... -- --pipeline [--pytorch bench/reference] [--work DIR]: the whole `train` of PaDiM and PatchCore 10% as the CLI runs it, then
+// the PyTorch reference PaDiM, back to back: wall, CPU, peak RSS, AUROC, stages
+// ... -- --fit-profile [--images N] [--size 256]: a PaDiM fit layer by layer (decode, backbone, Gaussian), and the Gaussian alone
 // ... -- --metrics [--images 582] [--size 256] [--threads 2]: seconds of the pixel metrics' sort and walks on seeded synthetic maps and
 // masks
 //        ... -- --gemm [--threads 2]: sustained float32 and u8×s8 GEMM rate (GMAC/s) of ONNX Runtime on this CPU
@@ -46,14 +49,16 @@ var only = new HashSet<string> { "padim", "patchcore", "predict", "serve" };
 string? pytorchScript = null;
 string[] modes = { "short-spin", "spin" };
 List<(int, int, int, int)>? searchGrid = null;
-bool gemm = false, reuse = false, metrics = false;
+bool gemm = false, reuse = false, metrics = false, fitProfile = false, pipeline = false;
 int metricImages = 582, metricSize = 256;
 string? work = null, deployOne = null, workersModel = null;
 int frames = 1000;
 string? runtimeCheck = null, nodeModules = null, browserModel = null;
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] == "--data") data = args[++i];
+    if (args[i] == "--fit-profile") fitProfile = true;
+    else if (args[i] == "--pipeline") pipeline = true;
+    else if (args[i] == "--data") data = args[++i];
     else if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--no-patchcore") { }
@@ -99,6 +104,12 @@ if (workersModel != null) return await AnomalySharp.Bench.WorkersBench.Run(worke
 if (burst != null) return await AnomalySharp.Bench.BurstBench.Run(burst, threads);
 if (fuzzSeconds > 0) return AnomalySharp.Bench.FuzzBench.Run(data, fuzzSeconds, fuzzModel);
 if (metrics) return AnomalySharp.Bench.MetricsBench.Run(threads, metricImages, metricSize);
+if (pipeline) return AnomalySharp.Bench.PipelineBench.Run(data, threads, pytorchScript, work);
+if (fitProfile)
+{
+    AnomalySharp.Bench.FitProfileBench.Run(data, threads, metricSize, metricImages == 582 ? int.MaxValue : metricImages);
+    return 0;
+}
 set_num_threads(threads);
 const double PyTorchReferenceImagesPerSecond = 14.9; // PaDiM predict incl. decode, same data, 2 threads (issue #2)
 var ds = new MvtecDataset(data);

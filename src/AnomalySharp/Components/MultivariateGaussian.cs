@@ -13,10 +13,21 @@ namespace AnomalySharp.Components;
 /// </summary>
 public sealed class MultivariateGaussian : IDisposable
 {
-    Tensor? _shift;   // [P,D]
-    Tensor? _sum;     // [P,D]
+    Tensor? _shift;   // [D,P] float64 holding float32 values: the embeddings' own layout, so centering reads them in order
+    Tensor? _shift32; // [D,P]
+    Tensor? _sum;     // [D,P]
+    Tensor? _work;    // [B,D,P] float32, reused batch after batch (a fresh 26 MB tensor per batch is page faults)
     Tensor? _outer;   // [P,D,D]
+    Tensor? _pending; // [P,capacity,D] float32: centered samples not yet in _outer
+    long _pendingCount;
     long _count;
+
+    /// <summary>
+    /// Elements (positions × samples × features) of centered samples gathered before their outer products are folded
+    /// into the float64 sums: one product of many samples per position instead of one per batch, so the float64 sums
+    /// are read and written a few times per pass rather than once per batch (64 MB in float32).
+    /// </summary>
+    internal long PendingElements { get; init; } = 16L << 20;
 
     /// <summary>Mean per position [P,D] (after <see cref="Finish"/> or loading).</summary>
     public Tensor? Mean { get; private set; }
@@ -38,27 +49,58 @@ public sealed class MultivariateGaussian : IDisposable
     public void Update(Tensor embeddings)
     {
         using var scope = NewDisposeScope();
-        var x = embeddings.to_type(ScalarType.Float64).permute(2, 0, 1); // [P,B,D]
+        var x = embeddings.to_type(ScalarType.Float32); // [B,D,P]
+        long b = x.shape[0], d = x.shape[1], p = x.shape[2];
         if (_shift is null)
         {
-            _shift = x.mean(new long[] { 1 }).DetachFromDisposeScope();
-            long p = x.shape[0], d = x.shape[2];
-            _sum = zeros(p, d, dtype: ScalarType.Float64).DetachFromDisposeScope();
+            // The shift is any fixed point near the data (here the first batch's mean); what matters is that the sums use
+            // exactly the value subtracted, so it is kept as the float32 it is in float64.
+            _shift32 = x.mean(new long[] { 0 }).DetachFromDisposeScope();
+            _shift = _shift32.to_type(ScalarType.Float64).DetachFromDisposeScope();
+            _sum = zeros(d, p, dtype: ScalarType.Float64).DetachFromDisposeScope();
             _outer = zeros(p, d, d, dtype: ScalarType.Float64).DetachFromDisposeScope();
         }
-        var centered = x - _shift.unsqueeze(1);
-        SafeOps.AddInPlace(_sum!, centered.sum(new long[] { 1 }));
+        if (_work is null || _work.shape[0] < b)
+        {
+            _work?.Dispose();
+            _work = empty(b, d, p, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        }
+        var centered = _work.narrow(0, 0, b);
+        centered.copy_(x);
+        SafeOps.SubtractInPlace(centered, _shift32!);
+        SafeOps.AddInPlace(_sum!, centered.sum(new long[] { 0 })); // a batch's sum in float32, the running sum in float64
         // Products of shifted values are small, so float32 matrix products lose nothing that matters; sums stay float64.
-        var c32 = centered.to_type(ScalarType.Float32);
+        // The one transposition to [P,B,D] happens here, in float32, as the samples are gathered.
+        var c32 = centered.permute(2, 0, 1);
+        long capacity = Math.Max(1, PendingElements / (p * d));
+        _count += b;
+        if (b >= capacity) { AddOuter(c32.contiguous()); return; }
+        if (_pendingCount + b > capacity) Fold();
+        _pending ??= empty(p, capacity, d, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        _pending.narrow(1, _pendingCount, b).copy_(c32);
+        _pendingCount += b;
+    }
+
+    /// <summary>Adds the outer products of the gathered samples to the float64 sums.</summary>
+    void Fold()
+    {
+        if (_pendingCount == 0) return;
+        using var scope = NewDisposeScope();
+        AddOuter(_pending!.narrow(1, 0, _pendingCount));
+        _pendingCount = 0;
+    }
+
+    /// <summary>Σ xxᵀ over the samples of <paramref name="c32"/> [P,N,D], added to the float64 sums position block by block.</summary>
+    void AddOuter(Tensor c32)
+    {
         long positions = c32.shape[0];
-        for (long start = 0; start < positions; start += 256) // chunked: no full-size temporary per batch
+        for (long start = 0; start < positions; start += 256) // chunked: no full-size temporary
         {
             long len = Math.Min(256, positions - start);
             var part = c32.narrow(0, start, len);
             using var product = bmm(part.transpose(1, 2), part);
             SafeOps.AddInPlace(_outer!.narrow(0, start, len), product);
         }
-        _count += x.shape[1];
     }
 
     /// <summary>
@@ -71,6 +113,9 @@ public sealed class MultivariateGaussian : IDisposable
     {
         if (_count < 2 || _shift is null) throw new AnomalySharpException($"need at least 2 training images to fit a Gaussian, got "
             + $"{_count}");
+        Fold();
+        _pending?.Dispose(); _work?.Dispose(); _shift32?.Dispose();
+        _pending = _work = _shift32 = null;
         long p = _outer!.shape[0], d = _outer.shape[1];
         Mean?.Dispose(); PackedInverseCovariance?.Dispose(); // a resumed Gaussian's previous result
         Mean = PackedInverseCovariance = null;
@@ -80,8 +125,8 @@ public sealed class MultivariateGaussian : IDisposable
         using (var scope = NewDisposeScope())
         {
             var upper = tensor(UpperIndex(d));
-            var meanCentered = _sum! / _count;                                 // [P,D]
-            var mean = _shift + meanCentered;
+            var meanCentered = (_sum! / _count).t();                           // [P,D]
+            var mean = _shift.t() + meanCentered;
             Mean = mean.to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
             if (keepSums) mean64 = mean.contiguous().DetachFromDisposeScope();
             for (long start = 0; start < p; start += chunk)
@@ -136,8 +181,18 @@ public sealed class MultivariateGaussian : IDisposable
         long p = mean.shape[0], d = mean.shape[1];
         using (var index = tensor(UnpackIndex(d)))
             _outer = scatter.index_select(1, index).reshape(p, d, d).DetachFromDisposeScope();
-        _shift = mean;
-        _sum = zeros(p, d, dtype: ScalarType.Float64).DetachFromDisposeScope();
+        // The old mean is the shift: a float64 value, which float32 centering cannot subtract exactly. Round it to float32
+        // and carry the rounding into the sums (Σ(x − s') = Σ(x − s) + n(s − s'), and the scatter about s' gains n·δδᵀ).
+        _shift32 = mean.t().to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
+        _shift = _shift32.to_type(ScalarType.Float64).DetachFromDisposeScope();
+        using (var scope = NewDisposeScope())
+        {
+            var delta = mean - _shift.t();                                        // [P,D]: μ − s'
+            var count = tensor((double)n, dtype: ScalarType.Float64);             // a tensor, not an implicit Scalar
+            _sum = (delta * count).t().contiguous().DetachFromDisposeScope();
+            SafeOps.AddInPlace(_outer, delta.unsqueeze(2) * delta.unsqueeze(1) * count);
+        }
+        mean.Dispose();
         _count = n;
         scatter.Dispose();
         Sums = null;
@@ -217,7 +272,7 @@ public sealed class MultivariateGaussian : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _shift?.Dispose(); _sum?.Dispose(); _outer?.Dispose();
+        _shift?.Dispose(); _shift32?.Dispose(); _sum?.Dispose(); _outer?.Dispose(); _pending?.Dispose(); _work?.Dispose();
         Mean?.Dispose(); PackedInverseCovariance?.Dispose();
         DisposeSums();
     }

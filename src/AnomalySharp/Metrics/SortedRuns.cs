@@ -51,7 +51,7 @@ internal sealed unsafe class SortedRuns : IDisposable
     {
         if (_complete) return;
         _complete = true;
-        if (_spilled.Count == 0) { if (_filled > 0) new Span<long>(_run, (int)_filled).Sort(); return; }
+        if (_spilled.Count == 0) { if (_filled > 0) KeySort.Sort(_run, _filled); return; }
         if (_filled > 0) Spill();
         // Every key is on disk now: the run's memory goes back before the merge.
         if (_run != null) { NativeMemory.Free(_run); _run = null; }
@@ -61,7 +61,7 @@ internal sealed unsafe class SortedRuns : IDisposable
     void Spill()
     {
         var run = new Span<long>(_run, (int)_filled);
-        run.Sort();
+        KeySort.Sort(_run, _filled);
         _file ??= ScratchFile.Create("keys", 1 << 20);
         long offset = _file.Length;
         try
