@@ -1,5 +1,6 @@
 using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -21,6 +22,11 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
     readonly Parameter _globalOffset;
     readonly Tensor _permutation;
     readonly Tensor _inversePermutation;
+    // Explicit, rooted Scalars: an implicit one (a number in `a * 0.1`) can be finalized by a collection mid-call in
+    // TorchSharp 0.107 (docs/architecture-notes.md); a test once saw the first convolution's gradients come out zero.
+    static readonly Scalar Coupling = 0.1.ToScalar();
+    readonly Scalar _clampScalar;
+    readonly Scalar _atanScale;
 
     /// <summary>Creates a block.</summary>
     /// <param name="channels">C.</param>
@@ -35,6 +41,8 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
         if (channels < 2) throw new ArgumentOutOfRangeException(nameof(channels), "a coupling needs at least 2 channels");
         _split = channels / 2;
         _clamp = clamp;
+        _clampScalar = clamp.ToScalar();
+        _atanScale = (clamp * 2 / Math.PI).ToScalar();
         int hidden = Math.Max(1, (int)Math.Round(_split * hiddenRatio));
         int pad = kernelSize / 2;
         using (var generator = new Generator((ulong)seed))
@@ -46,7 +54,8 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
                 foreach (var conv in new[] { first, last })
                 {
                     double bound = 1.0 / Math.Sqrt(conv.weight!.shape[1] * kernelSize * kernelSize);
-                    conv.weight.copy_(rand(conv.weight.shape, generator: generator) * (2 * bound) - bound);
+                    using Scalar width = (2 * bound).ToScalar(), low = (-bound).ToScalar();
+                    conv.weight.copy_(rand(conv.weight.shape, generator: generator).mul(width).add(low));
                     conv.bias!.zero_();
                 }
             }
@@ -60,7 +69,7 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
         RegisterComponents();
     }
 
-    Tensor SoftClamp(Tensor a) => (a / _clamp).atan().mul(_clamp * 2 / Math.PI);
+    Tensor SoftClamp(Tensor a) => a.div(_clampScalar).atan().mul(_atanScale);
 
     /// <summary>y and log|det ∂y/∂x| per sample [B].</summary>
     public override (Tensor Output, Tensor LogDet) forward(Tensor x)
@@ -68,15 +77,15 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
         using var scope = NewDisposeScope();
         var x1 = x.narrow(1, 0, _split);
         var x2 = x.narrow(1, _split, x.shape[1] - _split);
-        var a = _subnet.forward(x1) * 0.1; // small initial coupling, as FrEIA
+        var a = _subnet.forward(x1).mul(Coupling); // small initial coupling, as FrEIA
         long c2 = x2.shape[1];
         var s = SoftClamp(a.narrow(1, 0, c2));
         var t = a.narrow(1, c2, c2);
         var y = cat(new[] { x1, x2 * s.exp() + t }, 1);
         y = y * _globalLogScale.exp() + _globalOffset;
         y = y.index_select(1, _permutation);
-        var pixels = x.shape[2] * x.shape[3];
-        var logDet = s.flatten(1).sum(1) + _globalLogScale.sum() * pixels;
+        using Scalar pixels = (x.shape[2] * x.shape[3]).ToScalar();
+        var logDet = s.flatten(1).sum(1) + _globalLogScale.sum().mul(pixels);
         return (y.MoveToOuterDisposeScope(), logDet.MoveToOuterDisposeScope());
     }
 
@@ -110,7 +119,7 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
         z = (z - _globalOffset) * (-_globalLogScale).exp();
         var x1 = z.narrow(1, 0, _split);
         var y2 = z.narrow(1, _split, z.shape[1] - _split);
-        var a = _subnet.forward(x1) * 0.1;
+        var a = _subnet.forward(x1).mul(Coupling);
         long c2 = y2.shape[1];
         var s = SoftClamp(a.narrow(1, 0, c2));
         var t = a.narrow(1, c2, c2);
@@ -120,7 +129,7 @@ internal sealed class FlowCouplingBlock : nn.Module<Tensor, (Tensor Output, Tens
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _permutation.Dispose(); _inversePermutation.Dispose(); }
+        if (disposing) { _permutation.Dispose(); _inversePermutation.Dispose(); _clampScalar.Dispose(); _atanScale.Dispose(); }
         base.Dispose(disposing);
     }
 }

@@ -54,7 +54,8 @@ public class FlowCouplingBlockTests
         using var x = randn(2, 8, 4, 4, generator: new Generator(5));
         Assert.True(a.Forward(x).Output.eq(b.Forward(x).Output).all().item<bool>());
         var (y, logDet) = a.Forward(x);
-        var nll = (y.pow(2).flatten(1).sum(1) * 0.5 - logDet).mean();
+        using Scalar half = 0.5.ToScalar(); // explicit: an implicit Scalar can be finalized mid-call (TorchSharp 0.107)
+        var nll = (y.square().flatten(1).sum(1).mul(half) - logDet).mean();
         nll.backward();
         Assert.All(a.parameters(), p => Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0));
     }
