@@ -13,8 +13,7 @@ namespace AnomalySharp.Components;
 /// </summary>
 public sealed class MultivariateGaussian : IDisposable
 {
-    Tensor? _shift;   // [D,P] float64 holding float32 values: the embeddings' own layout, so centering reads them in order
-    Tensor? _shift32; // [D,P]
+    Tensor? _shift;   // [D,P] float32: the embeddings' own layout, so centering reads them in order
     Tensor? _sum;     // [D,P]
     Tensor? _work;    // [B,D,P] float32, reused batch after batch (a fresh 26 MB tensor per batch is page faults)
     Tensor? _outer;   // [P,D,D]
@@ -54,9 +53,8 @@ public sealed class MultivariateGaussian : IDisposable
         if (_shift is null)
         {
             // The shift is any fixed point near the data (here the first batch's mean); what matters is that the sums use
-            // exactly the value subtracted, so it is kept as the float32 it is in float64.
-            _shift32 = x.mean(new long[] { 0 }).DetachFromDisposeScope();
-            _shift = _shift32.to_type(ScalarType.Float64).DetachFromDisposeScope();
+            // exactly the value subtracted: the float32 shift, read exactly as float64 when the mean is formed.
+            _shift = x.mean(new long[] { 0 }).DetachFromDisposeScope();
             _sum = zeros(d, p, dtype: ScalarType.Float64).DetachFromDisposeScope();
             _outer = zeros(p, d, d, dtype: ScalarType.Float64).DetachFromDisposeScope();
         }
@@ -67,7 +65,7 @@ public sealed class MultivariateGaussian : IDisposable
         }
         var centered = _work.narrow(0, 0, b);
         centered.copy_(x);
-        SafeOps.SubtractInPlace(centered, _shift32!);
+        SafeOps.SubtractInPlace(centered, _shift);
         SafeOps.AddInPlace(_sum!, centered.sum(new long[] { 0 })); // a batch's sum in float32, the running sum in float64
         // Products of shifted values are small, so float32 matrix products lose nothing that matters; sums stay float64.
         // The one transposition to [P,B,D] happens here, in float32, as the samples are gathered.
@@ -114,8 +112,8 @@ public sealed class MultivariateGaussian : IDisposable
         if (_count < 2 || _shift is null) throw new AnomalySharpException($"need at least 2 training images to fit a Gaussian, got "
             + $"{_count}");
         Fold();
-        _pending?.Dispose(); _work?.Dispose(); _shift32?.Dispose();
-        _pending = _work = _shift32 = null;
+        _pending?.Dispose(); _work?.Dispose();
+        _pending = _work = null;
         long p = _outer!.shape[0], d = _outer.shape[1];
         Mean?.Dispose(); PackedInverseCovariance?.Dispose(); // a resumed Gaussian's previous result
         Mean = PackedInverseCovariance = null;
@@ -126,7 +124,7 @@ public sealed class MultivariateGaussian : IDisposable
         {
             var upper = tensor(UpperIndex(d));
             var meanCentered = (_sum! / _count).t();                           // [P,D]
-            var mean = _shift.t() + meanCentered;
+            var mean = _shift.to_type(ScalarType.Float64).t() + meanCentered;
             Mean = mean.to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
             if (keepSums) mean64 = mean.contiguous().DetachFromDisposeScope();
             for (long start = 0; start < p; start += chunk)
@@ -183,11 +181,10 @@ public sealed class MultivariateGaussian : IDisposable
             _outer = scatter.index_select(1, index).reshape(p, d, d).DetachFromDisposeScope();
         // The old mean is the shift: a float64 value, which float32 centering cannot subtract exactly. Round it to float32
         // and carry the rounding into the sums (Σ(x − s') = Σ(x − s) + n(s − s'), and the scatter about s' gains n·δδᵀ).
-        _shift32 = mean.t().to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
-        _shift = _shift32.to_type(ScalarType.Float64).DetachFromDisposeScope();
+        _shift = mean.t().to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
         using (var scope = NewDisposeScope())
         {
-            var delta = mean - _shift.t();                                        // [P,D]: μ − s'
+            var delta = mean - _shift.to_type(ScalarType.Float64).t();           // [P,D]: μ − s′
             var count = tensor((double)n, dtype: ScalarType.Float64);             // a tensor, not an implicit Scalar
             _sum = (delta * count).t().contiguous().DetachFromDisposeScope();
             SafeOps.AddInPlace(_outer, delta.unsqueeze(2) * delta.unsqueeze(1) * count);
@@ -272,7 +269,7 @@ public sealed class MultivariateGaussian : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _shift?.Dispose(); _shift32?.Dispose(); _sum?.Dispose(); _outer?.Dispose(); _pending?.Dispose(); _work?.Dispose();
+        _shift?.Dispose(); _sum?.Dispose(); _outer?.Dispose(); _pending?.Dispose(); _work?.Dispose();
         Mean?.Dispose(); PackedInverseCovariance?.Dispose();
         DisposeSums();
     }
