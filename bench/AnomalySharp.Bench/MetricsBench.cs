@@ -44,7 +44,6 @@ internal static class MetricsBench
         sw.Restart();
         Array.Sort(copy);
         double intro = Lap();
-        KeySort.Threads = threads;
         KeySort.Sort(keys);
         double radix = Lap();
         Console.WriteLine($"key sort alone: introsort {intro:0.00} s, radix partition then introsort per bucket on {threads} threads "

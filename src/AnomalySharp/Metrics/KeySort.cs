@@ -3,16 +3,13 @@ namespace AnomalySharp.Metrics;
 /// <summary>
 /// Sorts int64 keys ascending, in place and without extra memory: most-significant-digit radix passes of 16 bits
 /// (American flag sort: a histogram, then each key swapped into its bucket), repeated on the next 16 bits for any
-/// bucket still large, then each bucket by introsort, the buckets shared among the cores. A pixel key's top bits are
+/// bucket still large, then each bucket by introsort, the buckets shared among the run's threads. A pixel key's top bits are
 /// its score's sign, exponent and first mantissa bits, so a bucket can hold most of an evaluation's background pixels;
 /// the second pass splits those too. The result is the one sort of integers there is.
 /// </summary>
 internal static unsafe class KeySort
 {
     const int Digit = 16, Buckets = 1 << Digit;
-
-    /// <summary>Threads for the buckets' sorts (default: every core).</summary>
-    public static int Threads { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// Sorts <paramref name="count"/> keys at <paramref name="keys"/> ascending; spans under <paramref name="small"/> keys go
@@ -24,7 +21,8 @@ internal static unsafe class KeySort
         var pending = new List<(long Start, int Length)>();
         Partition(keys, (int)count, 64 - Digit, pending, Math.Max(2, small));
         long address = (long)keys;
-        Parallel.ForEach(pending, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Threads) },
+        // As many threads as the run's arithmetic (runtime.threads, applied to LibTorch's pool by RunSettings.ApplyThreads).
+        Parallel.ForEach(pending, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, TorchSharp.torch.get_num_threads()) },
             p => new Span<long>((long*)address + p.Start, p.Length).Sort());
     }
 
