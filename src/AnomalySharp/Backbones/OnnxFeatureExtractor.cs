@@ -44,11 +44,17 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
     public OnnxFeatureExtractor(string name, string onnxPath, IReadOnlyList<string> layerNames, IReadOnlyList<string> graphOutputs,
         int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads, IOnnxBackbone? exportAs = null,
             OnnxInputConvention? convention = null)
+        : this(name, Pruned(onnxPath, graphOutputs), layerNames, graphOutputs, channels, strides, preprocess, threads, exportAs,
+            convention)
+    {
+    }
+
+    OnnxFeatureExtractor(string name, ModelProto model, IReadOnlyList<string> layerNames, IReadOnlyList<string> graphOutputs,
+        int[] channels, int[] strides, Func<Tensor, Tensor> preprocess, int threads, IOnnxBackbone? exportAs,
+            OnnxInputConvention? convention)
     {
         Name = name; _names = layerNames; _graphOutputs = graphOutputs; _channels = channels; _strides = strides; _preprocess = preprocess;
         _exportAs = exportAs; _convention = convention;
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
-        Prune(model, graphOutputs);
         _pruned = model;
         // No arena: one kept for the largest batch held 700-830 MB at 512 px through PatchCore's k-center and after the fit
         // (ONNX Runtime's shrink option handed little back); each batch's activations are large enough to be fresh
@@ -56,6 +62,31 @@ public sealed class OnnxFeatureExtractor : IFeatureExtractor, IOnnxBackbone
         using var options = AnomalySharp.Runtime.ComputeThreads.SessionOptions(threads, arena: false);
         _session = new InferenceSession(model.ToByteArray(), options);
         _inputName = _session.InputMetadata.Keys.Single();
+    }
+
+    /// <summary>
+    /// The packaged ResNet18 run by ONNX Runtime from the graph its export writes (<see cref="IOnnxBackbone.AppendOnnx"/>:
+    /// the input conversion and the folded convolutions up to <paramref name="deepest"/>), so the features a model is
+    /// fitted on come from the very graph its exported file runs, and a process neither parses the 64 MB original a
+    /// second time nor has ONNX Runtime fold its batch normalizations again.
+    /// </summary>
+    internal static OnnxFeatureExtractor FromExport(PretrainedResNet18 net, string deepest, int threads)
+    {
+        var layers = net.LayerNames.Take(net.LayerNames.ToList().IndexOf(deepest) + 1).ToList();
+        var g = new Runtime.OnnxGraph();
+        g.Input("images", "batch", 3, "height", "width");
+        var values = net.AppendOnnx(g, "images", layers);
+        for (int i = 0; i < values.Length; i++) g.Output(values[i], "batch", net.Channels(layers[i]), $"height_{i}", $"width_{i}");
+        var model = g.ToModel(new Dictionary<string, string>(), "resnet18 feature layers");
+        return new OnnxFeatureExtractor(net.Name, model, layers, values, layers.Select(net.Channels).ToArray(),
+            layers.Select(net.Stride).ToArray(), images => images.alias(), threads, exportAs: net, convention: null);
+    }
+
+    static ModelProto Pruned(string onnxPath, IReadOnlyList<string> graphOutputs)
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
+        Prune(model, graphOutputs);
+        return model;
     }
 
     /// <summary>

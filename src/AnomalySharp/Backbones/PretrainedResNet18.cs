@@ -78,9 +78,8 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     /// <summary>Reads the weights from the ONNX graph (and the mean image from ResNetPreprocess.onnx beside it).</summary>
     public static PretrainedResNet18 Load(string onnxPath)
     {
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
-        var graph = model.Graph;
-        var inits = graph.Initializer.ToDictionary(t => t.Name);
+        var weights = OnnxWeightFile.Read(onnxPath);
+        var graph = weights.Graph;
         var consumers = new Dictionary<string, List<NodeProto>>();
         foreach (var n in graph.Node)
             foreach (var i in n.Input)
@@ -91,7 +90,7 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
         foreach (var node in graph.Node.Where(n => n.OpType == "Conv"))
         {
             var bn = consumers[node.Output[0]].Single(c => c.OpType == "BatchNormalization");
-            Tensor T(string name) => tensor(OnnxTensors.ToFloats(inits[name]), OnnxTensors.Shape(inits[name]));
+            Tensor T(string name) => weights.Tensor(name);
             var attrs = node.Attribute.ToDictionary(a => a.Name);
             var bnAttrs = bn.Attribute.ToDictionary(a => a.Name);
             int stride = (int)attrs["strides"].Ints[0];
