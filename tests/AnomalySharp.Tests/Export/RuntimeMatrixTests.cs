@@ -1,6 +1,7 @@
 using System.Globalization;
 using AnomalySharp.Data;
-using AnomalySharp.Tests.Cli;
+using AnomalySharp.Engine;
+using AnomalySharp.Models;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Xunit.Abstractions;
@@ -8,8 +9,8 @@ using Xunit.Abstractions;
 namespace AnomalySharp.Tests.Export;
 
 /// <summary>
-/// Issue 39's compatibility matrix: every model's export, float32 and INT8, the tiled variants included, trained by the
-/// CLI on real hazelnut_toy images at 64 px, runs in onnxruntime-node 1.30.0 and 1.17.3 (npm), in NuGet's ONNX
+/// Issue 39's compatibility matrix: every model's export, float32 and INT8, the tiled variants included, trained on real
+/// hazelnut_toy images at 64 px, runs in onnxruntime-node 1.30.0 and 1.17.3 (npm), in NuGet's ONNX
 /// Runtime 1.20.1 (a child process) and in onnxruntime-web 1.30.0 (WebAssembly in headless Chromium), and scores six real test images and a
 /// uniform grey one as the product's ONNX
 /// Runtime (1.31.1) does: scores within 1e-5, maps within 1e-4, in every cell. Each
@@ -19,35 +20,35 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
 {
     const int Size = 64;
 
-    static readonly (string Name, string[] Args)[] Models =
+    static readonly (string Name, string Model, string[] Sets)[] Models =
     {
-        ("padim", new[] { "--model", "padim" }),
-        ("patchcore", new[] { "--model", "patchcore" }),
-        ("stfpm", new[] { "--model", "stfpm", "--set", "training.max_epochs=1" }),
-        ("fastflow", new[] { "--model", "fastflow", "--set", "training.max_epochs=1" }),
-        ("reverse_distillation", new[] { "--model", "reverse_distillation", "--set", "training.max_epochs=1" }),
-        ("padim tiled", new[] { "--model", "padim", "--set", "data.tiling.tile_size=32", "--set", "data.tiling.stride=16" }),
-        ("patchcore tiled", new[] { "--model", "patchcore", "--set", "data.tiling.tile_size=32" }),
+        ("padim", "padim", Array.Empty<string>()),
+        ("patchcore", "patchcore", Array.Empty<string>()),
+        ("stfpm", "stfpm", new[] { "training.max_epochs=1" }),
+        ("fastflow", "fastflow", new[] { "training.max_epochs=1" }),
+        ("reverse_distillation", "reverse_distillation", new[] { "training.max_epochs=1" }),
+        ("padim tiled", "padim", new[] { "data.tiling.tile_size=32", "data.tiling.stride=16" }),
+        ("patchcore tiled", "patchcore", new[] { "data.tiling.tile_size=32" }),
     };
 
-    /// <summary>The exported files: each model float32 and INT8.</summary>
+    /// <summary>The exported files: each model float32 and INT8, trained and exported in this process as `train` and
+    /// `export` do (the CLI's own export is tested in ExportAndDeployCliTests).</summary>
     static List<(string Cell, string File)> Export(string dir)
     {
-        string data = TestPaths.SharedData("hazelnut_toy");
+        var data = new MvtecDataset(TestPaths.SharedData("hazelnut_toy"));
         var files = new List<(string, string)>();
-        foreach (var (name, args) in Models)
+        foreach (var (name, model, sets) in Models)
         {
-            string slug = name.Replace(' ', '-'), model = Path.Combine(dir, slug);
-            var r = CliRunner.Run(new[] { "train", "--data", data, "--set", $"data.image_size={Size}", "--set",
-                "visualization.save_images=false", "--output", model }
-                .Concat(args).ToArray());
-            Assert.True(r.ExitCode == 0, $"{name}: {r.Stderr}");
+            string slug = name.Replace(' ', '-'), run = Path.Combine(dir, slug);
+            var config = ModelRegistry.Defaults(model);
+            config.Set($"data.image_size={Size}");
+            config.Set("visualization.save_images=false");
+            foreach (string set in sets) config.Set(set);
+            new AnomalyEngine().Train(config, data, run, false);
             foreach (bool int8 in new[] { false, true })
             {
                 string file = Path.Combine(dir, slug + (int8 ? "-int8" : "") + ".onnx");
-                var e = CliRunner.Run(new[] { "export", "--model-path", model, "--output",
-                    file }.Concat(int8 ? new[] { "--int8" } : Array.Empty<string>()).ToArray());
-                Assert.True(e.ExitCode == 0, $"{name} export: {e.Stderr}");
+                new ModelExporter().Export(run, ExportFormat.Onnx, file, int8, calibration: null, overwrite: false);
                 files.Add((name + (int8 ? ", int8" : ", float32"), file));
             }
         }
@@ -102,6 +103,7 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
         };
         var failures = new List<string>();
         int plane = Size * Size;
+        var ours = files.ToDictionary(f => f.File, f => Ours(f.File, inputs, count));
         foreach (var (runtime, run) in runtimes)
         {
             string slug = runtime.Replace(' ', '-');
@@ -110,16 +112,16 @@ public class RuntimeMatrixTests(ITestOutputHelper output)
             Assert.Contains(runtime.Split(' ')[^1], banner); // the version that ran is the one named
             foreach (var ((cell, file), job) in files.Zip(jobs))
             {
-                var ours = Ours(file, inputs, count);
+                var mine = ours[file];
                 var theirs = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(job.Output)).ToArray();
-                if (theirs.Length != ours.Length)
-                { failures.Add($"{runtime}, {cell}: {theirs.Length} values, {ours.Length} here"); continue; }
+                if (theirs.Length != mine.Length)
+                { failures.Add($"{runtime}, {cell}: {theirs.Length} values, {mine.Length} here"); continue; }
                 double scoreDiff = 0, mapDiff = 0;
                 for (int i = 0; i < count; i++)
                 {
                     int at = i * (plane + 1);
-                    scoreDiff = Math.Max(scoreDiff, Math.Abs(ours[at] - theirs[at]));
-                    for (int j = 1; j <= plane; j++) mapDiff = Math.Max(mapDiff, Math.Abs(ours[at + j] - theirs[at + j]));
+                    scoreDiff = Math.Max(scoreDiff, Math.Abs(mine[at] - theirs[at]));
+                    for (int j = 1; j <= plane; j++) mapDiff = Math.Max(mapDiff, Math.Abs(mine[at + j] - theirs[at + j]));
                 }
                 // INT8 included: the export keeps residual additions float (Sum), because ONNX Runtime's fused QLinearAdd
                 // rounds differently in WebAssembly (seen before: 2.1e-5 and 2.7e-3 in tiled PaDiM).
