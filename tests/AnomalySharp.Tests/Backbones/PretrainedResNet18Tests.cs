@@ -44,6 +44,8 @@ public class PretrainedResNet18Tests
         var images = stack(files.Select(f => ImageIO.ToTensor(ImageIO.Decode(f), size)).ToArray());
         var prepared = net.Preprocess(images).contiguous();
         var ours = net.ForwardPreprocessed(prepared, 3);
+        // The default engine's features: ONNX Runtime running the graph an export writes (folded, input conversion inside).
+        var viaExport = BackboneFactory.Resnet18(BackboneEngine.Onnxruntime, 2).Extract(images, net.LayerNames);
 
         string inputName = session.InputMetadata.Keys.Single();
         var input = new DenseTensor<float>(prepared.data<float>().ToArray(), prepared.shape.Select(d => (int)d).ToArray());
@@ -58,6 +60,10 @@ public class PretrainedResNet18Tests
             double relL2 = ((ours[l] - expected).norm() / expected.norm()).item<float>();
             Assert.True(maxDiff / maxRef < 1e-3, $"layer{l + 1}: max |diff| {maxDiff} vs max |ref| {maxRef}");
             Assert.True(relL2 < 1e-4, $"layer{l + 1}: relative L2 error {relL2}");
+            double exportDiff = (viaExport[l] - expected).abs().max().item<float>();
+            double exportL2 = ((viaExport[l] - expected).norm() / expected.norm()).item<float>();
+            Assert.True(exportDiff / maxRef < 1e-3 && exportL2 < 1e-4, $"layer{l + 1} via the exported graph: max |diff| {exportDiff}, "
+                + $"relative L2 {exportL2}");
         }
     }
 
