@@ -80,8 +80,7 @@ public static class BackboneFactory
     {
         var net = PretrainedResNet18.Instance;
         if (engine == BackboneEngine.Torch) return net;
-        foreach (string l in layers) net.Channels(l); // an unknown name is an error that lists the known ones
-        string deepest = layers.MaxBy(l => net.Stride(l))!;
+        string deepest = layers.MaxBy(l => net.Stride(l))!; // an unknown name is an error that lists the known ones
         return Cached($"resnet18|onnxruntime|{deepest}", threads, () => OnnxFeatureExtractor.FromExport(net, deepest, threads));
     }
 }
