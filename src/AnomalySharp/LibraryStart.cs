@@ -10,9 +10,14 @@ static class LibraryStart
     /// <summary>
     /// OpenMP reads its wait policy once, when LibTorch loads; every path of this library into TorchSharp passes
     /// through this assembly first, so this is the one moment that is early enough for every caller (see
-    /// <see cref="ComputeThreads.PrepareOpenMp"/>).
+    /// <see cref="ComputeThreads.PrepareOpenMp"/>). The C heap is told to keep large freed blocks for reuse
+    /// (<see cref="NativeHeap.KeepLargeBlocks"/>), which LibTorch's allocator relies on for speed.
     /// </summary>
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255", Justification = "must run before LibTorch loads, whichever entry point a caller uses first")]
-    internal static void Start() => ComputeThreads.PrepareOpenMp();
+    internal static void Start()
+    {
+        ComputeThreads.PrepareOpenMp();
+        NativeHeap.KeepLargeBlocks();
+    }
 }

@@ -49,7 +49,7 @@ internal static class MemoryMonitor
                 GC.WaitForPendingFinalizers(); // undisposed tensors free their native memory here
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             });
-        Runtime.NativeHeap.Release();
+        Runtime.NativeHeap.ReleaseIfLarge();
     }
 
     /// <summary>

@@ -81,7 +81,7 @@ internal sealed class Evaluator
                 }
             }
             seconds = clock.Elapsed.TotalSeconds;
-            Runtime.NativeHeap.Release(); // the graph's session and the per-batch buffers are gone
+            Runtime.NativeHeap.ReleaseIfLarge(); // the graph's session and the per-batch buffers are gone
             if (kept.Count == 0) throw new AnomalySharpException("no test image could be read");
             var labels = tensor(kept.Select(s => s.IsAnomalous ? 1f : 0f).ToArray());
             // Skipped images leave unused rows at the end; the set reads the rows that were scored.

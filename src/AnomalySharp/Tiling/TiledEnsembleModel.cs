@@ -114,7 +114,7 @@ internal sealed class TiledEnsembleModel : TiledModel
                     squares += m.square().sum().item<double>();
                     count += m.numel();
                 }
-        Runtime.NativeHeap.Release();
+        Runtime.NativeHeap.ReleaseIfLarge();
         double mean = sum / count, sd = Math.Sqrt(Math.Max(0, squares / count - mean * mean));
         return ((float)mean, sd > 1e-12 ? (float)(1 / sd) : 1f);
     }

@@ -138,7 +138,7 @@ internal static class Trainer
                     else if (++state.BadValidations >= options.Patience && options.Patience > 0) state.StoppedEarly = true;
                 }
             }
-            NativeHeap.Release();
+            NativeHeap.ReleaseIfLarge();
             state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
             string extra = metrics == null ? "" : " " + string.Join(" ", metrics.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
             string checks = holdout.Length > 0 ? "epochs" : "validations";
