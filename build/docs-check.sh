@@ -15,8 +15,15 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 printf '#!/usr/bin/env bash\nexec dotnet %q "$@"\n' "$cli" > "$work/bin/anomalysharp"
 chmod +x "$work/bin/anomalysharp"
+# Pages run two at a time (each in its own scratch folder, on its own ports; most of a page's time is process start-up
+# and single-threaded stages, so two pages share the 2 cores of a CI machine well); each page's blocks run in order.
+jobs_max=${DOCS_CHECK_JOBS:-2}
+pages=()
 for doc in README.md docs/*.md; do
-  script="$work/$(basename "$doc" .md).sh"
+  blocks=$(grep -c '^```sh$' "$doc" || true)
+  [ "$blocks" -gt 0 ] || continue
+  name=$(basename "$doc" .md)
+  script="$work/$name.sh"
   {
     echo 'set -euo pipefail'
     echo "export PATH='$work/bin':\"\$PATH\""
@@ -26,13 +33,20 @@ for doc in README.md docs/*.md; do
     fi
     awk '/^```sh$/{on=1; next} /^```$/{on=0} on' "$doc"
   } > "$script"
-  blocks=$(grep -c '^```sh$' "$doc" || true)
-  [ "$blocks" -gt 0 ] || continue
-  mkdir -p "$work/run-$(basename "$doc" .md)"
-  if (cd "$work/run-$(basename "$doc" .md)" && bash "$script" >"$work/log" 2>&1); then
-    echo "docs: $doc ($blocks blocks) ok"
+  mkdir -p "$work/run-$name"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  (start=$SECONDS; if cd "$work/run-$name" && bash "$script" >"$work/$name.log" 2>&1; then rc=0; else rc=1; fi
+   echo "$rc $((SECONDS - start))" > "$work/$name.rc") &
+  pages+=("$doc:$blocks")
+done
+wait
+for page in "${pages[@]}"; do
+  doc=${page%%:*}; blocks=${page##*:}; name=$(basename "$doc" .md)
+  read -r rc seconds < "$work/$name.rc"
+  if [ "$rc" = 0 ]; then
+    echo "docs: $doc ($blocks blocks) ok, ${seconds} s"
   else
-    echo "docs: $doc failed:"; tail -20 "$work/log"; exit 1
+    echo "docs: $doc failed:"; tail -20 "$work/$name.log"; exit 1
   fi
 done
 # Every ```csharp block compiles on its own, against the libraries' public surface only (a project outside the
@@ -55,8 +69,9 @@ for doc in README.md docs/*.md; do
   </ItemGroup>
 </Project>
 PROJ
+    start=$SECONDS
     if dotnet build "$dir/Snippet.csproj" -c Release >"$work/log" 2>&1; then
-      echo "docs: $doc C# block $k compiles against the public API"
+      echo "docs: $doc C# block $k compiles against the public API, $((SECONDS - start)) s"
     else
       echo "docs: $doc C# block $k does not compile:"; grep -E 'error' "$work/log" | sort -u | head -20; exit 1
     fi
