@@ -16,8 +16,9 @@ mkdir -p "$work/bin"
 printf '#!/usr/bin/env bash\nexec dotnet %q "$@"\n' "$cli" > "$work/bin/anomalysharp"
 chmod +x "$work/bin/anomalysharp"
 # Pages run one at a time by default (DOCS_CHECK_JOBS=2 runs two at once, each in its own scratch folder and on its
-# own ports; on 2 cores it gained nothing: 461 s, against 446 s serial on the same day. One such CI run hit an unexplained
-# TorchSharp error in training.md's resumed run, not reproduced since). Each page's blocks run in order.
+# own ports; on 2 cores it gained nothing: 461 s, against 446 s serial on the same day. One such CI run once died in
+# training.md's resumed run while writing-a-model.md built its plugin: that build rewrote the CLI's assembly in place
+# through a hard link, fixed by build/PrivateOutputs.targets). Each page's blocks run in order.
 jobs_max=${DOCS_CHECK_JOBS:-1}
 pages=()
 for doc in README.md docs/*.md; do
