@@ -1,5 +1,9 @@
 using AnomalySharp.Cli;
 
+// A command that scores or fits images restarts itself once, in place, with glibc's heap on huge pages (see HugePages).
+if (args.Length > 0 && args[0] is "train" or "test" or "predict" or "update" or "export" or "serve" or "worker" or "benchmark"
+    or "benchmark-cell" or "hpo") AnomalySharp.Runtime.HugePages.RestartIfUseful();
+
 // Before anything can load LibTorch: its idle OpenMP threads sleep after a short spin instead of a long one (see ComputeThreads).
 AnomalySharp.Runtime.ComputeThreads.PrepareOpenMp();
 // serve stops gracefully through its web host's own SIGINT/SIGTERM handling; every other command is stopped by Shutdown.

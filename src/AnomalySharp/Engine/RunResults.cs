@@ -79,6 +79,7 @@ public sealed record RunResults
         if (FitPeakMemoryMb != null) json["fit_peak_memory_mb"] = EvaluationReport.Round(FitPeakMemoryMb);
         json["predict_images_per_second"] = EvaluationReport.Round(PredictImagesPerSecond);
         json["threads"] = Threads;
+        json["huge_pages"] = Runtime.HugePages.Active;
         json["n_train"] = NTrain;
         if (NValidation != null) json["n_validation"] = NValidation;
         if (Validation != null) json["validation"] = Validation;

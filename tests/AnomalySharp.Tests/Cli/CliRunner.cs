@@ -10,7 +10,8 @@ internal static class CliRunner
 
     public static Result Run(params string[] args) => Run(new Dictionary<string, string>(), args);
 
-    /// <summary>Runs the CLI with <paramref name="environment"/> added to this process's environment.</summary>
+    /// <summary>Runs the CLI with <paramref name="environment"/> added to this process's environment (an empty value removes
+    /// the variable).</summary>
     public static Result Run(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll");
@@ -19,7 +20,9 @@ internal static class CliRunner
         psi.ArgumentList.Add(dll);
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("ANOMALYSHARP_DEBUG");
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        foreach (var (k, v) in environment)
+            if (v.Length == 0) psi.Environment.Remove(k);
+            else psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

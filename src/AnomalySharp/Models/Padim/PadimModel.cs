@@ -107,16 +107,20 @@ internal sealed partial class PadimModel : IAnomalyModel, IUpdatableModel
         using var step = progress.Start(stage, data.Count);
         foreach (var batch in data.Batches())
         {
+            StageTimings.Part("waiting for images"); // decoded ahead on other threads; this is only the wait
             using (batch)
             using (var scope = NewDisposeScope())
             {
                 var embedding = Embed(batch.Images, out long h, out long w);
+                StageTimings.Part("backbone");
                 if (_gaussian.Count == 0) CheckGraphSize(h * w, batch.Images.shape[2]);
                 _gaussian.Update(embedding);
+                StageTimings.Part("gaussian update");
             }
             step.Advance(batch.Samples.Count);
         }
         _gaussian.Finish(_epsilon, _updatable);
+        StageTimings.Part("finish");
     }
 
     /// <inheritdoc />

@@ -110,16 +110,19 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
         CheckFitMemory(data.Count);
         using var projection = new RandomProjection(FeatureDim, _projectionDim, _seed);
         var (featureChunks, projectedChunks) = Features(data, projection, progress);
+        StageTimings.Part("features");
         int count = CoresetSize(featureChunks.Sum(c => c.shape[0]), progress);
-        // Quantized chunk by chunk into one array, each chunk freed once copied: joining the projections first held
-        // them twice (400 MB on magnetic_tile) at fit's peak. Same scale, same bytes.
+        // Quantized chunk by chunk, each freed once copied (joining them first held them twice at fit's peak: 400 MB more).
         var quantized = Quantize(projectedChunks, KCenterGreedy.QuantizeScale(projectedChunks));
         MemoryMonitor.Stage("fit: quantized projections");
+        StageTimings.Part("quantize");
         int[] chosen = KCenterGreedy.Select(quantized, _projectionDim, count, _seed, progress);
         MemoryMonitor.Stage("fit: coreset");
+        StageTimings.Part("coreset");
         using (var rows = Rows(featureChunks, chosen))
             SetBank(rows.to_type(BankType));
         BuildIndex(progress);
+        StageTimings.Part("bank and index");
     }
 
     /// <inheritdoc />
