@@ -6,6 +6,7 @@ if (args.Length > 0 && args[0] is "train" or "test" or "predict" or "update" or 
 
 // Before anything can load LibTorch: its idle OpenMP threads sleep after a short spin instead of a long one (see ComputeThreads).
 AnomalySharp.Runtime.ComputeThreads.PrepareOpenMp();
+AnomalySharp.Runtime.OneDnnIsa.Prepare(); // and its convolutions off the AVX-512 kernels that gave NaN gradients (OneDnnIsa)
 // serve stops gracefully through its web host's own SIGINT/SIGTERM handling; every other command is stopped by Shutdown.
 if (args.Length > 0 && args[0] != "serve") Shutdown.Install();
 int code = Run(args);

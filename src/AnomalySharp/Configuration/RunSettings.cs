@@ -14,6 +14,7 @@ internal static class RunSettings
     {
         int threads = Threads(config);
         ComputeThreads.PrepareOpenMp();
+        OneDnnIsa.Prepare();
         TorchSharp.torch.set_num_threads(threads);
         return threads;
     }
