@@ -116,6 +116,7 @@ internal static class Trainer
                 // metrics do not stop at once: a stop during them costs the checks, not the epoch; resuming repeats them.
                 state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
                 if (run.Folder != null) SaveLast(run, state, net, optimizer);
+                StageTimings.End("train"); // results.json's timings: the epochs so far, apart from the checks' graph and scoring
                 try
                 {
                     metrics = Checks(model, run, data, cache, holdout, heldOutSamples, monitor, batchSize, validate);
@@ -163,6 +164,7 @@ internal static class Trainer
             run.Progress.Message($"kept the weights of epoch {keptEpoch} ({monitor.ConfigName()} {state.Best:0.0000})");
         }
         net.eval();
+        StageTimings.End("train");
         return new TrainingSummary(state.Epoch, state.Seconds, lastLoss, keptEpoch, state.Best, state.StoppedEarly, cache != null,
             lastSpeed, heldOutImages.Length);
     }
@@ -180,6 +182,7 @@ internal static class Trainer
         {
             net.eval();
             metrics = new Dictionary<string, double>(run.Validate());
+            StageTimings.End("validate"); // its graph, when built, is timed apart as "graph"
             net.train();
             run.Cancellation.ThrowIfCancellationRequested();
         }
@@ -190,6 +193,7 @@ internal static class Trainer
         {
             net.eval();
             var synthetic = run.ValidateSynthetic!(heldOutSamples);
+            StageTimings.End("validate");
             net.train();
             run.Cancellation.ThrowIfCancellationRequested();
             metrics["synthetic_image_auroc"] = synthetic["image_auroc"];

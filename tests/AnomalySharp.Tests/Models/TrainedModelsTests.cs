@@ -59,6 +59,11 @@ public class TrainedModelsTests
         Assert.True((bool)training["stopped_early"]!);
         Assert.Equal(3, (int)training["epochs"]!);
         Assert.Equal(1, (int)training["kept_epoch"]!);
+        // results.json's timings: the epochs as "train", the validations' scoring as "validate", their graphs as "graph".
+        var timings = results["timings"]!.AsObject();
+        Assert.True(new[] { "train", "validate", "graph" }.All(timings.ContainsKey), timings.ToJsonString());
+        double checkedEpochs = (double)timings["train"]! + (double)timings["validate"]! + (double)timings["graph"]!;
+        Assert.InRange(checkedEpochs, 0.8 * (double)training["seconds"]! - 0.5, 1.2 * (double)training["seconds"]! + 0.5);
 
         string folder = Path.Combine(dir, "out", "training");
         var rows = File.ReadAllLines(Path.Combine(folder, "metrics.csv"));
