@@ -16,6 +16,7 @@ public static class Aupr
     public static double Compute(BinaryCurve curve)
     {
         if (curve.Positives == 0) return double.NaN;
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var precision = CurveMath.Prepend(curve.TruePositives / (curve.TruePositives + curve.FalsePositives), 1);
         var recall = CurveMath.Prepend(curve.TruePositives / curve.Positives, 0);

@@ -39,6 +39,7 @@ public static class Aupro
         double maxRegionFraction = 1)
     {
         if (fprLimit is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(fprLimit));
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var (weights, regions) = walk.RegionWeights(maxRegionFraction);
         if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), 0);

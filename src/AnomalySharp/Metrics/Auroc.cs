@@ -16,6 +16,7 @@ public static class Auroc
     public static double Compute(BinaryCurve curve)
     {
         if (curve.Positives == 0 || curve.Negatives == 0) return double.NaN;
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var tpr = CurveMath.Prepend(curve.TruePositives / curve.Positives, 0);
         var fpr = CurveMath.Prepend(curve.FalsePositives / curve.Negatives, 0);

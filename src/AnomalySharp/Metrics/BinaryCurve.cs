@@ -36,6 +36,7 @@ public sealed class BinaryCurve : IDisposable
     {
         if (scores.numel() != labels.numel()) throw new ArgumentException("scores and labels differ in size");
         if (scores.numel() == 0) throw new ArgumentException("no scores");
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         // Millions of pixels: free each intermediate as soon as it is used, so the peak stays near three
         // full-length tensors beyond the sort itself.
         using var scope = NewDisposeScope();

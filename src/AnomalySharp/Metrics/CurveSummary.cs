@@ -12,6 +12,7 @@ internal sealed record CurveSummary(double Auroc, double Aupr, double F1Max, dou
     /// </summary>
     public static CurveSummary Compute(CurveWalk walk)
     {
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         double p = walk.PositivePixels, n = walk.Negatives;
         double auroc = 0, aupr = 0, bestF1 = double.NaN, bestThreshold = double.NaN;
         double prevTpr = 0, prevFpr = 0, prevRecall = 0, prevPrecision = 1;

@@ -77,6 +77,7 @@ internal sealed class CurveWalk : IDisposable
     public static CurveWalk Sort(IPixelSource pixels, long chunk = DefaultChunk, long runLength = DefaultRunLength)
     {
         if (chunk < 2) throw new ArgumentOutOfRangeException(nameof(chunk));
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         var keys = new SortedRuns(runLength);
         var sizes = new List<int>();
         long plane = -1, positives = 0;

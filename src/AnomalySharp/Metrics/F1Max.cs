@@ -16,6 +16,7 @@ public static class F1Max
     public static (double F1, double Threshold) Compute(BinaryCurve curve)
     {
         if (curve.Positives == 0) return (double.NaN, double.NaN);
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         var tp = curve.TruePositives;
         // F1 = 2TP / (2TP + FP + FN) = 2TP / (TP + FP + P)
