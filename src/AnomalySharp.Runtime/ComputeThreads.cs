@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AnomalySharp.Runtime;
@@ -16,7 +15,7 @@ namespace AnomalySharp.Runtime;
 /// restores both libraries' defaults on a machine that is the model's alone; an <c>OMP_WAIT_POLICY</c> or
 /// <c>GOMP_SPINCOUNT</c> the user set is left as it is.
 /// </summary>
-public static partial class ComputeThreads
+public static class ComputeThreads
 {
     /// <summary>The environment variable that turns spin-waiting back on ("1").</summary>
     public const string SpinVariable = "ANOMALYSHARP_SPIN";
@@ -53,8 +52,7 @@ public static partial class ComputeThreads
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
         if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") != null
             || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") != null) return;
-        try { SetEnv("GOMP_SPINCOUNT", OpenMpSpinCount.ToString(CultureInfo.InvariantCulture), 0); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        NativeEnvironment.Set("GOMP_SPINCOUNT", OpenMpSpinCount.ToString(CultureInfo.InvariantCulture), overwrite: false);
     }
 
     /// <summary>
@@ -94,7 +92,4 @@ public static partial class ComputeThreads
             : null;
         return threads;
     }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 }

@@ -38,8 +38,8 @@ public static partial class HugePages
         string? tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
         try
         {
-            if (SetEnv("GLIBC_TUNABLES", string.IsNullOrEmpty(tunables) ? Tunable + "=1" : tunables + ":" + Tunable + "=1", 1) != 0
-                || SetEnv(Marker, "1", 1) != 0) return;
+            if (!NativeEnvironment.Set("GLIBC_TUNABLES", string.IsNullOrEmpty(tunables) ? Tunable + "=1" : tunables + ":" + Tunable + "=1",
+                true) || !NativeEnvironment.Set(Marker, "1", true)) return;
             ExecV(exe, [.. argv, null]);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
@@ -50,9 +50,9 @@ public static partial class HugePages
     /// it started, or the kernel gives every large mapping huge pages ("always" mode). Recorded in results.json, as it moves
     /// timings by a third on the machines we measured.
     /// </summary>
-    public static bool Active { get; } = OperatingSystem.IsLinux() && (ThpMode() == "always" || (ThpMode() == "madvise"
-        && Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is string t
-        && (t.Contains(Tunable + "=1", StringComparison.Ordinal) || t.Contains(Tunable + "=2", StringComparison.Ordinal))));
+    public static bool Active { get; } = OperatingSystem.IsLinux() && ThpMode() is string mode && (mode == "always"
+        || (mode == "madvise" && Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is string t
+            && (t.Contains(Tunable + "=1", StringComparison.Ordinal) || t.Contains(Tunable + "=2", StringComparison.Ordinal))));
 
     /// <summary>The decision of <see cref="RestartIfUseful"/>, apart from the process it acts on (for tests).</summary>
     /// <param name="tunables">GLIBC_TUNABLES as it is now.</param>
@@ -108,9 +108,6 @@ public static partial class HugePages
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 
     [LibraryImport("libc", EntryPoint = "execv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int ExecV(string path, string?[] argv);

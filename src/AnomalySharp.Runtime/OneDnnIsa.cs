@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace AnomalySharp.Runtime;
@@ -12,7 +11,7 @@ namespace AnomalySharp.Runtime;
 /// A user's own <c>ONEDNN_MAX_CPU_ISA</c> (or <c>DNNL_MAX_CPU_ISA</c>) is left as it is; <c>ANOMALYSHARP_ONEDNN_ISA=native</c>
 /// lets oneDNN use every extension the CPU has.
 /// </summary>
-public static partial class OneDnnIsa
+public static class OneDnnIsa
 {
     /// <summary>The environment variable that lets oneDNN use AVX-512 again ("native").</summary>
     public const string Variable = "ANOMALYSHARP_ONEDNN_ISA";
@@ -30,14 +29,10 @@ public static partial class OneDnnIsa
         if (!Useful(Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") ?? Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"),
             Environment.GetEnvironmentVariable(Variable), Avx512F.IsSupported)) return;
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        try { SetEnv("ONEDNN_MAX_CPU_ISA", "AVX2", 0); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        NativeEnvironment.Set("ONEDNN_MAX_CPU_ISA", "AVX2", overwrite: false);
     }
 
     /// <summary>Whether <see cref="Prepare"/> caps oneDNN: the CPU has AVX-512, and neither the user nor the setting says
     /// otherwise.</summary>
     public static bool Useful(string? userIsa, string? setting, bool avx512) => avx512 && userIsa is null && setting != "native";
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 }
