@@ -37,7 +37,8 @@ public class CliEndToEndTests
         var parts = timings["fit_parts"]!.AsObject();
         foreach (string part in new[] { "waiting_for_images", "backbone", "gaussian_update", "finish" })
             Assert.True(parts.ContainsKey(part) && (double)parts[part]! >= 0, $"timings.fit_parts.{part}: {parts.ToJsonString()}");
-        Assert.Equal((double)timings["fit"]!, parts.Sum(p => (double)p.Value!), 2);
+        // (each figure is rounded to the millisecond, so the sum may differ from the fit's by a few)
+        Assert.True(Math.Abs((double)timings["fit"]! - parts.Sum(p => (double)p.Value!)) <= 0.01, timings.ToJsonString());
         Assert.True((double)results["image_auroc"]! >= 0.95);
         Assert.Equal(ds.Test.Count, Directory.GetFiles(Path.Combine(run, "images"), "*.png").Length);
         string report = File.ReadAllText(Path.Combine(run, "report.html"));
