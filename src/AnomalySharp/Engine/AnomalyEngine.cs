@@ -204,8 +204,7 @@ public sealed partial class AnomalyEngine
                 MemoryMonitor.EndStage("evaluate");
                 (validation, evaluation) = Calibration.Split(options, all);
                 if (validation is null && all.HasMasks && options.PixelThreshold is null)
-                    using (NativeCallGuard.Enter()) // the sort passes implicit Scalars
-                        sorted = Metrics.CurveWalk.Sort(all, runLength: options.SortRunLength);
+                    sorted = Metrics.CurveWalk.Sort(all, runLength: options.SortRunLength);
                 using (validation)
                     stats = Calibration.Calibrate(options, validation ?? evaluation, sorted);
                 thresholdReport = new ThresholdReport(method);

@@ -101,8 +101,7 @@ internal sealed class Evaluator
         Batcher batcher, bool masks)
     {
         using var set = Evaluate(model, samples, batcher, masks, keepImages: false, out _, "validate");
-        using var guard = NativeCallGuard.Enter(); // the metrics pass implicit Scalars (see NativeCallGuard)
-        using var scope = NewDisposeScope();
+        using var scope = NewDisposeScope(); // the metrics hold the native-call guard themselves
         var result = new Dictionary<string, double> { ["image_auroc"] = Auroc.Compute(set.Scores, set.Labels) };
         if (set.HasMasks)
             using (var pixels = CurveWalk.Sort(set, runLength: _options.SortRunLength))

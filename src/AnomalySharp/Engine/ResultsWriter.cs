@@ -25,9 +25,7 @@ internal sealed class ResultsWriter
         IAnomalyDataset dataset,
         ThresholdReport? threshold = null, CurveWalk? sorted = null)
     {
-        MetricReport metrics;
-        using (NativeCallGuard.Enter()) // the metrics pass implicit Scalars (see NativeCallGuard)
-            metrics = MetricReport.Compute(set.Scores, set.Labels, set, options.SortRunLength, sorted);
+        var metrics = MetricReport.Compute(set.Scores, set.Labels, set, options.SortRunLength, sorted); // guarded within
         MemoryMonitor.EndStage("metrics");
         var scoreValues = MinMaxNormalizer.NormalizeScores(TensorSpan.Floats(set.Scores), stats);
         var report = new EvaluationReport

@@ -19,6 +19,7 @@ internal sealed record MetricReport(
     public static MetricReport Compute(Tensor scores, Tensor labels, IPixelSource? pixels, long runLength = CurveWalk.DefaultRunLength,
         CurveWalk? sorted = null)
     {
+        using var guard = Diagnostics.NativeCallGuard.Enter(); // the arithmetic below passes implicit Scalars (see NativeCallGuard)
         using var scope = NewDisposeScope();
         using var imageCurve = BinaryCurve.Compute(scores, labels);
         double imageAuroc = Auroc.Compute(imageCurve), imageF1 = F1Max.Compute(imageCurve).F1, imageAupr = Aupr.Compute(imageCurve);
