@@ -107,7 +107,7 @@ public static class OnnxExporter
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             using var pending = PendingOutputs.RegisterFile(tmp);
-            using (var file = File.Create(tmp)) model.WriteTo(file);
+            using (var file = IO.LargeFile.Create(tmp)) model.WriteTo(file);
             PendingOutputs.Commit(() => File.Move(tmp, full, overwrite: true));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

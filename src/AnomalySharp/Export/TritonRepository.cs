@@ -57,7 +57,7 @@ public static class TritonRepository
         string dir = Path.Combine(repository, name);
         Directory.CreateDirectory(Path.Combine(dir, "1"));
         OnnxExporter.Seal(model);
-        using (var file = File.Create(Path.Combine(dir, "1", "model.onnx"))) model.WriteTo(file);
+        using (var file = IO.LargeFile.Create(Path.Combine(dir, "1", "model.onnx"))) model.WriteTo(file);
         File.WriteAllText(Path.Combine(dir, "config.pbtxt"), Config(model, name, maxBatchSize));
     }
 }

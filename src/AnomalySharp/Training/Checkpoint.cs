@@ -48,7 +48,7 @@ internal sealed class Checkpoint
     {
         string tmp = path + ".tmp";
         using var pending = IO.PendingOutputs.RegisterFile(tmp);
-        using (var stream = File.Create(tmp))
+        using (var stream = IO.LargeFile.Create(tmp))
         using (var writer = new BinaryWriter(stream))
         {
             writer.Write(Magic);
@@ -61,12 +61,18 @@ internal sealed class Checkpoint
         IO.PendingOutputs.Commit(() => File.Move(tmp, path, overwrite: true));
     }
 
-    /// <summary>Copies a checkpoint file through a temporary file, so a stop during the copy leaves the old copy whole.</summary>
-    public static void Copy(string from, string to)
+    /// <summary>
+    /// Keeps checkpoint <paramref name="from"/> as <paramref name="to"/> through a temporary name, so a stop leaves the old
+    /// <paramref name="to"/> whole. A hard link where the file system has them: a checkpoint file is only ever replaced
+    /// by a rename, never rewritten, so the two names keep the same bytes until <paramref name="from"/> is saved again
+    /// (a 738 MB copy per improving validation otherwise). A copy elsewhere.
+    /// </summary>
+    public static void Keep(string from, string to)
     {
         string tmp = to + ".tmp";
         using var pending = IO.PendingOutputs.RegisterFile(tmp);
-        File.Copy(from, tmp, overwrite: true);
+        File.Delete(tmp);
+        if (!IO.HardLink.TryCreate(from, tmp)) File.Copy(from, tmp, overwrite: true);
         IO.PendingOutputs.Commit(() => File.Move(tmp, to, overwrite: true));
     }
 
@@ -79,7 +85,7 @@ internal sealed class Checkpoint
         if (!File.Exists(path)) throw new AnomalySharpException($"checkpoint not found: {path}");
         try
         {
-            using var stream = File.OpenRead(path);
+            using var stream = IO.LargeFile.OpenRead(path);
             using var reader = new BinaryReader(stream);
             if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
                 throw new AnomalySharpException($"{path}: not an AnomalySharp training checkpoint");

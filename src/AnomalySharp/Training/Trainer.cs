@@ -152,7 +152,7 @@ internal static class Trainer
                 using (IO.PendingOutputs.Protect())
                 {
                     SaveLast(run, state, net, optimizer);
-                    if (best) Checkpoint.Copy(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile));
+                    if (best) Checkpoint.Keep(Path.Combine(run.Folder, LastFile), Path.Combine(run.Folder, BestFile));
                 }
         }
 

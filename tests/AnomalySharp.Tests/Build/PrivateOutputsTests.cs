@@ -27,7 +27,7 @@ public class PrivateOutputsTests
         }
     }
 
-    static (long Inode, int Links) Stat(string path)
+    internal static (long Inode, int Links) Stat(string path)
     {
         var psi = new ProcessStartInfo("stat", ["-L", "-c", "%i %h", path]) { RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;

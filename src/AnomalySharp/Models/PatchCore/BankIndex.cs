@@ -16,6 +16,10 @@ internal sealed class BankIndex : IDisposable
     const int KMeansIterations = 25;
     const long ChunkRows = 16384;
 
+    /// <summary>The fewest bank rows per list: a smaller bank gets fewer lists (at least one). 64 lists over a tile's 77-row
+    /// bank (centres of one or two rows) made a graph that took seconds to load and searched no faster than the bank.</summary>
+    public const long MinRowsPerList = 64;
+
     /// <summary>List centres [L,D] float32.</summary>
     public Tensor Centroids { get; }
     /// <summary>Start of every list in the bank, and the bank's length last: [L+1] int64.</summary>
@@ -33,16 +37,14 @@ internal sealed class BankIndex : IDisposable
         if (projection is { } pr) Projection = (pr.Mean.DetachFromDisposeScope(), pr.Basis.DetachFromDisposeScope());
     }
 
-    /// <summary>
-    /// Clusters <paramref name="bank"/> [K,D] into at most <paramref name="lists"/> lists (empty ones dropped) and
-    /// returns the bank reordered list by list with its index.
-    /// </summary>
+    /// <summary>Clusters <paramref name="bank"/> [K,D] into at most <paramref name="lists"/> lists, one per <see cref="MinRowsPerList"/>
+    /// rows at most (empty ones dropped), and returns the bank reordered list by list with its index.</summary>
     public static (Tensor Bank, BankIndex Index) Build(Tensor bank, int lists, int probes, int neighbors, int seed, int dims)
     {
         using var scope = NewDisposeScope();
         var x = bank.to_type(ScalarType.Float32).contiguous();
         long k = x.shape[0];
-        int l = (int)Math.Min(lists, k);
+        int l = (int)Math.Max(1, Math.Min(lists, k / MinRowsPerList));
         using var generator = new TorchSharp.torch.Generator((ulong)seed);
         var centroids = x.index_select(0, randperm(k, generator: generator).narrow(0, 0, l)).clone();
         Tensor assign = Assign(x, centroids);

@@ -50,7 +50,8 @@ internal sealed partial class PatchCoreModel
         squared = g.Node("Reshape", new[] { squared, g.Ints(-1, p) });
         // [N,P]
         nnIndex = g.Node("Reshape", new[] { nnIndex, g.Ints(-1, p) });
-        if (_index is not null && _refinePatches > 0 && _refineProbes > _searchProbes)
+        // The second pass probes more lists than the first; when the first probed all of them it would find the same.
+        if (_index is not null && _refinePatches > 0 && _refineProbes > _searchProbes && _index.Lists > _searchProbes)
             (squared, nnIndex) = AppendRefinement(g, q, rowNorms, bank, squared, nnIndex, p, d);
         // [N,P]
         string patchScores = g.SafeSqrt(squared);
