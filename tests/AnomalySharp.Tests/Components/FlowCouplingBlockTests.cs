@@ -8,6 +8,7 @@ namespace AnomalySharp.Tests.Components;
 // collection then finalizes an implicit Scalar (the 0.1 coupling factor, the 0.5 of the loss) inside a TorchSharp
 // call. (The NaN gradients of the first convolution seen later came from oneDNN's AVX-512 kernels: OneDnnIsa.)
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class FlowCouplingBlockTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace AnomalySharp.Tests.Engine;
 /// finalized earlier tests' garbage.
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class TensorLeakTests
 {
     [Fact]

@@ -26,11 +26,25 @@ internal static class ForeignRuntimes
         string marker = Path.Combine(folder, "node_modules", package, "package.json");
         if (File.Exists(marker)) return Path.Combine(folder, "node_modules");
         Directory.CreateDirectory(folder);
+        // build/test.sh runs two test processes at once, and both may need the package: one installs, the other waits.
+        using var installing = Lock(folder + ".lock");
+        if (File.Exists(marker)) return Path.Combine(folder, "node_modules");
         // --ignore-scripts: the CPU binaries are in the package; onnxruntime-node's install script would fetch CUDA's from GitHub.
         var (code, _, err) = Execute("npm", new[] { "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", folder,
             $"{package}@{version}" }, null, TimeSpan.FromMinutes(5));
         Assert.True(code == 0 && File.Exists(marker), $"npm install {package}@{version} failed: {err}");
         return Path.Combine(folder, "node_modules");
+    }
+
+    /// <summary>An exclusive lock on <paramref name="path"/> between processes (flock), waited for up to 10 minutes.</summary>
+    static FileStream Lock(string path)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (clock.Elapsed < TimeSpan.FromMinutes(10)) { Thread.Sleep(200); }
+        }
     }
 
     const string NodeScript = """

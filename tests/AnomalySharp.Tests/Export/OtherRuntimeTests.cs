@@ -14,6 +14,7 @@ namespace AnomalySharp.Tests.Export;
 /// </summary>
 // Allocates whole images and maps beside a fit: alone, so its collections never land in another test's TorchSharp call.
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class OtherRuntimeTests
 {
     const string NodeRuntimeVersion = "1.30.0";

@@ -9,6 +9,7 @@ namespace AnomalySharp.Tests.PostProcessing;
 /// </summary>
 // Allocates heavily (48,000 calibration draws): alone, so its collections never land in another test's TorchSharp call.
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class FalseAlarmThresholdTests
 {
     [Theory]

@@ -15,6 +15,7 @@ namespace AnomalySharp.Tests.Reliability;
 /// </summary>
 // Allocates heavily (3,000 generated cases with their folders): alone, so its collections never land in another test's TorchSharp call.
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class OutputPathPropertyTests
 {
     /// <summary>Path components, ".." and the links weighted up: the dangerous paths are a ".." right after a link.</summary>

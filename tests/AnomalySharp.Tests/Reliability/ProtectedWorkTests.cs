@@ -7,6 +7,7 @@ namespace AnomalySharp.Tests.Reliability;
 /// protected piece of work ends, and gives up at its limit when one does not.
 /// </summary>
 [Collection(IsolatedCollection.Name)] // the protection count is process-wide
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class ProtectedWorkTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace AnomalySharp.Tests.Reliability;
 /// /health fine afterwards, and memory back within 20% of its pre-burst size once idle.
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class ServeBurstTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace AnomalySharp.Tests.Reliability;
 /// machine busy with the parallel tests.
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class SignalTests
 {
     static readonly string Tile = TestPaths.SharedData("magnetic_tile");

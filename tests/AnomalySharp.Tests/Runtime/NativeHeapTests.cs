@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace AnomalySharp.Tests.Runtime;
 
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class NativeHeapTests
 {
     [Fact]

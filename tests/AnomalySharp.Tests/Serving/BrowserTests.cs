@@ -7,6 +7,7 @@ namespace AnomalySharp.Tests.Serving;
 
 /// <summary>The web page in headless Chromium (Debian's chromium and chromium-driver; nothing is downloaded).</summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class BrowserTests
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace AnomalySharp.Tests.Serving;
 /// within 1e-5; its one-file copy does the same opened from disk, with no server.
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class LocalPageTests
 {
     /// <summary>Loads the model into the page, scores the images, and returns the page's scores by file name.</summary>

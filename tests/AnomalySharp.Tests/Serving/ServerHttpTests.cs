@@ -9,6 +9,7 @@ namespace AnomalySharp.Tests.Serving;
 
 /// <summary>The real HTTP server on a free loopback port, driven with HttpClient.</summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class ServerHttpTests
 {
     static MultipartFormDataContent Form(byte[] bytes, string name, string field = "image")

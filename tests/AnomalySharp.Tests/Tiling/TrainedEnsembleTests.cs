@@ -15,6 +15,7 @@ namespace AnomalySharp.Tests.Tiling;
 /// comparisons of training runs, so they run alone (see <see cref="Training.TrainingDeterminismTests"/>).
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class TrainedEnsembleTests
 {
     /// <summary>STFPM on a 64 × 128 working size in two 64-px positions, side by side.</summary>

@@ -11,6 +11,7 @@ namespace AnomalySharp.Tests.Training;
 /// the last bits of a sum (two separate processes with the same seed and thread count agree exactly).
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class TrainingDeterminismTests
 {
     [Theory]

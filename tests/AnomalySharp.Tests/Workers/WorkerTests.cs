@@ -14,6 +14,7 @@ namespace AnomalySharp.Tests.Workers;
 /// read back. Workers are killed with SIGKILL and stopped with SIGTERM; a server of a three-node cluster is killed.
 /// </summary>
 [Collection(IsolatedCollection.Name)]
+[Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
 public class WorkerTests
 {
     static readonly TimeSpan Ready = TimeSpan.FromSeconds(90);
