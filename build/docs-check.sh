@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 DATA=${ANOMALYSHARP_DATA:-$(cd .. && pwd)/shared/data}
 cli="$REPO/src/AnomalySharp.Cli/bin/Release/net10.0/AnomalySharp.Cli.dll"
-test -f "$cli" || dotnet build src/AnomalySharp.Cli -c Release >/dev/null
+test -f "$cli" || flock build/.repository.lock dotnet build src/AnomalySharp.Cli -c Release >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # `anomalysharp` is a script that execs the CLI (not a shell function), so `cmd &` then `kill $!` stops the CLI itself.
@@ -37,7 +37,9 @@ for doc in README.md docs/*.md; do
   } > "$script"
   mkdir -p "$work/run-$name"
   while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
-  (start=$SECONDS; if cd "$work/run-$name" && bash "$script" >"$work/$name.log" 2>&1; then rc=0; else rc=1; fi
+  # A page that builds in the repository (a plugin) holds build/.repository.lock meanwhile, as package-check.sh does.
+  runner=(bash); if grep -q 'dotnet build' "$script"; then runner=(flock "$REPO/build/.repository.lock" bash); fi
+  (start=$SECONDS; if cd "$work/run-$name" && "${runner[@]}" "$script" >"$work/$name.log" 2>&1; then rc=0; else rc=1; fi
    echo "$rc $((SECONDS - start))" > "$work/$name.rc") &
   pages+=("$doc:$blocks")
 done
@@ -72,7 +74,7 @@ for doc in README.md docs/*.md; do
 </Project>
 PROJ
     start=$SECONDS
-    if dotnet build "$dir/Snippet.csproj" -c Release >"$work/log" 2>&1; then
+    if flock "$REPO/build/.repository.lock" dotnet build "$dir/Snippet.csproj" -c Release >"$work/log" 2>&1; then
       echo "docs: $doc C# block $k compiles against the public API, $((SECONDS - start)) s"
     else
       echo "docs: $doc C# block $k does not compile:"; grep -E 'error' "$work/log" | sort -u | head -20; exit 1

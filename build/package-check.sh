@@ -13,11 +13,15 @@ trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
 # The packages hold the Release build that the tests ran (built here when it is missing or stale; a no-op after the
 # tests): packing with --no-build takes them as they are instead of compiling all five again for the check's version.
+# Builds in the repository take build/.repository.lock (docs-check.sh too), so that the two checks can run at once.
 projects=(src/AnomalySharp.Runtime src/AnomalySharp.Serving src/AnomalySharp.Workers src/AnomalySharp src/AnomalySharp.Cli)
-dotnet build src/AnomalySharp.Cli -c Release >/dev/null
-for project in "${projects[@]}"; do
-  dotnet pack "$project" -c Release --no-build -o "$feed" -p:Version="$version" >/dev/null
-done
+(
+  flock 9
+  dotnet build src/AnomalySharp.Cli -c Release >/dev/null
+  for project in "${projects[@]}"; do
+    dotnet pack "$project" -c Release --no-build -o "$feed" -p:Version="$version" >/dev/null
+  done
+) 9>build/.repository.lock
 echo "packed: $(ls "$feed" | tr '\n' ' ')"
 
 dotnet tool install AnomalySharp.Cli --tool-path "$work/tool" --add-source "$feed" --version "$version" >/dev/null
