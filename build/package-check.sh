@@ -11,16 +11,18 @@ version="0.3.0-check.$(date +%Y%m%d%H%M%S)"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
-# The packages hold the Release build that the tests ran (built here when it is missing or stale; a no-op after the
-# tests): packing with --no-build takes them as they are instead of compiling all five again for the check's version.
-# Builds in the repository take build/.repository.lock (docs-check.sh too), so that the two checks can run at once.
-projects=(src/AnomalySharp.Runtime src/AnomalySharp.Serving src/AnomalySharp.Workers src/AnomalySharp src/AnomalySharp.Cli)
+# The libraries' packages hold the Release build that the tests ran (built here when it is missing or stale; a no-op
+# after the tests): --no-build packs them as they are instead of compiling them again for the check's version. The
+# tool's packages need its linux-x64 build, which its own pack makes. Builds in the repository take
+# build/.repository.lock (docs-check.sh too), so that the two checks can run at once. A failing step shows its log.
+pack() { dotnet pack "$@" -c Release -o "$feed" -p:Version="$version" > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }; }
 (
   flock 9
-  dotnet build src/AnomalySharp.Cli -c Release >/dev/null
-  for project in "${projects[@]}"; do
-    dotnet pack "$project" -c Release --no-build -o "$feed" -p:Version="$version" >/dev/null
+  dotnet build src/AnomalySharp.Cli -c Release > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }
+  for project in src/AnomalySharp.Runtime src/AnomalySharp.Serving src/AnomalySharp.Workers src/AnomalySharp; do
+    pack "$project" --no-build
   done
+  pack src/AnomalySharp.Cli
 ) 9>build/.repository.lock
 echo "packed: $(ls "$feed" | tr '\n' ' ')"
 
