@@ -11,18 +11,16 @@ version="0.3.0-check.$(date +%Y%m%d%H%M%S)"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
-# The libraries' packages hold the Release build that the tests ran (built here when it is missing or stale; a no-op
-# after the tests): --no-build packs them as they are instead of compiling them again for the check's version. The
-# tool's packages need its linux-x64 build, which its own pack makes. Builds in the repository take
+# The tool's pack builds its linux-x64 variant and, for the check's version, the libraries it references; --no-build
+# then packs those libraries as built instead of compiling them again. Builds in the repository take
 # build/.repository.lock (docs-check.sh too), so that the two checks can run at once. A failing step shows its log.
-pack() { dotnet pack "$@" -c Release -o "$feed" -p:Version="$version" > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }; }
+logged() { "$@" > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }; }
 (
   flock 9
-  dotnet build src/AnomalySharp.Cli -c Release > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }
+  logged dotnet pack src/AnomalySharp.Cli -c Release -o "$feed" -p:Version="$version"
   for project in src/AnomalySharp.Runtime src/AnomalySharp.Serving src/AnomalySharp.Workers src/AnomalySharp; do
-    pack "$project" --no-build
+    logged dotnet pack "$project" -c Release --no-build -o "$feed" -p:Version="$version"
   done
-  pack src/AnomalySharp.Cli
 ) 9>build/.repository.lock
 echo "packed: $(ls "$feed" | tr '\n' ' ')"
 

@@ -24,7 +24,6 @@ internal static class ForeignRuntimes
             "node is missing (build/test.sh installs nodejs and npm)");
         string folder = Cache($"{package}-{version}");
         string marker = Path.Combine(folder, "node_modules", package, "package.json");
-        if (File.Exists(marker)) return Path.Combine(folder, "node_modules");
         Directory.CreateDirectory(folder);
         // build/test.sh runs two test processes at once, and both may need the package: one installs, the other waits.
         using var installing = Lock(folder + ".lock");
