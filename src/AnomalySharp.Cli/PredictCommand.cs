@@ -42,6 +42,8 @@ internal static class PredictCommand
             int? batchSize = p.GetValue(batch) ?? (watchDir != null ? 1 : null);
             if (batchSize is < 1 or > 1024) throw new AnomalySharpException($"--batch-size must be 1..1024, got {batchSize}");
             if (p.GetValue(threads) is < 0) throw new AnomalySharpException($"--threads must be positive, got {p.GetValue(threads)}");
+            // A watch appends to its output as it goes and ends with exit 0 on a signal: never cut short while idle.
+            if (watchDir != null) Shutdown.StopAtOnceWhenIdle = false;
             var progress = new ConsoleProgress();
             if (inPath != null) Predictor.ListInputs(inPath); // a missing input is named before the model is loaded
             using var predictor = new Predictor(model, batchSize, p.GetValue(threads), p.GetValue(skipBad), progress, Shutdown.Token);

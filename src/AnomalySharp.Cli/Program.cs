@@ -8,7 +8,9 @@ if (args.Length > 0 && args[0] is "train" or "test" or "predict" or "update" or 
 AnomalySharp.Runtime.ComputeThreads.PrepareOpenMp();
 AnomalySharp.Runtime.OneDnnIsa.Prepare(); // and its convolutions off the AVX-512 kernels that gave NaN gradients (OneDnnIsa)
 // serve stops gracefully through its web host's own SIGINT/SIGTERM handling; every other command is stopped by Shutdown.
-if (args.Length > 0 && args[0] != "serve") Shutdown.Install();
+// Commands whose every output is staged stop at once when a signal finds nothing pending (see Shutdown.StopAtOnceWhenIdle).
+if (args.Length > 0 && args[0] != "serve")
+    Shutdown.Install(args[0] is "train" or "test" or "predict" or "export" or "update" or "benchmark" or "benchmark-cell" or "hpo");
 int code = Run(args);
 Shutdown.Finished(code);
 return code;

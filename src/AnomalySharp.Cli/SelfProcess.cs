@@ -5,6 +5,9 @@ namespace AnomalySharp.Cli;
 /// <summary>Runs this same program in a child process (process isolation for benchmark cells and HPO trials).</summary>
 internal static class SelfProcess
 {
+    /// <summary>How long an aborting parent waits for its child to remove its outputs.</summary>
+    static readonly TimeSpan ChildAbortWait = TimeSpan.FromSeconds(1);
+
     /// <summary>Runs `anomalysharp ARGS`; stderr lines are passed to <paramref name="onError"/>. Returns (exit code, last error
     /// line).</summary>
     /// <remarks>Cancelling <paramref name="cancellation"/> sends the child SIGTERM (it stops and cleans up within 2 s), waits
@@ -19,6 +22,15 @@ internal static class SelfProcess
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment["ANOMALYSHARP_CHILD"] = "1";
         using var p = Process.Start(psi) ?? throw new AnomalySharpException($"cannot start {exe}");
+        // A running child is pending work: this process does not stop at once while it runs, and an abort (a second signal,
+        // or the deadline) signals it again, which stops it at once, and waits for it to remove its own outputs.
+        int pid = p.Id;
+        using var pending = IO.PendingOutputs.Register(() =>
+        {
+            Shutdown.Terminate(pid);
+            try { p.WaitForExit(ChildAbortWait); }
+            catch (InvalidOperationException) { } // the child was reaped and this Process disposed meanwhile
+        });
         string? last = null;
         p.ErrorDataReceived += (_, e) =>
         {

@@ -29,12 +29,21 @@ internal static partial class Shutdown
     /// </summary>
     public static TimeSpan ProtectedLimit { get; set; } = TimeSpan.FromSeconds(8);
 
+    /// <summary>
+    /// Whether a first signal that finds nothing pending or protected (<see cref="PendingOutputs.IsIdle"/>: a command still
+    /// loading its model, reading images, or waiting for a child that has not begun) ends the process at once, instead of
+    /// waiting for the work to reach its next check. Only for commands whose every output is staged or registered; not for
+    /// those with work in hand that is neither (a worker's frames, `predict --watch`'s appended results).
+    /// </summary>
+    public static bool StopAtOnceWhenIdle { get; set; }
+
     /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
     public static CancellationToken Token => Source.Token;
 
-    /// <summary>Takes over SIGINT and SIGTERM for this process.</summary>
-    public static void Install()
+    /// <summary>Takes over SIGINT and SIGTERM for this process; see <see cref="StopAtOnceWhenIdle"/>.</summary>
+    public static void Install(bool stopAtOnceWhenIdle)
     {
+        StopAtOnceWhenIdle = stopAtOnceWhenIdle;
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             Registrations.Add(PosixSignalRegistration.Create(signal, OnSignal));
     }
@@ -44,11 +53,15 @@ internal static partial class Shutdown
         context.Cancel = true;
         if (Interlocked.Increment(ref _signals) > 1) { Abort(); return; }
         Console.Error.WriteLine($"stopping ({context.Signal}; again to stop at once)...");
-        // Cancellation callbacks (such as signalling a child process) run off the signal thread.
-        ThreadPool.QueueUserWorkItem(_ => Source.Cancel());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Cancellation callbacks (such as signalling a child process) run off the signal thread, on a thread of their own: a
+        // thread-pool item waits up to half a second for a new pool thread while decoding keeps the pool busy.
         new Thread(() =>
         {
-            Thread.Sleep(Grace);
+            Source.Cancel();
+            if (StopAtOnceWhenIdle && PendingOutputs.IsIdle) Abort();
+            var left = Grace - clock.Elapsed;
+            if (left > TimeSpan.Zero) Thread.Sleep(left);
             // Work that ended while the deadline waited (a step saved to its checkpoint) is unwinding now: it gets a grace of its own.
             if (PendingOutputs.WaitForProtected(ProtectedLimit) == ProtectedWait.Ended) Thread.Sleep(Grace);
             Abort();

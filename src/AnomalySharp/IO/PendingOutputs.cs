@@ -74,6 +74,15 @@ internal static class PendingOutputs
         }
     }
 
+    /// <summary>
+    /// Whether nothing is pending or protected right now: a process stopped in this state loses nothing by ending at once
+    /// (a command still loading its model or reading its images).
+    /// </summary>
+    public static bool IsIdle
+    {
+        get { lock (Gate) return Cleanups.Count == 0 && _protected == 0; }
+    }
+
     /// <summary>Removes every pending output (best effort) and refuses later commits. Safe to call from any thread.</summary>
     public static void AbortAll()
     {

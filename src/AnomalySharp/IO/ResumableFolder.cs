@@ -19,12 +19,14 @@ internal sealed class ResumableFolder : IDisposable
         _path = Path.GetFullPath(path);
         _hasProgress = hasProgress;
         _created = !Directory.Exists(_path);
+        // Registered before it exists: a process that stops at once between the two leaves no empty folder behind.
+        if (_created) _pending = PendingOutputs.Register(RemoveIfEmpty);
         try { Directory.CreateDirectory(_path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _pending?.Dispose();
             throw new AnomalySharpException($"cannot write output {_path}: {e.Message}", e);
         }
-        if (_created) _pending = PendingOutputs.Register(RemoveIfEmpty);
     }
 
     /// <summary>The run finished: the folder stays whatever it holds.</summary>

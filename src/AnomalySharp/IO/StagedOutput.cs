@@ -37,6 +37,9 @@ internal sealed class StagedOutput : IDisposable
         }
         string parent = System.IO.Path.GetDirectoryName(_final)!;
         Path = System.IO.Path.Combine(parent, "." + System.IO.Path.GetFileName(_final) + ".partial-" + Guid.NewGuid().ToString("N")[..8]);
+        // Registered before it exists: a process that stops at once between the two leaves no staging folder behind.
+        string staging = Path;
+        _pending = PendingOutputs.Register(() => PendingOutputs.DeleteFolder(staging));
         try
         {
             Directory.CreateDirectory(parent);
@@ -44,10 +47,9 @@ internal sealed class StagedOutput : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _pending.Dispose();
             throw new AnomalySharpException($"cannot write output {_final}: {e.Message}", e);
         }
-        string staging = Path;
-        _pending = PendingOutputs.Register(() => PendingOutputs.DeleteFolder(staging));
     }
 
     /// <summary>Moves the staged folder into place (replacing an old one when overwriting).</summary>

@@ -4,7 +4,8 @@ namespace AnomalySharp.Tests.Reliability;
 
 /// <summary>
 /// The shutdown deadline's wait for protected work (<see cref="PendingOutputs.Protect"/>): it returns when the last
-/// protected piece of work ends, and gives up at its limit when one does not.
+/// protected piece of work ends, and gives up at its limit when one does not; and what counts as idle, the state in
+/// which a first signal ends a command at once.
 /// </summary>
 [Collection(IsolatedCollection.Name)] // the protection count is process-wide
 [Trait(IsolatedCollection.Trait, IsolatedCollection.Value)]
@@ -46,5 +47,26 @@ public class ProtectedWorkTests
         finally { protection.Dispose(); }
         protection.Dispose(); // a second dispose does not end someone else's protection
         Assert.Equal(ProtectedWait.None, PendingOutputs.WaitForProtected(TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void IdleMeansNothingPendingAndNothingProtected()
+    {
+        Assert.True(PendingOutputs.IsIdle);
+        string dir = TestPaths.TempDir("idle");
+        string final = Path.Combine(dir, "out");
+        using (var staged = new StagedOutput(final, overwrite: false, "results.json"))
+        {
+            Assert.False(PendingOutputs.IsIdle);
+            Assert.True(Directory.Exists(staged.Path));
+        }
+        Assert.True(PendingOutputs.IsIdle);
+        using (PendingOutputs.Protect()) Assert.False(PendingOutputs.IsIdle);
+        Assert.True(PendingOutputs.IsIdle);
+        var file = PendingOutputs.RegisterFile(Path.Combine(dir, "x.tmp"));
+        Assert.False(PendingOutputs.IsIdle);
+        file.Dispose();
+        Assert.True(PendingOutputs.IsIdle);
+        Assert.Empty(Directory.GetFileSystemEntries(dir)); // a staging folder disposed uncommitted is gone
     }
 }
