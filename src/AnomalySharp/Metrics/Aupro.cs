@@ -43,56 +43,46 @@ public static class Aupro
         using var scope = NewDisposeScope();
         var (weights, regions) = walk.RegionWeights(maxRegionFraction);
         if (regions == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), 0);
-        double negatives = walk.Negatives;
-        if (negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), regions);
+        if (walk.Negatives == 0) return (double.NaN, Array.Empty<double>(), Array.Empty<double>(), regions);
+        var area = new AuproArea(walk.Negatives, fprLimit);
+        foreach (var c in walk.Points(new Tensor?[] { weights }, thresholds: false))
+            if (!area.Add(c.TruePositives[0], c.FalsePositives)) break;
+        var (fpr, pro) = Curve(walk, weights, area, maxPoints);
+        return (area.Normalized(), fpr, pro, regions);
+    }
 
-        // Pass 1: how many curve points (with the prepended origin) lie within the limit, and whether any lies beyond.
-        long inside = 1, total = 1;
-        foreach (var c in walk.Points(weights))
-        {
-            using var s = NewDisposeScope();
-            if (total == inside) inside += (c.FalsePositives / negatives).le(fprLimit).sum().item<long>();
-            total += c.Thresholds.numel();
-        }
-        bool beyond = inside < total;
-        long points = inside + (beyond ? 1 : 0);
+    /// <summary>
+    /// The PRO curve up to the limit of a finished <paramref name="area"/> pass (which counted the points within it), thinned
+    /// to at most <paramref name="maxPoints"/> evenly spaced points and closed at the limit: a second walk, up to the limit.
+    /// </summary>
+    internal static (double[] Fpr, double[] Pro) Curve(CurveWalk walk, Tensor weights, AuproArea area, int maxPoints)
+    {
+        using var guard = Diagnostics.NativeCallGuard.Enter();
+        using var scope = NewDisposeScope();
+        long inside = area.Inside, points = inside + (area.Beyond ? 1 : 0);
         long[] keep = points > maxPoints
             ? linspace(0, points - 1, maxPoints).round().to_type(ScalarType.Int64).data<long>().ToArray()
             : Enumerable.Range(0, (int)points).Select(i => (long)i).ToArray();
-
-        // Pass 2: the area up to the limit, the thinned points, and the first point beyond the limit.
-        double area = 0, x0 = 0, y0 = 0, x1 = double.NaN, y1 = double.NaN;
         var fprOut = new List<double>(); var proOut = new List<double>();
         int next = 0;
         if (keep[0] == 0) { fprOut.Add(0); proOut.Add(0); next = 1; }
         long index = 1;
-        foreach (var c in walk.Points(weights))
+        double negatives = walk.Negatives;
+        foreach (var c in walk.Points(new Tensor?[] { weights }, thresholds: false))
         {
+            if (next == keep.Length || index >= inside) break;
             using var s = NewDisposeScope();
             var fpr = c.FalsePositives / negatives;
-            var pro = c.TruePositives; // already a mean over regions
+            var pro = c.TruePositives[0];
             long len = fpr.numel(), within = Math.Min(len, inside - index);
-            if (within > 0)
+            while (next < keep.Length && keep[next] < index + within)
             {
-                var x = fpr.narrow(0, 0, within); var y = pro.narrow(0, 0, within);
-                area += CurveMath.Trapezoid(CurveMath.Prepend(y, y0), CurveMath.Prepend(x, x0));
-                while (next < keep.Length && keep[next] < index + within)
-                {
-                    fprOut.Add(x[keep[next] - index].item<double>()); proOut.Add(y[keep[next] - index].item<double>());
-                    next++;
-                }
-                x0 = x[within - 1].item<double>(); y0 = y[within - 1].item<double>();
+                fprOut.Add(fpr[keep[next] - index].item<double>()); proOut.Add(pro[keep[next] - index].item<double>());
+                next++;
             }
-            if (within < len) { x1 = fpr[within].item<double>(); y1 = pro[within].item<double>(); break; }
             index += len;
         }
-        if (beyond)
-        {
-            // Close the curve at the limit by linear interpolation.
-            double yl = x1 > x0 ? y0 + (y1 - y0) * (fprLimit - x0) / (x1 - x0) : y1;
-            area += (fprLimit - x0) * ((yl + y0) * 0.5);
-            if (next < keep.Length) { fprOut.Add(fprLimit); proOut.Add(yl); }
-        }
-        return (area / fprLimit, fprOut.ToArray(), proOut.ToArray(), regions);
+        if (area.Beyond && next < keep.Length) { fprOut.Add(area.Limit); proOut.Add(area.ProAtLimit); }
+        return (fprOut.ToArray(), proOut.ToArray());
     }
 }

@@ -48,6 +48,12 @@ internal sealed class CurveWalk : IDisposable
     /// <summary>AUROC, AUPR and the best F1 of these pixels (<see cref="CurveSummary"/>), walked once and kept.</summary>
     public CurveSummary Summary => _summary ??= CurveSummary.Compute(this);
 
+    /// <summary>Whether <see cref="Summary"/> has been walked already.</summary>
+    public bool HasSummary => _summary is not null;
+
+    /// <summary>Keeps a summary that a shared walk computed (<see cref="CurveSummary.Builder"/>).</summary>
+    public void KeepSummary(CurveSummary summary) => _summary ??= summary;
+
     CurveWalk(SortedRuns keys, long chunk, int[] regionSizes, long positives, long plane, float min, float max)
     {
         _keys = keys; _chunk = chunk; _regionSizes = regionSizes; PositivePixels = positives; PlaneSize = plane; Min = min; Max = max;
@@ -172,23 +178,41 @@ internal sealed class CurveWalk : IDisposable
         return where(local.gt(Zero), local.add(offset), local);
     }
 
-    /// <summary>One chunk of the curve: cumulative true and false positives (float64) and the thresholds (float32, descending).</summary>
-    public readonly record struct Chunk(Tensor TruePositives, Tensor FalsePositives, Tensor Thresholds);
+    /// <summary>
+    /// One chunk of the curve: the cumulative true positives under each weighting asked for and the false positives (float64),
+    /// and the thresholds (float32, descending) when asked for.
+    /// </summary>
+    public readonly record struct Chunk(Tensor[] TruePositives, Tensor FalsePositives, Tensor? Thresholds);
 
     /// <summary>
-    /// Walks the curve. Each defect pixel counts 1, or, with <paramref name="codeWeights"/> (float64, one entry per code:
-    /// entry 0 unused, entry r the weight of region r's pixels), its region's weight. Each chunk's tensors live until
-    /// the next step.
+    /// Walks the curve once for several weightings of the defect pixels: with a null entry each counts 1; with a weight
+    /// tensor (float64, one entry per code: entry 0 unused, entry r the weight of region r's pixels), its region's weight.
+    /// The thresholds are decoded only when <paramref name="thresholds"/> is set. Each chunk's tensors live until the next
+    /// step; a caller may stop early.
     /// </summary>
-    public IEnumerable<Chunk> Points(Tensor? codeWeights = null)
+    public IEnumerable<Chunk> Points(IReadOnlyList<Tensor?> weightings, bool thresholds = true)
     {
-        if (codeWeights is not null && codeWeights.numel() != _regionSizes.Length + 1) throw new ArgumentException("one weight per "
-            + "region code is needed");
-        using var weights = codeWeights?.to_type(ScalarType.Float64);
+        if (weightings.Count == 0) throw new ArgumentException("at least one weighting is needed");
+        foreach (var w in weightings)
+            if (w is not null && w.numel() != _regionSizes.Length + 1) throw new ArgumentException("one weight per region code is needed");
+        var weights = weightings.Select(w => w?.to_type(ScalarType.Float64)).ToArray();
+        try
+        {
+            foreach (var chunk in Walk(weights, thresholds)) yield return chunk;
+        }
+        finally
+        {
+            foreach (var w in weights) w?.Dispose();
+        }
+    }
+
+    IEnumerable<Chunk> Walk(Tensor?[] weights, bool withThresholds)
+    {
         var reader = _keys.Open();
         var buffer = new long[_chunk + 1];
         int have = reader.Fill(buffer), consumed = 0;
-        double tpCarry = 0, fpCarry = 0;
+        var tpCarry = new double[weights.Length];
+        double fpCarry = 0;
         while (have > consumed)
         {
             // Keep one key beyond the chunk (when there is one): a run of equal scores may continue past it.
@@ -208,25 +232,35 @@ internal sealed class CurveWalk : IDisposable
                 var score = keys.bitwise_right_shift(32);                       // descending, equal where the scores are
                 var code = keys.narrow(0, 0, len).bitwise_and(Low32);
                 var positive = code.ne(0);
-                var tp = weights is null
-                    ? positive.to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64)
-                    : weights.index_select(0, code).cumsum(0, type: ScalarType.Float64);
-                var fp = positive.logical_not().to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
-                if (tpCarry != 0) tp = Components.SafeOps.AddInPlace(tp, tpCarry);
-                if (fpCarry != 0) fp = Components.SafeOps.AddInPlace(fp, fpCarry);
                 // The last position of each run of equal scores is where a threshold's count is complete.
                 var ends = more
                     ? score.narrow(0, 0, len).ne(score.narrow(0, 1, len))
                     : cat(new[] { score.narrow(0, 0, len - 1).ne(score.narrow(0, 1, len - 1)), ones(1, dtype: ScalarType.Bool) });
                 var idx = ends.nonzero().flatten();
-                tpCarry = tp[len - 1].item<double>();
+                var tps = new Tensor[weights.Length];
+                for (int k = 0; k < weights.Length; k++)
+                {
+                    var tp = weights[k] is { } w
+                        ? w.index_select(0, code).cumsum(0, type: ScalarType.Float64)
+                        : positive.to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
+                    if (tpCarry[k] != 0) tp = Components.SafeOps.AddInPlace(tp, tpCarry[k]);
+                    tpCarry[k] = tp[len - 1].item<double>();
+                    tps[k] = tp.index_select(0, idx).MoveToOuterDisposeScope();
+                }
+                var fp = positive.logical_not().to_type(ScalarType.Int32).cumsum(0, type: ScalarType.Int64).to_type(ScalarType.Float64);
+                if (fpCarry != 0) fp = Components.SafeOps.AddInPlace(fp, fpCarry);
                 fpCarry = fp[len - 1].item<double>();
-                chunk = new Chunk(tp.index_select(0, idx).MoveToOuterDisposeScope(), fp.index_select(0, idx).MoveToOuterDisposeScope(),
-                    Scores(score.index_select(0, idx)).MoveToOuterDisposeScope());
+                chunk = new Chunk(tps, fp.index_select(0, idx).MoveToOuterDisposeScope(),
+                    withThresholds ? Scores(score.index_select(0, idx)).MoveToOuterDisposeScope() : null);
             }
             consumed = (int)len;
-            try { if (chunk.Thresholds.numel() > 0) yield return chunk; }
-            finally { chunk.TruePositives.Dispose(); chunk.FalsePositives.Dispose(); chunk.Thresholds.Dispose(); }
+            try { if (chunk.FalsePositives.numel() > 0) yield return chunk; }
+            finally
+            {
+                foreach (var t in chunk.TruePositives) t.Dispose();
+                chunk.FalsePositives.Dispose();
+                chunk.Thresholds?.Dispose();
+            }
             // No malloc_trim per chunk: every chunk's temporaries have the same sizes, so the heap reuses one chunk's
             // worth throughout; trimming each time made a walk of 38 M pixels 5x slower. They go back at Dispose.
         }

@@ -28,14 +28,14 @@ internal sealed record MetricReport(
         if (pixels is null || !pixels.HasMasks) return new MetricReport(imageAuroc, imageF1, imageAupr, null, null, null,
             null)
         { ImageRoc = roc };
-        // Every pixel: one sort, walked in chunks by both the pixel metrics and the PRO curve (see CurveWalk).
+        // Every pixel: one sort (see CurveWalk), walked once by the pixel metrics and both PRO areas, then once more up to the
+        // PRO curve's limit for its plotted points.
         return CurveWalk.With(sorted, pixels, runLength, walk =>
         {
-            var pixel = walk.Summary;
-            var (aupro, proFpr, pro, regions) = Metrics.Aupro.ComputeWithCurve(walk);
-            var small = Metrics.Aupro.ComputeWithCurve(walk, maxPoints: 2, maxRegionFraction: Metrics.Aupro.SmallRegionFraction);
-            return new MetricReport(imageAuroc, imageF1, imageAupr, pixel.Auroc, pixel.F1Max, pixel.Aupr, aupro, small.Aupro)
-            { ImageRoc = roc, ProCurve = (proFpr, pro), Regions = regions, SmallRegions = small.Regions };
+            var pro = PixelCurves.Walk(walk);
+            return new MetricReport(imageAuroc, imageF1, imageAupr, walk.Summary.Auroc, walk.Summary.F1Max, walk.Summary.Aupr, pro.Aupro,
+                pro.AuproSmall)
+            { ImageRoc = roc, ProCurve = pro.Curve, Regions = pro.Regions, SmallRegions = pro.SmallRegions };
         });
     }
 
