@@ -127,7 +127,7 @@ public class TrainedModelsTests
     {
         // STFPM's and Reverse Distillation's default: a tenth of the normal training images is held out and its loss
         // watched every epoch; the configured epochs are only the ceiling.
-        var config = Small("fastflow", 64, 200);
+        var config = Small("stfpm", 64, 200);
         config.Set("training.monitor=holdout_loss");
         config.Set("training.patience=3");
         string dir = TestPaths.TempDir("plateau");
