@@ -18,24 +18,34 @@ internal sealed record PixelCurves(double Aupro, double AuproSmall, (double[] Fp
         var (all, regions) = walk.RegionWeights();
         var (small, smallRegions) = walk.RegionWeights(Metrics.Aupro.SmallRegionFraction);
         var summary = walk.HasSummary ? null : new CurveSummary.Builder(walk);
-        bool areas = walk.Negatives > 0;
+        // A PRO area needs regions to average over and negatives to count false positives; each weighting is walked only
+        // where its curve is wanted (in `train`, calibration has walked the summary's counts already).
+        bool pro = walk.Negatives > 0 && regions > 0, proSmall = walk.Negatives > 0 && smallRegions > 0;
         var allArea = new AuproArea(walk.Negatives, fprLimit);
         var smallArea = new AuproArea(walk.Negatives, fprLimit);
-        if (summary is not null || (areas && regions > 0))
-            foreach (var c in walk.Points(new Tensor?[] { null, all, small }, thresholds: summary is not null))
+        var weightings = new List<Tensor?>();
+        int counts = summary is null ? -1 : Add(weightings, null), allAt = pro ? Add(weightings, all) : -1,
+            smallAt = proSmall ? Add(weightings, small) : -1;
+        if (weightings.Count > 0)
+            foreach (var c in walk.Points(weightings, thresholds: summary is not null))
             {
-                summary?.Add(c.TruePositives[0], c.FalsePositives, c.Thresholds!);
+                summary?.Add(c.TruePositives[counts], c.FalsePositives, c.Thresholds!);
                 bool more = false;
-                if (areas && regions > 0) more |= allArea.Add(c.TruePositives[1], c.FalsePositives);
-                if (areas && smallRegions > 0) more |= smallArea.Add(c.TruePositives[2], c.FalsePositives);
+                if (allAt >= 0) more |= allArea.Add(c.TruePositives[allAt], c.FalsePositives);
+                if (smallAt >= 0) more |= smallArea.Add(c.TruePositives[smallAt], c.FalsePositives);
                 if (summary is null && !more) break;
             }
         if (summary is not null) walk.KeepSummary(summary.Result());
-        double aupro = areas && regions > 0 ? allArea.Normalized() : double.NaN;
-        double auproSmall = areas && smallRegions > 0 ? smallArea.Normalized() : double.NaN;
-        var curve = areas && regions > 0
-            ? Metrics.Aupro.Curve(walk, all, allArea, maxPoints)
-            : (Array.Empty<double>(), Array.Empty<double>());
+        double aupro = pro ? allArea.Normalized() : double.NaN;
+        double auproSmall = proSmall ? smallArea.Normalized() : double.NaN;
+        var curve = pro ? Metrics.Aupro.Curve(walk, all, allArea, maxPoints) : (Array.Empty<double>(), Array.Empty<double>());
         return new PixelCurves(aupro, auproSmall, curve, regions, smallRegions);
+    }
+
+    /// <summary>Appends <paramref name="weighting"/> and returns its index.</summary>
+    static int Add(List<Tensor?> weightings, Tensor? weighting)
+    {
+        weightings.Add(weighting);
+        return weightings.Count - 1;
     }
 }
