@@ -10,8 +10,8 @@ internal static class SelfProcess
 
     /// <summary>Runs `anomalysharp ARGS`; stderr lines are passed to <paramref name="onError"/>. Returns (exit code, last error
     /// line).</summary>
-    /// <remarks>Cancelling <paramref name="cancellation"/> sends the child SIGTERM (it stops and cleans up within 2 s), waits
-    /// for it, then throws <see cref="OperationCanceledException"/>.</remarks>
+    /// <remarks>Cancelling <paramref name="cancellation"/> sends the child SIGTERM (a child stops at once and removes its
+    /// outputs), waits for it, then throws <see cref="OperationCanceledException"/>.</remarks>
     public static (int ExitCode, string? LastError) Run(IEnumerable<string> args, Action<string>? onError = null,
         CancellationToken cancellation = default)
     {
@@ -20,7 +20,7 @@ internal static class SelfProcess
         // Started as `dotnet AnomalySharp.Cli.dll`: the child needs the assembly path too; an apphost (the tool) does not.
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(SelfProcess).Assembly.Location);
         foreach (string a in args) psi.ArgumentList.Add(a);
-        psi.Environment["ANOMALYSHARP_CHILD"] = "1";
+        psi.Environment[Shutdown.ChildVariable] = "1"; // stops at once on a signal (Shutdown)
         using var p = Process.Start(psi) ?? throw new AnomalySharpException($"cannot start {exe}");
         // A running child is pending work: this process does not stop at once while it runs, and an abort (a second signal,
         // or the deadline) signals it again, which stops it at once, and waits for it to remove its own outputs.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AnomalySharp.IO;
 
@@ -12,7 +13,7 @@ namespace AnomalySharp.Cli;
 /// saved to, may take up to <see cref="ProtectedLimit"/> more (<see cref="PendingOutputs.Protect"/>) and then the
 /// grace again to unwind, so that a slow step of a large network does not cost the epoch's work.
 /// </summary>
-internal static partial class Shutdown
+internal static class Shutdown
 {
     static readonly CancellationTokenSource Source = new();
     static readonly List<PosixSignalRegistration> Registrations = new();
@@ -37,6 +38,11 @@ internal static partial class Shutdown
     /// </summary>
     public static bool StopAtOnceWhenIdle { get; set; }
 
+    /// <summary>The environment variable that marks a child process run by <see cref="SelfProcess"/>.</summary>
+    public const string ChildVariable = "ANOMALYSHARP_CHILD";
+
+    static bool IsChild => Environment.GetEnvironmentVariable(ChildVariable) == "1";
+
     /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
     public static CancellationToken Token => Source.Token;
 
@@ -44,6 +50,7 @@ internal static partial class Shutdown
     public static void Install(bool stopAtOnceWhenIdle)
     {
         StopAtOnceWhenIdle = stopAtOnceWhenIdle;
+        RuntimeHelpers.RunClassConstructor(typeof(Libc).TypeHandle);
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             Registrations.Add(PosixSignalRegistration.Create(signal, OnSignal));
     }
@@ -51,7 +58,9 @@ internal static partial class Shutdown
     static void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
-        if (Interlocked.Increment(ref _signals) > 1) { Abort(); return; }
+        // A child (a benchmark cell, an HPO trial) is stopped by its parent, which discards its work and must itself be gone
+        // within 2 s: it stops at once, as on a second signal, instead of spending the parent's grace on its own.
+        if (Interlocked.Increment(ref _signals) > 1 || IsChild) { Abort(); return; }
         Console.Error.WriteLine($"stopping ({context.Signal}; again to stop at once)...");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // Cancellation callbacks (such as signalling a child process) run off the signal thread, on a thread of their own: a
@@ -83,12 +92,21 @@ internal static partial class Shutdown
         ExitNow(130);
     }
 
-    [LibraryImport("libc", EntryPoint = "_exit")]
-    private static partial void ExitNow(int status);
-
     /// <summary>Sends SIGTERM to a process (a child to stop with us).</summary>
-    public static void Terminate(int pid) => _ = Kill(pid, 15);
+    public static unsafe void Terminate(int pid) => _ = ((delegate* unmanaged<int, int, int>)Libc.Kill)(pid, 15);
 
-    [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
+    static unsafe void ExitNow(int status) => ((delegate* unmanaged<int, void>)Libc.Exit)(status);
+
+    /// <summary>
+    /// libc's <c>_exit</c> and <c>kill</c>, looked up when the handlers are installed: a call bound on first use looks its
+    /// library up then, under the dynamic loader's lock, which a process still loading LibTorch holds for most of a second.
+    /// </summary>
+    static class Libc
+    {
+        static readonly nint Handle = NativeLibrary.TryLoad("libc.so.6", out nint h) ? h
+            : NativeLibrary.Load("libc", typeof(Shutdown).Assembly, null);
+
+        public static readonly nint Exit = NativeLibrary.GetExport(Handle, "_exit");
+        public static readonly nint Kill = NativeLibrary.GetExport(Handle, "kill");
+    }
 }
