@@ -11,15 +11,17 @@ version="0.3.0-check.$(date +%Y%m%d%H%M%S)"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 trap 'rm -rf "$work" "$packages"/anomalysharp*/"$version"' EXIT
 feed="$work/feed"
-# The tool's pack builds its linux-x64 variant and, for the check's version, the libraries it references; --no-build
-# then packs those libraries as built instead of compiling them again. Builds in the repository take
-# build/.repository.lock (docs-check.sh too), so that the two checks can run at once. A failing step shows its log.
+# Only the packages get the check's version (PackageVersion, not Version): the assemblies keep the version they were
+# built with, so that the libraries the tests built are packed as they are instead of being compiled again (82 -> 46 CPU
+# seconds); the tool's pack compiles only its linux-x64 variant, and --no-build packs the libraries. Builds in the
+# repository take build/.repository.lock (docs-check.sh too), so that the two checks can run at once. A failing step
+# shows its log.
 logged() { "$@" > "$work/pack.log" 2>&1 || { cat "$work/pack.log"; exit 1; }; }
 (
   flock 9
-  logged dotnet pack src/AnomalySharp.Cli -c Release -o "$feed" -p:Version="$version"
+  logged dotnet pack src/AnomalySharp.Cli -c Release -o "$feed" -p:PackageVersion="$version"
   for project in src/AnomalySharp.Runtime src/AnomalySharp.Serving src/AnomalySharp.Workers src/AnomalySharp; do
-    logged dotnet pack "$project" -c Release --no-build -o "$feed" -p:Version="$version"
+    logged dotnet pack "$project" -c Release --no-build -o "$feed" -p:PackageVersion="$version"
   done
 ) 9>build/.repository.lock
 echo "packed: $(ls "$feed" | tr '\n' ' ')"

@@ -22,7 +22,8 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     static readonly int[] ChannelsPerLayer = { 64, 128, 256, 512 };
 
     readonly FusedConv _stem;
-    readonly List<BasicBlock>[] _layers;
+    readonly Lazy<List<BasicBlock>>[] _layers;
+    readonly Graphs.OnnxWeightFile _weights;
     readonly Tensor _meanBgr;
 
     /// <inheritdoc />
@@ -38,10 +39,34 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
 
     sealed record BasicBlock(FusedConv Conv1, FusedConv Conv2, FusedConv? Downsample);
 
-    PretrainedResNet18(string onnxPath, FusedConv stem, List<BasicBlock>[] layers, float[] meanBgr, IReadOnlyList<string> outputs)
+    PretrainedResNet18(string onnxPath, Graphs.OnnxWeightFile weights, FusedConv.Spec[] convs, float[] meanBgr,
+        IReadOnlyList<string> outputs)
     {
-        OnnxPath = onnxPath; _stem = stem; _layers = layers; MeanBgr = meanBgr; OnnxLayerOutputs = outputs;
+        OnnxPath = onnxPath; _weights = weights; MeanBgr = meanBgr; OnnxLayerOutputs = outputs;
+        _stem = FusedConv.Read(weights, convs[0]);
+        _layers = new Lazy<List<BasicBlock>>[Names.Length];
+        int k = 1;
+        for (int l = 0; l < Names.Length; l++)
+        {
+            // In this graph a downsampling block lists its 1x1 shortcut convolution before its main path.
+            var specs = convs.AsSpan(k, (l > 0 ? 1 : 0) + 2 * BlocksPerLayer[l]).ToArray();
+            k += specs.Length;
+            _layers[l] = new Lazy<List<BasicBlock>>(() => Fold(weights, specs), LazyThreadSafetyMode.ExecutionAndPublication);
+        }
         _meanBgr = tensor(meanBgr).view(1, 3, 1, 1).DetachFromDisposeScope();
+    }
+
+    /// <summary>A layer's blocks, read and folded when the layer is first used: layer 4 holds three quarters of the weights,
+    /// which PaDiM, PatchCore and most runs never use.</summary>
+    static List<BasicBlock> Fold(Graphs.OnnxWeightFile weights, FusedConv.Spec[] specs)
+    {
+        bool downsamples = specs.Length % 2 == 1;
+        FusedConv? down = downsamples ? FusedConv.Read(weights, specs[0]) : null;
+        var blocks = new List<BasicBlock>();
+        for (int i = downsamples ? 1 : 0; i < specs.Length; i += 2)
+            blocks.Add(new BasicBlock(FusedConv.Read(weights, specs[i]), FusedConv.Read(weights, specs[i + 1]), blocks.Count == 0 ? down
+                : null));
+        return blocks;
     }
 
     /// <inheritdoc />
@@ -79,63 +104,51 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     public static PretrainedResNet18 Load(string onnxPath)
     {
         var weights = OnnxWeightFile.Read(onnxPath);
-        var graph = weights.Graph;
-        var consumers = new Dictionary<string, List<NodeProto>>();
-        foreach (var n in graph.Node)
-            foreach (var i in n.Input)
-                (consumers.TryGetValue(i, out var l) ? l : consumers[i] = new List<NodeProto>()).Add(n);
-
-        // Every Conv is followed by exactly one BatchNormalization: fold them, in graph order.
-        var convs = new List<(NodeProto Node, FusedConv Conv)>();
-        foreach (var node in graph.Node.Where(n => n.OpType == "Conv"))
+        try
         {
-            var bn = consumers[node.Output[0]].Single(c => c.OpType == "BatchNormalization");
-            Tensor T(string name) => weights.Tensor(name);
-            var attrs = node.Attribute.ToDictionary(a => a.Name);
-            var bnAttrs = bn.Attribute.ToDictionary(a => a.Name);
-            int stride = (int)attrs["strides"].Ints[0];
-            long[] pads = attrs.TryGetValue("pads", out var p) ? p.Ints.ToArray() : new long[4];
-            double eps = bnAttrs.TryGetValue("epsilon", out var e) ? e.F : 1e-5;
-            using var w = T(node.Input[1]);
-            using var g = T(bn.Input[1]);
-            using var b = T(bn.Input[2]);
-            using var m = T(bn.Input[3]);
-            using var v = T(bn.Input[4]);
-            convs.Add((node, new FusedConv(w, g, b, m, v, eps, stride, pads)));
-        }
-        int expected = 1 + BlocksPerLayer.Sum() * 2 + 3;
-        if (convs.Count != expected) throw new InvalidDataException($"{onnxPath}: expected {expected} convolutions in ResNet18, found "
-            + $"{convs.Count}");
+            var graph = weights.Graph;
+            var consumers = new Dictionary<string, List<NodeProto>>();
+            foreach (var n in graph.Node)
+                foreach (var i in n.Input)
+                    (consumers.TryGetValue(i, out var l) ? l : consumers[i] = new List<NodeProto>()).Add(n);
 
-        var stem = convs[0].Conv;
-        var layers = new List<BasicBlock>[4];
-        int k = 1;
-        for (int l = 0; l < 4; l++)
-        {
-            layers[l] = new List<BasicBlock>();
-            // In this graph a downsampling block lists its 1x1 shortcut convolution before its main path.
-            FusedConv? down = l > 0 ? convs[k++].Conv : null;
-            for (int b = 0; b < BlocksPerLayer[l]; b++)
+            // Every Conv is followed by exactly one BatchNormalization: fold them, in graph order.
+            var convs = new List<FusedConv.Spec>();
+            foreach (var node in graph.Node.Where(n => n.OpType == "Conv"))
             {
-                var c1 = convs[k++].Conv;
-                var c2 = convs[k++].Conv;
-                layers[l].Add(new BasicBlock(c1, c2, b == 0 ? down : null));
+                var bn = consumers[node.Output[0]].Single(c => c.OpType == "BatchNormalization");
+                var attrs = node.Attribute.ToDictionary(a => a.Name);
+                var bnAttrs = bn.Attribute.ToDictionary(a => a.Name);
+                convs.Add(new FusedConv.Spec(node.Input[1], bn.Input[1], bn.Input[2], bn.Input[3], bn.Input[4],
+                    bnAttrs.TryGetValue("epsilon", out var e) ? e.F : 1e-5, (int)attrs["strides"].Ints[0],
+                    attrs.TryGetValue("pads", out var p) ? p.Ints.ToArray() : new long[4]));
             }
-        }
+            int expected = 1 + BlocksPerLayer.Sum() * 2 + 3;
+            if (convs.Count != expected) throw new InvalidDataException($"{onnxPath}: expected {expected} convolutions in ResNet18, "
+                + $"found {convs.Count}");
+            foreach (var c in convs)
+                if (!weights.Contains(c.Weight) || !weights.Contains(c.Variance))
+                    throw new InvalidDataException($"{onnxPath}: no initializer for {c.Weight} or {c.Variance}");
 
-        // Layer outputs: the ReLU after the residual Add that ends each layer.
-        var adds = graph.Node.Where(n => n.OpType == "Add").ToList();
-        var outputs = new List<string>();
-        int addIndex = -1;
-        foreach (int blocks in BlocksPerLayer)
+            // Layer outputs: the ReLU after the residual Add that ends each layer.
+            var adds = graph.Node.Where(n => n.OpType == "Add").ToList();
+            var outputs = new List<string>();
+            int addIndex = -1;
+            foreach (int blocks in BlocksPerLayer)
+            {
+                addIndex += blocks;
+                outputs.Add(consumers[adds[addIndex].Output[0]].Single(c => c.OpType == "Relu").Output[0]);
+            }
+
+            float[] mean = ReadMeanBgr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onnxPath)!)!, "ResNetPrepOnnx",
+                "ResNetPreprocess.onnx"));
+            return new PretrainedResNet18(onnxPath, weights, convs.ToArray(), mean, outputs);
+        }
+        catch
         {
-            addIndex += blocks;
-            outputs.Add(consumers[adds[addIndex].Output[0]].Single(c => c.OpType == "Relu").Output[0]);
+            weights.Dispose();
+            throw;
         }
-
-        float[] mean = ReadMeanBgr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onnxPath)!)!, "ResNetPrepOnnx",
-            "ResNetPreprocess.onnx"));
-        return new PretrainedResNet18(onnxPath, stem, layers, mean, outputs);
     }
 
     /// <summary>Per-channel means (B, G, R) of the 224×224 mean image in the preprocessing graph.</summary>
@@ -183,7 +196,7 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
             x = nn.functional.max_pool2d(padded, kernel_size: 3, stride: 2);
         for (int l = 0; l <= deepest; l++)
         {
-            foreach (var block in _layers[l])
+            foreach (var block in _layers[l].Value)
             {
                 Tensor y;
                 using (var h = block.Conv1.Forward(x).relu_()) y = block.Conv2.Forward(h);
@@ -205,9 +218,10 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
     {
         if (ReferenceEquals(this, Shared.IsValueCreated ? Shared.Value : null)) return; // the shared instance lives for the process
         _stem.Dispose();
-        foreach (var layer in _layers)
-            foreach (var b in layer) { b.Conv1.Dispose(); b.Conv2.Dispose(); b.Downsample?.Dispose(); }
+        foreach (var layer in _layers.Where(l => l.IsValueCreated))
+            foreach (var b in layer.Value) { b.Conv1.Dispose(); b.Conv2.Dispose(); b.Downsample?.Dispose(); }
         _meanBgr.Dispose();
+        _weights.Dispose();
     }
 
     /// <inheritdoc />
@@ -228,7 +242,7 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
         var outs = new string[deepest + 1];
         for (int l = 0; l <= deepest; l++)
         {
-            foreach (var block in _layers[l])
+            foreach (var block in _layers[l].Value)
             {
                 string y = Conv(g, g.Node("Relu", new[] { Conv(g, x, block.Conv1) }), block.Conv2);
                 string identity = block.Downsample != null ? Conv(g, x, block.Downsample) : x;

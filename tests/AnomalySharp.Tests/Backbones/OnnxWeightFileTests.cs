@@ -12,7 +12,7 @@ public class OnnxWeightFileTests
     {
         string path = PretrainedResNet18.LocateOnnx();
         var parsed = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
-        var file = OnnxWeightFile.Read(path);
+        using var file = OnnxWeightFile.Read(path);
         Assert.Empty(file.Graph.Initializer);
         Assert.Equal(parsed.Node, file.Graph.Node);
         Assert.Equal(parsed.Input, file.Graph.Input);
