@@ -8,12 +8,11 @@ using AnomalySharp.Engine;
 using AnomalySharp.Models;
 using AnomalySharp.Packaging;
 using AnomalySharp.Runtime;
-using AnomalySharp.Samples.CustomModel;
 using static TorchSharp.torch;
 
 /// <summary>
-/// Every model in one speed table (issue #14 item 2): PaDiM, PatchCore, STFPM, FastFlow, Reverse Distillation and the
-/// DFM sample, each trained with its defaults, exported float32 and INT8, and run through the TorchSharp-free runtime
+/// Every model in one speed table (issue #14 item 2): PaDiM, PatchCore, STFPM, FastFlow, Reverse Distillation and
+/// DFM, each trained with its defaults, exported float32 and INT8, and run through the TorchSharp-free runtime
 /// in a child process of its own: image AUROC on the whole test set, images/s at batch 1 and 16 (decode included),
 /// file size, the child's peak resident memory, the graph's GMAC per image, and the share of this CPU's GEMM limit
 /// the batch-1 rate reaches. With a PyTorch reference folder (issue #14 item 3), PatchCore is also exported with its
@@ -37,8 +36,6 @@ internal static class DeployBench
         IReadOnlyCollection<string> only, int? maxEpochs,
         string? pytorchDir = null)
     {
-        if (!ModelRegistry.Names.Contains("dfm"))
-            foreach (var definition in new DfmPlugin().Models) ModelRegistry.Register(definition);
         double floatLimit = GemmBench.Rate(4096, 256, 256, threads, integer: false), intLimit = GemmBench.Rate(4096, 256, 256, threads,
             integer: true);
         Console.WriteLine(string.Create(Inv,

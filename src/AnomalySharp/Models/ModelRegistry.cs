@@ -1,4 +1,5 @@
 using AnomalySharp.Configuration;
+using AnomalySharp.Models.Dfm;
 using AnomalySharp.Models.FastFlow;
 using AnomalySharp.Models.Padim;
 using AnomalySharp.Models.PatchCore;
@@ -19,6 +20,7 @@ public static class ModelRegistry
         Register(new ModelDefinition("stfpm", StfpmModel.DefaultsYaml, c => new StfpmModel(c)));
         Register(new ModelDefinition("fastflow", FastFlowModel.DefaultsYaml, c => new FastFlowModel(c)));
         Register(new ModelDefinition("reverse_distillation", ReverseDistillationModel.DefaultsYaml, c => new ReverseDistillationModel(c)));
+        Register(new ModelDefinition("dfm", DfmModel.DefaultsYaml, c => new DfmModel(c)));
         BuiltInNames = Names;
     }
 

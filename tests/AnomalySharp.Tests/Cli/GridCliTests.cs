@@ -20,7 +20,7 @@ public class GridCliTests
         File.Copy(ds.Test[0].ImagePath, Path.Combine(broken, "test", "good", "b.png"));
         File.Copy(ds.Test.First(s => s.IsAnomalous).ImagePath, Path.Combine(broken, "test", "crack", "c.png"));
         string output = Path.Combine(dir, "grid");
-        string[] args = { "benchmark", "--models", "padim,dfm", "--data", $"synthetic,{broken}", "--seeds", "1,2", "--set",
+        string[] args = { "benchmark", "--models", "padim,semi_orthogonal", "--data", $"synthetic,{broken}", "--seeds", "1,2", "--set",
             "data.image_size=64",
             "--output", output, "--plugin", Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Samples.CustomModel.dll") };
         var r = CliRunner.Run(args);

@@ -33,7 +33,7 @@ public class OneInferencePathTests
 
     /// <summary>
     /// One row per registered built-in model, from the registry (a new model gets its row by its Register; a trained
-    /// one trains 2 epochs), then the plugin sample's DFM and the variants of tiling and of models' options.
+    /// one trains 2 epochs), then the plugin sample's model and the variants of tiling and of models' options.
     /// </summary>
     public static TheoryData<string, string[]> Rows()
     {
@@ -41,8 +41,8 @@ public class OneInferencePathTests
         foreach (string name in ModelRegistry.BuiltInNames)
             rows.Add(name, (Quick.GetValueOrDefault(name) ?? Array.Empty<string>())
                 .Concat(ModelRegistry.Trains(name) ? new[] { "training.max_epochs=2" } : Array.Empty<string>()).ToArray());
-        rows.Add("dfm", Array.Empty<string>());
         rows.Add("dfm", new[] { "model.score_type=nll" });
+        rows.Add("semi_orthogonal", Array.Empty<string>());
         rows.Add("reverse_distillation", new[] { "training.max_epochs=2", "model.layers=[layer2, layer3, layer4]" });
         rows.Add("padim", new[] { "data.image_size=128", "data.tiling.tile_size=64", "data.tiling.stride=48" });
         rows.Add("patchcore", new[] { "model.coreset_ratio=0.02", "data.image_size=128", "data.tiling.tile_size=64" });
@@ -59,7 +59,7 @@ public class OneInferencePathTests
     [MemberData(nameof(Rows))]
     public void TestScoresEqualTheExportedModelsOnEveryTestImage(string name, string[] sets)
     {
-        foreach (var d in new AnomalySharp.Samples.CustomModel.DfmPlugin().Models) ModelRegistry.Register(d);
+        foreach (var d in new AnomalySharp.Samples.CustomModel.SemiOrthogonalPlugin().Models) ModelRegistry.Register(d);
         var full = RealDataModels.Data;
         var scored = new Subset(full, 0, full.Test.Count / 7);
         var config = ModelRegistry.Defaults(name);

@@ -46,9 +46,11 @@ public class MvtecBottleTests
     [Theory]
     [InlineData("padim", 0.994, 0.983)]
     [InlineData("patchcore", 0.999, 0.981)]
+    [InlineData("dfm", 0.999, 0.93)]
     public void MatchesAnomalibsPublishedResNet18FiguresOnBottle(string model, double imageFloor, double pixelFloor)
     {
-        // anomalib's ResNet18 figures for MVTec AD bottle: PaDiM 0.994 / 0.983, PatchCore 1.000 / 0.981.
+        // anomalib's ResNet18 figures for MVTec AD bottle: PaDiM 0.994 / 0.983, PatchCore 1.000 / 0.981, DFM 1.000 (image
+        // only; its README's ResNet18 row pools by 2, our default by 4: 1.000 / 0.940 measured).
         var ds = new MvtecDataset(TestPaths.SharedData("mvtec_bottle"));
         var config = ModelRegistry.Defaults(model);
         config.Set("visualization.save_images=false");

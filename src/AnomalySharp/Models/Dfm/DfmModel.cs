@@ -3,19 +3,18 @@ using AnomalySharp.Components;
 using AnomalySharp.Configuration;
 using AnomalySharp.Data;
 using AnomalySharp.Diagnostics;
-using AnomalySharp.Models;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Samples.CustomModel;
+namespace AnomalySharp.Models.Dfm;
 
 /// <summary>
 /// DFM, deep feature modelling (Ahuja et al. 2019; anomalib's Dfm): pretrained features of one layer, average-pooled,
 /// one vector per image; PCA keeping 97% of the variance; the anomaly score is the feature reconstruction error
 /// ("fre", with a map: the per-position error upsampled) or the Gaussian negative log-likelihood of the PCA
-/// coordinates ("nll"). Built only from library components: a feature extractor, <see cref="Pca"/>,
-/// <see cref="MultivariateGaussian"/> and <see cref="GaussianBlur2d"/>.
+/// coordinates ("nll"). Built from the library's components: a feature extractor, <see cref="Pca"/>,
+/// <see cref="MultivariateGaussian"/> and <see cref="GaussianBlur2d"/>. It began as the plugin sample.
 /// </summary>
-public sealed partial class DfmModel : IAnomalyModel
+internal sealed partial class DfmModel : IAnomalyModel
 {
     /// <summary>The model section of the default configuration.</summary>
     public const string DefaultsYaml = $$"""

@@ -3,17 +3,17 @@ using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
 
-namespace AnomalySharp.Samples.CustomModel;
+namespace AnomalySharp.Models.Dfm;
 
-/// <summary>DFM's ONNX export: the same computation as <see cref="DfmModel.Predict"/>, written with the shared graph builder.</summary>
-public sealed partial class DfmModel
+/// <summary>DFM's one inference graph: pooled features, their PCA reconstruction error (and the NLL of the coordinates).</summary>
+internal sealed partial class DfmModel
 {
     /// <inheritdoc />
     public (string Maps, string Scores) AppendOnnx(OnnxGraph g, string images, int imageSize)
     {
         if (_pca is null || _gaussian.Mean is null
             || _gaussian.PackedInverseCovariance is null) throw new InvalidOperationException("dfm is not fitted");
-        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharp.AnomalySharpException($"backbone {_backbone.Name} "
+        if (_backbone is not IOnnxBackbone exportable) throw new AnomalySharpException($"backbone {_backbone.Name} "
             + $"cannot be exported to ONNX");
         using var scope = NewDisposeScope();
         long c, h, w;
