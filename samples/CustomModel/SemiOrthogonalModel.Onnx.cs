@@ -1,5 +1,4 @@
 using AnomalySharp.Backbones;
-using AnomalySharp.Components;
 using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
@@ -32,12 +31,7 @@ public sealed partial class SemiOrthogonalModel
         string all = g.Node("Reshape", new[] { g.Node("Concat", parts, OnnxGraph.Attr("axis", 1L)), g.Ints(0, channels, p) });
         string embedding = g.Node("MatMul", new[] { g.Constant("projection_t", _projection.t().contiguous()), all }); // [N,k,P]
         embedding = g.Node("Transpose", new[] { embedding }, OnnxGraph.Attrs("perm", 2L, 0L, 1L));                  // [P,N,k]
-        string delta = g.Node("Sub", new[] { embedding, g.Constant("mean", _gaussian.Mean.unsqueeze(1)) });
-        string inverse = g.Node("Gather", new[] { g.Constant("inverse_covariance_upper", _gaussian.PackedInverseCovariance),
-            g.Constant("unpack", MultivariateGaussian.UnpackIndex(_k), _k, _k) }, OnnxGraph.Attr("axis", 1L)); // [P,k,k]
-        string left = g.Node("MatMul", new[] { delta, inverse });
-        string squared = g.Node("ReduceSum", new[] { g.Node("Mul", new[] { left, delta }), g.Ints(2) }, OnnxGraph.Attr("keepdims", 0L));
-        string distance = g.Node("Transpose", new[] { g.SafeSqrt(squared) }, OnnxGraph.Attrs("perm", 1L, 0L)); // [N,P]
+        string distance = _gaussian.AppendOnnxDistance(g, embedding, "gaussian");                                   // [N,P]
         string patch = g.Node("Reshape", new[] { distance, g.Ints(0, 1, gh, gw) });
         string maps = _blur.AppendOnnx(g, g.Resize(patch, imageSize, imageSize, bilinear: true), imageSize, imageSize);
         return (maps, g.ReduceMax(maps, 1, 2, 3));

@@ -11,7 +11,7 @@ namespace AnomalySharp.Components;
 /// lets PaDiM at 1024 px (65,536 positions × 100 features) fit in one ONNX file. <see cref="UnpackIndex"/> rebuilds a
 /// full matrix from its triangle.
 /// </summary>
-public sealed class MultivariateGaussian : IDisposable
+public sealed partial class MultivariateGaussian : IDisposable
 {
     Tensor? _shift;   // [D,P] float32: the embeddings' own layout, so centering reads them in order
     Tensor? _sum;     // [D,P]
