@@ -53,7 +53,11 @@ internal sealed class FusedConv : IDisposable
 
     /// <summary>Where a convolution's weights and its batch normalization's statistics are in an ONNX graph.</summary>
     public sealed record Spec(string Weight, string Gamma, string Beta, string Mean, string Variance, double Epsilon, int Stride,
-        long[] Pads);
+        long[] Pads)
+    {
+        /// <summary>The five initializers <see cref="Read"/> reads.</summary>
+        public string[] Names => [Weight, Gamma, Beta, Mean, Variance];
+    }
 
     /// <summary>Applies the convolution (no activation).</summary>
     public Tensor Forward(Tensor x)

@@ -126,9 +126,9 @@ public sealed class PretrainedResNet18 : IFeatureExtractor, IOnnxBackbone
             int expected = 1 + BlocksPerLayer.Sum() * 2 + 3;
             if (convs.Count != expected) throw new InvalidDataException($"{onnxPath}: expected {expected} convolutions in ResNet18, "
                 + $"found {convs.Count}");
-            foreach (var c in convs)
-                if (!weights.Contains(c.Weight) || !weights.Contains(c.Variance))
-                    throw new InvalidDataException($"{onnxPath}: no initializer for {c.Weight} or {c.Variance}");
+            // Every weight is checked here, since the layers are read when first used.
+            foreach (string name in convs.SelectMany(c => c.Names).Where(n => !weights.Contains(n)))
+                throw new InvalidDataException($"{onnxPath}: no initializer {name}");
 
             // Layer outputs: the ReLU after the residual Add that ends each layer.
             var adds = graph.Node.Where(n => n.OpType == "Add").ToList();
