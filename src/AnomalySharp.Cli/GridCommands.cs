@@ -68,7 +68,7 @@ internal static class GridCommands
                 foreach (string s in request.Sets) { args.Add("--set"); args.Add(s); }
                 if (t != null) { args.Add("--threads"); args.Add(t.Value.ToString(CultureInfo.InvariantCulture)); }
                 foreach (var m in PluginLoader.Loaded) { args.Add("--plugin"); args.Add(m); }
-                var (code, error) = SelfProcess.Run(args, cancellation: Shutdown.Token);
+                var (code, error) = SelfProcess.Run(args, request.Output, cancellation: Shutdown.Token);
                 return code == 0 ? null : error;
             }, progress);
             IO.OutputGuard.CheckNotInput(outDir, "output", new IO.OutputGuard.Input(p.GetValue(config), "config file"));
@@ -155,7 +155,7 @@ internal static class GridCommands
                 foreach (string s in request.Sets) { args.Add("--set"); args.Add(s); }
                 if (t != null) { args.Add("--threads"); args.Add(t.Value.ToString(CultureInfo.InvariantCulture)); }
                 foreach (var plugin in PluginLoader.Loaded) { args.Add("--plugin"); args.Add(plugin); }
-                var (code, error) = SelfProcess.Run(args, cancellation: Shutdown.Token);
+                var (code, error) = SelfProcess.Run(args, request.Output, cancellation: Shutdown.Token);
                 string results = Path.Combine(request.Output, "results.json");
                 if (code != 0 || !File.Exists(results)) throw new AnomalySharpException($"trial run failed: {error}");
                 return JsonNode.Parse(File.ReadAllText(results))!.AsObject();

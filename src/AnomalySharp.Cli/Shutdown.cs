@@ -95,6 +95,9 @@ internal static class Shutdown
     /// <summary>Sends SIGTERM to a process (a child to stop with us).</summary>
     public static unsafe void Terminate(int pid) => _ = ((delegate* unmanaged<int, int, int>)Libc.Kill)(pid, 15);
 
+    /// <summary>Sends SIGKILL to a process (a child that has not stopped by this process's deadline).</summary>
+    public static unsafe void Kill(int pid) => _ = ((delegate* unmanaged<int, int, int>)Libc.Kill)(pid, 9);
+
     static unsafe void ExitNow(int status) => ((delegate* unmanaged<int, void>)Libc.Exit)(status);
 
     /// <summary>

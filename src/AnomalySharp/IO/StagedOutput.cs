@@ -79,6 +79,19 @@ internal sealed class StagedOutput : IDisposable
         return _final;
     }
 
+    /// <summary>
+    /// Removes the staging folders that writers of <paramref name="destination"/> killed before they could clean up left
+    /// beside it (a child process killed by its stopping parent). The destination itself is left as it is.
+    /// </summary>
+    public static void RemoveStaging(string destination)
+    {
+        string final = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(destination));
+        string? parent = System.IO.Path.GetDirectoryName(final);
+        if (parent == null || !Directory.Exists(parent)) return;
+        foreach (string dir in Directory.EnumerateDirectories(parent, "." + System.IO.Path.GetFileName(final) + ".partial-*"))
+            PendingOutputs.DeleteFolder(dir);
+    }
+
     /// <summary>Removes the staging folder when not committed.</summary>
     public void Dispose()
     {

@@ -48,7 +48,13 @@ internal static class CliRunner
     /// Ctrl-C is SIGINT. A test run started as a background job (`cmd &amp;` without job control) ignores SIGINT, the
     /// child inherits that, and .NET rightly leaves it ignored; there SIGTERM is sent instead.
     /// </remarks>
-    public static Interrupted Interrupt(string when, string signal, params string[] args)
+    public static Interrupted Interrupt(string when, string signal, params string[] args) => Interrupt(when, _ => true, signal, args);
+
+    /// <summary>
+    /// As <see cref="Interrupt(string, string, string[])"/>, signalling only once <paramref name="ready"/> (polled with the
+    /// process id after <paramref name="when"/> was printed) returns true.
+    /// </summary>
+    public static Interrupted Interrupt(string when, Func<int, bool> ready, string signal, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "AnomalySharp.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -69,6 +75,9 @@ internal static class CliRunner
         string Err() { lock (stderr) return stderr.ToString(); }
         Assert.True(started, $"never printed '{when}'; exited {p.HasExited}\n{Err()}");
         Assert.False(p.HasExited, "finished before the signal\n" + Err());
+        var waiting = Stopwatch.StartNew();
+        while (!p.HasExited && !ready(p.Id) && waiting.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(10);
+        Assert.False(p.HasExited, "finished before it was ready for the signal\n" + Err());
         if (signal == "INT" && SigIntIgnored()) signal = "TERM";
         var clock = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", new[] { "-" + signal, p.Id.ToString() })) kill!.WaitForExit();

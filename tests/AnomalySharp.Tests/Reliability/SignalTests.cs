@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using static AnomalySharp.Tests.Cli.CliRunner;
 
 namespace AnomalySharp.Tests.Reliability;
@@ -22,7 +24,7 @@ public class SignalTests
         Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left) + "\n" + r.Stderr);
     }
 
-    static readonly HashSet<string> Keep = new() { "model", "model.onnx", "small", "fresh", "stfpm" };
+    static readonly HashSet<string> Keep = new() { "model", "model.onnx", "small", "fresh", "stfpm", "search" };
 
     /// <summary>
     /// An MVTec-layout set that fits in seconds and evaluates for long: hazelnut_toy's 28 training images beside
@@ -127,6 +129,47 @@ public class SignalTests
             "--trials", "2", "--output", Path.Combine(dir, "hpo")), dir);
         Thread.Sleep(2000);
         Assert.Empty(Directory.GetFileSystemEntries(dir)); // the children cleaned up after themselves too
+    }
+
+    /// <summary>
+    /// A child that cannot handle its signal in time (stopped here with SIGSTOP; in life, one still loading LibTorch on a
+    /// busy machine) is killed at its parent's deadline, and the staging folder it leaves beside a resumed search's
+    /// finished trial is removed; the finished trial stays.
+    /// </summary>
+    [Fact]
+    public void AChildThatCannotStopInTimeIsKilledAndItsStagingRemoved()
+    {
+        string dir = TestPaths.TempDir("sig-kill");
+        string hpo = Path.Combine(dir, "search"), trials = Path.Combine(hpo, "trials");
+        string[] args = ["hpo", "--model", "padim", "--data", TestPaths.SharedData("hazelnut_toy"), "--space",
+            Path.Combine(TestPaths.RepoRoot, "configs", "hpo-padim.yaml"), "--set", "data.image_size=64", "--output", hpo];
+        var first = Run([.. args, "--trials", "1"]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        int child = 0;
+        try
+        {
+            var r = Interrupt("hpo trials", parent =>
+            {
+                string children = File.ReadAllText($"/proc/{parent}/task/{parent}/children").Trim();
+                if (children.Length == 0 || !Directory.Exists(trials)
+                    || Directory.GetDirectories(trials, ".*.partial-*").Length == 0) return false;
+                child = int.Parse(children.Split(' ')[0], CultureInfo.InvariantCulture);
+                using var stop = Process.Start("kill", ["-STOP", child.ToString(CultureInfo.InvariantCulture)]);
+                stop.WaitForExit();
+                return true;
+            }, "TERM", [.. args, "--trials", "2"]);
+            AssertStopped(r, dir);
+            Assert.Empty(Directory.GetDirectories(trials, ".*"));
+            Assert.True(File.Exists(Path.Combine(trials, "000", "results.json")), "the finished trial stays");
+            Thread.Sleep(200);
+            string stat = $"/proc/{child}/stat";
+            Assert.True(!File.Exists(stat) || File.ReadAllText(stat).Split(' ')[2] == "Z", "the child was killed");
+        }
+        finally
+        {
+            if (child != 0 && File.Exists($"/proc/{child}/stat"))
+                Process.Start("kill", ["-KILL", child.ToString(CultureInfo.InvariantCulture)])?.WaitForExit();
+        }
     }
 
     /// <summary>
