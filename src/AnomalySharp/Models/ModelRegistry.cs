@@ -1,6 +1,7 @@
 using AnomalySharp.Configuration;
 using AnomalySharp.Models.Dfm;
 using AnomalySharp.Models.FastFlow;
+using AnomalySharp.Models.Fre;
 using AnomalySharp.Models.Padim;
 using AnomalySharp.Models.PatchCore;
 using AnomalySharp.Models.ReverseDistillation;
@@ -21,6 +22,7 @@ public static class ModelRegistry
         Register(new ModelDefinition("fastflow", FastFlowModel.DefaultsYaml, c => new FastFlowModel(c)));
         Register(new ModelDefinition("reverse_distillation", ReverseDistillationModel.DefaultsYaml, c => new ReverseDistillationModel(c)));
         Register(new ModelDefinition("dfm", DfmModel.DefaultsYaml, c => new DfmModel(c)));
+        Register(new ModelDefinition("fre", FreModel.DefaultsYaml, c => new FreModel(c)));
         BuiltInNames = Names;
     }
 

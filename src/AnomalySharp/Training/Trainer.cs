@@ -112,10 +112,13 @@ internal static class Trainer
             bool validate = options.ValidateEvery > 0 && (epoch % options.ValidateEvery == 0 || epoch == options.MaxEpochs);
             if ((validate && run.Validate != null) || holdout.Length > 0)
             {
-                // The epoch's steps are saved before its checks (minutes for a large network on many images), whose
+                // The epoch's steps are saved before slow checks (minutes for a large network on many images), whose
                 // metrics do not stop at once: a stop during them costs the checks, not the epoch; resuming repeats them.
+                // The held-out loss on cached features alone takes less than writing the checkpoint (a small network's
+                // epoch too): its steps are saved only if a stop comes during it.
+                bool slowChecks = (validate && run.Validate != null) || monitor == TrainingMonitor.HoldoutSynthetic || cache == null;
                 state.Seconds = startSeconds + sessionClock.Elapsed.TotalSeconds;
-                if (run.Folder != null) SaveLast(run, state, net, optimizer);
+                if (run.Folder != null && slowChecks) SaveLast(run, state, net, optimizer);
                 StageTimings.End("train"); // results.json's timings: the epochs so far, apart from the checks' graph and scoring
                 try
                 {
@@ -123,6 +126,7 @@ internal static class Trainer
                 }
                 catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
                 {
+                    if (run.Folder != null && !slowChecks) SaveLast(run, state, net, optimizer);
                     string? last = run.Folder == null ? null : Path.Combine(run.Folder, LastFile);
                     throw new TrainingInterruptedException($"training interrupted while checking epoch {epoch}: "
                         + $"{(last == null ? "no checkpoint folder, nothing saved" : Saved(last))}", last ?? "");

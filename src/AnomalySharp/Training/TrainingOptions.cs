@@ -51,10 +51,11 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// The training section, filled in by each model (placeholders: {0} epochs, {1} optimizer, {2} learning rate,
-    /// {3} momentum, {4} weight decay, {5} β1, {6} β2, {7} monitor). Inserted at column 0.
+    /// {3} momentum, {4} weight decay, {5} β1, {6} β2, {7} monitor, {10} validation interval, {11} patience). Inserted at column 0.
     /// </summary>
     public static string DefaultsYaml(int epochs, TrainingOptimizer optimizer, double lr, double momentum, double weightDecay,
-        double beta1 = 0.9, double beta2 = 0.999, TrainingMonitor monitor = TrainingMonitor.HoldoutLoss) =>
+        double beta1 = 0.9, double beta2 = 0.999, TrainingMonitor monitor = TrainingMonitor.HoldoutLoss, int validateEvery = 5,
+        int patience = 5) =>
         string.Format(System.Globalization.CultureInfo.InvariantCulture, """
         training:
           max_epochs: {0}
@@ -66,11 +67,11 @@ public sealed record TrainingOptions
           beta1: {5}
           beta2: {6}
           gradient_clip: 0
-          validate_every: 5
+          validate_every: {10}
         {8}
           monitor: {7}
           holdout_fraction: 0.1
-          patience: 5
+          patience: {11}
           min_delta: 0.0
           min_delta_relative: 0.01
           cache_features: true
@@ -82,7 +83,7 @@ public sealed record TrainingOptions
             rotation_degrees: 0
             color_jitter: 0.0
         """, epochs, optimizer.ConfigName(), Plain(lr), Plain(momentum), Plain(weightDecay), Plain(beta1), Plain(beta2),
-        monitor.ConfigName(), MonitorComment(monitor), Math.Max(1, epochs / 10));
+        monitor.ConfigName(), MonitorComment(monitor), Math.Max(1, epochs / 10), validateEvery, patience);
 
     static string MonitorComment(TrainingMonitor monitor) => monitor == TrainingMonitor.HoldoutSynthetic
         ? """

@@ -8,7 +8,7 @@ using AnomalySharp.Training;
 
 namespace AnomalySharp.Tests.Models;
 
-/// <summary>STFPM, FastFlow and Reverse Distillation through the engine on small synthetic data.</summary>
+/// <summary>STFPM, FastFlow, Reverse Distillation and FRE through the engine on small synthetic data.</summary>
 public class TrainedModelsTests
 {
     internal static ConfigTree Small(string model, int imageSize, int epochs)
@@ -27,6 +27,7 @@ public class TrainedModelsTests
     [InlineData("stfpm")]
     [InlineData("fastflow")]
     [InlineData("reverse_distillation")]
+    [InlineData("fre")]
     public void LearnsSyntheticDefectsAndReloadsWithIdenticalScores(string model)
     {
         string dir = TestPaths.TempDir(model);
