@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
-// ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm] [--work DIR [--reuse]] [--epochs N] [--load] [--pytorch
-// bench/reference]: every model trained
+// ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm,fre] [--work DIR [--reuse]] [--epochs N] [--load]
+// [--pytorch bench/reference]: every model trained
 // with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
 // process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with
 // --pytorch (the reference folder) PatchCore's exact search too, PaDiM and PatchCore in PyTorch on the same weights and bank, and every

@@ -38,6 +38,7 @@ internal sealed class Commands
         c._root.Subcommands.Add(GridCommands.Benchmark());
         c._root.Subcommands.Add(GridCommands.BenchmarkCell());
         c._root.Subcommands.Add(GridCommands.Hpo());
+        c._root.Subcommands.Add(ModelsCommand.Create());
         return c;
     }
 

@@ -13,7 +13,8 @@ internal static class TrainCommand
     public static Command Create()
     {
         var model = CommandOptions.Opt("--model",
-            $"model to fit: {string.Join(", ", ModelRegistry.Names)} (default padim, or the config file's model.name)");
+            $"model to fit: {string.Join(", ", ModelRegistry.Names)} (default padim, or the config file's model.name; "
+            + "`anomalysharp models NAME` lists its keys, defaults and ranges)");
         var data = CommandOptions.Opt("--data",
             "dataset root in the MVTec AD layout (train/good, test/<type>, ground_truth/<type>); default: the built-in synthetic dataset");
         var normal = CommandOptions.Opt("--normal-dir",

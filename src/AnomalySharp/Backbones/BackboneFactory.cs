@@ -42,6 +42,8 @@ public static class BackboneFactory
     {
         int threads = RunSettings.Threads(config);
         var kind = config.GetEnum<BackboneKind>("model.backbone");
+        config.Note("model.layers", $"1 to {MaxLayers} different layers (resnet18: layer1 .. layer4; onnx: graph value names)");
+        config.Note("model.backbone_path", "an ONNX file, with backbone: onnx");
         var layers = config.GetStringList("model.layers");
         if (layers.Count == 0) throw new AnomalySharpException("config key 'model.layers': give at least one layer");
         if (layers.Count > MaxLayers) throw new AnomalySharpException($"config key 'model.layers': {layers.Count} layers, at most "

@@ -16,6 +16,8 @@ public sealed record OnnxInputConvention(ChannelOrder ChannelOrder, double Scale
     {
         var order = config.GetEnum<ChannelOrder>("model.backbone_channel_order");
         double scale = config.GetDouble("model.backbone_input_scale", 1e-9, 1e9);
+        config.Note("model.backbone_mean", "three numbers, one per channel");
+        config.Note("model.backbone_std", "three positive numbers, one per channel");
         double[] Three(string key)
         {
             var values = config.GetStringList(key).Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture,

@@ -37,6 +37,7 @@ public static class ConfigNames
     /// <exception cref="AnomalySharpException">The value is none of the mode's names; the message lists them.</exception>
     public static T GetEnum<T>(this ConfigTree config, string key) where T : struct, Enum
     {
+        config.Note(key, "one of " + string.Join(", ", Of<T>()));
         string s = config.GetString(key);
         return Parse<T>(s) ?? throw new AnomalySharpException($"config key '{key}': '{s}' is not one of {string.Join(", ", Of<T>())}");
     }

@@ -16,6 +16,22 @@ public sealed class ConfigTree
 
     ConfigTree(Dictionary<string, object?> root) { _root = root; }
 
+    /// <summary>
+    /// Called with every key a typed getter reads and what it accepts ("integer 1 .. 64", "one of fre, nll"): how
+    /// `Models.ModelKeys` learns each model's ranges from the checks themselves.
+    /// </summary>
+    internal Action<string, string>? OnRead { get; set; }
+
+    internal void Note(string key, string accepts) => OnRead?.Invoke(key, accepts);
+
+    static string Range(string kind, double min, double max, bool isInt)
+    {
+        string F(double v) => isInt ? ((long)v).ToString(CultureInfo.InvariantCulture) : v.ToString("G6", CultureInfo.InvariantCulture);
+        bool low = isInt ? min > int.MinValue : !double.IsNegativeInfinity(min);
+        bool high = isInt ? max < int.MaxValue : !double.IsPositiveInfinity(max);
+        return low && high ? $"{kind} {F(min)} .. {F(max)}" : low ? $"{kind} >= {F(min)}" : high ? $"{kind} <= {F(max)}" : kind;
+    }
+
     /// <summary>Parses YAML text (a mapping at the top).</summary>
     public static ConfigTree FromYaml(string yaml, string source)
     {
@@ -147,6 +163,7 @@ public sealed class ConfigTree
         string s = GetString(key);
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
             throw new AnomalySharpException($"config key '{key}': expected an integer, got '{s}'");
+        Note(key, Range("integer", min, max, isInt: true));
         if (v < min || v > max) throw new AnomalySharpException($"config key '{key}': {v} is out of range [{min}, {max}]");
         return v;
     }
@@ -155,6 +172,7 @@ public sealed class ConfigTree
     public double? GetDoubleOrNull(string key, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
         string? s = GetStringOrNull(key);
+        Note(key, Range("number", min, max, isInt: false) + " or null");
         if (s == null) return null;
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
             throw new AnomalySharpException($"config key '{key}': expected a number, got '{s}'");
@@ -163,11 +181,21 @@ public sealed class ConfigTree
     }
 
     /// <summary>A required floating-point value.</summary>
-    public double GetDouble(string key, double min = double.NegativeInfinity, double max = double.PositiveInfinity) =>
-        GetDoubleOrNull(key, min, max) ?? throw new AnomalySharpException($"config key '{key}' must not be empty");
+    public double GetDouble(string key, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        double v = GetDoubleOrNull(key, min, max) ?? throw new AnomalySharpException($"config key '{key}' must not be empty");
+        Note(key, Range("number", min, max, isInt: false));
+        return v;
+    }
 
     /// <summary>A boolean value (true/false/yes/no).</summary>
-    public bool GetBool(string key) => GetString(key).ToLowerInvariant() switch
+    public bool GetBool(string key)
+    {
+        Note(key, "true or false");
+        return ParseBool(key, GetString(key));
+    }
+
+    static bool ParseBool(string key, string value) => value.ToLowerInvariant() switch
     {
         "true" or "yes" or "on" => true,
         "false" or "no" or "off" => false,
@@ -177,6 +205,7 @@ public sealed class ConfigTree
     /// <summary>A value that must be one of <paramref name="choices"/>.</summary>
     public string GetChoice(string key, params string[] choices)
     {
+        Note(key, "one of " + string.Join(", ", choices));
         string s = GetString(key);
         if (!choices.Contains(s)) throw new AnomalySharpException($"config key '{key}': '{s}' is not one of {string.Join(", ", choices)}");
         return s;

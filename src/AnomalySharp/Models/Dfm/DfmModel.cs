@@ -44,6 +44,7 @@ internal sealed partial class DfmModel : IAnomalyModel
     public DfmModel(ConfigTree config)
     {
         var (backbone, layers) = BackboneFactory.FromConfig(config);
+        config.Note("model.layers", "exactly one layer of the backbone (resnet18: layer1 .. layer4)");
         if (layers.Count != 1) throw new AnomalySharpException("dfm: model.layers takes exactly one layer");
         _backbone = backbone;
         _layer = layers[0];
