@@ -37,8 +37,9 @@ internal static class ModelsCommand
     {
         var keys = ModelKeys.Of(model);
         int width = keys.Max(k => k.Key.Length), defaults = Math.Min(24, keys.Max(k => k.Default.Length));
+        string explained = ModelRegistry.BuiltInNames.Contains(model) ? $"; configs/{model}.yaml explains them" : "";
         Console.WriteLine($"{model} ({(ModelRegistry.Trains(model) ? "trained" : "fitted")}): its keys, their defaults and what "
-            + "each accepts (train --set KEY=VALUE; configs/" + model + ".yaml explains them)");
+            + $"each accepts (train --set KEY=VALUE{explained})");
         foreach (var k in keys)
             Console.WriteLine($"  {k.Key.PadRight(width)}  {k.Default.PadRight(defaults)}  {k.Accepts}".TrimEnd());
         Console.WriteLine("data, postprocessing, visualization and runtime keys are shared by every model (configs/padim.yaml).");

@@ -59,6 +59,21 @@ public class ModelKeysTests
         Assert.True(tried >= 40, $"only {tried} values tried");
     }
 
+    [Fact]
+    public void TheModelsCommandListsTheModelsAndOneModelsKeys()
+    {
+        var all = Cli.CliRunner.Run("models");
+        Assert.True(all.ExitCode == 0, all.Stderr);
+        Assert.Matches(@"(?m)^fre +trained +built in$", all.Stdout);
+        Assert.Matches(@"(?m)^padim +fitted +built in$", all.Stdout);
+        var fre = Cli.CliRunner.Run("models", "fre");
+        Assert.True(fre.ExitCode == 0, fre.Stderr);
+        Assert.Matches(@"(?m)^  model\.latent_dim +220 +integer 1 \.\. 65536$", fre.Stdout);
+        Assert.Matches(@"(?m)^  training\.patience +30 +integer 0 \.\. 100000$", fre.Stdout);
+        Assert.Contains("configs/fre.yaml", fre.Stdout);
+        Cli.CliRunner.AssertUserError(Cli.CliRunner.Run("models", "nosuch"), "unknown model 'nosuch'");
+    }
+
     static IEnumerable<string> Outside(string accepts)
     {
         var parts = accepts.Split(' ');
