@@ -24,7 +24,7 @@ internal static class DeployBench
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The models of the table, in its order.</summary>
-    public static readonly string[] Models = { "padim", "patchcore", "stfpm", "fastflow", "reverse_distillation", "dfm", "fre" };
+    public static readonly string[] Models = { "padim", "patchcore", "stfpm", "fastflow", "reverse_distillation", "dfm", "fre", "cfa" };
 
     /// <summary>
     /// Trains (or with <paramref name="reuse"/>, takes a finished `train` output already in WORK/MODEL), exports and measures

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 // AnomalySharp benchmark: PaDiM fit and predict on a real MVTec-layout dataset, plus its hot paths.
 // Usage: dotnet run --project bench/AnomalySharp.Bench -c Release -- [--data DIR] [--threads N] [--quick] [--deploy [--load]]
-// ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm,fre] [--work DIR [--reuse]] [--epochs N] [--load]
+// ... -- --deploy [--only padim,patchcore,stfpm,fastflow,reverse_distillation,dfm,fre,cfa] [--work DIR [--reuse]] [--epochs N] [--load]
 // [--pytorch bench/reference]: every model trained
 // with its defaults (or, with --reuse, the `train` output already in WORK/MODEL), exported float32 and INT8, each run in a child
 // process: image AUROC, images/s at batch 1 and 16 with decode, file size, peak RSS, GMAC per image, share of the GEMM limit; with

@@ -1,4 +1,5 @@
 using AnomalySharp.Configuration;
+using AnomalySharp.Models.Cfa;
 using AnomalySharp.Models.Dfm;
 using AnomalySharp.Models.FastFlow;
 using AnomalySharp.Models.Fre;
@@ -23,6 +24,7 @@ public static class ModelRegistry
         Register(new ModelDefinition("reverse_distillation", ReverseDistillationModel.DefaultsYaml, c => new ReverseDistillationModel(c)));
         Register(new ModelDefinition("dfm", DfmModel.DefaultsYaml, c => new DfmModel(c)));
         Register(new ModelDefinition("fre", FreModel.DefaultsYaml, c => new FreModel(c)));
+        Register(new ModelDefinition("cfa", CfaModel.DefaultsYaml, c => new CfaModel(c)));
         BuiltInNames = Names;
     }
 

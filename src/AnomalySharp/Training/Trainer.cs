@@ -64,6 +64,10 @@ internal static class Trainer
         var sessionClock = Stopwatch.StartNew();
         double startSeconds = state.Seconds;
 
+        if (!finished && model is IInitializedFromData init && init.NeedsInitialization)
+            init.Initialize(Frozen(TrainingBatches.Of(model, data, cache, trainIndices, 0, batchSize, Augmentation.None, run.Seed, 0),
+                () => { if (run.Cancellation.IsCancellationRequested) Interrupt(run, state, net, optimizer, state.Seconds); }));
+
         while (state.Epoch < options.MaxEpochs && !state.StoppedEarly)
         {
             int epoch = state.Epoch + 1;
@@ -226,6 +230,16 @@ internal static class Trainer
         if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
         optimizer.step();
         return loss.item<float>();
+    }
+
+    /// <summary>The frozen features of each batch, freed when the next is asked for; <paramref name="check"/> runs before each.</summary>
+    static IEnumerable<Tensor[]> Frozen(IEnumerable<(Tensor? Images, Tensor[] Frozen, Action Dispose)> batches, Action check)
+    {
+        foreach (var (_, frozen, dispose) in batches)
+        {
+            try { check(); yield return frozen; }
+            finally { dispose(); }
+        }
     }
 
     static void Interrupt(TrainingRun run, TrainingState state, nn.Module net, OptimizerHelper optimizer, double seconds)

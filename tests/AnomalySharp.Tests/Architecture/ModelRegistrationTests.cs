@@ -25,7 +25,7 @@ public class ModelRegistrationTests
     [Fact]
     public void TheTrainedModelsAreThoseWithATrainingSection()
     {
-        Assert.Equal(new[] { "fastflow", "fre", "reverse_distillation", "stfpm" }, ModelRegistry.TrainedNames);
+        Assert.Equal(new[] { "cfa", "fastflow", "fre", "reverse_distillation", "stfpm" }, ModelRegistry.TrainedNames);
         foreach (string name in ModelRegistry.TrainedNames)
             Assert.True(ModelRegistry.Defaults(name).Has("training.optimizer"), name);
     }

@@ -8,7 +8,7 @@ using AnomalySharp.Training;
 
 namespace AnomalySharp.Tests.Models;
 
-/// <summary>STFPM, FastFlow, Reverse Distillation and FRE through the engine on small synthetic data.</summary>
+/// <summary>STFPM, FastFlow, Reverse Distillation, FRE and CFA through the engine on small synthetic data.</summary>
 public class TrainedModelsTests
 {
     internal static ConfigTree Small(string model, int imageSize, int epochs)
@@ -28,6 +28,7 @@ public class TrainedModelsTests
     [InlineData("fastflow")]
     [InlineData("reverse_distillation")]
     [InlineData("fre")]
+    [InlineData("cfa")]
     public void LearnsSyntheticDefectsAndReloadsWithIdenticalScores(string model)
     {
         string dir = TestPaths.TempDir(model);

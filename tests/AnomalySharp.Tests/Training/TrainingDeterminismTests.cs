@@ -18,6 +18,7 @@ public class TrainingDeterminismTests
     [InlineData("stfpm")]
     [InlineData("fastflow")]
     [InlineData("reverse_distillation")]
+    [InlineData("cfa")]
     public void AnInterruptedRunResumesToTheSameFinalWeights(string model)
     {
         string dir = TestPaths.TempDir(model + "-resume");
