@@ -1,4 +1,5 @@
 using AnomalySharp.Engine;
+using AnomalySharp.Models;
 using AnomalySharp.Packaging;
 using AnomalySharp.Tests.Models;
 using AnomalySharp.Training;
@@ -84,6 +85,33 @@ public class TrainingDeterminismTests
     }
 
     /// <summary>Two `train` outputs hold bit-identical weights and scored every test image alike.</summary>
+    /// <summary>A stop before CFA's memory bank is built (the trainer's first act after caching the features) saves an
+    /// epoch-0 checkpoint without the bank; resuming builds it, to the weights and scores of a run never stopped.</summary>
+    [Fact]
+    public void AStopBeforeTheMemoryBankIsBuiltResumesToTheSameWeights()
+    {
+        string dir = TestPaths.TempDir("cfa-resume-bank");
+        var ds = PadimTests.SmallSynthetic();
+        var config = TrainedModelsTests.Small("cfa", 64, 2);
+        config.Set("data.batch_size=8");
+        new AnomalyEngine().Train(config, ds, Path.Combine(dir, "straight"), false);
+
+        using var cancel = new CancellationTokenSource();
+        string output = Path.Combine(dir, "interrupted");
+        // Asked for as the cache's last batch is stored, the stop is taken at the bank's first batch.
+        var stopped = Assert.Throws<TrainingInterruptedException>(() => new AnomalyEngine(new CancelDuringEpoch(cancel,
+            "cache frozen features", ds.Train.Count)).Train(config, ds, output, false, cancellation: cancel.Token));
+        var header = Checkpoint.ReadHeader(stopped.CheckpointPath);
+        Assert.Equal((0, 0), (header.State.Epoch, header.State.Step));
+        using (var probe = (NetworkModel)ModelRegistry.Create(config))
+        {
+            Checkpoint.Read(stopped.CheckpointPath, probe.Network, null);
+            Assert.True(((IInitializedFromData)probe).NeedsInitialization, "the stop came after the bank was built");
+        }
+        new AnomalyEngine().Train(config, ds, output, false, resume: stopped.CheckpointPath);
+        AssertSameWeightsAndScores(Path.Combine(dir, "straight"), output);
+    }
+
     internal static void AssertSameWeightsAndScores(string expected, string actual)
     {
         using var a = TrainedModel.Load(expected);
