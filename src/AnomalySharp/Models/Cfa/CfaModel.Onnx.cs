@@ -1,3 +1,4 @@
+using AnomalySharp.Components;
 using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using TorchSharp;
@@ -22,13 +23,7 @@ internal sealed partial class CfaModel
         if (imageSize != ImageSize) throw new ArgumentException($"cfa was built for {ImageSize} px images, not {imageSize}",
             nameof(imageSize));
         var features = AppendBackboneOnnx(g, images);
-        var pooled = features.Select((f, i) =>
-        {
-            string a = g.Node("AveragePool", new[] { f }, OnnxGraph.Attrs("kernel_shape", 3L, 3L), OnnxGraph.Attrs("strides", 1L, 1L),
-                OnnxGraph.Attrs("pads", 1L, 1L, 1L, 1L), OnnxGraph.Attr("count_include_pad", 1L));
-            return i == 0 ? a : g.Resize(a, _height, _width, bilinear: true);
-        }).ToArray();
-        string patches = pooled.Length == 1 ? pooled[0] : g.Node("Concat", pooled, OnnxGraph.Attr("axis", 1L));
+        string patches = LocalPatchFeatures.AppendOnnx(g, features, features.Select((_, i) => i == 0).ToArray(), _height, _width);
         long c = _descriptor.Channels, p = _height * _width;
         var (kernel, coordKernel, bias) = _descriptor.Kernel();
         string target;

@@ -79,19 +79,11 @@ internal sealed partial class CfaModel : NetworkModel, IInitializedFromData
         _descriptor = new PatchDescriptor(channels, _height, _width, Seed);
     }
 
-    /// <summary>Locally aware patch features [N,C,h,w]: each layer 3×3 average-pooled, all on the first layer's grid.</summary>
+    /// <summary>Locally aware patch features [N,C,h,w] (<see cref="LocalPatchFeatures"/>).</summary>
     Tensor Embed(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var features = Backbone.Extract(images, Layers);
-        long h = features[0].shape[2], w = features[0].shape[3];
-        var pooled = features.Select(f =>
-        {
-            var p = nn.functional.avg_pool2d(f, kernel_size: 3, stride: 1, padding: 1);
-            return p.shape[2] == h && p.shape[3] == w ? p
-                : nn.functional.interpolate(p, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false);
-        }).ToArray();
-        return cat(pooled, 1).MoveToOuterDisposeScope();
+        return LocalPatchFeatures.Of(Backbone.Extract(images, Layers)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using AnomalySharp.Backbones;
+using AnomalySharp.Components;
 using AnomalySharp.Graphs;
 using AnomalySharp.Runtime;
 using static TorchSharp.torch;
@@ -132,14 +133,8 @@ internal sealed partial class PatchCoreModel
     {
         using (var blank = zeros(1, 3, imageSize, imageSize))
         using (var probe = Embed(blank)) { h = probe.shape[2]; w = probe.shape[3]; }
-        long gh = h, gw = w;
-        var pooled = features.Select((f, i) =>
-        {
-            string a = g.Node("AveragePool", new[] { f }, OnnxGraph.Attrs("kernel_shape", 3L, 3L), OnnxGraph.Attrs("strides", 1L, 1L),
-                OnnxGraph.Attrs("pads", 1L, 1L, 1L, 1L), OnnxGraph.Attr("count_include_pad", 1L));
-            return _backbone.Stride(_layers[i]) == _backbone.Stride(_layers[0]) ? a : g.Resize(a, gh, gw, bilinear: true);
-        }).ToArray();
-        string embedding = g.Node("Concat", pooled, OnnxGraph.Attr("axis", 1L));
+        var sameGrid = _layers.Select(l => _backbone.Stride(l) == _backbone.Stride(_layers[0])).ToArray();
+        string embedding = LocalPatchFeatures.AppendOnnx(g, features, sameGrid, h, w);
         return g.Node("Reshape", new[] { g.Node("Transpose", new[] { embedding }, OnnxGraph.Attrs("perm", 0L, 2L, 3L, 1L)), g.Ints(-1,
             FeatureDim) });
     }

@@ -89,19 +89,11 @@ internal sealed partial class PatchCoreModel : IAnomalyModel, IUpdatableModel
     int FeatureDim => _layers.Sum(_backbone.Channels);
     int GridSize => _imageSize / _layers.Min(_backbone.Stride);
 
-    /// <summary>Locally aware patch features [B,D,h,w]: 3×3 average pooling, all layers on the finest grid.</summary>
+    /// <summary>Locally aware patch features [B,D,h,w] (<see cref="LocalPatchFeatures"/>).</summary>
     Tensor Embed(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var features = _backbone.Extract(images, _layers);
-        long h = features[0].shape[2], w = features[0].shape[3];
-        var pooled = features.Select(f =>
-        {
-            var p = nn.functional.avg_pool2d(f, kernel_size: 3, stride: 1, padding: 1);
-            return p.shape[2] == h ? p : nn.functional.interpolate(p, new long[] { h, w }, mode: InterpolationMode.Bilinear,
-                align_corners: false);
-        }).ToArray();
-        return cat(pooled, 1).MoveToOuterDisposeScope();
+        return LocalPatchFeatures.Of(_backbone.Extract(images, _layers)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
